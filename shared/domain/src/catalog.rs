@@ -1,0 +1,212 @@
+//! Products and customers (SPEC §4): SKUs, prices, stock, and per-customer price overrides.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::error::Error;
+use crate::ids::{CompanyId, CustomerId, ProductId};
+use crate::money::{Amount, Currency};
+
+/// A stock-keeping unit: unique per company, compared case-insensitively, shown as entered.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "WIDGET-001")]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(s: &str) -> Result<Sku, Error> {
+        let s = s.trim();
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'));
+        if ok {
+            Ok(Sku(s.to_owned()))
+        } else {
+            Err(Error::invalid("sku", "sku must be 1-64 characters of letters, digits, '-', '_', '.', '/' or '+'"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The form used for uniqueness and lookups.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_uppercase()
+    }
+}
+
+impl PartialEq for Sku {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
+}
+impl Eq for Sku {}
+impl std::hash::Hash for Sku {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+impl TryFrom<String> for Sku {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Sku, Error> {
+        Sku::parse(&s)
+    }
+}
+impl From<Sku> for String {
+    fn from(s: Sku) -> String {
+        s.0
+    }
+}
+impl fmt::Display for Sku {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a product ships: from the company's own stock or dropshipped by a supplier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Fulfillment {
+    #[default]
+    Local,
+    Dropship,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Product {
+    pub id: ProductId,
+    pub company_id: CompanyId,
+    pub sku: Sku,
+    pub name: String,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    pub price: Amount,
+    pub currency: Currency,
+    /// Units on hand; never below zero.
+    pub stock: u32,
+    pub active: bool,
+    /// Falls back to the company's `low_stock_threshold` when absent.
+    pub low_stock_threshold: Option<u32>,
+    pub track_inventory: bool,
+    pub fulfillment: Fulfillment,
+    /// Bumped by every write; updates are conditional on it.
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Product {
+    pub fn threshold(&self, company_default: u32) -> u32 {
+        self.low_stock_threshold.unwrap_or(company_default)
+    }
+}
+
+/// A postal address. `country` is ISO 3166-1 alpha-2.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    #[serde(alias = "street", skip_serializing_if = "Option::is_none")]
+    pub address1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postal_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl Address {
+    /// Checks lengths and the country code; completeness is the caller's rule to apply.
+    pub fn validate(&self) -> Result<(), Error> {
+        for (name, v) in [
+            ("address1", &self.address1),
+            ("address2", &self.address2),
+            ("city", &self.city),
+            ("state", &self.state),
+            ("postal_code", &self.postal_code),
+        ] {
+            if v.as_deref().is_some_and(|s| s.chars().count() > 200) {
+                return Err(Error::invalid(name, format!("{name} must be at most 200 characters")));
+            }
+        }
+        if let Some(c) = &self.country {
+            if isocountry::CountryCode::for_alpha2_caseless(c).is_err() {
+                return Err(Error::invalid("country", format!("`{c}` is not an ISO 3166-1 alpha-2 country code")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An e-mail address checked against RFC 5322 by a maintained crate.
+pub fn parse_email(s: &str) -> Result<String, Error> {
+    let s = s.trim();
+    if s.len() <= 254 && email_address::EmailAddress::is_valid(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(Error::invalid("email", format!("`{s}` is not an e-mail address")))
+    }
+}
+
+/// The buying business.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub company_id: CompanyId,
+    /// `CUST-00042`, assigned in sequence per company.
+    pub customer_number: String,
+    pub company_name: String,
+    pub contact_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub billing_address: Option<Address>,
+    pub shipping_address: Option<Address>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn customer_number(seq: u64) -> String {
+    format!("CUST-{seq:05}")
+}
+
+/// A negotiated price for one product for one customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PriceOverride {
+    pub customer_id: CustomerId,
+    pub product_id: ProductId,
+    pub price: Amount,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skus_compare_case_insensitively_but_keep_their_spelling() {
+        let a = Sku::parse(" Widget-001 ").expect("sku");
+        let b = Sku::parse("WIDGET-001").expect("sku");
+        assert_eq!(a, b);
+        assert_eq!(a.as_str(), "Widget-001");
+        assert_eq!(a.key(), "WIDGET-001");
+        assert!(Sku::parse("has space").is_err());
+        assert!(Sku::parse("a#b").is_err());
+    }
+
+    #[test]
+    fn countries_must_be_iso_alpha2() {
+        let ok = Address { country: Some("us".into()), ..Default::default() };
+        assert!(ok.validate().is_ok());
+        let bad = Address { country: Some("XX".into()), ..Default::default() };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn customer_numbers_are_zero_padded() {
+        assert_eq!(customer_number(42), "CUST-00042");
+    }
+}

@@ -1,0 +1,193 @@
+//! Money: `rust_decimal` amounts in an ISO 4217 currency, never floats.
+//!
+//! Amounts travel as decimal strings (`"349.97"`) so no client float can round them;
+//! requests may also send JSON numbers, which are read through their shortest decimal
+//! form. An amount with more decimals than its currency's minor unit is refused rather
+//! than silently rounded; rounding (banker's) happens only where a rule multiplies.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// A non-negative decimal amount, serialized as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, utoipa::ToSchema)]
+#[schema(value_type = String, example = "349.97")]
+pub struct Amount(Decimal);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(Decimal::ZERO);
+
+    /// Parses a non-negative amount with at most `currency.minor_units()` decimals.
+    pub fn parse_in(value: Decimal, currency: Currency) -> Result<Self, Error> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(Error::invalid("amount", "must not be negative"));
+        }
+        let normalized = value.normalize();
+        if normalized.scale() > currency.minor_units() {
+            return Err(Error::invalid(
+                "amount",
+                format!("{} allows at most {} decimal places", currency.code(), currency.minor_units()),
+            ));
+        }
+        Ok(Amount(normalized))
+    }
+
+    /// Builds an amount already known to be valid (e.g. read back from storage).
+    pub fn from_decimal(value: Decimal) -> Self {
+        Amount(value)
+    }
+
+    pub fn value(self) -> Decimal {
+        self.0
+    }
+
+    /// The amount written with exactly the currency's minor units (`12450.00`).
+    pub fn in_currency(self, currency: Currency) -> Amount {
+        let mut d = self.0;
+        d.rescale(currency.minor_units());
+        Amount(d)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_decimal(d).map(Amount)
+    }
+}
+
+/// Reads a decimal from a JSON string or number (numbers via their shortest decimal form).
+pub fn deserialize_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+    struct V;
+    impl de::Visitor<'_> for V {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal amount as a string (\"12.50\") or a number")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+            Decimal::from_str(v.trim()).map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Decimal, E> {
+            Ok(Decimal::from(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Decimal, E> {
+            if !v.is_finite() {
+                return Err(E::custom("amount must be finite"));
+            }
+            // Rust prints the shortest string that reads back as the same f64, which for
+            // any human-entered amount is exactly the decimal the client wrote.
+            Decimal::from_str(&v.to_string())
+                .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
+                .map_err(|_| E::custom("amount is out of range"))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Multiplies by a percentage and rounds to the currency with banker's rounding.
+pub fn percent_of(base: Decimal, percent: Decimal, currency: Currency) -> Decimal {
+    (base * percent / Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointNearestEven)
+}
+
+/// An ISO 4217 currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(value_type = String, example = "USD")]
+pub struct Currency(iso_currency::Currency);
+
+impl Currency {
+    pub const USD: Currency = Currency(iso_currency::Currency::USD);
+
+    pub fn parse(code: &str) -> Result<Self, Error> {
+        iso_currency::Currency::from_code(&code.to_ascii_uppercase())
+            .map(Currency)
+            .ok_or_else(|| Error::invalid("currency", format!("`{code}` is not an ISO 4217 currency code")))
+    }
+
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+
+    /// Decimal places of the minor unit (USD 2, JPY 0, BHD 3); 2 for units without one.
+    pub fn minor_units(self) -> u32 {
+        self.0.exponent().map(u32::from).unwrap_or(2)
+    }
+}
+
+impl Default for Currency {
+    fn default() -> Self {
+        Currency::USD
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Currency::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_with_more_decimals_than_the_currency_are_refused() {
+        let usd = Currency::USD;
+        assert!(Amount::parse_in(Decimal::from_str("1.005").unwrap_or_default(), usd).is_err());
+        assert!(Amount::parse_in(Decimal::from_str("1.50").unwrap_or_default(), usd).is_ok());
+        let jpy = Currency::parse("JPY").expect("JPY");
+        assert_eq!(jpy.minor_units(), 0);
+        assert!(Amount::parse_in(Decimal::from_str("100.5").unwrap_or_default(), jpy).is_err());
+    }
+
+    #[test]
+    fn negative_amounts_are_refused() {
+        assert!(Amount::parse_in(Decimal::from(-1), Currency::USD).is_err());
+    }
+
+    #[test]
+    fn json_numbers_are_read_exactly() {
+        let a: Amount = serde_json::from_str("99.99").expect("number");
+        assert_eq!(a.to_string(), "99.99");
+        let b: Amount = serde_json::from_str("\"0.1\"").expect("string");
+        assert_eq!(b.value(), Decimal::from_str("0.1").expect("dec"));
+        assert!(serde_json::from_str::<Amount>("true").is_err());
+    }
+
+    #[test]
+    fn amounts_print_with_the_currency_minor_units() {
+        let a = Amount::from_decimal(Decimal::from(12450));
+        assert_eq!(a.in_currency(Currency::USD).to_string(), "12450.00");
+    }
+
+    #[test]
+    fn percentages_round_half_to_even() {
+        // 2.5% of 10.10 = 0.2525 -> 0.25 (banker's); 2.5% of 10.30 = 0.2575 -> 0.26
+        assert_eq!(percent_of(Decimal::from_str("10.10").unwrap_or_default(), Decimal::from_str("2.5").unwrap_or_default(), Currency::USD).to_string(), "0.25");
+        assert_eq!(percent_of(Decimal::from_str("10.30").unwrap_or_default(), Decimal::from_str("2.5").unwrap_or_default(), Currency::USD).to_string(), "0.26");
+    }
+}

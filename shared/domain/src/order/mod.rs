@@ -1,0 +1,204 @@
+//! Orders (SPEC §5): the order and its lines, their enums, and the money rules.
+
+mod number;
+mod totals;
+
+pub use number::OrderNumber;
+pub use totals::{compute_totals, LineAmounts, Totals};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::auth::Role;
+use crate::catalog::{Address, Fulfillment, Sku};
+use crate::ids::{CompanyId, CustomerId, OrderId, ProductId, UserId};
+use crate::money::{Amount, Currency};
+
+macro_rules! snake_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+snake_enum!(
+    /// The canonical lifecycle (SPEC §5.4).
+    OrderStatus {
+        Draft => "draft",
+        Pending => "pending",
+        PendingApproval => "pending_approval",
+        Confirmed => "confirmed",
+        Processing => "processing",
+        OnHold => "on_hold",
+        Shipped => "shipped",
+        Delivered => "delivered",
+        Completed => "completed",
+        Cancelled => "cancelled",
+    }
+);
+
+impl OrderStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, OrderStatus::Completed | OrderStatus::Cancelled)
+    }
+}
+
+snake_enum!(
+    /// Which door the order came through; decides stock, cap and e-mail rules.
+    Channel { Storefront => "storefront", Dashboard => "dashboard", Api => "api", Webhook => "webhook" }
+);
+snake_enum!(
+    /// Where the order originated, for channel reporting.
+    Source { OnlineStore => "online_store", Manual => "manual", Phone => "phone", Email => "email", Api => "api" }
+);
+snake_enum!(Priority { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" });
+snake_enum!(FinancialStatus { Pending => "pending", Paid => "paid", Refunded => "refunded" });
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FulfillmentMethod {
+    Local,
+    Dropship,
+    Mixed,
+}
+
+impl FulfillmentMethod {
+    /// LOCAL or DROPSHIP when every line agrees, MIXED otherwise.
+    pub fn of(lines: &[OrderLine]) -> FulfillmentMethod {
+        let local = lines.iter().any(|l| l.fulfillment == Fulfillment::Local);
+        let drop = lines.iter().any(|l| l.fulfillment == Fulfillment::Dropship);
+        match (local, drop) {
+            (true, true) => FulfillmentMethod::Mixed,
+            (false, true) => FulfillmentMethod::Dropship,
+            _ => FulfillmentMethod::Local,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(flatten)]
+    pub address: Address,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentTerms {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_days: Option<u32>,
+}
+
+/// The customer as it was when the order was placed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CustomerSummary {
+    pub id: CustomerId,
+    pub customer_number: String,
+    pub company_name: String,
+    pub contact_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Who placed the order (the "Placed by" column for dashboard orders).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlacedBy {
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderLine {
+    pub line_no: u32,
+    pub product_id: ProductId,
+    pub sku: Sku,
+    pub name: String,
+    pub description: Option<String>,
+    pub quantity: u32,
+    /// The price snapshotted at placement (customer override, explicit, or catalog).
+    pub unit_price: Amount,
+    pub tax_amount: Amount,
+    pub discount_amount: Amount,
+    pub line_total: Amount,
+    pub fulfillment: Fulfillment,
+    /// Whether this line's product had inventory tracking on at placement.
+    pub track_inventory: bool,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Order {
+    pub id: OrderId,
+    pub company_id: CompanyId,
+    pub order_number: OrderNumber,
+    pub origin_order_id: Option<String>,
+    pub integration_id: Option<String>,
+    pub channel: Channel,
+    pub source: Source,
+    pub status: OrderStatus,
+    pub customer_id: Option<CustomerId>,
+    pub customer: Option<CustomerSummary>,
+    pub placed_by: PlacedBy,
+    pub sales_rep_id: Option<UserId>,
+    pub order_date: NaiveDate,
+    pub due_date: Option<NaiveDate>,
+    pub priority: Priority,
+    pub currency: Currency,
+    pub billing_address: Option<Address>,
+    pub shipping_info: Option<ShippingInfo>,
+    pub payment_terms: Option<PaymentTerms>,
+    pub financial_status: FinancialStatus,
+    pub fulfillment_method: FulfillmentMethod,
+    pub alerts: Vec<String>,
+    pub notes: Option<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub custom_fields: Map<String, Value>,
+    pub quote_id: Option<String>,
+    pub opportunity_id: Option<String>,
+    pub items: Vec<OrderLine>,
+    pub subtotal_amount: Amount,
+    pub tax_amount: Amount,
+    pub shipping_amount: Amount,
+    pub discount_amount: Amount,
+    pub total_amount: Amount,
+    /// True when placing the order took its units out of stock.
+    pub stock_decremented: bool,
+    /// The UTC month (`2026-11`) whose order cap this order counts against, if any.
+    pub cap_month: Option<String>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancellation_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped by every write; updates are conditional on it.
+    pub version: u64,
+}

@@ -1,0 +1,105 @@
+//! The one place order totals are computed (SPEC §5.2).
+
+use rust_decimal::Decimal;
+
+use crate::error::Error;
+use crate::money::Amount;
+
+/// What a line contributes: `unit_price × quantity + tax − discount`.
+#[derive(Debug, Clone, Copy)]
+pub struct LineAmounts {
+    pub unit_price: Amount,
+    pub quantity: u32,
+    pub tax_amount: Amount,
+    pub discount_amount: Amount,
+}
+
+impl LineAmounts {
+    pub fn gross(&self) -> Decimal {
+        self.unit_price.value() * Decimal::from(self.quantity)
+    }
+    pub fn line_total(&self) -> Decimal {
+        self.gross() + self.tax_amount.value() - self.discount_amount.value()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal_amount: Amount,
+    pub tax_amount: Amount,
+    pub shipping_amount: Amount,
+    pub discount_amount: Amount,
+    pub total_amount: Amount,
+}
+
+/// `subtotal = Σ unit_price × quantity`, `tax = Σ line tax`, `discount = Σ line discount +
+/// order discount`, `total = subtotal + tax + shipping − discount`. A discount larger than
+/// what it discounts is refused, so no line or order total is ever negative.
+pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: Amount) -> Result<Totals, Error> {
+    let mut subtotal = Decimal::ZERO;
+    let mut tax = Decimal::ZERO;
+    let mut discount = order_discount.value();
+    for (i, l) in lines.iter().enumerate() {
+        if l.line_total().is_sign_negative() && !l.line_total().is_zero() {
+            return Err(Error::invalid(
+                format!("items[{i}].discount_amount"),
+                "a line's discount cannot exceed its price × quantity + tax",
+            ));
+        }
+        subtotal += l.gross();
+        tax += l.tax_amount.value();
+        discount += l.discount_amount.value();
+    }
+    let total = subtotal + tax + shipping.value() - discount;
+    if total.is_sign_negative() && !total.is_zero() {
+        return Err(Error::invalid("discount_amount", "the discounts exceed the order's subtotal + tax + shipping"));
+    }
+    Ok(Totals {
+        subtotal_amount: Amount::from_decimal(subtotal),
+        tax_amount: Amount::from_decimal(tax),
+        shipping_amount: shipping,
+        discount_amount: Amount::from_decimal(discount),
+        total_amount: Amount::from_decimal(total),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn amt(s: &str) -> Amount {
+        Amount::from_decimal(Decimal::from_str(s).unwrap_or_default())
+    }
+
+    #[test]
+    fn synthesq_worked_example() {
+        let lines = [
+            LineAmounts { unit_price: amt("99.99"), quantity: 2, tax_amount: amt("5.00"), discount_amount: amt("0") },
+            LineAmounts { unit_price: amt("149.99"), quantity: 1, tax_amount: amt("7.50"), discount_amount: amt("15.00") },
+        ];
+        assert_eq!(lines[0].line_total(), Decimal::from_str("204.98").unwrap_or_default());
+        assert_eq!(lines[1].line_total(), Decimal::from_str("142.49").unwrap_or_default());
+        let t = compute_totals(&lines, Amount::ZERO, Amount::ZERO).expect("totals");
+        assert_eq!(t.subtotal_amount.value(), Decimal::from_str("349.97").unwrap_or_default());
+        assert_eq!(t.tax_amount.value(), Decimal::from_str("12.50").unwrap_or_default());
+        assert_eq!(t.discount_amount.value(), Decimal::from_str("15.00").unwrap_or_default());
+        assert_eq!(t.total_amount.value(), Decimal::from_str("347.47").unwrap_or_default());
+    }
+
+    #[test]
+    fn shipping_adds_and_order_discount_subtracts() {
+        let lines = [LineAmounts { unit_price: amt("10"), quantity: 3, tax_amount: amt("0"), discount_amount: amt("0") }];
+        let t = compute_totals(&lines, amt("4.50"), amt("2.00")).expect("totals");
+        assert_eq!(t.total_amount.value(), Decimal::from_str("32.50").unwrap_or_default());
+    }
+
+    #[test]
+    fn a_discount_bigger_than_the_line_is_refused() {
+        let lines = [LineAmounts { unit_price: amt("10"), quantity: 1, tax_amount: amt("0"), discount_amount: amt("10.01") }];
+        assert!(compute_totals(&lines, Amount::ZERO, Amount::ZERO).is_err());
+        let ok = [LineAmounts { unit_price: amt("10"), quantity: 1, tax_amount: amt("0"), discount_amount: amt("10") }];
+        assert!(compute_totals(&ok, Amount::ZERO, Amount::ZERO).is_ok());
+        assert!(compute_totals(&ok, Amount::ZERO, amt("0.01")).is_err());
+    }
+}

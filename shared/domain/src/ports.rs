@@ -1,0 +1,219 @@
+//! Ports: the narrow traits the use cases need from the outside world. Adapters in
+//! `oms-adapters` implement them for DynamoDB and in memory; one contract test suite runs
+//! against both.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::audit::AuditEntry;
+use crate::catalog::{Customer, PriceOverride, Product, Sku};
+use crate::error::Error;
+use crate::ids::{CompanyId, CustomerId, OrderId, ProductId, UserId};
+use crate::money::Amount;
+use crate::order::{Order, OrderNumber};
+use crate::outbox::OutboxEvent;
+use crate::settings::CompanySettings;
+
+/// A page request: how many, and where the previous page stopped (adapter-specific,
+/// already verified by the edge).
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub category: Option<String>,
+    pub active_only: bool,
+    pub in_stock_only: bool,
+}
+
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Creates the product and claims its SKU; `duplicate_sku` if the SKU is taken.
+    async fn create_product(&self, product: &Product, audit: &AuditEntry) -> Result<(), Error>;
+    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error>;
+    /// Replaces `before` with `after` if nobody wrote in between (`version` check); moves
+    /// the SKU claim when the SKU changes. `version_conflict` otherwise.
+    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error>;
+    async fn list_products(&self, company: &CompanyId, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error>;
+    /// Resolves SKUs (case-insensitively) to product ids; unknown SKUs are left out.
+    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error>;
+}
+
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
+    /// Creates the customer, assigning the next `CUST-` number atomically.
+    async fn create_customer(&self, customer: Customer, audit: &AuditEntry) -> Result<Customer, Error>;
+    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error>;
+    /// The customer's negotiated prices (bounded by the customer's price list).
+    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error>;
+    /// Sets one negotiated price; the customer and product must exist.
+    async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry) -> Result<(), Error>;
+}
+
+/// What placing an order needs to read, all in one round trip.
+#[derive(Debug, Clone)]
+pub struct PlacementKeys {
+    pub company: CompanyId,
+    pub products: Vec<ProductId>,
+    pub customer: Option<CustomerId>,
+    pub idempotency: Option<IdempotencyKey>,
+    pub origin: Option<OriginKey>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlacementSnapshot {
+    pub settings: CompanySettings,
+    pub products: HashMap<ProductId, Product>,
+    pub customer: Option<Customer>,
+    pub overrides: HashMap<ProductId, Amount>,
+    pub idempotency: Option<IdempotencyRecord>,
+    /// The order already placed for this (integration, origin order id), if any.
+    pub origin_order: Option<OrderId>,
+}
+
+/// An `Idempotency-Key`, scoped to the caller that sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub principal: UserId,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginKey {
+    pub integration_id: String,
+    pub origin_order_id: String,
+}
+
+/// The first response to an idempotent request, kept for 24 hours.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub order: Order,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockDecrement {
+    pub product_id: ProductId,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapIncrement {
+    /// `YYYY-MM`, UTC.
+    pub month: String,
+    /// Refuse the order if the month's count has reached this.
+    pub limit: Option<u32>,
+}
+
+/// Everything one order placement writes, committed all together or not at all.
+#[derive(Debug, Clone)]
+pub struct OrderCommit {
+    pub order: Order,
+    pub stock: Vec<StockDecrement>,
+    pub cap: Option<CapIncrement>,
+    pub idempotency: Option<(IdempotencyKey, IdempotencyRecord)>,
+    pub origin: Option<OriginKey>,
+    pub audit: AuditEntry,
+    pub outbox: OutboxEvent,
+}
+
+/// Why a commit was refused; each maps to one condition in the transaction.
+#[derive(Debug)]
+pub enum CommitRejection {
+    /// Products whose stock no longer covers the line, with what is left.
+    InsufficientStock(Vec<(ProductId, u32)>),
+    /// Deleted or deactivated since it was read.
+    ProductUnavailable(ProductId),
+    OrderNumberTaken(OrderNumber),
+    IdempotencyKeyTaken,
+    OriginTaken,
+    MonthlyCapReached { limit: u32 },
+}
+
+#[derive(Debug)]
+pub enum CommitError {
+    Rejected(CommitRejection),
+    Failed(Error),
+}
+
+impl From<Error> for CommitError {
+    fn from(e: Error) -> Self {
+        CommitError::Failed(e)
+    }
+}
+
+#[async_trait]
+pub trait OrderStore: Send + Sync {
+    /// Reads settings, products, customer and overrides, the idempotency record and the
+    /// origin claim in one batch read.
+    async fn load_placement(&self, keys: &PlacementKeys) -> Result<PlacementSnapshot, Error>;
+    /// Writes the whole placement in one transaction, guarded by its conditions.
+    async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError>;
+    async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error>;
+    async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error>;
+    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error>;
+}
+
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error>;
+    async fn put_settings(&self, company: &CompanyId, settings: &CompanySettings) -> Result<(), Error>;
+}
+
+/// The whole store, as the use cases see it.
+pub trait Store: CatalogStore + CustomerStore + OrderStore + SettingsStore {}
+impl<T: CatalogStore + CustomerStore + OrderStore + SettingsStore> Store for T {}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+pub struct SystemClock;
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Source of ids and order numbers, replaceable in tests for predictable output.
+pub trait IdGen: Send + Sync {
+    fn uuid(&self) -> uuid::Uuid;
+    fn order_number(&self) -> OrderNumber;
+}
+
+pub struct RandomIds;
+impl IdGen for RandomIds {
+    fn uuid(&self) -> uuid::Uuid {
+        uuid::Uuid::new_v4()
+    }
+    fn order_number(&self) -> OrderNumber {
+        OrderNumber::generate(&mut rand::rng())
+    }
+}
+
+/// What every use case is given.
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+}
+
+impl Deps {
+    pub fn new(store: Arc<dyn Store>) -> Deps {
+        Deps { store, clock: Arc::new(SystemClock), ids: Arc::new(RandomIds) }
+    }
+}

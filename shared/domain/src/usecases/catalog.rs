@@ -1,0 +1,236 @@
+//! Products (SPEC §4, §7): create, read, list and edit, each edit audited.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{text, DecimalInput};
+use crate::audit::{AuditAction, AuditEntry, EntityKind};
+use crate::auth::{Actor, Permission};
+use crate::catalog::{Fulfillment, Product, Sku};
+use crate::error::{Error, FieldErrors};
+use crate::ids::{EventId, ProductId};
+use crate::money::{Amount, Currency};
+use crate::ports::{Deps, Page, PageRequest, ProductFilter};
+
+const MAX_STOCK: i64 = 1_000_000_000;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProductRequest {
+    pub sku: String,
+    pub name: String,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    pub price: DecimalInput,
+    /// ISO 4217; defaults to the company's currency.
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub stock: i64,
+    pub active: Option<bool>,
+    pub low_stock_threshold: Option<i64>,
+    pub track_inventory: Option<bool>,
+    pub fulfillment: Option<Fulfillment>,
+}
+
+/// A partial edit; absent fields stay as they are. `stock` needs `stock:adjust`, every
+/// other field `products:write`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProductRequest {
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    pub price: Option<DecimalInput>,
+    pub stock: Option<i64>,
+    pub active: Option<bool>,
+    pub low_stock_threshold: Option<i64>,
+    pub track_inventory: Option<bool>,
+    pub fulfillment: Option<Fulfillment>,
+    /// Optimistic concurrency: the version you read; a newer one answers 409.
+    pub expected_version: Option<u64>,
+}
+
+fn name(errors: &mut FieldErrors, v: String) -> String {
+    let v = v.trim().to_owned();
+    if v.is_empty() || v.chars().count() > 200 {
+        errors.push("name", "name must be 1-200 characters");
+    }
+    v
+}
+
+fn count(errors: &mut FieldErrors, field: &str, v: i64) -> u32 {
+    if !(0..=MAX_STOCK).contains(&v) {
+        errors.push(field, format!("{field} must be a whole number from 0 to {MAX_STOCK}"));
+        return 0;
+    }
+    u32::try_from(v).unwrap_or(0)
+}
+
+pub async fn create_product(deps: &Deps, actor: &Actor, req: CreateProductRequest) -> Result<Product, Error> {
+    actor.require(Permission::ProductsWrite)?;
+    let mut errors = FieldErrors::default();
+    let sku = errors.take("sku", Sku::parse(&req.sku));
+    let name = name(&mut errors, req.name);
+    let category = text(&mut errors, "category", req.category, 100);
+    let description = text(&mut errors, "description", req.description, 4_000);
+    let stock = count(&mut errors, "stock", req.stock);
+    let threshold = req.low_stock_threshold.map(|t| count(&mut errors, "low_stock_threshold", t));
+    let currency = match req.currency.as_deref() {
+        Some(c) => errors.take("currency", Currency::parse(c)),
+        None => Some(deps.store.get_settings(&actor.company_id).await?.default_currency),
+    };
+    let price = currency.and_then(|c| errors.take("price", Amount::parse_in(req.price.0, c)));
+    errors.finish()?;
+    let (Some(sku), Some(currency), Some(price)) = (sku, currency, price) else {
+        return Err(Error::internal("validated fields missing"));
+    };
+    let now = deps.clock.now();
+    let product = Product {
+        id: ProductId::new(deps.ids.uuid()),
+        company_id: actor.company_id.clone(),
+        sku,
+        name,
+        category,
+        description,
+        price,
+        currency,
+        stock,
+        active: req.active.unwrap_or(true),
+        low_stock_threshold: threshold,
+        track_inventory: req.track_inventory.unwrap_or(true),
+        fulfillment: req.fulfillment.unwrap_or_default(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let audit = AuditEntry::new(
+        EventId::new(deps.ids.uuid()),
+        now,
+        actor,
+        AuditAction::ProductCreated,
+        EntityKind::Product,
+        product.id,
+        None,
+        Some(json!(product)),
+        json!({ "sku": product.sku, "stock": product.stock }),
+    );
+    deps.store.create_product(&product, &audit).await?;
+    Ok(product)
+}
+
+pub async fn get_product(deps: &Deps, actor: &Actor, id: ProductId) -> Result<Product, Error> {
+    actor.require(Permission::ProductsRead)?;
+    match deps.store.get_product(&actor.company_id, id).await? {
+        // Customers browse the live catalog only.
+        Some(p) if p.active || actor.role.is_staff() || actor.customer_id.is_none() => Ok(p),
+        _ => Err(Error::not_found("product", id)),
+    }
+}
+
+pub async fn list_products(
+    deps: &Deps,
+    actor: &Actor,
+    mut filter: ProductFilter,
+    page: PageRequest,
+) -> Result<Page<Product>, Error> {
+    actor.require(Permission::ProductsRead)?;
+    if actor.customer_id.is_some() {
+        filter.active_only = true;
+    }
+    deps.store.list_products(&actor.company_id, &filter, &page).await
+}
+
+pub async fn update_product(
+    deps: &Deps,
+    actor: &Actor,
+    id: ProductId,
+    req: UpdateProductRequest,
+) -> Result<Product, Error> {
+    let touches_catalog = req.sku.is_some()
+        || req.name.is_some()
+        || req.category.is_some()
+        || req.description.is_some()
+        || req.price.is_some()
+        || req.active.is_some()
+        || req.low_stock_threshold.is_some()
+        || req.track_inventory.is_some()
+        || req.fulfillment.is_some();
+    if touches_catalog {
+        actor.require(Permission::ProductsWrite)?;
+    }
+    if req.stock.is_some() {
+        actor.require(Permission::StockAdjust)?;
+    }
+    if !touches_catalog && req.stock.is_none() {
+        return Err(Error::invalid("body", "nothing to update: give at least one field"));
+    }
+    let before = deps
+        .store
+        .get_product(&actor.company_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("product", id))?;
+    if req.expected_version.is_some_and(|v| v != before.version) {
+        return Err(version_conflict(&before));
+    }
+    let mut errors = FieldErrors::default();
+    let mut after = before.clone();
+    if let Some(s) = req.sku {
+        if let Some(s) = errors.take("sku", Sku::parse(&s)) {
+            after.sku = s;
+        }
+    }
+    if let Some(n) = req.name {
+        after.name = name(&mut errors, n);
+    }
+    if req.category.is_some() {
+        after.category = text(&mut errors, "category", req.category, 100);
+    }
+    if req.description.is_some() {
+        after.description = text(&mut errors, "description", req.description, 4_000);
+    }
+    if let Some(p) = req.price {
+        if let Some(p) = errors.take("price", Amount::parse_in(p.0, after.currency)) {
+            after.price = p;
+        }
+    }
+    if let Some(s) = req.stock {
+        after.stock = count(&mut errors, "stock", s);
+    }
+    if let Some(a) = req.active {
+        after.active = a;
+    }
+    if let Some(t) = req.low_stock_threshold {
+        after.low_stock_threshold = Some(count(&mut errors, "low_stock_threshold", t));
+    }
+    if let Some(t) = req.track_inventory {
+        after.track_inventory = t;
+    }
+    if let Some(f) = req.fulfillment {
+        after.fulfillment = f;
+    }
+    errors.finish()?;
+    let now = deps.clock.now();
+    after.version = before.version + 1;
+    after.updated_at = now;
+    let audit = AuditEntry::new(
+        EventId::new(deps.ids.uuid()),
+        now,
+        actor,
+        AuditAction::ProductUpdated,
+        EntityKind::Product,
+        id,
+        Some(json!(before)),
+        Some(json!(after)),
+        json!({ "sku": after.sku, "stock_before": before.stock, "stock_after": after.stock }),
+    );
+    deps.store.update_product(&before, &after, &audit).await?;
+    Ok(after)
+}
+
+pub fn version_conflict(p: &Product) -> Error {
+    Error::Conflict {
+        code: "version_conflict",
+        message: format!("product {} was changed by someone else (now at version {}); reload and retry", p.id, p.version),
+    }
+}

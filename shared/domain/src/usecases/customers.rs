@@ -1,0 +1,127 @@
+//! Customers and their negotiated prices (SPEC §4).
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{text, DecimalInput};
+use crate::audit::{AuditAction, AuditEntry, EntityKind};
+use crate::auth::{Actor, Permission};
+use crate::catalog::{parse_email, Address, Customer, PriceOverride};
+use crate::error::{Error, FieldErrors};
+use crate::ids::{CustomerId, EventId, ProductId};
+use crate::money::Amount;
+use crate::ports::Deps;
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomerRequest {
+    pub company_name: String,
+    pub contact_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub billing_address: Option<Address>,
+    pub shipping_address: Option<Address>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPriceRequest {
+    pub price: DecimalInput,
+}
+
+/// A customer with its price list.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CustomerView {
+    #[serde(flatten)]
+    pub customer: Customer,
+    pub price_overrides: Vec<PriceOverride>,
+}
+
+pub async fn create_customer(deps: &Deps, actor: &Actor, req: CreateCustomerRequest) -> Result<Customer, Error> {
+    actor.require(Permission::CustomersWrite)?;
+    let mut errors = FieldErrors::default();
+    let company_name = text(&mut errors, "company_name", Some(req.company_name), 200);
+    if company_name.is_none() {
+        errors.push("company_name", "company_name is required");
+    }
+    let contact_name = text(&mut errors, "contact_name", req.contact_name, 200);
+    let email = req.email.as_deref().and_then(|e| errors.take("email", parse_email(e)));
+    let phone = text(&mut errors, "phone", req.phone, 40);
+    for (f, a) in [("billing_address", &req.billing_address), ("shipping_address", &req.shipping_address)] {
+        if let Some(a) = a {
+            errors.take(f, a.validate());
+        }
+    }
+    errors.finish()?;
+    let now = deps.clock.now();
+    let customer = Customer {
+        id: CustomerId::new(deps.ids.uuid()),
+        company_id: actor.company_id.clone(),
+        customer_number: String::new(),
+        company_name: company_name.unwrap_or_default(),
+        contact_name,
+        email,
+        phone,
+        billing_address: req.billing_address,
+        shipping_address: req.shipping_address,
+        created_at: now,
+        updated_at: now,
+    };
+    let audit = AuditEntry::new(
+        EventId::new(deps.ids.uuid()),
+        now,
+        actor,
+        AuditAction::CustomerCreated,
+        EntityKind::Customer,
+        customer.id,
+        None,
+        None,
+        json!({ "company_name": customer.company_name }),
+    );
+    deps.store.create_customer(customer, &audit).await
+}
+
+pub async fn get_customer(deps: &Deps, actor: &Actor, id: CustomerId) -> Result<CustomerView, Error> {
+    // A customer may read itself; everyone else needs customers:read.
+    if actor.customer_id != Some(id) {
+        actor.require(Permission::CustomersRead)?;
+    }
+    let customer = deps
+        .store
+        .get_customer(&actor.company_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", id))?;
+    let price_overrides = deps.store.price_overrides(&actor.company_id, id).await?;
+    Ok(CustomerView { customer, price_overrides })
+}
+
+pub async fn set_price_override(
+    deps: &Deps,
+    actor: &Actor,
+    customer_id: CustomerId,
+    product_id: ProductId,
+    req: SetPriceRequest,
+) -> Result<PriceOverride, Error> {
+    actor.require(Permission::OrdersPriceOverride)?;
+    let product = deps
+        .store
+        .get_product(&actor.company_id, product_id)
+        .await?
+        .ok_or_else(|| Error::not_found("product", product_id))?;
+    let price = Amount::parse_in(req.price.0, product.currency).map_err(|e| Error::invalid("price", e.to_string()))?;
+    let now = deps.clock.now();
+    let o = PriceOverride { customer_id, product_id, price, updated_at: now };
+    let audit = AuditEntry::new(
+        EventId::new(deps.ids.uuid()),
+        now,
+        actor,
+        AuditAction::CustomerPriceSet,
+        EntityKind::Customer,
+        customer_id,
+        None,
+        Some(json!(o)),
+        json!({ "product_id": product_id, "sku": product.sku, "price": price, "catalog_price": product.price }),
+    );
+    deps.store.put_price_override(&actor.company_id, &o, &audit).await?;
+    Ok(o)
+}

@@ -1,0 +1,43 @@
+//! Use cases: one function per operation, each taking the caller, a parsed command and the
+//! ports. Handlers in `oms-api` call exactly one of these.
+
+pub mod catalog;
+pub mod customers;
+pub mod orders;
+pub mod place_order;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+
+/// A decimal as a client sent it (string or number), before any rule has checked it.
+#[derive(Debug, Clone, Copy, PartialEq, utoipa::ToSchema)]
+#[schema(value_type = String, example = "12.50")]
+pub struct DecimalInput(pub Decimal);
+
+impl<'de> Deserialize<'de> for DecimalInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::money::deserialize_decimal(d).map(DecimalInput)
+    }
+}
+
+/// A stable fingerprint of a JSON request (keys sorted), for idempotency checks.
+pub fn request_fingerprint(body: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// Trims a free-text field and enforces its length; empty becomes `None`.
+pub(crate) fn text(
+    errors: &mut crate::error::FieldErrors,
+    field: &str,
+    v: Option<String>,
+    max: usize,
+) -> Option<String> {
+    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())?;
+    if v.chars().count() > max {
+        errors.push(field, format!("{field} must be at most {max} characters"));
+        return None;
+    }
+    Some(v)
+}
