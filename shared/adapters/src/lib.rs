@@ -1,1 +1,20 @@
-//! placeholder
+//! Adapters for the domain's ports: [`dynamo`] (production, one DynamoDB table) and
+//! [`memory`] (the local default and fast tests). Both give the same answers; the contract
+//! suite in `tests/` runs against each.
+
+pub mod dynamo;
+pub mod memory;
+
+use oms_domain::catalog::Product;
+use serde_json::{Map, Value};
+
+/// The top-level product fields an edit changes. Writes touch only these, so an edit never
+/// overwrites a stock decrement that an order committed in between.
+pub(crate) fn changed_fields(before: &Product, after: &Product) -> Map<String, Value> {
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) = (serde_json::to_value(before), serde_json::to_value(after)) else {
+        return Map::new();
+    };
+    a.into_iter()
+        .filter(|(k, v)| b.get(k) != Some(v) && k != "version" && k != "updated_at")
+        .collect()
+}

@@ -177,7 +177,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         errors.take("billing_address", a.validate());
     }
     if let Some(s) = &req.shipping_info {
-        errors.take("shipping_info", s.address.validate());
+        errors.take("shipping_info", s.address().validate());
     }
     if req.custom_fields.as_ref().is_some_and(|m| serde_json::to_vec(m).map_or(0, |v| v.len()) > 8_192) {
         errors.push("custom_fields", "custom_fields must be at most 8 KB of JSON");

@@ -1,0 +1,90 @@
+//! Every key of the single table, in one place. Each starts with the tenant (`C#<company>`),
+//! so no key built here can reach another company's items. See `DATA_MODEL.md`.
+
+use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+pub const OUTBOX_INDEX: &str = "Outbox";
+pub const OUTBOX_PK: &str = "OUTBOX_PK";
+pub const OUTBOX_SK: &str = "OUTBOX_SK";
+/// Pending outbox records are spread over this many index partitions.
+pub const OUTBOX_SHARDS: u32 = 8;
+/// The item type, for humans reading the table and for the stream relay.
+pub const TYPE: &str = "_type";
+pub const EXPIRES_AT: &str = "expires_at";
+
+pub fn tenant(c: &CompanyId) -> String {
+    format!("C#{c}")
+}
+
+pub fn settings(c: &CompanyId) -> (String, String) {
+    (tenant(c), "SETTINGS".into())
+}
+
+pub fn product(c: &CompanyId, id: ProductId) -> (String, String) {
+    (format!("C#{c}#P#{id}"), "PRODUCT".into())
+}
+pub fn products_by_sku(c: &CompanyId) -> String {
+    format!("C#{c}#PRODUCTS")
+}
+pub fn products_in_category(c: &CompanyId, category: &str) -> String {
+    format!("C#{c}#CATEGORY#{}", category.to_lowercase())
+}
+pub fn sku_claim(c: &CompanyId, sku_key: &str) -> (String, String) {
+    (format!("C#{c}#SKU#{sku_key}"), "SKU".into())
+}
+
+pub fn customer(c: &CompanyId, id: CustomerId) -> (String, String) {
+    (format!("C#{c}#CU#{id}"), "CUSTOMER".into())
+}
+pub fn customers_by_number(c: &CompanyId) -> String {
+    format!("C#{c}#CUSTOMERS")
+}
+pub const PRICE_PREFIX: &str = "PRICE#";
+pub fn price_override(c: &CompanyId, customer_id: CustomerId, product: ProductId) -> (String, String) {
+    (customer(c, customer_id).0, format!("{PRICE_PREFIX}{product}"))
+}
+pub fn customer_sequence(c: &CompanyId) -> (String, String) {
+    (tenant(c), "SEQ#CUSTOMER".into())
+}
+
+pub fn order(c: &CompanyId, id: OrderId) -> (String, String) {
+    (format!("C#{c}#O#{id}"), "ORDER".into())
+}
+pub fn orders_by_date(c: &CompanyId) -> String {
+    format!("C#{c}#ORDERS")
+}
+pub fn order_number_claim(c: &CompanyId, number_key: &str) -> (String, String) {
+    (format!("C#{c}#ORDERNO#{number_key}"), "ORDERNO".into())
+}
+pub fn origin_claim(c: &CompanyId, integration: &str, origin: &str) -> (String, String) {
+    (format!("C#{c}#ORIGIN#{integration}#{origin}"), "ORIGIN".into())
+}
+pub fn idempotency(c: &CompanyId, principal: &str, key: &str) -> (String, String) {
+    (format!("C#{c}#IDEM#{principal}#{key}"), "IDEM".into())
+}
+pub fn monthly_usage(c: &CompanyId, month: &str) -> (String, String) {
+    (format!("C#{c}#USAGE#{month}"), "USAGE".into())
+}
+
+pub fn audit(c: &CompanyId, entity: &str, entity_id: &str, sort: &str) -> (String, String) {
+    (format!("C#{c}#AUDIT#{entity}#{entity_id}"), sort.to_owned())
+}
+pub fn audit_by_time(c: &CompanyId) -> String {
+    format!("C#{c}#AUDIT")
+}
+
+pub fn outbox(c: &CompanyId, event_id: &str) -> (String, String) {
+    (format!("C#{c}#OUTBOX#{event_id}"), "OUTBOX".into())
+}
+pub fn outbox_shard(event_id: &uuid::Uuid) -> String {
+    let shard = u32::from(event_id.as_bytes()[15]) % OUTBOX_SHARDS;
+    format!("PENDING#{shard}")
+}

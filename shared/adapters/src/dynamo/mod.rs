@@ -1,0 +1,613 @@
+//! DynamoDB adapter: the production store. One table, tenant-prefixed keys (see
+//! `keys.rs` and `DATA_MODEL.md`), every read a `GetItem`, `BatchGetItem` or `Query`
+//! page, every multi-item write one `TransactWriteItems`.
+
+mod keys;
+mod table;
+mod tx;
+
+pub use table::{create_table, INDEXES};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use oms_domain::audit::AuditEntry;
+use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku};
+use oms_domain::error::Error;
+use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
+use oms_domain::order::Order;
+use oms_domain::outbox::OutboxEvent;
+use oms_domain::ports::{
+    CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord, OrderCommit,
+    OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore,
+};
+use oms_domain::settings::CompanySettings;
+use oms_domain::usecases::catalog::version_conflict;
+
+use keys::*;
+use tx::{n, Guard, Tx};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// How long an `Idempotency-Key` is remembered.
+const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+pub(crate) fn av_s(s: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(s.into())
+}
+
+pub(crate) fn key_of((pk, sk): (String, String)) -> Item {
+    HashMap::from([(PK.to_owned(), av_s(pk)), (SK.to_owned(), av_s(sk))])
+}
+
+fn to_item<T: Serialize>(v: &T) -> Result<Item, Error> {
+    serde_dynamo::to_item(v).map_err(Error::internal)
+}
+
+fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, Error> {
+    serde_dynamo::from_item(item).map_err(Error::internal)
+}
+
+fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn names<const N: usize>(pairs: [(&str, &str); N]) -> HashMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+const NOT_EXISTS: &str = "attribute_not_exists(PK)";
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, key: (String, String)) -> Result<Option<Item>, Error> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        Ok(out.item)
+    }
+
+    /// Reads many keys: one `BatchGetItem` per 100 keys, re-asking for unprocessed keys.
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<HashMap<(String, String), Item>, Error> {
+        let mut found = HashMap::new();
+        let mut unique = keys;
+        unique.sort();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().cloned().map(key_of).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(Error::internal)?,
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(Error::internal)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK)) {
+                        found.insert((pk.clone(), sk.clone()), item);
+                    }
+                }
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(Error::Contention);
+                    }
+                    tokio::time::sleep(Duration::from_millis(rand::random_range(0..=(20u64 << attempt.min(5))))).await;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn product_item(p: &Product) -> Result<Item, Error> {
+        let mut item = to_item(p)?;
+        item.insert(TYPE.into(), av_s("PRODUCT"));
+        item.insert(GSI1PK.into(), av_s(products_by_sku(&p.company_id)));
+        item.insert(GSI1SK.into(), av_s(p.sku.key()));
+        if let Some(cat) = &p.category {
+            item.insert(GSI2PK.into(), av_s(products_in_category(&p.company_id, cat)));
+            item.insert(GSI2SK.into(), av_s(p.sku.key()));
+        }
+        Ok(item)
+    }
+
+    fn audit_put<T: Clone>(tx: &mut Tx<T>, a: &AuditEntry) -> Result<(), Error> {
+        let sort = format!("{}#{}", a.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), a.id);
+        let mut item = to_item(a)?;
+        item.insert(TYPE.into(), av_s("AUDIT"));
+        item.insert(GSI1PK.into(), av_s(audit_by_time(&a.company_id)));
+        item.insert(GSI1SK.into(), av_s(sort.clone()));
+        tx.put(audit(&a.company_id, a.entity.as_str(), &a.entity_id, &sort), item, None, Guard::None)
+    }
+
+    fn outbox_put<T: Clone>(tx: &mut Tx<T>, e: &OutboxEvent) -> Result<(), Error> {
+        let mut item = to_item(e)?;
+        item.insert(TYPE.into(), av_s("OUTBOX"));
+        item.insert(OUTBOX_PK.into(), av_s(outbox_shard(&e.id.as_uuid())));
+        item.insert(OUTBOX_SK.into(), av_s(format!("{}#{}", e.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), e.id)));
+        tx.put(outbox(&e.company_id, &e.id.to_string()), item, None, Guard::None)
+    }
+
+    /// Encodes a `LastEvaluatedKey` (all string attributes) as the adapter's page token.
+    fn page_token(last: Option<&Item>) -> Option<String> {
+        let last = last?;
+        let map: HashMap<&str, &str> = last
+            .iter()
+            .filter_map(|(k, v)| v.as_s().ok().map(|s| (k.as_str(), s.as_str())))
+            .collect();
+        serde_json::to_string(&map).ok()
+    }
+
+    /// Decodes a page token, refusing one whose keys are not this tenant's.
+    fn start_key(company: &CompanyId, token: Option<&String>) -> Result<Option<Item>, Error> {
+        let Some(token) = token else { return Ok(None) };
+        let bad = || Error::invalid("cursor", "the cursor is not valid for this list");
+        let map: HashMap<String, String> = serde_json::from_str(token).map_err(|_| bad())?;
+        let prefix = format!("{}#", tenant(company));
+        if map.is_empty() || map.iter().any(|(k, v)| k.ends_with("PK") && !v.starts_with(&prefix)) {
+            return Err(bad());
+        }
+        Ok(Some(map.into_iter().map(|(k, v)| (k, av_s(v))).collect()))
+    }
+}
+
+#[async_trait]
+impl SettingsStore for DynamoStore {
+    async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error> {
+        match self.get(settings(company)).await? {
+            Some(item) => from_item(item),
+            None => Ok(CompanySettings::default()),
+        }
+    }
+
+    async fn put_settings(&self, company: &CompanyId, s: &CompanySettings) -> Result<(), Error> {
+        let mut item = to_item(s)?;
+        let (pk, sk) = settings(company);
+        item.insert(PK.into(), av_s(pk));
+        item.insert(SK.into(), av_s(sk));
+        item.insert(TYPE.into(), av_s("SETTINGS"));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+enum CatalogGuard {
+    Sku,
+    Version,
+    Customer,
+}
+
+#[async_trait]
+impl CatalogStore for DynamoStore {
+    async fn create_product(&self, p: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let mut tx = Tx::new(&self.table);
+        tx.put(product(&p.company_id, p.id), Self::product_item(p)?, Some((NOT_EXISTS, Item::new())), Guard::Rule(CatalogGuard::Version))?;
+        tx.put(
+            sku_claim(&p.company_id, &p.sku.key()),
+            values([("product_id", av_s(p.id.to_string())), (TYPE, av_s("SKU"))]),
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(CatalogGuard::Sku),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
+                code: "duplicate_sku",
+                message: format!("SKU {} is already used by another product", p.sku),
+            }),
+            Err(_) => Err(Error::internal("product id collision")),
+        }
+    }
+
+    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
+        self.get(product(company, id)).await?.map(from_item).transpose()
+    }
+
+    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let c = &before.company_id;
+        let mut set = vec!["#version = :version".to_owned(), "#updated_at = :updated_at".to_owned()];
+        let mut remove = Vec::new();
+        let mut nm = names([("#version", "version"), ("#updated_at", "updated_at")]);
+        let mut vals = values([
+            (":version", n(after.version)),
+            (":updated_at", av_s(after.updated_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+            (":expected", n(before.version)),
+        ]);
+        for (i, (field, value)) in crate::changed_fields(before, after).into_iter().enumerate() {
+            set.push(format!("#f{i} = :f{i}"));
+            nm.insert(format!("#f{i}"), field);
+            vals.insert(format!(":f{i}"), serde_dynamo::to_attribute_value(value).map_err(Error::internal)?);
+        }
+        let sku_changed = before.sku.key() != after.sku.key();
+        if sku_changed || before.category != after.category {
+            set.push(format!("{GSI1SK} = :gsi1sk"));
+            vals.insert(":gsi1sk".into(), av_s(after.sku.key()));
+            match &after.category {
+                Some(cat) => {
+                    set.push(format!("{GSI2PK} = :gsi2pk, {GSI2SK} = :gsi1sk"));
+                    vals.insert(":gsi2pk".into(), av_s(products_in_category(c, cat)));
+                }
+                None => remove.extend([GSI2PK, GSI2SK]),
+            }
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut tx = Tx::new(&self.table);
+        tx.update(product(c, before.id), &expr, Some("#version = :expected"), nm, vals, Guard::Rule(CatalogGuard::Version))?;
+        if sku_changed {
+            tx.delete(
+                sku_claim(c, &before.sku.key()),
+                "product_id = :pid",
+                values([(":pid", av_s(before.id.to_string()))]),
+                Guard::Rule(CatalogGuard::Version),
+            )?;
+            tx.put(
+                sku_claim(c, &after.sku.key()),
+                values([("product_id", av_s(after.id.to_string())), (TYPE, av_s("SKU"))]),
+                Some((NOT_EXISTS, Item::new())),
+                Guard::Rule(CatalogGuard::Sku),
+            )?;
+        }
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
+                code: "duplicate_sku",
+                message: format!("SKU {} is already used by another product", after.sku),
+            }),
+            Err(_) => match self.get_product(c, before.id).await? {
+                Some(current) => Err(version_conflict(&current)),
+                None => Err(Error::not_found("product", before.id)),
+            },
+        }
+    }
+
+    async fn list_products(&self, company: &CompanyId, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error> {
+        let (index, pk_attr, pk) = match &filter.category {
+            Some(cat) => (GSI2, GSI2PK, products_in_category(company, cat)),
+            None => (GSI1, GSI1PK, products_by_sku(company)),
+        };
+        let mut conditions = Vec::new();
+        let mut vals = values([(":pk", av_s(pk))]);
+        if filter.active_only {
+            conditions.push("active = :t");
+            vals.insert(":t".into(), AttributeValue::Bool(true));
+        }
+        if filter.in_stock_only {
+            conditions.push("stock > :zero");
+            vals.insert(":zero".into(), n(0));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!("{pk_attr} = :pk"))
+            .set_filter_expression((!conditions.is_empty()).then(|| conditions.join(" AND ")))
+            .set_expression_attribute_values(Some(vals))
+            .set_exclusive_start_key(Self::start_key(company, page.after.as_ref())?)
+            .limit(i32::try_from(page.limit).unwrap_or(100))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        let next = Self::page_token(out.last_evaluated_key.as_ref());
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
+        let found = self.batch_get(skus.iter().map(|s| sku_claim(company, &s.key())).collect()).await?;
+        let mut out = HashMap::new();
+        for s in skus {
+            if let Some(AttributeValue::S(id)) = found.get(&sku_claim(company, &s.key())).and_then(|i| i.get("product_id")) {
+                out.insert(s.key(), ProductId::parse(id)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl CustomerStore for DynamoStore {
+    async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
+        let c = customer.company_id.clone();
+        // The number is drawn first; a failed create leaves a gap, never a duplicate.
+        let seq = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(customer_sequence(&c))))
+            .update_expression("ADD seq :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(Error::internal)?
+            .attributes
+            .and_then(|a| a.get("seq").and_then(|v| v.as_n().ok()).and_then(|s| s.parse::<u64>().ok()))
+            .ok_or_else(|| Error::internal("customer sequence returned no number"))?;
+        customer.customer_number = customer_number(seq);
+        let mut item = to_item(&customer)?;
+        item.insert(TYPE.into(), av_s("CUSTOMER"));
+        item.insert(GSI1PK.into(), av_s(customers_by_number(&c)));
+        item.insert(GSI1SK.into(), av_s(customer.customer_number.clone()));
+        let mut tx = Tx::new(&self.table);
+        tx.put(keys::customer(&c, customer.id), item, Some((NOT_EXISTS, Item::new())), Guard::Rule(CatalogGuard::Customer))?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(customer),
+            Err(_) => Err(Error::internal("customer id collision")),
+        }
+    }
+
+    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error> {
+        self.get(keys::customer(company, id)).await?.map(from_item).transpose()
+    }
+
+    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", av_s(keys::customer(company, id).0))
+                .expression_attribute_values(":prefix", av_s(PRICE_PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::internal)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry) -> Result<(), Error> {
+        let mut tx = Tx::new(&self.table);
+        tx.check(keys::customer(company, o.customer_id), "attribute_exists(PK)", Guard::Rule(CatalogGuard::Customer))?;
+        let mut item = to_item(o)?;
+        item.insert(TYPE.into(), av_s("PRICE"));
+        tx.put(price_override(company, o.customer_id, o.product_id), item, None, Guard::None)?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::not_found("customer", o.customer_id)),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum OrderGuard {
+    Order,
+    OrderNumber,
+    Origin,
+    Idempotency,
+    Cap(u32),
+    Stock(ProductId),
+}
+
+#[async_trait]
+impl OrderStore for DynamoStore {
+    async fn load_placement(&self, k: &PlacementKeys) -> Result<PlacementSnapshot, Error> {
+        let c = &k.company;
+        let mut wanted = vec![settings(c)];
+        wanted.extend(k.products.iter().map(|p| product(c, *p)));
+        if let Some(cu) = k.customer {
+            wanted.push(keys::customer(c, cu));
+            wanted.extend(k.products.iter().map(|p| price_override(c, cu, *p)));
+        }
+        if let Some(i) = &k.idempotency {
+            wanted.push(idempotency(c, i.principal.as_str(), &i.key));
+        }
+        if let Some(o) = &k.origin {
+            wanted.push(origin_claim(c, &o.integration_id, &o.origin_order_id));
+        }
+        let mut found = self.batch_get(wanted).await?;
+        let mut snap = PlacementSnapshot {
+            settings: found.remove(&settings(c)).map(from_item).transpose()?.unwrap_or_default(),
+            ..Default::default()
+        };
+        for p in &k.products {
+            if let Some(item) = found.remove(&product(c, *p)) {
+                snap.products.insert(*p, from_item(item)?);
+            }
+            if let Some(cu) = k.customer {
+                if let Some(item) = found.remove(&price_override(c, cu, *p)) {
+                    let o: PriceOverride = from_item(item)?;
+                    snap.overrides.insert(*p, o.price);
+                }
+            }
+        }
+        if let Some(cu) = k.customer {
+            snap.customer = found.remove(&keys::customer(c, cu)).map(from_item).transpose()?;
+        }
+        if let Some(i) = &k.idempotency {
+            snap.idempotency = found
+                .remove(&idempotency(c, i.principal.as_str(), &i.key))
+                .filter(|item| !expired(item))
+                .map(from_item)
+                .transpose()?;
+        }
+        if let Some(o) = &k.origin {
+            snap.origin_order = found
+                .remove(&origin_claim(c, &o.integration_id, &o.origin_order_id))
+                .and_then(|i| i.get("order_id").and_then(|v| v.as_s().ok()).map(|s| OrderId::parse(s)))
+                .transpose()?;
+        }
+        Ok(snap)
+    }
+
+    async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError> {
+        let o = &commit.order;
+        let c = &o.company_id;
+        let mut tx = Tx::new(&self.table);
+        let mut item = to_item(o)?;
+        item.insert(TYPE.into(), av_s("ORDER"));
+        item.insert(GSI1PK.into(), av_s(orders_by_date(c)));
+        item.insert(GSI1SK.into(), av_s(format!("{}#{}", o.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), o.id)));
+        tx.put(order(c, o.id), item, Some((NOT_EXISTS, Item::new())), Guard::Rule(OrderGuard::Order))?;
+        let claim = values([("order_id", av_s(o.id.to_string()))]);
+        tx.put(order_number_claim(c, &o.order_number.key()), claim.clone(), Some((NOT_EXISTS, Item::new())), Guard::Rule(OrderGuard::OrderNumber))?;
+        if let Some(origin) = &commit.origin {
+            tx.put(
+                origin_claim(c, &origin.integration_id, &origin.origin_order_id),
+                claim.clone(),
+                Some((NOT_EXISTS, Item::new())),
+                Guard::Rule(OrderGuard::Origin),
+            )?;
+        }
+        if let Some((key, rec)) = &commit.idempotency {
+            let mut item = to_item(rec)?;
+            item.insert(EXPIRES_AT.into(), n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS));
+            tx.put(
+                idempotency(c, key.principal.as_str(), &key.key),
+                item,
+                Some(("attribute_not_exists(PK) OR expires_at < :now", values([(":now", n(rec.created_at.timestamp()))]))),
+                Guard::Rule(OrderGuard::Idempotency),
+            )?;
+        }
+        if let Some(cap) = &commit.cap {
+            let (condition, guard) = match cap.limit {
+                Some(limit) => (Some("attribute_not_exists(orders) OR orders < :limit"), Guard::Rule(OrderGuard::Cap(limit))),
+                None => (None, Guard::None),
+            };
+            let mut vals = values([(":one", n(1))]);
+            if let Some(limit) = cap.limit {
+                vals.insert(":limit".into(), n(limit));
+            }
+            tx.update(monthly_usage(c, &cap.month), "ADD orders :one", condition, HashMap::new(), vals, guard)?;
+        }
+        for d in &commit.stock {
+            tx.update(
+                product(c, d.product_id),
+                "SET stock = stock - :q, updated_at = :now",
+                Some("attribute_exists(PK) AND active = :t AND stock >= :q"),
+                HashMap::new(),
+                values([
+                    (":q", n(d.quantity)),
+                    (":t", AttributeValue::Bool(true)),
+                    (":now", av_s(o.created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+                ]),
+                Guard::Rule(OrderGuard::Stock(d.product_id)),
+            )?;
+        }
+        Self::audit_put(&mut tx, &commit.audit)?;
+        Self::outbox_put(&mut tx, &commit.outbox)?;
+        debug_assert!(tx.len() <= 100);
+
+        let failed = match tx.commit(&self.client).await? {
+            Ok(()) => return Ok(()),
+            Err(failed) => failed,
+        };
+        let rejected = |r| Err(CommitError::Rejected(r));
+        // Claims first: a retried request must be answered as a retry, not as short stock.
+        for f in &failed {
+            match f.guard {
+                OrderGuard::Idempotency => return rejected(CommitRejection::IdempotencyKeyTaken),
+                OrderGuard::Origin => return rejected(CommitRejection::OriginTaken),
+                OrderGuard::OrderNumber => return rejected(CommitRejection::OrderNumberTaken(o.order_number.clone())),
+                _ => {}
+            }
+        }
+        let mut short = Vec::new();
+        for f in &failed {
+            match &f.guard {
+                OrderGuard::Stock(id) => {
+                    let old = f.old.as_ref();
+                    let active = old.and_then(|i| i.get("active")).and_then(|v| v.as_bool().ok()).copied();
+                    let stock = old
+                        .and_then(|i| i.get("stock"))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|s| s.parse::<u32>().ok());
+                    match (active, stock) {
+                        (Some(true), Some(stock)) => short.push((*id, stock)),
+                        _ => return rejected(CommitRejection::ProductUnavailable(*id)),
+                    }
+                }
+                OrderGuard::Cap(limit) => return rejected(CommitRejection::MonthlyCapReached { limit: *limit }),
+                OrderGuard::Order => return Err(CommitError::Failed(Error::internal("order id collision"))),
+                _ => {}
+            }
+        }
+        rejected(CommitRejection::InsufficientStock(short))
+    }
+
+    async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error> {
+        self.get(order(company, id)).await?.map(from_item).transpose()
+    }
+
+    async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error> {
+        self.get(idempotency(company, key.principal.as_str(), &key.key))
+            .await?
+            .filter(|i| !expired(i))
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error> {
+        self.get(origin_claim(company, &origin.integration_id, &origin.origin_order_id))
+            .await?
+            .and_then(|i| i.get("order_id").and_then(|v| v.as_s().ok()).map(|s| OrderId::parse(s)))
+            .transpose()
+    }
+}
+
+/// TTL deletion lags by up to two days, so expiry is also checked on read.
+fn expired(item: &Item) -> bool {
+    item.get(EXPIRES_AT)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|s| s.parse::<i64>().ok())
+        .is_some_and(|t| t < chrono::Utc::now().timestamp())
+}

@@ -1,0 +1,340 @@
+//! In-memory store: the embedded default of the local server and the fast half of the
+//! contract tests. One mutex makes every write all-or-nothing, and each method checks the
+//! same conditions, in the same order, as the DynamoDB transaction it mirrors.
+
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use oms_domain::audit::AuditEntry;
+use oms_domain::catalog::{Customer, PriceOverride, Product, Sku};
+use oms_domain::error::Error;
+use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
+use oms_domain::order::Order;
+use oms_domain::outbox::OutboxEvent;
+use oms_domain::ports::{
+    CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord, OrderCommit,
+    OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore,
+};
+use oms_domain::settings::CompanySettings;
+use oms_domain::usecases::catalog::version_conflict;
+
+type Key<T> = (CompanyId, T);
+
+#[derive(Default)]
+struct State {
+    settings: HashMap<CompanyId, CompanySettings>,
+    products: HashMap<Key<ProductId>, Product>,
+    /// SKU claims, ordered by SKU key as the product list is.
+    skus: BTreeMap<Key<String>, ProductId>,
+    customers: HashMap<Key<CustomerId>, Customer>,
+    customer_seq: HashMap<CompanyId, u64>,
+    overrides: BTreeMap<(CompanyId, CustomerId, ProductId), PriceOverride>,
+    orders: HashMap<Key<OrderId>, Order>,
+    order_numbers: HashMap<Key<String>, OrderId>,
+    origins: HashMap<(CompanyId, String, String), OrderId>,
+    idempotency: HashMap<(CompanyId, String, String), IdempotencyRecord>,
+    usage: HashMap<Key<String>, u32>,
+    audit: Vec<AuditEntry>,
+    outbox: Vec<OutboxEvent>,
+}
+
+/// A cheap-to-clone handle; clones share the same data.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+/// Counts of what the store holds, for tests that look for orphans.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemoryCounts {
+    pub orders: usize,
+    pub order_numbers: usize,
+    pub audit: usize,
+    pub outbox: usize,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied write: every method
+        // checks all conditions before it mutates anything.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn audit_entries(&self, company: &CompanyId) -> Vec<AuditEntry> {
+        self.lock().audit.iter().filter(|a| &a.company_id == company).cloned().collect()
+    }
+
+    pub fn outbox_events(&self, company: &CompanyId) -> Vec<OutboxEvent> {
+        self.lock().outbox.iter().filter(|e| &e.company_id == company).cloned().collect()
+    }
+
+    pub fn monthly_usage(&self, company: &CompanyId, month: &str) -> u32 {
+        self.lock().usage.get(&(company.clone(), month.to_owned())).copied().unwrap_or(0)
+    }
+
+    pub fn counts(&self, company: &CompanyId) -> MemoryCounts {
+        let s = self.lock();
+        MemoryCounts {
+            orders: s.orders.keys().filter(|(c, _)| c == company).count(),
+            order_numbers: s.order_numbers.keys().filter(|(c, _)| c == company).count(),
+            audit: s.audit.iter().filter(|a| &a.company_id == company && a.entity == oms_domain::audit::EntityKind::Order).count(),
+            outbox: s.outbox.iter().filter(|e| &e.company_id == company).count(),
+        }
+    }
+}
+
+#[async_trait]
+impl SettingsStore for MemoryStore {
+    async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error> {
+        Ok(self.lock().settings.get(company).cloned().unwrap_or_default())
+    }
+
+    async fn put_settings(&self, company: &CompanyId, settings: &CompanySettings) -> Result<(), Error> {
+        self.lock().settings.insert(company.clone(), settings.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CatalogStore for MemoryStore {
+    async fn create_product(&self, product: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let mut s = self.lock();
+        let sku_key = (product.company_id.clone(), product.sku.key());
+        if s.skus.contains_key(&sku_key) {
+            return Err(duplicate_sku(&product.sku));
+        }
+        s.skus.insert(sku_key, product.id);
+        s.products.insert((product.company_id.clone(), product.id), product.clone());
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
+        Ok(self.lock().products.get(&(company.clone(), id)).cloned())
+    }
+
+    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let mut s = self.lock();
+        let key = (before.company_id.clone(), before.id);
+        let current = s.products.get(&key).cloned().ok_or_else(|| Error::not_found("product", before.id))?;
+        if current.version != before.version {
+            return Err(version_conflict(&current));
+        }
+        let new_sku = (after.company_id.clone(), after.sku.key());
+        if after.sku.key() != before.sku.key() && s.skus.contains_key(&new_sku) {
+            return Err(duplicate_sku(&after.sku));
+        }
+        let changed = crate::changed_fields(before, after);
+        let mut merged = serde_json::to_value(&current).map_err(Error::internal)?;
+        if let Some(obj) = merged.as_object_mut() {
+            obj.extend(changed);
+            obj.insert("version".into(), serde_json::json!(after.version));
+            obj.insert("updated_at".into(), serde_json::json!(after.updated_at));
+        }
+        let merged: Product = serde_json::from_value(merged).map_err(Error::internal)?;
+        if after.sku.key() != before.sku.key() {
+            s.skus.remove(&(before.company_id.clone(), before.sku.key()));
+            s.skus.insert(new_sku, after.id);
+        }
+        s.products.insert(key, merged);
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn list_products(&self, company: &CompanyId, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error> {
+        let s = self.lock();
+        let start = page.after.clone().unwrap_or_default();
+        let category = filter.category.as_ref().map(|c| c.to_lowercase());
+        let mut items = Vec::new();
+        let mut next = None;
+        // Mirrors the DynamoDB query: `limit` index entries are read, then filtered.
+        let mut read = 0;
+        for ((_, sku_key), id) in s.skus.range((company.clone(), start.clone())..).filter(|((c, k), _)| c == company && *k > start) {
+            let Some(p) = s.products.get(&(company.clone(), *id)) else { continue };
+            if category.as_ref().is_some_and(|c| p.category.as_ref().map(|x| x.to_lowercase()).as_ref() != Some(c)) {
+                continue;
+            }
+            read += 1;
+            if (!filter.active_only || p.active) && (!filter.in_stock_only || p.stock > 0) {
+                items.push(p.clone());
+            }
+            if read == page.limit {
+                next = Some(sku_key.clone());
+                break;
+            }
+        }
+        // No next page when nothing follows the last entry read.
+        if let Some(last) = &next {
+            let more = s.skus.range((company.clone(), last.clone())..).any(|((c, k), _)| c == company && k > last);
+            if !more {
+                next = None;
+            }
+        }
+        Ok(Page { items, next })
+    }
+
+    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
+        let s = self.lock();
+        Ok(skus
+            .iter()
+            .filter_map(|k| s.skus.get(&(company.clone(), k.key())).map(|id| (k.key(), *id)))
+            .collect())
+    }
+}
+
+fn duplicate_sku(sku: &Sku) -> Error {
+    Error::Conflict { code: "duplicate_sku", message: format!("SKU {sku} is already used by another product") }
+}
+
+#[async_trait]
+impl CustomerStore for MemoryStore {
+    async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
+        let mut s = self.lock();
+        let seq = s.customer_seq.entry(customer.company_id.clone()).or_default();
+        *seq += 1;
+        customer.customer_number = oms_domain::catalog::customer_number(*seq);
+        s.customers.insert((customer.company_id.clone(), customer.id), customer.clone());
+        s.audit.push(audit.clone());
+        Ok(customer)
+    }
+
+    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error> {
+        Ok(self.lock().customers.get(&(company.clone(), id)).cloned())
+    }
+
+    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
+        let s = self.lock();
+        Ok(s.overrides
+            .iter()
+            .filter(|((c, cu, _), _)| c == company && *cu == id)
+            .map(|(_, o)| o.clone())
+            .collect())
+    }
+
+    async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry) -> Result<(), Error> {
+        let mut s = self.lock();
+        if !s.customers.contains_key(&(company.clone(), o.customer_id)) {
+            return Err(Error::not_found("customer", o.customer_id));
+        }
+        s.overrides.insert((company.clone(), o.customer_id, o.product_id), o.clone());
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OrderStore for MemoryStore {
+    async fn load_placement(&self, keys: &PlacementKeys) -> Result<PlacementSnapshot, Error> {
+        let s = self.lock();
+        let c = &keys.company;
+        let products = keys
+            .products
+            .iter()
+            .filter_map(|id| s.products.get(&(c.clone(), *id)).map(|p| (*id, p.clone())))
+            .collect();
+        let overrides = match keys.customer {
+            Some(cu) => keys
+                .products
+                .iter()
+                .filter_map(|p| s.overrides.get(&(c.clone(), cu, *p)).map(|o| (*p, o.price)))
+                .collect(),
+            None => HashMap::new(),
+        };
+        Ok(PlacementSnapshot {
+            settings: s.settings.get(c).cloned().unwrap_or_default(),
+            products,
+            customer: keys.customer.and_then(|cu| s.customers.get(&(c.clone(), cu)).cloned()),
+            overrides,
+            idempotency: keys
+                .idempotency
+                .as_ref()
+                .and_then(|k| s.idempotency.get(&(c.clone(), k.principal.to_string(), k.key.clone())).cloned()),
+            origin_order: keys.origin.as_ref().and_then(|o| {
+                s.origins.get(&(c.clone(), o.integration_id.clone(), o.origin_order_id.clone())).copied()
+            }),
+        })
+    }
+
+    async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError> {
+        let mut s = self.lock();
+        let o = &commit.order;
+        let c = &o.company_id;
+        let reject = |r| Err(CommitError::Rejected(r));
+        // Conditions first, in the transaction's order; nothing is written unless all hold.
+        if s.order_numbers.contains_key(&(c.clone(), o.order_number.key())) {
+            return reject(CommitRejection::OrderNumberTaken(o.order_number.clone()));
+        }
+        if let Some(origin) = &commit.origin {
+            if s.origins.contains_key(&(c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone())) {
+                return reject(CommitRejection::OriginTaken);
+            }
+        }
+        if let Some((k, _)) = &commit.idempotency {
+            if s.idempotency.contains_key(&(c.clone(), k.principal.to_string(), k.key.clone())) {
+                return reject(CommitRejection::IdempotencyKeyTaken);
+            }
+        }
+        if let Some(cap) = &commit.cap {
+            let used = s.usage.get(&(c.clone(), cap.month.clone())).copied().unwrap_or(0);
+            if let Some(limit) = cap.limit {
+                if used >= limit {
+                    return reject(CommitRejection::MonthlyCapReached { limit });
+                }
+            }
+        }
+        let mut short = Vec::new();
+        for d in &commit.stock {
+            match s.products.get(&(c.clone(), d.product_id)) {
+                Some(p) if !p.active => return reject(CommitRejection::ProductUnavailable(d.product_id)),
+                None => return reject(CommitRejection::ProductUnavailable(d.product_id)),
+                Some(p) if p.stock < d.quantity => short.push((d.product_id, p.stock)),
+                Some(_) => {}
+            }
+        }
+        if !short.is_empty() {
+            return reject(CommitRejection::InsufficientStock(short));
+        }
+        // All conditions hold: apply every effect.
+        for d in &commit.stock {
+            if let Some(p) = s.products.get_mut(&(c.clone(), d.product_id)) {
+                p.stock -= d.quantity;
+                p.updated_at = o.created_at;
+            }
+        }
+        if let Some(cap) = &commit.cap {
+            *s.usage.entry((c.clone(), cap.month.clone())).or_default() += 1;
+        }
+        if let Some((k, rec)) = &commit.idempotency {
+            s.idempotency.insert((c.clone(), k.principal.to_string(), k.key.clone()), rec.clone());
+        }
+        if let Some(origin) = &commit.origin {
+            s.origins.insert((c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()), o.id);
+        }
+        s.order_numbers.insert((c.clone(), o.order_number.key()), o.id);
+        s.orders.insert((c.clone(), o.id), o.clone());
+        s.audit.push(commit.audit.clone());
+        s.outbox.push(commit.outbox.clone());
+        Ok(())
+    }
+
+    async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error> {
+        Ok(self.lock().orders.get(&(company.clone(), id)).cloned())
+    }
+
+    async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error> {
+        Ok(self.lock().idempotency.get(&(company.clone(), key.principal.to_string(), key.key.clone())).cloned())
+    }
+
+    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error> {
+        Ok(self
+            .lock()
+            .origins
+            .get(&(company.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()))
+            .copied())
+    }
+}
