@@ -25,14 +25,16 @@ impl Amount {
         if value.is_sign_negative() && !value.is_zero() {
             return Err(Error::invalid("amount", "must not be negative"));
         }
-        let normalized = value.normalize();
-        if normalized.scale() > currency.minor_units() {
+        let mut v = value.normalize();
+        if v.scale() > currency.minor_units() {
             return Err(Error::invalid(
                 "amount",
                 format!("{} allows at most {} decimal places", currency.code(), currency.minor_units()),
             ));
         }
-        Ok(Amount(normalized))
+        // Written with exactly the currency's minor units from here on ("5.00", not "5").
+        v.rescale(currency.minor_units());
+        Ok(Amount(v))
     }
 
     /// Builds an amount already known to be valid (e.g. read back from storage).

@@ -1,0 +1,158 @@
+//! The demo tenant the local server seeds: a company with products (one low on stock, one
+//! out of stock, one not stock-tracked, one inactive), two customers (one with a
+//! negotiated price) and users for each role. Ids are fixed so seeding twice (e.g. into a
+//! persistent DynamoDB) changes nothing and printed examples stay valid.
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde_json::json;
+use uuid::Uuid;
+
+use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
+use oms_domain::auth::Actor;
+use oms_domain::catalog::{Address, Customer, Fulfillment, PriceOverride, Product, Sku};
+use oms_domain::error::Error;
+use oms_domain::ids::{CompanyId, CustomerId, EventId, ProductId};
+use oms_domain::money::{Amount, Currency};
+use oms_domain::settings::CompanySettings;
+
+use crate::App;
+
+pub const COMPANY: &str = "demo";
+
+pub struct DemoUser {
+    pub sub: &'static str,
+    pub role: &'static str,
+    pub customer_id: Option<CustomerId>,
+}
+
+pub struct DemoTenant {
+    pub company: CompanyId,
+    pub users: Vec<DemoUser>,
+    pub acme: CustomerId,
+    pub globex: CustomerId,
+    /// (sku, id)
+    pub products: Vec<(&'static str, ProductId)>,
+}
+
+impl DemoTenant {
+    pub fn product(&self, sku: &str) -> Option<ProductId> {
+        self.products.iter().find(|(s, _)| *s == sku).map(|(_, id)| *id)
+    }
+}
+
+fn fixed(n: u128) -> Uuid {
+    Uuid::from_u128(0x00000000_0000_4000_8000_0000_0000_0000 + n)
+}
+
+fn amount(s: &str) -> Amount {
+    Amount::from_decimal(s.parse::<Decimal>().unwrap_or_default())
+}
+
+pub fn tenant() -> Result<DemoTenant, Error> {
+    let acme = CustomerId::new(fixed(0x101));
+    Ok(DemoTenant {
+        company: CompanyId::parse(COMPANY)?,
+        users: vec![
+            DemoUser { sub: "user-owner", role: "OWNER", customer_id: None },
+            DemoUser { sub: "user-staff", role: "STAFF", customer_id: None },
+            DemoUser { sub: "user-finance", role: "FINANCE", customer_id: None },
+            DemoUser { sub: "user-acme-buyer", role: "CUSTOMER", customer_id: Some(acme) },
+            DemoUser { sub: "integration-shop", role: "INTEGRATION", customer_id: None },
+        ],
+        acme,
+        globex: CustomerId::new(fixed(0x102)),
+        products: vec![
+            ("WIDGET-001", ProductId::new(fixed(1))),
+            ("GADGET-002", ProductId::new(fixed(2))),
+            ("BOLT-M8", ProductId::new(fixed(3))),
+            ("CABLE-CAT6", ProductId::new(fixed(4))),
+            ("PALLET-JACK", ProductId::new(fixed(5))),
+            ("OLD-GIZMO", ProductId::new(fixed(6))),
+        ],
+    })
+}
+
+/// Seeds the demo tenant unless it is already there.
+pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
+    let t = tenant()?;
+    let store = &app.deps.store;
+    if store.get_customer(&t.company, t.acme).await?.is_some() {
+        return Ok(t);
+    }
+    let now = Utc::now();
+    let seeder = Actor::from_claims("demo-seed", COMPANY, "OWNER", None)?;
+    let audit = |action, entity, id: String| {
+        AuditEntry::new(EventId::new(Uuid::new_v4()), now, &seeder, action, entity, id, None, None, json!({"seed": true}))
+    };
+    store
+        .put_settings(
+            &t.company,
+            &CompanySettings { name: "Demo Distributors".into(), monthly_order_limit: Some(500), ..Default::default() },
+        )
+        .await?;
+    // (sku, name, category, price, stock, active, track_inventory, fulfillment)
+    let catalog = [
+        ("WIDGET-001", "Premium Widget", "Widgets", "99.99", 120, true, true, Fulfillment::Local),
+        ("GADGET-002", "Smart Gadget", "Gadgets", "149.99", 40, true, true, Fulfillment::Local),
+        ("BOLT-M8", "Hex Bolt M8, box of 100", "Fasteners", "12.50", 3, true, true, Fulfillment::Local),
+        ("CABLE-CAT6", "Cat6 Cable, 305 m reel", "Cables", "189.00", 0, true, true, Fulfillment::Local),
+        ("PALLET-JACK", "Pallet Jack (ships from supplier)", "Equipment", "899.00", 0, true, false, Fulfillment::Dropship),
+        ("OLD-GIZMO", "Discontinued Gizmo", "Gadgets", "5.00", 10, false, true, Fulfillment::Local),
+    ];
+    for (sku, name, category, price, stock, active, track_inventory, fulfillment) in catalog {
+        let id = t.product(sku).ok_or_else(|| Error::internal("demo product id"))?;
+        let p = Product {
+            id,
+            company_id: t.company.clone(),
+            sku: Sku::parse(sku)?,
+            name: name.into(),
+            category: Some(category.into()),
+            description: None,
+            price: Amount::parse_in(amount(price).value(), Currency::USD)?,
+            currency: Currency::USD,
+            stock,
+            active,
+            low_stock_threshold: None,
+            track_inventory,
+            fulfillment,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        if store.get_product(&t.company, id).await?.is_none() {
+            store.create_product(&p, &audit(AuditAction::ProductCreated, EntityKind::Product, id.to_string())).await?;
+        }
+    }
+    let address = Address {
+        address1: Some("123 Main St".into()),
+        city: Some("San Francisco".into()),
+        state: Some("CA".into()),
+        postal_code: Some("94105".into()),
+        country: Some("US".into()),
+        ..Default::default()
+    };
+    for (id, company_name, contact, email) in [
+        (t.acme, "Acme Corporation", "Alice Buyer", "orders@acme.example"),
+        (t.globex, "Globex Industrial", "Hank Scorpio", "purchasing@globex.example"),
+    ] {
+        let c = Customer {
+            id,
+            company_id: t.company.clone(),
+            customer_number: String::new(),
+            company_name: company_name.into(),
+            contact_name: Some(contact.into()),
+            email: Some(email.into()),
+            phone: Some("+1-555-0100".into()),
+            billing_address: Some(address.clone()),
+            shipping_address: Some(address.clone()),
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_customer(c, &audit(AuditAction::CustomerCreated, EntityKind::Customer, id.to_string())).await?;
+    }
+    let widget = t.product("WIDGET-001").ok_or_else(|| Error::internal("demo product id"))?;
+    let o = PriceOverride { customer_id: t.acme, product_id: widget, price: amount("89.99"), updated_at: now };
+    store.put_price_override(&t.company, &o, &audit(AuditAction::CustomerPriceSet, EntityKind::Customer, t.acme.to_string())).await?;
+    Ok(t)
+}

@@ -1,0 +1,131 @@
+//! Product endpoints.
+
+use lambda_http::http::{HeaderValue, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+use oms_domain::catalog::Product;
+use oms_domain::ids::ProductId;
+use oms_domain::ports::{PageRequest, ProductFilter};
+use oms_domain::usecases::catalog as uc;
+use oms_domain::usecases::catalog::{CreateProductRequest, UpdateProductRequest};
+
+use super::{next_link, ok, run, Data, Links, ListMeta, ListResponse};
+use crate::auth::actor;
+use crate::error::ErrorBody;
+use crate::request::{bool_query, json_body, json_response, paging, path_id, query};
+use crate::App;
+
+#[utoipa::path(
+    post, path = "/api/v1/products", tag = "products", operation_id = "create_product",
+    request_body = CreateProductRequest,
+    responses(
+        (status = 201, description = "Created.", body = Data<Product>),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
+        (status = 403, description = "The role lacks products:write.", body = ErrorBody),
+        (status = 409, description = "duplicate_sku: the SKU (case-insensitive) is taken.", body = ErrorBody),
+        (status = 422, description = "validation_error naming each field.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_product(app: &App, req: Request) -> Response<Body> {
+    run("create_product", &req, async {
+        let actor = actor(&req)?;
+        let (body, _): (CreateProductRequest, _) = json_body(&req)?;
+        let p = uc::create_product(&app.deps, &actor, body).await?;
+        let mut resp = ok(StatusCode::CREATED, &p);
+        if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/products/{}", p.id)) {
+            resp.headers_mut().insert("location", loc);
+        }
+        Ok(resp)
+    })
+    .await
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/products/{id}", tag = "products", operation_id = "get_product",
+    params(("id" = String, Path, description = "Product id (UUID)")),
+    responses(
+        (status = 200, description = "The product.", body = Data<Product>),
+        (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
+        (status = 404, description = "No such product for this company (customers see active products only).", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_product(app: &App, req: Request) -> Response<Body> {
+    run("get_product", &req, async {
+        let actor = actor(&req)?;
+        let id = path_id(&req, "id", "product", ProductId::parse)?;
+        Ok(ok(StatusCode::OK, uc::get_product(&app.deps, &actor, id).await?))
+    })
+    .await
+}
+
+/// Products in SKU order, or one category's; optionally only active / in-stock ones.
+/// Each page is one `Query`; with `active`/`in_stock` a page may hold fewer than
+/// `per_page` items while `links.next` is still set.
+#[utoipa::path(
+    get, path = "/api/v1/products", tag = "products", operation_id = "list_products",
+    params(
+        ("category" = Option<String>, Query, description = "Only this category (case-insensitive)."),
+        ("active" = Option<bool>, Query, description = "true: only active products."),
+        ("in_stock" = Option<bool>, Query, description = "true: only products with stock > 0."),
+        ("per_page" = Option<u32>, Query, description = "1-100, default 25."),
+        ("cursor" = Option<String>, Query, description = "links.next of the previous page."),
+    ),
+    responses(
+        (status = 200, description = "A page of products.", body = ListResponse<Product>),
+        (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
+        (status = 422, description = "An invalid parameter, named.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list_products(app: &App, req: Request) -> Response<Body> {
+    run("list_products", &req, async {
+        let actor = actor(&req)?;
+        let (per_page, cursor) = paging(&req)?;
+        let filter = ProductFilter {
+            category: query(&req, "category").filter(|c| !c.trim().is_empty()),
+            active_only: bool_query(&req, "active")?.unwrap_or(false),
+            in_stock_only: bool_query(&req, "in_stock")?.unwrap_or(false),
+        };
+        let scope = format!("products|{:?}|{}|{}", filter.category.as_deref().map(str::to_lowercase), filter.active_only, filter.in_stock_only);
+        let after = cursor.map(|c| app.cursors.open(&actor.company_id, &scope, &c)).transpose()?;
+        let page = uc::list_products(&app.deps, &actor, filter, PageRequest { limit: per_page, after }).await?;
+        let next = page.next.map(|t| app.cursors.seal(&actor.company_id, &scope, &t));
+        let count = page.items.len();
+        Ok(json_response(
+            StatusCode::OK,
+            &ListResponse { data: page.items, meta: ListMeta { per_page, count }, links: Links { next: next_link(&req, next) } },
+        ))
+    })
+    .await
+}
+
+/// Edit a product: any subset of fields. `stock` needs `stock:adjust`, the rest
+/// `products:write`; only the fields sent are written, so a concurrent order's stock
+/// decrement is never overwritten.
+#[utoipa::path(
+    patch, path = "/api/v1/products/{id}", tag = "products", operation_id = "update_product",
+    params(("id" = String, Path, description = "Product id (UUID)")),
+    request_body = UpdateProductRequest,
+    responses(
+        (status = 200, description = "The product after the edit.", body = Data<Product>),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
+        (status = 403, description = "The role lacks products:write or stock:adjust.", body = ErrorBody),
+        (status = 404, description = "No such product for this company.", body = ErrorBody),
+        (status = 409, description = "duplicate_sku or version_conflict.", body = ErrorBody),
+        (status = 422, description = "validation_error naming each field.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update_product(app: &App, req: Request) -> Response<Body> {
+    run("update_product", &req, async {
+        let actor = actor(&req)?;
+        let id = path_id(&req, "id", "product", ProductId::parse)?;
+        let (body, _): (UpdateProductRequest, _) = json_body(&req)?;
+        Ok(ok(StatusCode::OK, uc::update_product(&app.deps, &actor, id, body).await?))
+    })
+    .await
+}
