@@ -1,1 +1,11 @@
+//! The integration tests: one binary, one module per area. Scenarios marked with
+//! `on_both_adapters!` run against the in-memory store and against DynamoDB Local.
 
+mod bad_input;
+mod catalog;
+mod concurrency;
+mod create_order;
+mod drift;
+mod events;
+mod store_contract;
+mod support;

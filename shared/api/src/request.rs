@@ -54,8 +54,16 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
     }
     let parsed = serde_path_to_error::deserialize(&value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        Error::invalid(field.clone(), format!("{field}: {}", e.inner()))
+        let inner = e.inner().to_string();
+        // serde reports a missing field at its parent; name the field itself.
+        let missing = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(m)) => m.to_owned(),
+            (p, Some(m)) => format!("{p}.{m}"),
+            (".", None) => "body".to_owned(),
+            (p, None) => p.to_owned(),
+        };
+        Error::invalid(field.clone(), format!("{field}: {inner}"))
     })?;
     Ok((parsed, value))
 }

@@ -22,7 +22,7 @@ use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
-    CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord, OrderCommit,
+    CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord, OrderCommit,
     OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore,
 };
 use oms_domain::settings::CompanySettings;
@@ -492,6 +492,10 @@ impl OrderStore for DynamoStore {
     async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError> {
         let o = &commit.order;
         let c = &o.company_id;
+        if let Some(CapIncrement { limit: Some(0), .. }) = &commit.cap {
+            // "orders < 0" can never hold, but a missing counter would pass the condition.
+            return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
+        }
         let mut tx = Tx::new(&self.table);
         let mut item = to_item(o)?;
         item.insert(TYPE.into(), av_s("ORDER"));
