@@ -165,6 +165,11 @@ pub trait OrderStore: Send + Sync {
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error>;
     async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error>;
     async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error>;
+    /// How many actions one transaction may hold (DynamoDB: 100; the 2020 DynamoDB Local
+    /// jar: 10). Placement sizes orders to fit.
+    fn max_transaction_items(&self) -> usize {
+        100
+    }
 }
 
 #[async_trait]

@@ -41,7 +41,7 @@ enum Command {
     Token(TokenArgs),
 }
 
-#[derive(Args, Default)]
+#[derive(Args)]
 struct ServeArgs {
     /// Port on 127.0.0.1.
     #[arg(long, env = "OMS_PORT", default_value_t = 3000)]
@@ -52,6 +52,10 @@ struct ServeArgs {
     /// Table name when a DynamoDB endpoint is given (created if missing).
     #[arg(long, env = "TABLE_NAME", default_value = "oms-local")]
     table: String,
+    /// Actions one transaction may hold at that endpoint: 100 on AWS, 10 on the DynamoDB
+    /// Local jar the tests use.
+    #[arg(long, env = "DYNAMODB_MAX_TRANSACTION_ITEMS", default_value_t = 100)]
+    max_transaction_items: usize,
     /// Do not seed the demo tenant.
     #[arg(long)]
     no_seed: bool,
@@ -78,7 +82,8 @@ struct TokenArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs { port: 3000, table: "oms-local".into(), ..Default::default() })) {
+    let default_serve = || Cli::parse_from(["oms-local", "serve"]).command;
+    match cli.command.or_else(default_serve).ok_or_else(|| anyhow::anyhow!("no command"))? {
         Command::Token(t) => {
             let sub = t.sub.unwrap_or_else(|| format!("user-{}", t.role.to_lowercase()));
             let token = LocalJwt::from_env().mint(&sub, &t.company, &t.role, t.customer_id.as_deref(), t.ttl);
@@ -95,7 +100,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => {
             let client = oms_api::app::dynamo_client(Some(url)).await;
             create_table(&client, &args.table).await?;
-            let store = DynamoStore::new(client, args.table.clone());
+            let store = DynamoStore::new(client, args.table.clone()).with_max_transaction_items(args.max_transaction_items);
             (App::new(Arc::new(store), b"local-cursor-secret"), format!("DynamoDB at {url}, table {}", args.table))
         }
         None => (App::in_memory(MemoryStore::new()), "embedded in-memory store (data is lost on exit)".to_owned()),

@@ -66,11 +66,19 @@ const NOT_EXISTS: &str = "attribute_not_exists(PK)";
 pub struct DynamoStore {
     client: Client,
     table: String,
+    max_transaction_items: usize,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into() }
+        DynamoStore { client, table: table.into(), max_transaction_items: 100 }
+    }
+
+    /// For endpoints with smaller transactions than DynamoDB's 100 actions (the DynamoDB
+    /// Local 2020 jar accepts 10).
+    pub fn with_max_transaction_items(mut self, n: usize) -> DynamoStore {
+        self.max_transaction_items = n;
+        self
     }
 
     pub fn client(&self) -> &Client {
@@ -549,7 +557,9 @@ impl OrderStore for DynamoStore {
         }
         Self::audit_put(&mut tx, &commit.audit)?;
         Self::outbox_put(&mut tx, &commit.outbox)?;
-        debug_assert!(tx.len() <= 100);
+        if tx.len() > self.max_transaction_items {
+            return Err(CommitError::Failed(Error::internal(format!("{} actions exceed the transaction limit", tx.len()))));
+        }
 
         let failed = match tx.commit(&self.client).await? {
             Ok(()) => return Ok(()),
@@ -590,6 +600,10 @@ impl OrderStore for DynamoStore {
 
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error> {
         self.get(order(company, id)).await?.map(from_item).transpose()
+    }
+
+    fn max_transaction_items(&self) -> usize {
+        self.max_transaction_items
     }
 
     async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error> {

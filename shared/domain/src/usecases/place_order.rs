@@ -26,6 +26,7 @@ use crate::ports::{
 pub const MAX_ITEMS: usize = 250;
 /// Distinct stock-tracked products one order may decrement: each is one action of the
 /// 100-action transaction, and 10 actions are kept for the order and its side effects.
+/// A store with smaller transactions lowers this (see `OrderStore::max_transaction_items`).
 pub const MAX_STOCKED_PRODUCTS: usize = 90;
 pub const MAX_NOTES: usize = 2_000;
 pub const MAX_QUANTITY: i64 = 1_000_000;
@@ -253,8 +254,6 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     let order_discount = Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
     let totals = compute_totals(&amounts, shipping, order_discount)?;
 
-    let stock = if decrements_stock { stock_decrements(&snapshot, &lines)? } else { Vec::new() };
-
     let status = match (status, snapshot.settings.discount_approval_threshold) {
         (OrderStatus::Pending, Some(limit)) if totals.discount_amount.value() > limit => OrderStatus::PendingApproval,
         (s, _) => s,
@@ -264,6 +263,10 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         month: now.format("%Y-%m").to_string(),
         limit: snapshot.settings.monthly_order_limit,
     });
+    // The order, its number claim, audit entry and outbox record, plus the optional claims.
+    let fixed_actions = 4 + usize::from(idempotency.is_some()) + usize::from(origin.is_some()) + usize::from(cap.is_some());
+    let max_stocked = MAX_STOCKED_PRODUCTS.min(deps.store.max_transaction_items().saturating_sub(fixed_actions));
+    let stock = if decrements_stock { stock_decrements(&snapshot, &lines, max_stocked)? } else { Vec::new() };
 
     let order_id = OrderId::new(deps.ids.uuid());
     let mut order = Order {
@@ -537,16 +540,16 @@ fn errors_take_amount(errors: &mut FieldErrors, field: &str, v: rust_decimal::De
 
 /// One decrement per stock-tracked product (lines of the same product are summed), after
 /// checking the snapshot so a short order is refused before any write.
-fn stock_decrements(snap: &PlacementSnapshot, lines: &[OrderLine]) -> Result<Vec<StockDecrement>, Error> {
+fn stock_decrements(snap: &PlacementSnapshot, lines: &[OrderLine], max: usize) -> Result<Vec<StockDecrement>, Error> {
     let mut wanted: BTreeMap<ProductId, u64> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.track_inventory) {
         *wanted.entry(l.product_id).or_default() += u64::from(l.quantity);
     }
-    if wanted.len() > MAX_STOCKED_PRODUCTS {
+    if wanted.len() > max {
         return Err(Error::LimitExceeded {
             code: "too_many_products",
             message: format!(
-                "an order may decrement stock of at most {MAX_STOCKED_PRODUCTS} distinct products ({} given); split it into several orders",
+                "an order may decrement stock of at most {max} distinct products ({} given); split it into several orders",
                 wanted.len()
             ),
         });
