@@ -19,37 +19,67 @@ on_both_adapters!(
 
 /// A concrete path for a route, using demo ids.
 fn concrete(path: &str, d: &Demo) -> String {
-    path.replace("{id}", &match path {
-        p if p.starts_with("/api/v1/customers") => d.t.acme.to_string(),
-        _ => d.id("WIDGET-001").to_string(),
-    })
+    path.replace(
+        "{id}",
+        &match path {
+            p if p.starts_with("/api/v1/customers") => d.t.acme.to_string(),
+            _ => d.id("WIDGET-001").to_string(),
+        },
+    )
     .replace("{product_id}", &d.id("WIDGET-001").to_string())
 }
 
 fn assert_error_shape(body: &Value) {
     let e = &body["error"];
-    assert!(e["code"].as_str().is_some_and(|c| !c.is_empty()), "no code in {body}");
-    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {body}");
+    assert!(
+        e["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "no code in {body}"
+    );
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message in {body}"
+    );
 }
 
 async fn every_route_refuses_missing_expired_and_forged_tokens(app: TestApp) {
     let d = demo(&app).await;
     let before = app.counts(&d.t.company).await;
     let expired = app.jwt.mint("user-owner", "demo", "OWNER", None, -10);
-    let forged = oms_api::auth::LocalJwt::new(b"somebody-else").mint("user-owner", "demo", "OWNER", None, 3600);
+    let forged = oms_api::auth::LocalJwt::new(b"somebody-else").mint(
+        "user-owner",
+        "demo",
+        "OWNER",
+        None,
+        3600,
+    );
     let bad_role = app.jwt.mint("user-x", "demo", "SUPERUSER", None, 3600);
     let customer_without_id = app.jwt.mint("user-x", "demo", "CUSTOMER", None, 3600);
     for route in ROUTES {
         let path = concrete(route.path, &d);
         let body = (route.method != "GET").then(|| json!({}));
         let none = app
-            .raw(route.method, &path, vec![("content-type".into(), "application/json".into())], b"{}".to_vec())
+            .raw(
+                route.method,
+                &path,
+                vec![("content-type".into(), "application/json".into())],
+                b"{}".to_vec(),
+            )
             .await;
         assert_eq!(none.status, 401, "{} {path} without a token", route.method);
         assert_eq!(none.code(), "unauthorized");
-        for (what, token) in [("expired", &expired), ("forged", &forged), ("unknown role", &bad_role), ("customer without customer_id", &customer_without_id), ("garbage", &"x.y.z".to_owned())] {
+        for (what, token) in [
+            ("expired", &expired),
+            ("forged", &forged),
+            ("unknown role", &bad_role),
+            ("customer without customer_id", &customer_without_id),
+            ("garbage", &"x.y.z".to_owned()),
+        ] {
             let r = app.call(route.method, &path, token, body.clone()).await;
-            assert_eq!(r.status, 401, "{} {path} with a {what} token: {}", route.method, r.body);
+            assert_eq!(
+                r.status, 401,
+                "{} {path} with a {what} token: {}",
+                route.method, r.body
+            );
             assert_error_shape(&r.body);
         }
     }
@@ -75,38 +105,123 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
         (json!({"items": [{"sku": "WIDGET-001"}]}), 422, "items[0]"),
         (line(json!({"quantity": 0})), 422, "items[0].quantity"),
         (line(json!({"quantity": -3})), 422, "items[0].quantity"),
-        (line(json!({"quantity": 1_000_001})), 422, "items[0].quantity"),
+        (
+            line(json!({"quantity": 1_000_001})),
+            422,
+            "items[0].quantity",
+        ),
         (line(json!({"quantity": 1.5})), 422, "items[0].quantity"),
         (line(json!({"quantity": "2"})), 422, "items[0].quantity"),
-        (line(json!({"quantity": 99_999_999_999_999_999_999.0})), 422, "items[0].quantity"),
-        (line(json!({"sku": "WIDGET-001"})), 422, "items[0].product_id"),
+        (
+            line(json!({"quantity": 99_999_999_999_999_999_999.0})),
+            422,
+            "items[0].quantity",
+        ),
+        (
+            line(json!({"sku": "WIDGET-001"})),
+            422,
+            "items[0].product_id",
+        ),
         (line(json!({"colour": "red"})), 422, "items[0].colour"),
-        (line(json!({"tax_amount": "-1.00"})), 422, "items[0].tax_amount"),
-        (line(json!({"tax_amount": "abc"})), 422, "items[0].tax_amount"),
-        (line(json!({"tax_amount": "0.001"})), 422, "items[0].tax_amount"),
-        (json!({"items": [{"product_id": "not-a-uuid", "quantity": 1}]}), 422, "items[0].product_id"),
-        (json!({"items": [{"sku": "has space", "quantity": 1}]}), 422, "items[0].sku"),
-        (json!({"notes": "x".repeat(2001), "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "notes"),
-        (json!({"currency": "XYZ", "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "currency"),
-        (json!({"currency": "EUR", "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "items[0].product_id"),
-        (json!({"shipping_amount": -5, "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "shipping_amount"),
-        (json!({"order_date": "2026-02-30", "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "order_date"),
-        (json!({"order_date": "2026-03-02", "due_date": "2026-03-01", "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "due_date"),
-        (json!({"priority": "asap", "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "priority"),
-        (json!({"status": "shipped", "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "status"),
-        (json!({"customer_id": d.t.globex, "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "customer_id"),
-        (json!({"shipping_info": {"country": "XX"}, "items": [{"sku": "WIDGET-001", "quantity": 1}]}), 422, "shipping_info"),
-        (json!({"items": [{"sku": "NOPE-404", "quantity": 1}]}), 404, ""),
-        (json!({"items": [{"product_id": "00000000-0000-4000-8000-00000000dead", "quantity": 1}]}), 404, ""),
+        (
+            line(json!({"tax_amount": "-1.00"})),
+            422,
+            "items[0].tax_amount",
+        ),
+        (
+            line(json!({"tax_amount": "abc"})),
+            422,
+            "items[0].tax_amount",
+        ),
+        (
+            line(json!({"tax_amount": "0.001"})),
+            422,
+            "items[0].tax_amount",
+        ),
+        (
+            json!({"items": [{"product_id": "not-a-uuid", "quantity": 1}]}),
+            422,
+            "items[0].product_id",
+        ),
+        (
+            json!({"items": [{"sku": "has space", "quantity": 1}]}),
+            422,
+            "items[0].sku",
+        ),
+        (
+            json!({"notes": "x".repeat(2001), "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "notes",
+        ),
+        (
+            json!({"currency": "XYZ", "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "currency",
+        ),
+        (
+            json!({"currency": "EUR", "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "items[0].product_id",
+        ),
+        (
+            json!({"shipping_amount": -5, "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "shipping_amount",
+        ),
+        (
+            json!({"order_date": "2026-02-30", "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "order_date",
+        ),
+        (
+            json!({"order_date": "2026-03-02", "due_date": "2026-03-01", "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "due_date",
+        ),
+        (
+            json!({"priority": "asap", "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "priority",
+        ),
+        (
+            json!({"status": "shipped", "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "status",
+        ),
+        (
+            json!({"customer_id": d.t.globex, "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "customer_id",
+        ),
+        (
+            json!({"shipping_info": {"country": "XX"}, "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            422,
+            "shipping_info",
+        ),
+        (
+            json!({"items": [{"sku": "NOPE-404", "quantity": 1}]}),
+            404,
+            "",
+        ),
+        (
+            json!({"items": [{"product_id": "00000000-0000-4000-8000-00000000dead", "quantity": 1}]}),
+            404,
+            "",
+        ),
     ];
     for (body, status, field) in cases {
         let r = app.call("POST", ORDERS, &d.buyer, Some(body.clone())).await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
         assert_error_shape(&r.body);
         if status == 422 && !field.is_empty() {
-            let fields = r.body["error"]["details"]["fields"].as_array().cloned().unwrap_or_default();
+            let fields = r.body["error"]["details"]["fields"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             assert!(
-                fields.iter().any(|f| f["field"].as_str().is_some_and(|n| n.starts_with(field))),
+                fields
+                    .iter()
+                    .any(|f| f["field"].as_str().is_some_and(|n| n.starts_with(field))),
                 "{body} should name {field}: {}",
                 r.body
             );
@@ -119,30 +234,58 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
         h
     };
     for (body, ct, status, code) in [
-        (&b"{\"items\": ["[..], "application/json", 400, "malformed_json"),
+        (
+            &b"{\"items\": ["[..],
+            "application/json",
+            400,
+            "malformed_json",
+        ),
         (&b""[..], "application/json", 400, "malformed_json"),
         (&b"[1,2]"[..], "application/json", 422, "validation_error"),
         (&b"\xff\xfe"[..], "application/json", 400, "malformed_json"),
-        (&b"items=1"[..], "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (
+            &b"items=1"[..],
+            "application/x-www-form-urlencoded",
+            415,
+            "unsupported_media_type",
+        ),
     ] {
         let r = app.raw("POST", ORDERS, with_ct(ct), body.to_vec()).await;
-        assert_eq!(r.status.as_u16(), status, "{:?} -> {}", String::from_utf8_lossy(body), r.body);
+        assert_eq!(
+            r.status.as_u16(),
+            status,
+            "{:?} -> {}",
+            String::from_utf8_lossy(body),
+            r.body
+        );
         assert_eq!(r.code(), code);
     }
-    assert_eq!(app.counts(&d.t.company).await, before, "no bad request wrote anything");
+    assert_eq!(
+        app.counts(&d.t.company).await,
+        before,
+        "no bad request wrote anything"
+    );
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
 }
 
 async fn oversized_bodies_are_refused(app: TestApp) {
     let d = demo(&app).await;
-    let huge = json!({"notes": "x".repeat(300 * 1024), "items": [{"sku": "WIDGET-001", "quantity": 1}]});
-    for (method, path) in [("POST", ORDERS.to_owned()), ("POST", "/api/v1/products".to_owned())] {
+    let huge =
+        json!({"notes": "x".repeat(300 * 1024), "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    for (method, path) in [
+        ("POST", ORDERS.to_owned()),
+        ("POST", "/api/v1/products".to_owned()),
+    ] {
         let r = app.call(method, &path, &d.owner, Some(huge.clone())).await;
         assert_eq!(r.status, 413, "{path}");
         assert_eq!(r.code(), "payload_too_large");
     }
-    let many_lines: Vec<Value> = (0..251).map(|_| json!({"sku": "WIDGET-001", "quantity": 1})).collect();
-    let r = app.call("POST", ORDERS, &d.buyer, Some(json!({"items": many_lines}))).await;
+    let many_lines: Vec<Value> = (0..251)
+        .map(|_| json!({"sku": "WIDGET-001", "quantity": 1}))
+        .collect();
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(json!({"items": many_lines})))
+        .await;
     assert_eq!(r.status, 422);
     assert_eq!(app.counts(&d.t.company).await.orders, 0);
 }
@@ -167,17 +310,29 @@ async fn product_bodies_are_checked(app: TestApp) {
         (with("sku", json!("widget-001")), 409, ""),
         (json!({"sku": "NEW-2", "price": "1.00"}), 422, "name"),
     ] {
-        let r = app.call("POST", "/api/v1/products", &d.owner, Some(body.clone())).await;
+        let r = app
+            .call("POST", "/api/v1/products", &d.owner, Some(body.clone()))
+            .await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
         if status == 409 {
             assert_eq!(r.code(), "duplicate_sku");
         }
         if !field.is_empty() {
-            assert!(r.body.to_string().contains(field), "{body} should name {field}: {}", r.body);
+            assert!(
+                r.body.to_string().contains(field),
+                "{body} should name {field}: {}",
+                r.body
+            );
         }
     }
     let path = format!("/api/v1/products/{}", d.id("BOLT-M8"));
-    for (body, status) in [(json!({}), 422), (json!({"stock": -5}), 422), (json!({"price": "x"}), 422), (json!({"sku": "GADGET-002"}), 409), (json!({"weight": 3}), 422)] {
+    for (body, status) in [
+        (json!({}), 422),
+        (json!({"stock": -5}), 422),
+        (json!({"price": "x"}), 422),
+        (json!({"sku": "GADGET-002"}), 409),
+        (json!({"weight": 3}), 422),
+    ] {
         let r = app.call("PATCH", &path, &d.owner, Some(body.clone())).await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
     }
@@ -190,19 +345,46 @@ async fn customer_bodies_are_checked(app: TestApp) {
         (json!({}), 422),
         (json!({"company_name": ""}), 422),
         (json!({"company_name": "X", "email": "not-an-email"}), 422),
-        (json!({"company_name": "X", "billing_address": {"country": "Narnia"}}), 422),
-        (json!({"company_name": "X", "billing_address": {"planet": "Mars"}}), 422),
+        (
+            json!({"company_name": "X", "billing_address": {"country": "Narnia"}}),
+            422,
+        ),
+        (
+            json!({"company_name": "X", "billing_address": {"planet": "Mars"}}),
+            422,
+        ),
     ] {
-        let r = app.call("POST", "/api/v1/customers", &d.owner, Some(body.clone())).await;
+        let r = app
+            .call("POST", "/api/v1/customers", &d.owner, Some(body.clone()))
+            .await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
     }
-    let price = format!("/api/v1/customers/{}/prices/{}", d.t.globex, d.id("WIDGET-001"));
-    for (body, status) in [(json!({"price": "-1"}), 422), (json!({"price": "1.234"}), 422), (json!({}), 422)] {
+    let price = format!(
+        "/api/v1/customers/{}/prices/{}",
+        d.t.globex,
+        d.id("WIDGET-001")
+    );
+    for (body, status) in [
+        (json!({"price": "-1"}), 422),
+        (json!({"price": "1.234"}), 422),
+        (json!({}), 422),
+    ] {
         let r = app.call("PUT", &price, &d.owner, Some(body.clone())).await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
     }
-    let g = app.call("GET", &format!("/api/v1/customers/{}", d.t.globex), &d.owner, None).await;
-    assert_eq!(g.body["data"]["price_overrides"], json!([]), "no override was written");
+    let g = app
+        .call(
+            "GET",
+            &format!("/api/v1/customers/{}", d.t.globex),
+            &d.owner,
+            None,
+        )
+        .await;
+    assert_eq!(
+        g.body["data"]["price_overrides"],
+        json!([]),
+        "no override was written"
+    );
 }
 
 async fn unknown_and_malformed_ids_are_not_found(app: TestApp) {
@@ -213,17 +395,35 @@ async fn unknown_and_malformed_ids_are_not_found(app: TestApp) {
         ("GET", format!("{ORDERS}/not-a-uuid"), None),
         ("GET", format!("/api/v1/products/{unknown}"), None),
         ("GET", "/api/v1/products/12".to_owned(), None),
-        ("PATCH", format!("/api/v1/products/{unknown}"), Some(json!({"stock": 1}))),
+        (
+            "PATCH",
+            format!("/api/v1/products/{unknown}"),
+            Some(json!({"stock": 1})),
+        ),
         ("GET", format!("/api/v1/customers/{unknown}"), None),
-        ("PUT", format!("/api/v1/customers/{unknown}/prices/{}", d.id("WIDGET-001")), Some(json!({"price": "1.00"}))),
-        ("PUT", format!("/api/v1/customers/{}/prices/{unknown}", d.t.acme), Some(json!({"price": "1.00"}))),
-        ("POST", ORDERS.to_owned(), Some(json!({"customer_id": unknown, "items": [{"sku": "WIDGET-001", "quantity": 1}]}))),
+        (
+            "PUT",
+            format!("/api/v1/customers/{unknown}/prices/{}", d.id("WIDGET-001")),
+            Some(json!({"price": "1.00"})),
+        ),
+        (
+            "PUT",
+            format!("/api/v1/customers/{}/prices/{unknown}", d.t.acme),
+            Some(json!({"price": "1.00"})),
+        ),
+        (
+            "POST",
+            ORDERS.to_owned(),
+            Some(json!({"customer_id": unknown, "items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        ),
     ] {
         let r = app.call(method, &path, &d.owner, body).await;
         assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
         assert_eq!(r.code(), "not_found");
     }
-    let r = app.call("GET", "/api/v1/nothing-here", &d.owner, None).await;
+    let r = app
+        .call("GET", "/api/v1/nothing-here", &d.owner, None)
+        .await;
     assert_eq!(r.status, 404);
     let r = app.call("DELETE", ORDERS, &d.owner, None).await;
     assert_eq!(r.status, 405);
@@ -235,14 +435,62 @@ async fn missing_permissions_are_forbidden(app: TestApp) {
     let product = json!({"sku": "P-1", "name": "P", "price": "1.00"});
     let w = format!("/api/v1/products/{}", d.id("WIDGET-001"));
     for (token, method, path, body, permission) in [
-        (&d.finance, "POST", ORDERS.to_owned(), Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]})), "orders:create"),
-        (&d.buyer, "POST", "/api/v1/products".to_owned(), Some(product.clone()), "products:write"),
-        (&d.staff, "POST", "/api/v1/products".to_owned(), Some(product), "products:write"),
-        (&d.staff, "PATCH", w.clone(), Some(json!({"name": "Renamed"})), "products:write"),
-        (&d.finance, "PATCH", w, Some(json!({"stock": 1})), "stock:adjust"),
-        (&d.buyer, "POST", "/api/v1/customers".to_owned(), Some(json!({"company_name": "X"})), "customers:write"),
-        (&d.buyer, "GET", format!("/api/v1/customers/{}", d.t.globex), None, "customers:read"),
-        (&d.staff, "PUT", format!("/api/v1/customers/{}/prices/{}", d.t.acme, d.id("BOLT-M8")), Some(json!({"price": "1.00"})), "orders:price_override"),
+        (
+            &d.finance,
+            "POST",
+            ORDERS.to_owned(),
+            Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+            "orders:create",
+        ),
+        (
+            &d.buyer,
+            "POST",
+            "/api/v1/products".to_owned(),
+            Some(product.clone()),
+            "products:write",
+        ),
+        (
+            &d.staff,
+            "POST",
+            "/api/v1/products".to_owned(),
+            Some(product),
+            "products:write",
+        ),
+        (
+            &d.staff,
+            "PATCH",
+            w.clone(),
+            Some(json!({"name": "Renamed"})),
+            "products:write",
+        ),
+        (
+            &d.finance,
+            "PATCH",
+            w,
+            Some(json!({"stock": 1})),
+            "stock:adjust",
+        ),
+        (
+            &d.buyer,
+            "POST",
+            "/api/v1/customers".to_owned(),
+            Some(json!({"company_name": "X"})),
+            "customers:write",
+        ),
+        (
+            &d.buyer,
+            "GET",
+            format!("/api/v1/customers/{}", d.t.globex),
+            None,
+            "customers:read",
+        ),
+        (
+            &d.staff,
+            "PUT",
+            format!("/api/v1/customers/{}/prices/{}", d.t.acme, d.id("BOLT-M8")),
+            Some(json!({"price": "1.00"})),
+            "orders:price_override",
+        ),
     ] {
         let r = app.call(method, &path, token, body).await;
         assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
@@ -250,8 +498,25 @@ async fn missing_permissions_are_forbidden(app: TestApp) {
         assert_eq!(r.body["error"]["details"]["permission"], permission);
     }
     // A customer may read itself, and staff may adjust stock without products:write.
-    assert_eq!(app.call("GET", &format!("/api/v1/customers/{}", d.t.acme), &d.buyer, None).await.status, 200);
-    let adj = app.call("PATCH", &format!("/api/v1/products/{}", d.id("BOLT-M8")), &d.staff, Some(json!({"stock": 30}))).await;
+    assert_eq!(
+        app.call(
+            "GET",
+            &format!("/api/v1/customers/{}", d.t.acme),
+            &d.buyer,
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let adj = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/products/{}", d.id("BOLT-M8")),
+            &d.staff,
+            Some(json!({"stock": 30})),
+        )
+        .await;
     assert_eq!(adj.status, 200, "{}", adj.body);
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 30);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);

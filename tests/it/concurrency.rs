@@ -15,7 +15,12 @@ on_both_adapters!(
 
 async fn create_product(app: &TestApp, owner: &str, sku: &str, stock: u32) -> String {
     let r = app
-        .call("POST", "/api/v1/products", owner, Some(json!({"sku": sku, "name": sku, "price": "5.00", "stock": stock})))
+        .call(
+            "POST",
+            "/api/v1/products",
+            owner,
+            Some(json!({"sku": sku, "name": sku, "price": "5.00", "stock": stock})),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     r.body["data"]["id"].as_str().expect("id").to_owned()
@@ -30,7 +35,13 @@ async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten(app: TestApp) {
         .map(|_| {
             let (app, token, id) = (app.clone(), d.buyer.clone(), id.clone());
             tokio::spawn(async move {
-                app.call("POST", ORDERS, &token, Some(json!({"items": [{"product_id": id, "quantity": 1}]}))).await
+                app.call(
+                    "POST",
+                    ORDERS,
+                    &token,
+                    Some(json!({"items": [{"product_id": id, "quantity": 1}]})),
+                )
+                .await
             })
         })
         .collect();
@@ -48,7 +59,9 @@ async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten(app: TestApp) {
         }
     }
     assert_eq!((created, refused), (10, 40));
-    let p = app.call("GET", &format!("/api/v1/products/{id}"), &d.owner, None).await;
+    let p = app
+        .call("GET", &format!("/api/v1/products/{id}"), &d.owner, None)
+        .await;
     assert_eq!(p.body["data"]["stock"], 0);
     let after = app.counts(&d.t.company).await;
     let added = Counts {
@@ -57,7 +70,16 @@ async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten(app: TestApp) {
         order_audit: after.order_audit - before.order_audit,
         outbox: after.outbox - before.outbox,
     };
-    assert_eq!(added, Counts { orders: 10, order_numbers: 10, order_audit: 10, outbox: 10 }, "no orphans");
+    assert_eq!(
+        added,
+        Counts {
+            orders: 10,
+            order_numbers: 10,
+            order_audit: 10,
+            outbox: 10
+        },
+        "no orphans"
+    );
 }
 
 async fn multi_line_orders_under_contention_commit_whole_or_not_at_all(app: TestApp) {
@@ -86,10 +108,19 @@ async fn multi_line_orders_under_contention_commit_whole_or_not_at_all(app: Test
     let stock = |id: String| {
         let app = app.clone();
         let owner = d.owner.clone();
-        async move { app.call("GET", &format!("/api/v1/products/{id}"), &owner, None).await.body["data"]["stock"].clone() }
+        async move {
+            app.call("GET", &format!("/api/v1/products/{id}"), &owner, None)
+                .await
+                .body["data"]["stock"]
+                .clone()
+        }
     };
     assert_eq!(stock(scarce).await, 0);
-    assert_eq!(stock(plenty).await, 1000 - 7 * 3, "refused orders took nothing from the other line");
+    assert_eq!(
+        stock(plenty).await,
+        1000 - 7 * 3,
+        "refused orders took nothing from the other line"
+    );
 }
 
 async fn concurrent_edits_and_orders_lose_neither(app: TestApp) {
@@ -102,13 +133,32 @@ async fn concurrent_edits_and_orders_lose_neither(app: TestApp) {
         tasks.push(tokio::spawn(async move {
             if i % 4 == 0 {
                 let r = app
-                    .call("PATCH", &format!("/api/v1/products/{id}"), &owner, Some(json!({"description": format!("edit {i}")})))
+                    .call(
+                        "PATCH",
+                        &format!("/api/v1/products/{id}"),
+                        &owner,
+                        Some(json!({"description": format!("edit {i}")})),
+                    )
                     .await;
                 // Two edits racing each other may conflict; an order never makes an edit fail.
-                assert!(r.status == 200 || r.code() == "version_conflict", "{}", r.body);
+                assert!(
+                    r.status == 200 || r.code() == "version_conflict",
+                    "{}",
+                    r.body
+                );
                 None
             } else {
-                Some(app.call("POST", ORDERS, &buyer, Some(json!({"items": [{"product_id": id, "quantity": 2}]}))).await.status.as_u16())
+                Some(
+                    app.call(
+                        "POST",
+                        ORDERS,
+                        &buyer,
+                        Some(json!({"items": [{"product_id": id, "quantity": 2}]})),
+                    )
+                    .await
+                    .status
+                    .as_u16(),
+                )
             }
         }));
     }
@@ -119,7 +169,11 @@ async fn concurrent_edits_and_orders_lose_neither(app: TestApp) {
             orders += 1;
         }
     }
-    let p = app.call("GET", &format!("/api/v1/products/{id}"), &d.owner, None).await;
+    let p = app
+        .call("GET", &format!("/api/v1/products/{id}"), &d.owner, None)
+        .await;
     assert_eq!(p.body["data"]["stock"], 100 - 2 * orders);
-    assert!(p.body["data"]["description"].as_str().is_some_and(|s| s.starts_with("edit ")));
+    assert!(p.body["data"]["description"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("edit ")));
 }

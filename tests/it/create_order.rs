@@ -55,26 +55,57 @@ async fn synthesq_worked_example_totals(app: TestApp) {
 
 async fn storefront_snapshots_the_customer_price_and_decrements_stock(app: TestApp) {
     let d = demo(&app).await;
-    let r = app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 2), ("BOLT-M8", 1)]))).await;
+    let r = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(items(&[("WIDGET-001", 2), ("BOLT-M8", 1)])),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let o = &r.body["data"];
     assert_eq!(o["channel"], "storefront");
     assert_eq!(o["status"], "pending");
     assert_eq!(o["customer_id"], d.t.acme.to_string());
-    assert_eq!(o["items"][0]["unit_price"], "89.99", "Acme's negotiated price");
-    assert_eq!(o["items"][1]["unit_price"], "12.50", "catalog price without an override");
+    assert_eq!(
+        o["items"][0]["unit_price"], "89.99",
+        "Acme's negotiated price"
+    );
+    assert_eq!(
+        o["items"][1]["unit_price"], "12.50",
+        "catalog price without an override"
+    );
     assert_eq!(o["total_amount"], "192.48");
     assert_eq!(o["stock_decremented"], true);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 118);
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 2);
-    assert_eq!(r.headers["location"], format!("/api/v1/sales/orders/{}", o["id"].as_str().unwrap_or_default()));
+    assert_eq!(
+        r.headers["location"],
+        format!(
+            "/api/v1/sales/orders/{}",
+            o["id"].as_str().unwrap_or_default()
+        )
+    );
 
     // A later catalog price change does not touch the placed order.
     let patch = app
-        .call("PATCH", &format!("/api/v1/products/{}", d.id("BOLT-M8")), &d.owner, Some(json!({"price": "20.00"})))
+        .call(
+            "PATCH",
+            &format!("/api/v1/products/{}", d.id("BOLT-M8")),
+            &d.owner,
+            Some(json!({"price": "20.00"})),
+        )
         .await;
     assert_eq!(patch.status, 200, "{}", patch.body);
-    let read = app.call("GET", &format!("{ORDERS}/{}", o["id"].as_str().unwrap_or_default()), &d.owner, None).await;
+    let read = app
+        .call(
+            "GET",
+            &format!("{ORDERS}/{}", o["id"].as_str().unwrap_or_default()),
+            &d.owner,
+            None,
+        )
+        .await;
     assert_eq!(read.body["data"]["items"][1]["unit_price"], "12.50");
 }
 
@@ -82,13 +113,34 @@ async fn short_stock_rejects_whole_order_naming_every_short_line(app: TestApp) {
     let d = demo(&app).await;
     let before = app.counts(&d.t.company).await;
     let r = app
-        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1), ("BOLT-M8", 4), ("GADGET-002", 41)])))
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(items(&[
+                ("WIDGET-001", 1),
+                ("BOLT-M8", 4),
+                ("GADGET-002", 41),
+            ])),
+        )
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.code(), "insufficient_stock");
-    assert!(r.message().contains("Not enough stock for Hex Bolt M8, box of 100. Only 3 available."), "{}", r.message());
-    assert!(r.message().contains("Not enough stock for Smart Gadget. Only 40 available."), "{}", r.message());
-    let lines = r.body["error"]["details"]["lines"].as_array().expect("lines");
+    assert!(
+        r.message()
+            .contains("Not enough stock for Hex Bolt M8, box of 100. Only 3 available."),
+        "{}",
+        r.message()
+    );
+    assert!(
+        r.message()
+            .contains("Not enough stock for Smart Gadget. Only 40 available."),
+        "{}",
+        r.message()
+    );
+    let lines = r.body["error"]["details"]["lines"]
+        .as_array()
+        .expect("lines");
     assert_eq!(lines.len(), 2);
     // Nothing moved: not even the line that had enough.
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
@@ -98,17 +150,36 @@ async fn short_stock_rejects_whole_order_naming_every_short_line(app: TestApp) {
 
 async fn out_of_stock_products_cannot_be_ordered_on_the_storefront(app: TestApp) {
     let d = demo(&app).await;
-    let r = app.call("POST", ORDERS, &d.buyer, Some(items(&[("CABLE-CAT6", 1)]))).await;
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("CABLE-CAT6", 1)])))
+        .await;
     assert_eq!(r.status, 409);
-    assert_eq!(r.message(), "Not enough stock for Cat6 Cable, 305 m reel. Only 0 available.");
+    assert_eq!(
+        r.message(),
+        "Not enough stock for Cat6 Cable, 305 m reel. Only 0 available."
+    );
     // ... but it is still visible in the catalog.
-    let p = app.call("GET", &format!("/api/v1/products/{}", d.id("CABLE-CAT6")), &d.buyer, None).await;
+    let p = app
+        .call(
+            "GET",
+            &format!("/api/v1/products/{}", d.id("CABLE-CAT6")),
+            &d.buyer,
+            None,
+        )
+        .await;
     assert_eq!(p.status, 200);
 }
 
 async fn dashboard_orders_neither_check_nor_decrement_stock_by_default(app: TestApp) {
     let d = demo(&app).await;
-    let r = app.call("POST", ORDERS, &d.staff, Some(items(&[("CABLE-CAT6", 3), ("BOLT-M8", 10)]))).await;
+    let r = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.staff,
+            Some(items(&[("CABLE-CAT6", 3), ("BOLT-M8", 10)])),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let o = &r.body["data"];
     assert_eq!(o["channel"], "dashboard");
@@ -122,12 +193,23 @@ async fn dashboard_orders_neither_check_nor_decrement_stock_by_default(app: Test
 
 async fn dashboard_setting_turns_on_stock_check_and_decrement(app: TestApp) {
     let d = demo(&app).await;
-    let mut s = app.store().get_settings(&d.t.company).await.expect("settings");
+    let mut s = app
+        .store()
+        .get_settings(&d.t.company)
+        .await
+        .expect("settings");
     s.dashboard_orders_decrement_stock = true;
-    app.store().put_settings(&d.t.company, &s).await.expect("settings");
-    let short = app.call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 4)]))).await;
+    app.store()
+        .put_settings(&d.t.company, &s)
+        .await
+        .expect("settings");
+    let short = app
+        .call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 4)])))
+        .await;
     assert_eq!(short.status, 409, "{}", short.body);
-    let ok = app.call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 3)]))).await;
+    let ok = app
+        .call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 3)])))
+        .await;
     assert_eq!(ok.status, 201, "{}", ok.body);
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 0);
 }
@@ -135,18 +217,29 @@ async fn dashboard_setting_turns_on_stock_check_and_decrement(app: TestApp) {
 async fn untracked_products_are_never_checked(app: TestApp) {
     let d = demo(&app).await;
     // PALLET-JACK has stock 0 but track_inventory = false (dropshipped).
-    let r = app.call("POST", ORDERS, &d.buyer, Some(items(&[("PALLET-JACK", 5)]))).await;
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("PALLET-JACK", 5)])))
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["data"]["fulfillment_method"], "DROPSHIP");
     assert_eq!(stock(&app, &d, "PALLET-JACK").await, 0);
-    let mixed = app.call("POST", ORDERS, &d.buyer, Some(items(&[("PALLET-JACK", 1), ("WIDGET-001", 1)]))).await;
+    let mixed = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(items(&[("PALLET-JACK", 1), ("WIDGET-001", 1)])),
+        )
+        .await;
     assert_eq!(mixed.body["data"]["fulfillment_method"], "MIXED");
 }
 
 async fn inactive_products_are_refused(app: TestApp) {
     let d = demo(&app).await;
     let before = app.counts(&d.t.company).await;
-    let r = app.call("POST", ORDERS, &d.staff, Some(items(&[("OLD-GIZMO", 1)]))).await;
+    let r = app
+        .call("POST", ORDERS, &d.staff, Some(items(&[("OLD-GIZMO", 1)])))
+        .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.code(), "validation_error");
     assert!(r.message().contains("not active"), "{}", r.message());
@@ -158,31 +251,64 @@ async fn another_companys_product_is_not_found(app: TestApp) {
     // A second company with its own product.
     let rival = app.token("rival", "OWNER", None);
     let p = app
-        .call("POST", "/api/v1/products", &rival, Some(json!({"sku": "RIVAL-1", "name": "Rival thing", "price": "1.00", "stock": 100})))
+        .call(
+            "POST",
+            "/api/v1/products",
+            &rival,
+            Some(json!({"sku": "RIVAL-1", "name": "Rival thing", "price": "1.00", "stock": 100})),
+        )
         .await;
     assert_eq!(p.status, 201, "{}", p.body);
     let rival_id = p.body["data"]["id"].as_str().expect("id").to_owned();
     let r = app
-        .call("POST", ORDERS, &d.buyer, Some(json!({"items": [{"product_id": rival_id, "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"items": [{"product_id": rival_id, "quantity": 1}]})),
+        )
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.code(), "not_found");
     // Its SKU is unknown here too, and its stock untouched.
-    let by_sku = app.call("POST", ORDERS, &d.buyer, Some(items(&[("RIVAL-1", 1)]))).await;
+    let by_sku = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("RIVAL-1", 1)])))
+        .await;
     assert_eq!(by_sku.status, 404);
-    let read = app.call("GET", &format!("/api/v1/products/{rival_id}"), &d.owner, None).await;
+    let read = app
+        .call(
+            "GET",
+            &format!("/api/v1/products/{rival_id}"),
+            &d.owner,
+            None,
+        )
+        .await;
     assert_eq!(read.status, 404, "another tenant's id reads as absent");
 }
 
 async fn customers_cannot_set_prices_or_discounts(app: TestApp) {
     let d = demo(&app).await;
     let price = json!({"items": [{"sku": "WIDGET-001", "quantity": 1, "unit_price": "0.01"}]});
-    let r = app.call("POST", ORDERS, &d.buyer, Some(price.clone())).await;
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(price.clone()))
+        .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.code(), "permission_error");
-    let discount = json!({"items": [{"sku": "WIDGET-001", "quantity": 1, "discount_amount": "50"}]});
-    assert_eq!(app.call("POST", ORDERS, &d.buyer, Some(discount)).await.status, 403);
-    assert_eq!(app.call("POST", ORDERS, &d.staff, Some(price.clone())).await.status, 403, "STAFF lacks price_override");
+    let discount =
+        json!({"items": [{"sku": "WIDGET-001", "quantity": 1, "discount_amount": "50"}]});
+    assert_eq!(
+        app.call("POST", ORDERS, &d.buyer, Some(discount))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        app.call("POST", ORDERS, &d.staff, Some(price.clone()))
+            .await
+            .status,
+        403,
+        "STAFF lacks price_override"
+    );
     let owner = app.call("POST", ORDERS, &d.owner, Some(price)).await;
     assert_eq!(owner.status, 201, "{}", owner.body);
     assert_eq!(owner.body["data"]["items"][0]["unit_price"], "0.01");
@@ -199,7 +325,9 @@ async fn idempotency_key_returns_the_first_response(app: TestApp) {
         ]
     };
     let body = br#"{"items":[{"sku":"WIDGET-001","quantity":3}]}"#.to_vec();
-    let first = app.raw("POST", ORDERS, headers("checkout-42"), body.clone()).await;
+    let first = app
+        .raw("POST", ORDERS, headers("checkout-42"), body.clone())
+        .await;
     assert_eq!(first.status, 201, "{}", first.body);
     // Same JSON, different spacing and key order: still the same request.
     let same = br#"{ "items": [ { "quantity": 3, "sku": "WIDGET-001" } ] }"#.to_vec();
@@ -209,7 +337,14 @@ async fn idempotency_key_returns_the_first_response(app: TestApp) {
     assert_eq!(retry.headers["idempotent-replayed"], "true");
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 117, "stock moved once");
     assert_eq!(app.counts(&d.t.company).await.orders, 1);
-    let other = app.raw("POST", ORDERS, headers("checkout-42"), br#"{"items":[{"sku":"WIDGET-001","quantity":4}]}"#.to_vec()).await;
+    let other = app
+        .raw(
+            "POST",
+            ORDERS,
+            headers("checkout-42"),
+            br#"{"items":[{"sku":"WIDGET-001","quantity":4}]}"#.to_vec(),
+        )
+        .await;
     assert_eq!(other.status, 422);
     assert_eq!(other.code(), "idempotency_key_reused");
     let fresh = app.raw("POST", ORDERS, headers("checkout-43"), body).await;
@@ -219,11 +354,13 @@ async fn idempotency_key_returns_the_first_response(app: TestApp) {
 
 async fn caller_order_numbers_are_unique_per_company(app: TestApp) {
     let d = demo(&app).await;
-    let body = json!({"order_number": "PO-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    let body =
+        json!({"order_number": "PO-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
     let first = app.call("POST", ORDERS, &d.staff, Some(body.clone())).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.body["data"]["order_number"], "PO-2026-0001");
-    let lower = json!({"order_number": "po-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    let lower =
+        json!({"order_number": "po-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
     let dup = app.call("POST", ORDERS, &d.staff, Some(lower)).await;
     assert_eq!(dup.status, 409, "{}", dup.body);
     assert_eq!(dup.code(), "duplicate_order_number");
@@ -231,36 +368,80 @@ async fn caller_order_numbers_are_unique_per_company(app: TestApp) {
     // Another company may use the same number.
     let rival = app.token("rival", "OWNER", None);
     let p = app
-        .call("POST", "/api/v1/products", &rival, Some(json!({"sku": "W", "name": "W", "price": "1.00", "stock": 1})))
+        .call(
+            "POST",
+            "/api/v1/products",
+            &rival,
+            Some(json!({"sku": "W", "name": "W", "price": "1.00", "stock": 1})),
+        )
         .await;
     assert_eq!(p.status, 201);
     let theirs = app
-        .call("POST", ORDERS, &rival, Some(json!({"order_number": "PO-2026-0001", "items": [{"sku": "W", "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &rival,
+            Some(json!({"order_number": "PO-2026-0001", "items": [{"sku": "W", "quantity": 1}]})),
+        )
         .await;
     assert_eq!(theirs.status, 201, "{}", theirs.body);
 }
 
 async fn monthly_cap_is_enforced_for_customer_orders_only(app: TestApp) {
     let d = demo(&app).await;
-    let s = CompanySettings { monthly_order_limit: Some(2), ..app.store().get_settings(&d.t.company).await.expect("settings") };
-    app.store().put_settings(&d.t.company, &s).await.expect("settings");
+    let s = CompanySettings {
+        monthly_order_limit: Some(2),
+        ..app
+            .store()
+            .get_settings(&d.t.company)
+            .await
+            .expect("settings")
+    };
+    app.store()
+        .put_settings(&d.t.company, &s)
+        .await
+        .expect("settings");
     for _ in 0..2 {
-        assert_eq!(app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)]))).await.status, 201);
+        assert_eq!(
+            app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
+                .await
+                .status,
+            201
+        );
     }
-    let third = app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)]))).await;
+    let third = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
+        .await;
     assert_eq!(third.status, 409, "{}", third.body);
     assert_eq!(third.code(), "monthly_limit_reached");
-    assert!(third.message().contains("2 customer orders per month"), "{}", third.message());
-    assert_eq!(stock(&app, &d, "WIDGET-001").await, 118, "the refused order moved no stock");
+    assert!(
+        third.message().contains("2 customer orders per month"),
+        "{}",
+        third.message()
+    );
+    assert_eq!(
+        stock(&app, &d, "WIDGET-001").await,
+        118,
+        "the refused order moved no stock"
+    );
     // Dashboard orders do not count and are not capped.
-    assert_eq!(app.call("POST", ORDERS, &d.staff, Some(items(&[("WIDGET-001", 1)]))).await.status, 201);
+    assert_eq!(
+        app.call("POST", ORDERS, &d.staff, Some(items(&[("WIDGET-001", 1)])))
+            .await
+            .status,
+        201
+    );
 }
 
 async fn too_many_stocked_products_are_refused_whole(app: TestApp) {
     let d = demo(&app).await;
     // 90 on DynamoDB; on DynamoDB Local's 10-action transactions, 10 minus the order, its
     // number, audit entry, outbox record and cap counter.
-    let limit = if app.is_dynamo() { oms_tests::DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS - 5 } else { 90 };
+    let limit = if app.is_dynamo() {
+        oms_tests::DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS - 5
+    } else {
+        90
+    };
     let mut lines = Vec::new();
     for i in 0..=limit {
         let r = app
@@ -269,16 +450,27 @@ async fn too_many_stocked_products_are_refused_whole(app: TestApp) {
         assert_eq!(r.status, 201, "{}", r.body);
         lines.push(json!({"sku": format!("BULK-{i}"), "quantity": 1}));
     }
-    let r = app.call("POST", ORDERS, &d.buyer, Some(json!({"items": lines}))).await;
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(json!({"items": lines})))
+        .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.code(), "too_many_products");
-    assert!(r.message().contains(&format!("at most {limit} distinct")), "{}", r.message());
+    assert!(
+        r.message().contains(&format!("at most {limit} distinct")),
+        "{}",
+        r.message()
+    );
     assert_eq!(app.counts(&d.t.company).await.orders, 0);
     // Exactly the limit fits in one transaction.
     lines.pop();
-    let ok = app.call("POST", ORDERS, &d.buyer, Some(json!({"items": lines}))).await;
+    let ok = app
+        .call("POST", ORDERS, &d.buyer, Some(json!({"items": lines})))
+        .await;
     assert_eq!(ok.status, 201, "{}", ok.body);
-    assert_eq!(ok.body["data"]["items"].as_array().map(Vec::len), Some(limit));
+    assert_eq!(
+        ok.body["data"]["items"].as_array().map(Vec::len),
+        Some(limit)
+    );
 }
 
 async fn draft_api_orders_move_no_stock(app: TestApp) {
@@ -291,14 +483,23 @@ async fn draft_api_orders_move_no_stock(app: TestApp) {
     assert_eq!(r.body["data"]["cap_month"], serde_json::Value::Null);
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 3);
     // Storefront orders cannot start as drafts.
-    let bad = app.call("POST", ORDERS, &d.buyer, Some(json!({"status": "draft", "items": [{"sku": "BOLT-M8", "quantity": 1}]}))).await;
+    let bad = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"status": "draft", "items": [{"sku": "BOLT-M8", "quantity": 1}]})),
+        )
+        .await;
     assert_eq!(bad.status, 422);
 }
 
 async fn integration_origin_ids_return_the_existing_order(app: TestApp) {
     let d = demo(&app).await;
     let body = json!({"customer_id": d.t.acme, "origin_order_id": "shop-1001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
-    let first = app.call("POST", ORDERS, &d.integration, Some(body.clone())).await;
+    let first = app
+        .call("POST", ORDERS, &d.integration, Some(body.clone()))
+        .await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.body["data"]["financial_status"], "paid");
     assert_eq!(first.body["data"]["origin_order_id"], "shop-1001");
@@ -306,17 +507,34 @@ async fn integration_origin_ids_return_the_existing_order(app: TestApp) {
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.body["data"]["id"], first.body["data"]["id"]);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 119);
-    let missing_customer = app.call("POST", ORDERS, &d.integration, Some(items(&[("WIDGET-001", 1)]))).await;
+    let missing_customer = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.integration,
+            Some(items(&[("WIDGET-001", 1)])),
+        )
+        .await;
     assert_eq!(missing_customer.status, 422);
 }
 
 async fn large_discounts_wait_for_approval(app: TestApp) {
     let d = demo(&app).await;
-    let mut s = app.store().get_settings(&d.t.company).await.expect("settings");
+    let mut s = app
+        .store()
+        .get_settings(&d.t.company)
+        .await
+        .expect("settings");
     s.discount_approval_threshold = Some("50".parse().expect("decimal"));
-    app.store().put_settings(&d.t.company, &s).await.expect("settings");
+    app.store()
+        .put_settings(&d.t.company, &s)
+        .await
+        .expect("settings");
     let small = json!({"customer_id": d.t.globex, "discount_amount": "50.00", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
-    assert_eq!(app.call("POST", ORDERS, &d.owner, Some(small)).await.body["data"]["status"], "pending");
+    assert_eq!(
+        app.call("POST", ORDERS, &d.owner, Some(small)).await.body["data"]["status"],
+        "pending"
+    );
     let big = json!({"customer_id": d.t.globex, "discount_amount": "50.01", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
     let r = app.call("POST", ORDERS, &d.owner, Some(big)).await;
     assert_eq!(r.body["data"]["status"], "pending_approval", "{}", r.body);
@@ -325,18 +543,47 @@ async fn large_discounts_wait_for_approval(app: TestApp) {
 
 async fn customers_see_only_their_own_orders(app: TestApp) {
     let d = demo(&app).await;
-    let mine = app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)]))).await;
+    let mine = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
+        .await;
     let theirs = app
-        .call("POST", ORDERS, &d.staff, Some(json!({"customer_id": d.t.globex, "items": [{"sku": "WIDGET-001", "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &d.staff,
+            Some(
+                json!({"customer_id": d.t.globex, "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
+            ),
+        )
         .await;
     let mine_id = mine.body["data"]["id"].as_str().expect("id");
     let theirs_id = theirs.body["data"]["id"].as_str().expect("id");
-    assert_eq!(app.call("GET", &format!("{ORDERS}/{mine_id}"), &d.buyer, None).await.status, 200);
-    let other = app.call("GET", &format!("{ORDERS}/{theirs_id}"), &d.buyer, None).await;
-    assert_eq!(other.status, 404, "another customer's order is absent, not forbidden");
+    assert_eq!(
+        app.call("GET", &format!("{ORDERS}/{mine_id}"), &d.buyer, None)
+            .await
+            .status,
+        200
+    );
+    let other = app
+        .call("GET", &format!("{ORDERS}/{theirs_id}"), &d.buyer, None)
+        .await;
+    assert_eq!(
+        other.status, 404,
+        "another customer's order is absent, not forbidden"
+    );
     let rival = app.token("rival", "OWNER", None);
-    assert_eq!(app.call("GET", &format!("{ORDERS}/{mine_id}"), &rival, None).await.status, 404);
-    assert_eq!(app.call("GET", &format!("{ORDERS}/{theirs_id}"), &d.finance, None).await.status, 200);
+    assert_eq!(
+        app.call("GET", &format!("{ORDERS}/{mine_id}"), &rival, None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.call("GET", &format!("{ORDERS}/{theirs_id}"), &d.finance, None)
+            .await
+            .status,
+        200
+    );
 }
 
 async fn order_read_back_equals_the_create_response(app: TestApp) {
@@ -358,7 +605,9 @@ async fn order_read_back_equals_the_create_response(app: TestApp) {
     let r = app.call("POST", ORDERS, &d.staff, Some(body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["data"]["id"].as_str().expect("id");
-    let read = app.call("GET", &format!("{ORDERS}/{id}"), &d.staff, None).await;
+    let read = app
+        .call("GET", &format!("{ORDERS}/{id}"), &d.staff, None)
+        .await;
     assert_eq!(read.status, 200);
     assert_eq!(read.body, r.body, "what is stored is what was answered");
     assert_eq!(read.body["data"]["total_amount"], "191.98");

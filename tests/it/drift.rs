@@ -13,12 +13,16 @@ fn repo() -> PathBuf {
 }
 
 fn template() -> Value {
-    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).expect("infra/template.yaml");
+    let text =
+        std::fs::read_to_string(repo().join("infra/template.yaml")).expect("infra/template.yaml");
     serde_yaml::from_str(&text).expect("template is YAML")
 }
 
 fn pascal(snake: &str) -> String {
-    snake.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+    snake
+        .split('_')
+        .map(|w| w[..1].to_uppercase() + &w[1..])
+        .collect()
 }
 
 #[test]
@@ -30,23 +34,52 @@ fn every_route_is_a_function_in_the_template_and_nothing_else_is() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        for (_, ev) in res["Properties"]["Events"].as_mapping().into_iter().flatten() {
+        for (_, ev) in res["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
             if ev["Type"].as_str() == Some("HttpApi") {
-                let method = ev["Properties"]["Method"].as_str().unwrap_or_default().to_uppercase();
-                let path = ev["Properties"]["Path"].as_str().unwrap_or_default().to_owned();
+                let method = ev["Properties"]["Method"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_uppercase();
+                let path = ev["Properties"]["Path"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 declared.insert((method, path, name.as_str().unwrap_or_default().to_owned()));
             }
         }
     }
     let expected: BTreeSet<_> = ROUTES
         .iter()
-        .map(|r| (r.method.to_owned(), r.path.to_owned(), format!("{}Function", pascal(r.function))))
+        .map(|r| {
+            (
+                r.method.to_owned(),
+                r.path.to_owned(),
+                format!("{}Function", pascal(r.function)),
+            )
+        })
         .collect();
     assert_eq!(declared, expected);
     for r in ROUTES {
         let f = &resources[&Value::from(format!("{}Function", pascal(r.function)))];
-        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"].as_str(), Some(r.function), "{} builds its own binary", r.function);
-        assert!(repo().join("functions").join(r.function).join("src/main.rs").exists(), "functions/{}", r.function);
+        assert_eq!(
+            f["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some(r.function),
+            "{} builds its own binary",
+            r.function
+        );
+        assert!(
+            repo()
+                .join("functions")
+                .join(r.function)
+                .join("src/main.rs")
+                .exists(),
+            "functions/{}",
+            r.function
+        );
     }
 }
 
@@ -69,24 +102,39 @@ fn the_table_in_the_template_has_the_indexes_the_adapter_queries() {
                     .unwrap_or_default()
                     .to_owned()
             };
-            (g["IndexName"].as_str().unwrap_or_default().to_owned(), key("HASH"), key("RANGE"))
+            (
+                g["IndexName"].as_str().unwrap_or_default().to_owned(),
+                key("HASH"),
+                key("RANGE"),
+            )
         })
         .collect();
-    let expected: BTreeSet<_> = INDEXES.iter().map(|(n, p, s)| (n.to_string(), p.to_string(), s.to_string())).collect();
+    let expected: BTreeSet<_> = INDEXES
+        .iter()
+        .map(|(n, p, s)| (n.to_string(), p.to_string(), s.to_string()))
+        .collect();
     assert_eq!(declared, expected);
 }
 
 #[test]
 fn the_openapi_document_lists_exactly_the_routes() {
     let doc = serde_json::to_value(oms_api::openapi::document()).expect("json");
-    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "OpenAPI 3.1");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "OpenAPI 3.1"
+    );
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("item").keys() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let expected: BTreeSet<_> = ROUTES.iter().map(|r| (r.method.to_owned(), r.path.to_owned())).collect();
+    let expected: BTreeSet<_> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
     assert_eq!(documented, expected);
 }
 
@@ -94,9 +142,15 @@ fn the_openapi_document_lists_exactly_the_routes() {
 fn every_function_has_a_sample_event_for_its_route() {
     for r in ROUTES {
         let path = repo().join("events").join(format!("{}.json", r.function));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
         let ev: serde_json::Value = serde_json::from_str(&text).expect("event is JSON");
-        assert_eq!(ev["routeKey"], format!("{} {}", r.method, r.path), "{}", path.display());
+        assert_eq!(
+            ev["routeKey"],
+            format!("{} {}", r.method, r.path),
+            "{}",
+            path.display()
+        );
         assert_eq!(ev["version"], "2.0");
     }
 }

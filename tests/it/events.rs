@@ -13,14 +13,18 @@ use crate::support::{demo, items, ORDERS};
 on_both_adapters!(every_sample_event_succeeds_against_the_demo_tenant);
 
 fn event(function: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(format!("{function}.json"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(format!("{function}.json"));
     serde_json::from_str(&std::fs::read_to_string(&path).expect("event file")).expect("event JSON")
 }
 
 async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
     let d = demo(&app).await;
     // get_order's event names an order id; place that order first under a real id.
-    let placed = app.call("POST", ORDERS, &d.staff, Some(items(&[("WIDGET-001", 1)]))).await;
+    let placed = app
+        .call("POST", ORDERS, &d.staff, Some(items(&[("WIDGET-001", 1)])))
+        .await;
     let order_id = placed.body["data"]["id"].as_str().expect("id").to_owned();
     for route in ROUTES {
         let mut ev = event(route.function);
@@ -29,7 +33,9 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
             ev["rawPath"] = Value::from(format!("{ORDERS}/{order_id}"));
         }
         let req: LambdaRequest = serde_json::from_value(ev).expect("a valid API Gateway v2 event");
-        let resp = dispatch(app.app(), route.function, req.into()).await.expect("a handler");
+        let resp = dispatch(app.app(), route.function, req.into())
+            .await
+            .expect("a handler");
         let status = resp.status().as_u16();
         let expected = if route.method == "POST" { 201 } else { 200 };
         let body = match resp.body() {

@@ -11,8 +11,8 @@ use oms_domain::ids::{EventId, OrderId, ProductId};
 use oms_domain::order::{Order, OrderNumber};
 use oms_domain::outbox::{EventKind, OutboxEvent};
 use oms_domain::ports::{
-    CapIncrement, CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderCommit, PlacementKeys,
-    StockDecrement,
+    CapIncrement, CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderCommit,
+    PlacementKeys, StockDecrement,
 };
 use oms_tests::{on_both_adapters, TestApp};
 
@@ -27,13 +27,26 @@ on_both_adapters!(
 
 async fn sku_lookups_ignore_case_and_skip_unknowns(app: TestApp) {
     let d = demo(&app).await;
-    let skus = [Sku::parse("widget-001").expect("sku"), Sku::parse("Bolt-M8").expect("sku"), Sku::parse("NOPE").expect("sku")];
-    let found = app.store().find_skus(&d.t.company, &skus).await.expect("lookup");
+    let skus = [
+        Sku::parse("widget-001").expect("sku"),
+        Sku::parse("Bolt-M8").expect("sku"),
+        Sku::parse("NOPE").expect("sku"),
+    ];
+    let found = app
+        .store()
+        .find_skus(&d.t.company, &skus)
+        .await
+        .expect("lookup");
     assert_eq!(found.len(), 2);
     assert_eq!(found["WIDGET-001"], d.id("WIDGET-001"));
     assert_eq!(found["BOLT-M8"], d.id("BOLT-M8"));
     let rival = oms_domain::ids::CompanyId::parse("rival").expect("id");
-    assert!(app.store().find_skus(&rival, &skus).await.expect("lookup").is_empty());
+    assert!(app
+        .store()
+        .find_skus(&rival, &skus)
+        .await
+        .expect("lookup")
+        .is_empty());
 }
 
 async fn the_placement_snapshot_holds_everything_placement_needs(app: TestApp) {
@@ -45,7 +58,10 @@ async fn the_placement_snapshot_holds_everything_placement_needs(app: TestApp) {
             company: d.t.company.clone(),
             products: vec![d.id("WIDGET-001"), d.id("GADGET-002"), unknown],
             customer: Some(d.t.acme),
-            idempotency: Some(IdempotencyKey { principal: oms_domain::ids::UserId::parse("u").expect("id"), key: "k".into() }),
+            idempotency: Some(IdempotencyKey {
+                principal: oms_domain::ids::UserId::parse("u").expect("id"),
+                key: "k".into(),
+            }),
             origin: None,
         })
         .await
@@ -53,7 +69,10 @@ async fn the_placement_snapshot_holds_everything_placement_needs(app: TestApp) {
     assert_eq!(snap.settings.name, "Demo Distributors");
     assert_eq!(snap.products.len(), 2, "unknown products are simply absent");
     assert_eq!(snap.products[&d.id("GADGET-002")].stock, 40);
-    assert_eq!(snap.customer.as_ref().map(|c| c.customer_number.as_str()), Some("CUST-00001"));
+    assert_eq!(
+        snap.customer.as_ref().map(|c| c.customer_number.as_str()),
+        Some("CUST-00001")
+    );
     assert_eq!(snap.overrides.len(), 1);
     assert_eq!(snap.overrides[&d.id("WIDGET-001")].to_string(), "89.99");
     assert!(snap.idempotency.is_none());
@@ -75,8 +94,25 @@ fn commit_of(d: &Demo, template: &Order, number: &str) -> OrderCommit {
     order.order_number = OrderNumber::parse(number).expect("number");
     let now = Utc::now();
     OrderCommit {
-        audit: AuditEntry::new(EventId::new(uuid::Uuid::new_v4()), now, &actor, AuditAction::OrderPlaced, EntityKind::Order, order.id, None, None, json!({})),
-        outbox: OutboxEvent { id: EventId::new(uuid::Uuid::new_v4()), company_id: d.t.company.clone(), kind: EventKind::OrderPlaced, subject: order.id.to_string(), occurred_at: now, data: json!({}) },
+        audit: AuditEntry::new(
+            EventId::new(uuid::Uuid::new_v4()),
+            now,
+            &actor,
+            AuditAction::OrderPlaced,
+            EntityKind::Order,
+            order.id,
+            None,
+            None,
+            json!({}),
+        ),
+        outbox: OutboxEvent {
+            id: EventId::new(uuid::Uuid::new_v4()),
+            company_id: d.t.company.clone(),
+            kind: EventKind::OrderPlaced,
+            subject: order.id.to_string(),
+            occurred_at: now,
+            data: json!({}),
+        },
         order,
         stock: Vec::new(),
         cap: None,
@@ -94,21 +130,40 @@ fn rejection(r: Result<(), CommitError>) -> CommitRejection {
 
 async fn every_commit_rejection_names_its_rule_and_writes_nothing(app: TestApp) {
     let d = demo(&app).await;
-    let placed = app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)]))).await;
+    let placed = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
+        .await;
     assert_eq!(placed.status, 201);
     let id: OrderId = OrderId::parse(placed.body["data"]["id"].as_str().expect("id")).expect("id");
-    let template = app.store().get_order(&d.t.company, id).await.expect("read").expect("order");
+    let template = app
+        .store()
+        .get_order(&d.t.company, id)
+        .await
+        .expect("read")
+        .expect("order");
     let before = app.counts(&d.t.company).await;
     let store = app.store();
 
     let dup = commit_of(&d, &template, template.order_number.as_str());
-    assert!(matches!(rejection(store.commit_order(&dup).await), CommitRejection::OrderNumberTaken(_)));
+    assert!(matches!(
+        rejection(store.commit_order(&dup).await),
+        CommitRejection::OrderNumberTaken(_)
+    ));
 
     let mut short = commit_of(&d, &template, "C-SHORT");
     short.stock = vec![
-        StockDecrement { product_id: d.id("WIDGET-001"), quantity: 5 },
-        StockDecrement { product_id: d.id("BOLT-M8"), quantity: 4 },
-        StockDecrement { product_id: d.id("GADGET-002"), quantity: 41 },
+        StockDecrement {
+            product_id: d.id("WIDGET-001"),
+            quantity: 5,
+        },
+        StockDecrement {
+            product_id: d.id("BOLT-M8"),
+            quantity: 4,
+        },
+        StockDecrement {
+            product_id: d.id("GADGET-002"),
+            quantity: 41,
+        },
     ];
     match rejection(store.commit_order(&short).await) {
         CommitRejection::InsufficientStock(mut lines) => {
@@ -121,25 +176,64 @@ async fn every_commit_rejection_names_its_rule_and_writes_nothing(app: TestApp) 
     }
 
     let mut inactive = commit_of(&d, &template, "C-INACTIVE");
-    inactive.stock = vec![StockDecrement { product_id: d.id("OLD-GIZMO"), quantity: 1 }];
-    assert!(matches!(rejection(store.commit_order(&inactive).await), CommitRejection::ProductUnavailable(p) if p == d.id("OLD-GIZMO")));
+    inactive.stock = vec![StockDecrement {
+        product_id: d.id("OLD-GIZMO"),
+        quantity: 1,
+    }];
+    assert!(
+        matches!(rejection(store.commit_order(&inactive).await), CommitRejection::ProductUnavailable(p) if p == d.id("OLD-GIZMO"))
+    );
 
     let mut capped = commit_of(&d, &template, "C-CAP");
-    capped.cap = Some(CapIncrement { month: template.cap_month.clone().expect("counted"), limit: Some(1) });
-    assert!(matches!(rejection(store.commit_order(&capped).await), CommitRejection::MonthlyCapReached { limit: 1 }));
+    capped.cap = Some(CapIncrement {
+        month: template.cap_month.clone().expect("counted"),
+        limit: Some(1),
+    });
+    assert!(matches!(
+        rejection(store.commit_order(&capped).await),
+        CommitRejection::MonthlyCapReached { limit: 1 }
+    ));
 
-    let key = IdempotencyKey { principal: oms_domain::ids::UserId::parse("u1").expect("id"), key: "same".into() };
+    let key = IdempotencyKey {
+        principal: oms_domain::ids::UserId::parse("u1").expect("id"),
+        key: "same".into(),
+    };
     let mut first = commit_of(&d, &template, "C-IDEM-1");
-    first.idempotency = Some((key.clone(), IdempotencyRecord { request_hash: "h".into(), order: first.order.clone(), created_at: Utc::now() }));
+    first.idempotency = Some((
+        key.clone(),
+        IdempotencyRecord {
+            request_hash: "h".into(),
+            order: first.order.clone(),
+            created_at: Utc::now(),
+        },
+    ));
     store.commit_order(&first).await.expect("first commit");
     let mut second = commit_of(&d, &template, "C-IDEM-2");
-    second.idempotency = Some((key.clone(), IdempotencyRecord { request_hash: "h".into(), order: second.order.clone(), created_at: Utc::now() }));
-    assert!(matches!(rejection(store.commit_order(&second).await), CommitRejection::IdempotencyKeyTaken));
-    let rec = store.get_idempotency(&d.t.company, &key).await.expect("read").expect("record");
+    second.idempotency = Some((
+        key.clone(),
+        IdempotencyRecord {
+            request_hash: "h".into(),
+            order: second.order.clone(),
+            created_at: Utc::now(),
+        },
+    ));
+    assert!(matches!(
+        rejection(store.commit_order(&second).await),
+        CommitRejection::IdempotencyKeyTaken
+    ));
+    let rec = store
+        .get_idempotency(&d.t.company, &key)
+        .await
+        .expect("read")
+        .expect("record");
     assert_eq!(rec.order.id, first.order.id);
 
     let after = app.counts(&d.t.company).await;
-    assert_eq!(after.orders, before.orders + 1, "only the one accepted commit wrote an order");
+    assert_eq!(
+        after.orders,
+        before.orders + 1,
+        "only the one accepted commit wrote an order"
+    );
     assert_eq!(after.order_numbers, before.order_numbers + 1);
     assert_eq!(after.outbox, before.outbox + 1);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 119);

@@ -81,7 +81,11 @@ impl TestApp {
         // Logs (and so the cause of any 500) show in a failing test's output.
         oms_api::telemetry::init();
         let jwt = LocalJwt::new(JWT_SECRET);
-        TestApp { gateway: Gateway::new(app, jwt.clone()), backend, jwt }
+        TestApp {
+            gateway: Gateway::new(app, jwt.clone()),
+            backend,
+            jwt,
+        }
     }
 
     pub async fn memory() -> TestApp {
@@ -99,7 +103,8 @@ impl TestApp {
             panic!("cannot create a table in DynamoDB Local at {endpoint}: {e:#}");
         }
         // The DynamoDB Local jar (2020) accepts 10 actions per transaction; AWS accepts 100.
-        let store = DynamoStore::new(client, table).with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
+        let store = DynamoStore::new(client, table)
+            .with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
         let app = App::new(Arc::new(store.clone()), b"test-cursor-secret");
         Some(TestApp::from_app(app, Backend::Dynamo(store)))
     }
@@ -113,16 +118,30 @@ impl TestApp {
     }
 
     pub async fn seed_demo(&self) -> DemoTenant {
-        oms_api::demo::seed(self.app()).await.expect("demo tenant seeds")
+        oms_api::demo::seed(self.app())
+            .await
+            .expect("demo tenant seeds")
     }
 
     pub fn token(&self, company: &str, role: &str, customer: Option<CustomerId>) -> String {
         let sub = format!("user-{}", role.to_lowercase());
-        self.jwt.mint(&sub, company, role, customer.map(|c| c.to_string()).as_deref(), 3600)
+        self.jwt.mint(
+            &sub,
+            company,
+            role,
+            customer.map(|c| c.to_string()).as_deref(),
+            3600,
+        )
     }
 
     /// A JSON call with a bearer token.
-    pub async fn call(&self, method: &str, target: &str, token: &str, body: Option<Value>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        target: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
         let body = match body {
             Some(b) => {
@@ -134,10 +153,21 @@ impl TestApp {
         self.raw(method, target, headers, body).await
     }
 
-    pub async fn raw(&self, method: &str, target: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Reply {
         let resp = self
             .gateway
-            .handle(HttpRequest { method: method.to_owned(), target: target.to_owned(), headers, body })
+            .handle(HttpRequest {
+                method: method.to_owned(),
+                target: target.to_owned(),
+                headers,
+                body,
+            })
             .await;
         let (parts, body) = resp.into_parts();
         let bytes: Vec<u8> = match body {
@@ -145,8 +175,16 @@ impl TestApp {
             lambda_http::Body::Binary(b) => b,
             _ => Vec::new(),
         };
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("every response is JSON") };
-        Reply { status: parts.status, body, headers: parts.headers }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("every response is JSON")
+        };
+        Reply {
+            status: parts.status,
+            body,
+            headers: parts.headers,
+        }
     }
 
     /// Orders, order-number claims, order audit entries and outbox records of a company.
@@ -154,7 +192,12 @@ impl TestApp {
         match &self.backend {
             Backend::Memory(m) => {
                 let c = m.counts(company);
-                Counts { orders: c.orders, order_numbers: c.order_numbers, order_audit: c.audit, outbox: c.outbox }
+                Counts {
+                    orders: c.orders,
+                    order_numbers: c.order_numbers,
+                    order_audit: c.audit,
+                    outbox: c.outbox,
+                }
             }
             Backend::Dynamo(d) => dynamo_counts(d, company).await,
         }
@@ -182,7 +225,12 @@ async fn dynamo_counts(d: &DynamoStore, company: &CompanyId) -> Counts {
             .await
             .expect("scan");
         for item in page.items.unwrap_or_default() {
-            let s = |k: &str| item.get(k).and_then(|v: &AttributeValue| v.as_s().ok()).cloned().unwrap_or_default();
+            let s = |k: &str| {
+                item.get(k)
+                    .and_then(|v: &AttributeValue| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
             let (pk, sk) = (s("PK"), s("SK"));
             if !pk.starts_with(&prefix) {
                 continue;

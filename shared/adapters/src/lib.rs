@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 /// The top-level product fields an edit changes. Writes touch only these, so an edit never
 /// overwrites a stock decrement that an order committed in between.
 pub(crate) fn changed_fields(before: &Product, after: &Product) -> Map<String, Value> {
-    let (Ok(Value::Object(b)), Ok(Value::Object(a))) = (serde_json::to_value(before), serde_json::to_value(after)) else {
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
         return Map::new();
     };
     a.into_iter()

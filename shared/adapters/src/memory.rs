@@ -13,8 +13,9 @@ use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
-    CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord, OrderCommit,
-    OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore,
+    CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord,
+    OrderCommit, OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot,
+    ProductFilter, SettingsStore,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -66,15 +67,29 @@ impl MemoryStore {
     }
 
     pub fn audit_entries(&self, company: &CompanyId) -> Vec<AuditEntry> {
-        self.lock().audit.iter().filter(|a| &a.company_id == company).cloned().collect()
+        self.lock()
+            .audit
+            .iter()
+            .filter(|a| &a.company_id == company)
+            .cloned()
+            .collect()
     }
 
     pub fn outbox_events(&self, company: &CompanyId) -> Vec<OutboxEvent> {
-        self.lock().outbox.iter().filter(|e| &e.company_id == company).cloned().collect()
+        self.lock()
+            .outbox
+            .iter()
+            .filter(|e| &e.company_id == company)
+            .cloned()
+            .collect()
     }
 
     pub fn monthly_usage(&self, company: &CompanyId, month: &str) -> u32 {
-        self.lock().usage.get(&(company.clone(), month.to_owned())).copied().unwrap_or(0)
+        self.lock()
+            .usage
+            .get(&(company.clone(), month.to_owned()))
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn counts(&self, company: &CompanyId) -> MemoryCounts {
@@ -82,7 +97,13 @@ impl MemoryStore {
         MemoryCounts {
             orders: s.orders.keys().filter(|(c, _)| c == company).count(),
             order_numbers: s.order_numbers.keys().filter(|(c, _)| c == company).count(),
-            audit: s.audit.iter().filter(|a| &a.company_id == company && a.entity == oms_domain::audit::EntityKind::Order).count(),
+            audit: s
+                .audit
+                .iter()
+                .filter(|a| {
+                    &a.company_id == company && a.entity == oms_domain::audit::EntityKind::Order
+                })
+                .count(),
             outbox: s.outbox.iter().filter(|e| &e.company_id == company).count(),
         }
     }
@@ -91,11 +112,22 @@ impl MemoryStore {
 #[async_trait]
 impl SettingsStore for MemoryStore {
     async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error> {
-        Ok(self.lock().settings.get(company).cloned().unwrap_or_default())
+        Ok(self
+            .lock()
+            .settings
+            .get(company)
+            .cloned()
+            .unwrap_or_default())
     }
 
-    async fn put_settings(&self, company: &CompanyId, settings: &CompanySettings) -> Result<(), Error> {
-        self.lock().settings.insert(company.clone(), settings.clone());
+    async fn put_settings(
+        &self,
+        company: &CompanyId,
+        settings: &CompanySettings,
+    ) -> Result<(), Error> {
+        self.lock()
+            .settings
+            .insert(company.clone(), settings.clone());
         Ok(())
     }
 }
@@ -109,19 +141,33 @@ impl CatalogStore for MemoryStore {
             return Err(duplicate_sku(&product.sku));
         }
         s.skus.insert(sku_key, product.id);
-        s.products.insert((product.company_id.clone(), product.id), product.clone());
+        s.products
+            .insert((product.company_id.clone(), product.id), product.clone());
         s.audit.push(audit.clone());
         Ok(())
     }
 
-    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
+    async fn get_product(
+        &self,
+        company: &CompanyId,
+        id: ProductId,
+    ) -> Result<Option<Product>, Error> {
         Ok(self.lock().products.get(&(company.clone(), id)).cloned())
     }
 
-    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+    async fn update_product(
+        &self,
+        before: &Product,
+        after: &Product,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
         let mut s = self.lock();
         let key = (before.company_id.clone(), before.id);
-        let current = s.products.get(&key).cloned().ok_or_else(|| Error::not_found("product", before.id))?;
+        let current = s
+            .products
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Error::not_found("product", before.id))?;
         if current.version != before.version {
             return Err(version_conflict(&current));
         }
@@ -138,7 +184,8 @@ impl CatalogStore for MemoryStore {
         }
         let merged: Product = serde_json::from_value(merged).map_err(Error::internal)?;
         if after.sku.key() != before.sku.key() {
-            s.skus.remove(&(before.company_id.clone(), before.sku.key()));
+            s.skus
+                .remove(&(before.company_id.clone(), before.sku.key()));
             s.skus.insert(new_sku, after.id);
         }
         s.products.insert(key, merged);
@@ -146,7 +193,12 @@ impl CatalogStore for MemoryStore {
         Ok(())
     }
 
-    async fn list_products(&self, company: &CompanyId, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error> {
+    async fn list_products(
+        &self,
+        company: &CompanyId,
+        filter: &ProductFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
         let s = self.lock();
         let start = page.after.clone().unwrap_or_default();
         let category = filter.category.as_ref().map(|c| c.to_lowercase());
@@ -154,9 +206,18 @@ impl CatalogStore for MemoryStore {
         let mut next = None;
         // Mirrors the DynamoDB query: `limit` index entries are read, then filtered.
         let mut read = 0;
-        for ((_, sku_key), id) in s.skus.range((company.clone(), start.clone())..).filter(|((c, k), _)| c == company && *k > start) {
-            let Some(p) = s.products.get(&(company.clone(), *id)) else { continue };
-            if category.as_ref().is_some_and(|c| p.category.as_ref().map(|x| x.to_lowercase()).as_ref() != Some(c)) {
+        for ((_, sku_key), id) in s
+            .skus
+            .range((company.clone(), start.clone())..)
+            .filter(|((c, k), _)| c == company && *k > start)
+        {
+            let Some(p) = s.products.get(&(company.clone(), *id)) else {
+                continue;
+            };
+            if category
+                .as_ref()
+                .is_some_and(|c| p.category.as_ref().map(|x| x.to_lowercase()).as_ref() != Some(c))
+            {
                 continue;
             }
             read += 1;
@@ -170,7 +231,10 @@ impl CatalogStore for MemoryStore {
         }
         // No next page when nothing follows the last entry read.
         if let Some(last) = &next {
-            let more = s.skus.range((company.clone(), last.clone())..).any(|((c, k), _)| c == company && k > last);
+            let more = s
+                .skus
+                .range((company.clone(), last.clone())..)
+                .any(|((c, k), _)| c == company && k > last);
             if !more {
                 next = None;
             }
@@ -178,36 +242,63 @@ impl CatalogStore for MemoryStore {
         Ok(Page { items, next })
     }
 
-    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
+    async fn find_skus(
+        &self,
+        company: &CompanyId,
+        skus: &[Sku],
+    ) -> Result<HashMap<String, ProductId>, Error> {
         let s = self.lock();
         Ok(skus
             .iter()
-            .filter_map(|k| s.skus.get(&(company.clone(), k.key())).map(|id| (k.key(), *id)))
+            .filter_map(|k| {
+                s.skus
+                    .get(&(company.clone(), k.key()))
+                    .map(|id| (k.key(), *id))
+            })
             .collect())
     }
 }
 
 fn duplicate_sku(sku: &Sku) -> Error {
-    Error::Conflict { code: "duplicate_sku", message: format!("SKU {sku} is already used by another product") }
+    Error::Conflict {
+        code: "duplicate_sku",
+        message: format!("SKU {sku} is already used by another product"),
+    }
 }
 
 #[async_trait]
 impl CustomerStore for MemoryStore {
-    async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
+    async fn create_customer(
+        &self,
+        mut customer: Customer,
+        audit: &AuditEntry,
+    ) -> Result<Customer, Error> {
         let mut s = self.lock();
-        let seq = s.customer_seq.entry(customer.company_id.clone()).or_default();
+        let seq = s
+            .customer_seq
+            .entry(customer.company_id.clone())
+            .or_default();
         *seq += 1;
         customer.customer_number = oms_domain::catalog::customer_number(*seq);
-        s.customers.insert((customer.company_id.clone(), customer.id), customer.clone());
+        s.customers
+            .insert((customer.company_id.clone(), customer.id), customer.clone());
         s.audit.push(audit.clone());
         Ok(customer)
     }
 
-    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error> {
+    async fn get_customer(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, Error> {
         Ok(self.lock().customers.get(&(company.clone(), id)).cloned())
     }
 
-    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
+    async fn price_overrides(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+    ) -> Result<Vec<PriceOverride>, Error> {
         let s = self.lock();
         Ok(s.overrides
             .iter()
@@ -216,12 +307,18 @@ impl CustomerStore for MemoryStore {
             .collect())
     }
 
-    async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry) -> Result<(), Error> {
+    async fn put_price_override(
+        &self,
+        company: &CompanyId,
+        o: &PriceOverride,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
         let mut s = self.lock();
         if !s.customers.contains_key(&(company.clone(), o.customer_id)) {
             return Err(Error::not_found("customer", o.customer_id));
         }
-        s.overrides.insert((company.clone(), o.customer_id, o.product_id), o.clone());
+        s.overrides
+            .insert((company.clone(), o.customer_id, o.product_id), o.clone());
         s.audit.push(audit.clone());
         Ok(())
     }
@@ -248,14 +345,23 @@ impl OrderStore for MemoryStore {
         Ok(PlacementSnapshot {
             settings: s.settings.get(c).cloned().unwrap_or_default(),
             products,
-            customer: keys.customer.and_then(|cu| s.customers.get(&(c.clone(), cu)).cloned()),
+            customer: keys
+                .customer
+                .and_then(|cu| s.customers.get(&(c.clone(), cu)).cloned()),
             overrides,
-            idempotency: keys
-                .idempotency
-                .as_ref()
-                .and_then(|k| s.idempotency.get(&(c.clone(), k.principal.to_string(), k.key.clone())).cloned()),
+            idempotency: keys.idempotency.as_ref().and_then(|k| {
+                s.idempotency
+                    .get(&(c.clone(), k.principal.to_string(), k.key.clone()))
+                    .cloned()
+            }),
             origin_order: keys.origin.as_ref().and_then(|o| {
-                s.origins.get(&(c.clone(), o.integration_id.clone(), o.origin_order_id.clone())).copied()
+                s.origins
+                    .get(&(
+                        c.clone(),
+                        o.integration_id.clone(),
+                        o.origin_order_id.clone(),
+                    ))
+                    .copied()
             }),
         })
     }
@@ -266,21 +372,33 @@ impl OrderStore for MemoryStore {
         let c = &o.company_id;
         let reject = |r| Err(CommitError::Rejected(r));
         // Conditions first, in the transaction's order; nothing is written unless all hold.
-        if s.order_numbers.contains_key(&(c.clone(), o.order_number.key())) {
+        if s.order_numbers
+            .contains_key(&(c.clone(), o.order_number.key()))
+        {
             return reject(CommitRejection::OrderNumberTaken(o.order_number.clone()));
         }
         if let Some(origin) = &commit.origin {
-            if s.origins.contains_key(&(c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone())) {
+            if s.origins.contains_key(&(
+                c.clone(),
+                origin.integration_id.clone(),
+                origin.origin_order_id.clone(),
+            )) {
                 return reject(CommitRejection::OriginTaken);
             }
         }
         if let Some((k, _)) = &commit.idempotency {
-            if s.idempotency.contains_key(&(c.clone(), k.principal.to_string(), k.key.clone())) {
+            if s.idempotency
+                .contains_key(&(c.clone(), k.principal.to_string(), k.key.clone()))
+            {
                 return reject(CommitRejection::IdempotencyKeyTaken);
             }
         }
         if let Some(cap) = &commit.cap {
-            let used = s.usage.get(&(c.clone(), cap.month.clone())).copied().unwrap_or(0);
+            let used = s
+                .usage
+                .get(&(c.clone(), cap.month.clone()))
+                .copied()
+                .unwrap_or(0);
             if let Some(limit) = cap.limit {
                 if used >= limit {
                     return reject(CommitRejection::MonthlyCapReached { limit });
@@ -290,7 +408,9 @@ impl OrderStore for MemoryStore {
         let mut short = Vec::new();
         for d in &commit.stock {
             match s.products.get(&(c.clone(), d.product_id)) {
-                Some(p) if !p.active => return reject(CommitRejection::ProductUnavailable(d.product_id)),
+                Some(p) if !p.active => {
+                    return reject(CommitRejection::ProductUnavailable(d.product_id))
+                }
                 None => return reject(CommitRejection::ProductUnavailable(d.product_id)),
                 Some(p) if p.stock < d.quantity => short.push((d.product_id, p.stock)),
                 Some(_) => {}
@@ -310,12 +430,23 @@ impl OrderStore for MemoryStore {
             *s.usage.entry((c.clone(), cap.month.clone())).or_default() += 1;
         }
         if let Some((k, rec)) = &commit.idempotency {
-            s.idempotency.insert((c.clone(), k.principal.to_string(), k.key.clone()), rec.clone());
+            s.idempotency.insert(
+                (c.clone(), k.principal.to_string(), k.key.clone()),
+                rec.clone(),
+            );
         }
         if let Some(origin) = &commit.origin {
-            s.origins.insert((c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()), o.id);
+            s.origins.insert(
+                (
+                    c.clone(),
+                    origin.integration_id.clone(),
+                    origin.origin_order_id.clone(),
+                ),
+                o.id,
+            );
         }
-        s.order_numbers.insert((c.clone(), o.order_number.key()), o.id);
+        s.order_numbers
+            .insert((c.clone(), o.order_number.key()), o.id);
         s.orders.insert((c.clone(), o.id), o.clone());
         s.audit.push(commit.audit.clone());
         s.outbox.push(commit.outbox.clone());
@@ -326,15 +457,31 @@ impl OrderStore for MemoryStore {
         Ok(self.lock().orders.get(&(company.clone(), id)).cloned())
     }
 
-    async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error> {
-        Ok(self.lock().idempotency.get(&(company.clone(), key.principal.to_string(), key.key.clone())).cloned())
+    async fn get_idempotency(
+        &self,
+        company: &CompanyId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, Error> {
+        Ok(self
+            .lock()
+            .idempotency
+            .get(&(company.clone(), key.principal.to_string(), key.key.clone()))
+            .cloned())
     }
 
-    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error> {
+    async fn origin_order(
+        &self,
+        company: &CompanyId,
+        origin: &OriginKey,
+    ) -> Result<Option<OrderId>, Error> {
         Ok(self
             .lock()
             .origins
-            .get(&(company.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()))
+            .get(&(
+                company.clone(),
+                origin.integration_id.clone(),
+                origin.origin_order_id.clone(),
+            ))
             .copied())
     }
 }

@@ -37,12 +37,15 @@ pub struct DemoTenant {
 
 impl DemoTenant {
     pub fn product(&self, sku: &str) -> Option<ProductId> {
-        self.products.iter().find(|(s, _)| *s == sku).map(|(_, id)| *id)
+        self.products
+            .iter()
+            .find(|(s, _)| *s == sku)
+            .map(|(_, id)| *id)
     }
 }
 
 fn fixed(n: u128) -> Uuid {
-    Uuid::from_u128(0x00000000_0000_4000_8000_0000_0000_0000 + n)
+    Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 + n)
 }
 
 fn amount(s: &str) -> Amount {
@@ -54,11 +57,31 @@ pub fn tenant() -> Result<DemoTenant, Error> {
     Ok(DemoTenant {
         company: CompanyId::parse(COMPANY)?,
         users: vec![
-            DemoUser { sub: "user-owner", role: "OWNER", customer_id: None },
-            DemoUser { sub: "user-staff", role: "STAFF", customer_id: None },
-            DemoUser { sub: "user-finance", role: "FINANCE", customer_id: None },
-            DemoUser { sub: "user-acme-buyer", role: "CUSTOMER", customer_id: Some(acme) },
-            DemoUser { sub: "integration-shop", role: "INTEGRATION", customer_id: None },
+            DemoUser {
+                sub: "user-owner",
+                role: "OWNER",
+                customer_id: None,
+            },
+            DemoUser {
+                sub: "user-staff",
+                role: "STAFF",
+                customer_id: None,
+            },
+            DemoUser {
+                sub: "user-finance",
+                role: "FINANCE",
+                customer_id: None,
+            },
+            DemoUser {
+                sub: "user-acme-buyer",
+                role: "CUSTOMER",
+                customer_id: Some(acme),
+            },
+            DemoUser {
+                sub: "integration-shop",
+                role: "INTEGRATION",
+                customer_id: None,
+            },
         ],
         acme,
         globex: CustomerId::new(fixed(0x102)),
@@ -83,25 +106,95 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
     let now = Utc::now();
     let seeder = Actor::from_claims("demo-seed", COMPANY, "OWNER", None)?;
     let audit = |action, entity, id: String| {
-        AuditEntry::new(EventId::new(Uuid::new_v4()), now, &seeder, action, entity, id, None, None, json!({"seed": true}))
+        AuditEntry::new(
+            EventId::new(Uuid::new_v4()),
+            now,
+            &seeder,
+            action,
+            entity,
+            id,
+            None,
+            None,
+            json!({"seed": true}),
+        )
     };
     store
         .put_settings(
             &t.company,
-            &CompanySettings { name: "Demo Distributors".into(), monthly_order_limit: Some(500), ..Default::default() },
+            &CompanySettings {
+                name: "Demo Distributors".into(),
+                monthly_order_limit: Some(500),
+                ..Default::default()
+            },
         )
         .await?;
     // (sku, name, category, price, stock, active, track_inventory, fulfillment)
     let catalog = [
-        ("WIDGET-001", "Premium Widget", "Widgets", "99.99", 120, true, true, Fulfillment::Local),
-        ("GADGET-002", "Smart Gadget", "Gadgets", "149.99", 40, true, true, Fulfillment::Local),
-        ("BOLT-M8", "Hex Bolt M8, box of 100", "Fasteners", "12.50", 3, true, true, Fulfillment::Local),
-        ("CABLE-CAT6", "Cat6 Cable, 305 m reel", "Cables", "189.00", 0, true, true, Fulfillment::Local),
-        ("PALLET-JACK", "Pallet Jack (ships from supplier)", "Equipment", "899.00", 0, true, false, Fulfillment::Dropship),
-        ("OLD-GIZMO", "Discontinued Gizmo", "Gadgets", "5.00", 10, false, true, Fulfillment::Local),
+        (
+            "WIDGET-001",
+            "Premium Widget",
+            "Widgets",
+            "99.99",
+            120,
+            true,
+            true,
+            Fulfillment::Local,
+        ),
+        (
+            "GADGET-002",
+            "Smart Gadget",
+            "Gadgets",
+            "149.99",
+            40,
+            true,
+            true,
+            Fulfillment::Local,
+        ),
+        (
+            "BOLT-M8",
+            "Hex Bolt M8, box of 100",
+            "Fasteners",
+            "12.50",
+            3,
+            true,
+            true,
+            Fulfillment::Local,
+        ),
+        (
+            "CABLE-CAT6",
+            "Cat6 Cable, 305 m reel",
+            "Cables",
+            "189.00",
+            0,
+            true,
+            true,
+            Fulfillment::Local,
+        ),
+        (
+            "PALLET-JACK",
+            "Pallet Jack (ships from supplier)",
+            "Equipment",
+            "899.00",
+            0,
+            true,
+            false,
+            Fulfillment::Dropship,
+        ),
+        (
+            "OLD-GIZMO",
+            "Discontinued Gizmo",
+            "Gadgets",
+            "5.00",
+            10,
+            false,
+            true,
+            Fulfillment::Local,
+        ),
     ];
     for (sku, name, category, price, stock, active, track_inventory, fulfillment) in catalog {
-        let id = t.product(sku).ok_or_else(|| Error::internal("demo product id"))?;
+        let id = t
+            .product(sku)
+            .ok_or_else(|| Error::internal("demo product id"))?;
         let p = Product {
             id,
             company_id: t.company.clone(),
@@ -121,7 +214,16 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             updated_at: now,
         };
         if store.get_product(&t.company, id).await?.is_none() {
-            store.create_product(&p, &audit(AuditAction::ProductCreated, EntityKind::Product, id.to_string())).await?;
+            store
+                .create_product(
+                    &p,
+                    &audit(
+                        AuditAction::ProductCreated,
+                        EntityKind::Product,
+                        id.to_string(),
+                    ),
+                )
+                .await?;
         }
     }
     let address = Address {
@@ -133,8 +235,18 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
         ..Default::default()
     };
     for (id, company_name, contact, email) in [
-        (t.acme, "Acme Corporation", "Alice Buyer", "orders@acme.example"),
-        (t.globex, "Globex Industrial", "Hank Scorpio", "purchasing@globex.example"),
+        (
+            t.acme,
+            "Acme Corporation",
+            "Alice Buyer",
+            "orders@acme.example",
+        ),
+        (
+            t.globex,
+            "Globex Industrial",
+            "Hank Scorpio",
+            "purchasing@globex.example",
+        ),
     ] {
         let c = Customer {
             id,
@@ -149,10 +261,36 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             created_at: now,
             updated_at: now,
         };
-        store.create_customer(c, &audit(AuditAction::CustomerCreated, EntityKind::Customer, id.to_string())).await?;
+        store
+            .create_customer(
+                c,
+                &audit(
+                    AuditAction::CustomerCreated,
+                    EntityKind::Customer,
+                    id.to_string(),
+                ),
+            )
+            .await?;
     }
-    let widget = t.product("WIDGET-001").ok_or_else(|| Error::internal("demo product id"))?;
-    let o = PriceOverride { customer_id: t.acme, product_id: widget, price: amount("89.99"), updated_at: now };
-    store.put_price_override(&t.company, &o, &audit(AuditAction::CustomerPriceSet, EntityKind::Customer, t.acme.to_string())).await?;
+    let widget = t
+        .product("WIDGET-001")
+        .ok_or_else(|| Error::internal("demo product id"))?;
+    let o = PriceOverride {
+        customer_id: t.acme,
+        product_id: widget,
+        price: amount("89.99"),
+        updated_at: now,
+    };
+    store
+        .put_price_override(
+            &t.company,
+            &o,
+            &audit(
+                AuditAction::CustomerPriceSet,
+                EntityKind::Customer,
+                t.acme.to_string(),
+            ),
+        )
+        .await?;
     Ok(t)
 }

@@ -29,7 +29,12 @@ pub struct ErrorDetail {
 pub enum ApiError {
     Domain(Error),
     /// An edge-level refusal (bad JSON, too large, no token, unknown route).
-    Http { status: StatusCode, code: &'static str, message: String, details: Option<Value> },
+    Http {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+        details: Option<Value>,
+    },
 }
 
 impl From<Error> for ApiError {
@@ -40,7 +45,12 @@ impl From<Error> for ApiError {
 
 impl ApiError {
     pub fn http(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::Http { status, code, message: message.into(), details: None }
+        ApiError::Http {
+            status,
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
@@ -49,7 +59,12 @@ impl ApiError {
 
     pub fn status_and_body(&self) -> (StatusCode, ErrorBody) {
         let (status, code, message, details) = match self {
-            ApiError::Http { status, code, message, details } => (*status, *code, message.clone(), details.clone()),
+            ApiError::Http {
+                status,
+                code,
+                message,
+                details,
+            } => (*status, *code, message.clone(), details.clone()),
             ApiError::Domain(e) => {
                 let message = e.to_string();
                 match e {
@@ -59,31 +74,56 @@ impl ApiError {
                         message,
                         Some(json!({ "fields": fields })),
                     ),
-                    Error::NotFound { entity, id } => {
-                        (StatusCode::NOT_FOUND, "not_found", message, Some(json!({ "entity": entity, "id": id })))
-                    }
+                    Error::NotFound { entity, id } => (
+                        StatusCode::NOT_FOUND,
+                        "not_found",
+                        message,
+                        Some(json!({ "entity": entity, "id": id })),
+                    ),
                     Error::Permission(p) => (
                         StatusCode::FORBIDDEN,
                         "permission_error",
                         message,
                         Some(json!({ "permission": p.to_string() })),
                     ),
-                    Error::InsufficientStock(lines) => {
-                        (StatusCode::CONFLICT, "insufficient_stock", message, Some(json!({ "lines": lines })))
-                    }
+                    Error::InsufficientStock(lines) => (
+                        StatusCode::CONFLICT,
+                        "insufficient_stock",
+                        message,
+                        Some(json!({ "lines": lines })),
+                    ),
                     Error::Conflict { code, .. } => (StatusCode::CONFLICT, *code, message, None),
-                    Error::LimitExceeded { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code, message, None),
-                    Error::IdempotencyKeyReused => {
-                        (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", message, None)
+                    Error::LimitExceeded { code, .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, *code, message, None)
                     }
-                    Error::Contention => (StatusCode::SERVICE_UNAVAILABLE, "contention", message, None),
-                    Error::Internal(_) => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error".to_owned(), None)
+                    Error::IdempotencyKeyReused => (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "idempotency_key_reused",
+                        message,
+                        None,
+                    ),
+                    Error::Contention => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "contention", message, None)
                     }
+                    Error::Internal(_) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal_error",
+                        "internal error".to_owned(),
+                        None,
+                    ),
                 }
             }
         };
-        (status, ErrorBody { error: ErrorDetail { code: code.to_owned(), message, details } })
+        (
+            status,
+            ErrorBody {
+                error: ErrorDetail {
+                    code: code.to_owned(),
+                    message,
+                    details,
+                },
+            },
+        )
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -99,7 +139,10 @@ impl ApiError {
         let (status, body) = self.status_and_body();
         let mut resp = crate::request::json_response(status, &body);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert("retry-after", lambda_http::http::HeaderValue::from_static("1"));
+            resp.headers_mut().insert(
+                "retry-after",
+                lambda_http::http::HeaderValue::from_static("1"),
+            );
         }
         resp
     }

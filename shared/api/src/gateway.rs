@@ -43,7 +43,9 @@ impl Gateway {
         let mut router = matchit::Router::new();
         for (path, routes) in by_path {
             // The table is static and its paths distinct, so insertion cannot fail.
-            router.insert(path, routes).unwrap_or_else(|e| panic!("route table: {e}"));
+            router
+                .insert(path, routes)
+                .unwrap_or_else(|e| panic!("route table: {e}"));
         }
         Gateway { app, jwt, router }
     }
@@ -62,18 +64,31 @@ impl Gateway {
             return crate::request::json_response(StatusCode::OK, &doc);
         }
         let Ok(matched) = self.router.at(&path) else {
-            return ApiError::http(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}")).into_response();
+            return ApiError::http(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no route for {path}"),
+            )
+            .into_response();
         };
         let Some(route) = matched.value.iter().find(|r| r.method == req.method) else {
             let allowed: Vec<&str> = matched.value.iter().map(|r| r.method).collect();
             return ApiError::http(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!("{} is not allowed on {path}; use {}", req.method, allowed.join(", ")),
+                format!(
+                    "{} is not allowed on {path}; use {}",
+                    req.method,
+                    allowed.join(", ")
+                ),
             )
             .into_response();
         };
-        let params: Map<String, Value> = matched.params.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
+        let params: Map<String, Value> = matched
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect();
         // The JWT authorizer runs before the function, as in API Gateway.
         let claims = match self.authorize(&req.headers) {
             Ok(c) => c,
@@ -83,12 +98,18 @@ impl Gateway {
         let lambda_req: LambdaRequest = match serde_json::from_value(event) {
             Ok(r) => r,
             Err(e) => {
-                return ApiError::http(StatusCode::BAD_REQUEST, "bad_request", format!("unreadable request: {e}")).into_response()
+                return ApiError::http(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("unreadable request: {e}"),
+                )
+                .into_response()
             }
         };
         match dispatch(&self.app, route.function, lambda_req.into()).await {
             Some(resp) => resp,
-            None => ApiError::http(StatusCode::NOT_FOUND, "not_found", "no such function").into_response(),
+            None => ApiError::http(StatusCode::NOT_FOUND, "not_found", "no such function")
+                .into_response(),
         }
     }
 
@@ -102,12 +123,21 @@ impl Gateway {
             .strip_prefix("Bearer ")
             .or_else(|| auth.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?;
-        self.jwt.verify(token.trim()).map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))
+        self.jwt
+            .verify(token.trim())
+            .map_err(|e| ApiError::unauthorized(format!("invalid token: {e}")))
     }
 }
 
 /// The API Gateway HTTP API (payload v2.0) event for this request.
-fn api_gateway_event(route: &Route, req: &HttpRequest, path: &str, query: &str, params: Map<String, Value>, claims: &Claims) -> Value {
+fn api_gateway_event(
+    route: &Route,
+    req: &HttpRequest,
+    path: &str,
+    query: &str,
+    params: Map<String, Value>,
+    claims: &Claims,
+) -> Value {
     let mut headers = Map::new();
     for (k, v) in &req.headers {
         let k = k.to_ascii_lowercase();
@@ -126,7 +156,12 @@ fn api_gateway_event(route: &Route, req: &HttpRequest, path: &str, query: &str, 
         qs.insert(k.into_owned(), json!(joined));
     }
     let mut claim_map = Map::new();
-    for (k, v) in [("sub", &claims.sub), ("company_id", &claims.company_id), ("role", &claims.role), ("iss", &claims.iss)] {
+    for (k, v) in [
+        ("sub", &claims.sub),
+        ("company_id", &claims.company_id),
+        ("role", &claims.role),
+        ("iss", &claims.iss),
+    ] {
         claim_map.insert(k.into(), json!(v));
     }
     if let Some(c) = &claims.customer_id {

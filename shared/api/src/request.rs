@@ -31,10 +31,17 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
         return Err(ApiError::http(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("request body is {} bytes; the limit is {MAX_BODY_BYTES}", bytes.len()),
+            format!(
+                "request body is {} bytes; the limit is {MAX_BODY_BYTES}",
+                bytes.len()
+            ),
         ));
     }
-    if let Some(ct) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) {
+    if let Some(ct) = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+    {
         if !ct.to_ascii_lowercase().starts_with("application/json") {
             return Err(ApiError::http(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -44,10 +51,18 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
         }
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::http(StatusCode::BAD_REQUEST, "malformed_json", "the request body is empty; send a JSON object"));
+        return Err(ApiError::http(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the request body is empty; send a JSON object",
+        ));
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::http(StatusCode::BAD_REQUEST, "malformed_json", format!("the request body is not valid JSON: {e}"))
+        ApiError::http(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the request body is not valid JSON: {e}"),
+        )
     })?;
     if !value.is_object() {
         return Err(Error::invalid("body", "the request body must be a JSON object").into());
@@ -56,7 +71,9 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
         let path = e.path().to_string();
         let inner = e.inner().to_string();
         // serde reports a missing field at its parent; name the field itself.
-        let missing = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next());
+        let missing = inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next());
         let field = match (path.as_str(), missing) {
             (".", Some(m)) => m.to_owned(),
             (p, Some(m)) => format!("{p}.{m}"),
@@ -69,22 +86,35 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
 }
 
 /// A path parameter parsed into an id; an id that cannot exist is simply not found.
-pub fn path_id<T>(req: &Request, name: &str, entity: &'static str, parse: fn(&str) -> Result<T, Error>) -> Result<T, ApiError> {
+pub fn path_id<T>(
+    req: &Request,
+    name: &str,
+    entity: &'static str,
+    parse: fn(&str) -> Result<T, Error>,
+) -> Result<T, ApiError> {
     let params = req.path_parameters();
     let raw = params.first(name).unwrap_or_default();
     parse(raw).map_err(|_| Error::not_found(entity, raw).into())
 }
 
 pub fn query(req: &Request, name: &str) -> Option<String> {
-    req.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
 }
 
 /// `Idempotency-Key`: 1-255 visible ASCII characters, or absent.
 pub fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
-    let Some(v) = req.headers().get("idempotency-key") else { return Ok(None) };
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
     let s = v.to_str().unwrap_or_default();
     if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid("Idempotency-Key", "Idempotency-Key must be 1-255 visible ASCII characters").into());
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        )
+        .into());
     }
     Ok(Some(s.to_owned()))
 }
@@ -93,7 +123,8 @@ pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Bod
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
     let mut resp = Response::new(Body::Text(text));
     *resp.status_mut() = status;
-    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     resp
 }
 
@@ -103,7 +134,13 @@ pub fn paging(req: &Request) -> Result<(u32, Option<String>), ApiError> {
         None => 25,
         Some(s) => match s.parse::<u32>() {
             Ok(n @ 1..=100) => n,
-            _ => return Err(Error::invalid("per_page", "per_page must be a whole number from 1 to 100").into()),
+            _ => {
+                return Err(Error::invalid(
+                    "per_page",
+                    "per_page must be a whole number from 1 to 100",
+                )
+                .into())
+            }
         },
     };
     Ok((per_page, query(req, "cursor")))

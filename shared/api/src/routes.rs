@@ -17,7 +17,11 @@ pub struct Route {
 }
 
 const fn r(method: &'static str, path: &'static str, function: &'static str) -> Route {
-    Route { method, path, function }
+    Route {
+        method,
+        path,
+        function,
+    }
 }
 
 pub const ROUTES: &[Route] = &[
@@ -29,7 +33,11 @@ pub const ROUTES: &[Route] = &[
     r("PATCH", "/api/v1/products/{id}", "update_product"),
     r("POST", "/api/v1/customers", "create_customer"),
     r("GET", "/api/v1/customers/{id}", "get_customer"),
-    r("PUT", "/api/v1/customers/{id}/prices/{product_id}", "set_customer_price"),
+    r(
+        "PUT",
+        "/api/v1/customers/{id}/prices/{product_id}",
+        "set_customer_price",
+    ),
 ];
 
 /// Runs the handler of `function`, as its Lambda would.

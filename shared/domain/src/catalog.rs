@@ -19,11 +19,15 @@ impl Sku {
         let s = s.trim();
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'));
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '+'));
         if ok {
             Ok(Sku(s.to_owned()))
         } else {
-            Err(Error::invalid("sku", "sku must be 1-64 characters of letters, digits, '-', '_', '.', '/' or '+'"))
+            Err(Error::invalid(
+                "sku",
+                "sku must be 1-64 characters of letters, digits, '-', '_', '.', '/' or '+'",
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -130,12 +134,18 @@ impl Address {
             ("postal_code", &self.postal_code),
         ] {
             if v.as_deref().is_some_and(|s| s.chars().count() > 200) {
-                return Err(Error::invalid(name, format!("{name} must be at most 200 characters")));
+                return Err(Error::invalid(
+                    name,
+                    format!("{name} must be at most 200 characters"),
+                ));
             }
         }
         if let Some(c) = &self.country {
             if isocountry::CountryCode::for_alpha2_caseless(c).is_err() {
-                return Err(Error::invalid("country", format!("`{c}` is not an ISO 3166-1 alpha-2 country code")));
+                return Err(Error::invalid(
+                    "country",
+                    format!("`{c}` is not an ISO 3166-1 alpha-2 country code"),
+                ));
             }
         }
         Ok(())
@@ -148,7 +158,10 @@ pub fn parse_email(s: &str) -> Result<String, Error> {
     if s.len() <= 254 && email_address::EmailAddress::is_valid(s) {
         Ok(s.to_owned())
     } else {
-        Err(Error::invalid("email", format!("`{s}` is not an e-mail address")))
+        Err(Error::invalid(
+            "email",
+            format!("`{s}` is not an e-mail address"),
+        ))
     }
 }
 
@@ -199,9 +212,15 @@ mod tests {
 
     #[test]
     fn countries_must_be_iso_alpha2() {
-        let ok = Address { country: Some("us".into()), ..Default::default() };
+        let ok = Address {
+            country: Some("us".into()),
+            ..Default::default()
+        };
         assert!(ok.validate().is_ok());
-        let bad = Address { country: Some("XX".into()), ..Default::default() };
+        let bad = Address {
+            country: Some("XX".into()),
+            ..Default::default()
+        };
         assert!(bad.validate().is_err());
     }
 

@@ -26,7 +26,10 @@ pub struct ShortLine {
 pub enum Error {
     /// The request is well-formed JSON but breaks a rule; every broken field is listed.
     #[error("{message}")]
-    Validation { message: String, fields: Vec<FieldError> },
+    Validation {
+        message: String,
+        fields: Vec<FieldError>,
+    },
     /// The entity does not exist for this tenant (another tenant's ids land here too).
     #[error("{entity} {id} was not found")]
     NotFound { entity: &'static str, id: String },
@@ -54,7 +57,12 @@ pub enum Error {
 fn short_stock_message(lines: &[ShortLine]) -> String {
     lines
         .iter()
-        .map(|l| format!("Not enough stock for {}. Only {} available.", l.name, l.available))
+        .map(|l| {
+            format!(
+                "Not enough stock for {}. Only {} available.",
+                l.name, l.available
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -62,7 +70,10 @@ fn short_stock_message(lines: &[ShortLine]) -> String {
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let (field, message) = (field.into(), message.into());
-        Error::Validation { message: message.clone(), fields: vec![FieldError { field, message }] }
+        Error::Validation {
+            message: message.clone(),
+            fields: vec![FieldError { field, message }],
+        }
     }
 
     /// Several field errors at once, so a client can fix a form in one round trip.
@@ -75,7 +86,10 @@ impl Error {
     }
 
     pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
-        Error::NotFound { entity, id: id.to_string() }
+        Error::NotFound {
+            entity,
+            id: id.to_string(),
+        }
     }
 
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
@@ -89,7 +103,10 @@ pub struct FieldErrors(Vec<FieldError>);
 
 impl FieldErrors {
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), message: message.into() });
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     /// Runs a parse, recording its validation errors under `field`.
@@ -101,7 +118,11 @@ impl FieldErrors {
                     self.push(field, message);
                 }
                 for f in fields {
-                    let name = if f.field == field || field.is_empty() { f.field } else { field.to_owned() };
+                    let name = if f.field == field || field.is_empty() {
+                        f.field
+                    } else {
+                        field.to_owned()
+                    };
                     self.push(name, f.message);
                 }
                 None

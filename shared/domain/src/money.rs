@@ -29,7 +29,11 @@ impl Amount {
         if v.scale() > currency.minor_units() {
             return Err(Error::invalid(
                 "amount",
-                format!("{} allows at most {} decimal places", currency.code(), currency.minor_units()),
+                format!(
+                    "{} allows at most {} decimal places",
+                    currency.code(),
+                    currency.minor_units()
+                ),
             ));
         }
         // Written with exactly the currency's minor units from here on ("5.00", not "5").
@@ -81,7 +85,8 @@ pub fn deserialize_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D
             f.write_str("a decimal amount as a string (\"12.50\") or a number")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
-            Decimal::from_str(v.trim()).map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
+            Decimal::from_str(v.trim())
+                .map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
             Ok(Decimal::from(v))
@@ -105,8 +110,10 @@ pub fn deserialize_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D
 
 /// Multiplies by a percentage and rounds to the currency with banker's rounding.
 pub fn percent_of(base: Decimal, percent: Decimal, currency: Currency) -> Decimal {
-    (base * percent / Decimal::ONE_HUNDRED)
-        .round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointNearestEven)
+    (base * percent / Decimal::ONE_HUNDRED).round_dp_with_strategy(
+        currency.minor_units(),
+        RoundingStrategy::MidpointNearestEven,
+    )
 }
 
 /// An ISO 4217 currency.
@@ -120,7 +127,12 @@ impl Currency {
     pub fn parse(code: &str) -> Result<Self, Error> {
         iso_currency::Currency::from_code(&code.to_ascii_uppercase())
             .map(Currency)
-            .ok_or_else(|| Error::invalid("currency", format!("`{code}` is not an ISO 4217 currency code")))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "currency",
+                    format!("`{code}` is not an ISO 4217 currency code"),
+                )
+            })
     }
 
     pub fn code(self) -> &'static str {
@@ -189,7 +201,23 @@ mod tests {
     #[test]
     fn percentages_round_half_to_even() {
         // 2.5% of 10.10 = 0.2525 -> 0.25 (banker's); 2.5% of 10.30 = 0.2575 -> 0.26
-        assert_eq!(percent_of(Decimal::from_str("10.10").unwrap_or_default(), Decimal::from_str("2.5").unwrap_or_default(), Currency::USD).to_string(), "0.25");
-        assert_eq!(percent_of(Decimal::from_str("10.30").unwrap_or_default(), Decimal::from_str("2.5").unwrap_or_default(), Currency::USD).to_string(), "0.26");
+        assert_eq!(
+            percent_of(
+                Decimal::from_str("10.10").unwrap_or_default(),
+                Decimal::from_str("2.5").unwrap_or_default(),
+                Currency::USD
+            )
+            .to_string(),
+            "0.25"
+        );
+        assert_eq!(
+            percent_of(
+                Decimal::from_str("10.30").unwrap_or_default(),
+                Decimal::from_str("2.5").unwrap_or_default(),
+                Currency::USD
+            )
+            .to_string(),
+            "0.26"
+        );
     }
 }

@@ -42,24 +42,59 @@ pub struct ProductFilter {
 pub trait CatalogStore: Send + Sync {
     /// Creates the product and claims its SKU; `duplicate_sku` if the SKU is taken.
     async fn create_product(&self, product: &Product, audit: &AuditEntry) -> Result<(), Error>;
-    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error>;
+    async fn get_product(
+        &self,
+        company: &CompanyId,
+        id: ProductId,
+    ) -> Result<Option<Product>, Error>;
     /// Replaces `before` with `after` if nobody wrote in between (`version` check); moves
     /// the SKU claim when the SKU changes. `version_conflict` otherwise.
-    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error>;
-    async fn list_products(&self, company: &CompanyId, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error>;
+    async fn update_product(
+        &self,
+        before: &Product,
+        after: &Product,
+        audit: &AuditEntry,
+    ) -> Result<(), Error>;
+    async fn list_products(
+        &self,
+        company: &CompanyId,
+        filter: &ProductFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error>;
     /// Resolves SKUs (case-insensitively) to product ids; unknown SKUs are left out.
-    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error>;
+    async fn find_skus(
+        &self,
+        company: &CompanyId,
+        skus: &[Sku],
+    ) -> Result<HashMap<String, ProductId>, Error>;
 }
 
 #[async_trait]
 pub trait CustomerStore: Send + Sync {
     /// Creates the customer, assigning the next `CUST-` number atomically.
-    async fn create_customer(&self, customer: Customer, audit: &AuditEntry) -> Result<Customer, Error>;
-    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error>;
+    async fn create_customer(
+        &self,
+        customer: Customer,
+        audit: &AuditEntry,
+    ) -> Result<Customer, Error>;
+    async fn get_customer(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, Error>;
     /// The customer's negotiated prices (bounded by the customer's price list).
-    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error>;
+    async fn price_overrides(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+    ) -> Result<Vec<PriceOverride>, Error>;
     /// Sets one negotiated price; the customer and product must exist.
-    async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry) -> Result<(), Error>;
+    async fn put_price_override(
+        &self,
+        company: &CompanyId,
+        o: &PriceOverride,
+        audit: &AuditEntry,
+    ) -> Result<(), Error>;
 }
 
 /// What placing an order needs to read, all in one round trip.
@@ -140,7 +175,9 @@ pub enum CommitRejection {
     OrderNumberTaken(OrderNumber),
     IdempotencyKeyTaken,
     OriginTaken,
-    MonthlyCapReached { limit: u32 },
+    MonthlyCapReached {
+        limit: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -163,8 +200,16 @@ pub trait OrderStore: Send + Sync {
     /// Writes the whole placement in one transaction, guarded by its conditions.
     async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError>;
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error>;
-    async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error>;
-    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error>;
+    async fn get_idempotency(
+        &self,
+        company: &CompanyId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, Error>;
+    async fn origin_order(
+        &self,
+        company: &CompanyId,
+        origin: &OriginKey,
+    ) -> Result<Option<OrderId>, Error>;
     /// How many actions one transaction may hold (DynamoDB: 100; the 2020 DynamoDB Local
     /// jar: 10). Placement sizes orders to fit.
     fn max_transaction_items(&self) -> usize {
@@ -175,7 +220,11 @@ pub trait OrderStore: Send + Sync {
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
     async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error>;
-    async fn put_settings(&self, company: &CompanyId, settings: &CompanySettings) -> Result<(), Error>;
+    async fn put_settings(
+        &self,
+        company: &CompanyId,
+        settings: &CompanySettings,
+    ) -> Result<(), Error>;
 }
 
 /// The whole store, as the use cases see it.
@@ -219,6 +268,10 @@ pub struct Deps {
 
 impl Deps {
     pub fn new(store: Arc<dyn Store>) -> Deps {
-        Deps { store, clock: Arc::new(SystemClock), ids: Arc::new(RandomIds) }
+        Deps {
+            store,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        }
     }
 }

@@ -22,8 +22,9 @@ use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
-    CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord, OrderCommit,
-    OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore,
+    CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
+    IdempotencyRecord, OrderCommit, OrderStore, OriginKey, Page, PageRequest, PlacementKeys,
+    PlacementSnapshot, ProductFilter, SettingsStore,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -57,7 +58,10 @@ fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
 }
 
 fn names<const N: usize>(pairs: [(&str, &str); N]) -> HashMap<String, String> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 const NOT_EXISTS: &str = "attribute_not_exists(PK)";
@@ -71,7 +75,11 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into(), max_transaction_items: 100 }
+        DynamoStore {
+            client,
+            table: table.into(),
+            max_transaction_items: 100,
+        }
     }
 
     /// For endpoints with smaller transactions than DynamoDB's 100 actions (the DynamoDB
@@ -103,7 +111,10 @@ impl DynamoStore {
     }
 
     /// Reads many keys: one `BatchGetItem` per 100 keys, re-asking for unprocessed keys.
-    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<HashMap<(String, String), Item>, Error> {
+    async fn batch_get(
+        &self,
+        keys: Vec<(String, String)>,
+    ) -> Result<HashMap<(String, String), Item>, Error> {
         let mut found = HashMap::new();
         let mut unique = keys;
         unique.sort();
@@ -125,18 +136,31 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(Error::internal)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK)) {
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
+                        (item.get(PK), item.get(SK))
+                    {
                         found.insert((pk.clone(), sk.clone()), item);
                     }
                 }
-                pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys.is_empty());
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     attempt += 1;
                     if attempt > 8 {
                         return Err(Error::Contention);
                     }
-                    tokio::time::sleep(Duration::from_millis(rand::random_range(0..=(20u64 << attempt.min(5))))).await;
+                    tokio::time::sleep(Duration::from_millis(rand::random_range(
+                        0..=(20u64 << attempt.min(5)),
+                    )))
+                    .await;
                 }
             }
         }
@@ -149,7 +173,10 @@ impl DynamoStore {
         item.insert(GSI1PK.into(), av_s(products_by_sku(&p.company_id)));
         item.insert(GSI1SK.into(), av_s(p.sku.key()));
         if let Some(cat) = &p.category {
-            item.insert(GSI2PK.into(), av_s(products_in_category(&p.company_id, cat)));
+            item.insert(
+                GSI2PK.into(),
+                av_s(products_in_category(&p.company_id, cat)),
+            );
             item.insert(GSI2SK.into(), av_s(p.sku.key()));
         }
         Ok(item)
@@ -161,15 +188,32 @@ impl DynamoStore {
         item.insert(TYPE.into(), av_s("AUDIT"));
         item.insert(GSI1PK.into(), av_s(audit_by_time(&a.company_id)));
         item.insert(GSI1SK.into(), av_s(sort.clone()));
-        tx.put(audit(&a.company_id, a.entity.as_str(), &a.entity_id, &sort), item, None, Guard::None)
+        tx.put(
+            audit(&a.company_id, a.entity.as_str(), &a.entity_id, &sort),
+            item,
+            None,
+            Guard::None,
+        )
     }
 
     fn outbox_put<T: Clone>(tx: &mut Tx<T>, e: &OutboxEvent) -> Result<(), Error> {
         let mut item = to_item(e)?;
         item.insert(TYPE.into(), av_s("OUTBOX"));
         item.insert(OUTBOX_PK.into(), av_s(outbox_shard(&e.id.as_uuid())));
-        item.insert(OUTBOX_SK.into(), av_s(format!("{}#{}", e.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), e.id)));
-        tx.put(outbox(&e.company_id, &e.id.to_string()), item, None, Guard::None)
+        item.insert(
+            OUTBOX_SK.into(),
+            av_s(format!(
+                "{}#{}",
+                e.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                e.id
+            )),
+        );
+        tx.put(
+            outbox(&e.company_id, &e.id.to_string()),
+            item,
+            None,
+            Guard::None,
+        )
     }
 
     /// Encodes a `LastEvaluatedKey` (all string attributes) as the adapter's page token.
@@ -188,7 +232,11 @@ impl DynamoStore {
         let bad = || Error::invalid("cursor", "the cursor is not valid for this list");
         let map: HashMap<String, String> = serde_json::from_str(token).map_err(|_| bad())?;
         let prefix = format!("{}#", tenant(company));
-        if map.is_empty() || map.iter().any(|(k, v)| k.ends_with("PK") && !v.starts_with(&prefix)) {
+        if map.is_empty()
+            || map
+                .iter()
+                .any(|(k, v)| k.ends_with("PK") && !v.starts_with(&prefix))
+        {
             return Err(bad());
         }
         Ok(Some(map.into_iter().map(|(k, v)| (k, av_s(v))).collect()))
@@ -232,7 +280,12 @@ enum CatalogGuard {
 impl CatalogStore for DynamoStore {
     async fn create_product(&self, p: &Product, audit: &AuditEntry) -> Result<(), Error> {
         let mut tx = Tx::new(&self.table);
-        tx.put(product(&p.company_id, p.id), Self::product_item(p)?, Some((NOT_EXISTS, Item::new())), Guard::Rule(CatalogGuard::Version))?;
+        tx.put(
+            product(&p.company_id, p.id),
+            Self::product_item(p)?,
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(CatalogGuard::Version),
+        )?;
         tx.put(
             sku_claim(&p.company_id, &p.sku.key()),
             values([("product_id", av_s(p.id.to_string())), (TYPE, av_s("SKU"))]),
@@ -242,32 +295,59 @@ impl CatalogStore for DynamoStore {
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
-            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
-                code: "duplicate_sku",
-                message: format!("SKU {} is already used by another product", p.sku),
-            }),
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => {
+                Err(Error::Conflict {
+                    code: "duplicate_sku",
+                    message: format!("SKU {} is already used by another product", p.sku),
+                })
+            }
             Err(_) => Err(Error::internal("product id collision")),
         }
     }
 
-    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
-        self.get(product(company, id)).await?.map(from_item).transpose()
+    async fn get_product(
+        &self,
+        company: &CompanyId,
+        id: ProductId,
+    ) -> Result<Option<Product>, Error> {
+        self.get(product(company, id))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
-    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+    async fn update_product(
+        &self,
+        before: &Product,
+        after: &Product,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
         let c = &before.company_id;
-        let mut set = vec!["#version = :version".to_owned(), "#updated_at = :updated_at".to_owned()];
+        let mut set = vec![
+            "#version = :version".to_owned(),
+            "#updated_at = :updated_at".to_owned(),
+        ];
         let mut remove = Vec::new();
         let mut nm = names([("#version", "version"), ("#updated_at", "updated_at")]);
         let mut vals = values([
             (":version", n(after.version)),
-            (":updated_at", av_s(after.updated_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+            (
+                ":updated_at",
+                av_s(
+                    after
+                        .updated_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                ),
+            ),
             (":expected", n(before.version)),
         ]);
         for (i, (field, value)) in crate::changed_fields(before, after).into_iter().enumerate() {
             set.push(format!("#f{i} = :f{i}"));
             nm.insert(format!("#f{i}"), field);
-            vals.insert(format!(":f{i}"), serde_dynamo::to_attribute_value(value).map_err(Error::internal)?);
+            vals.insert(
+                format!(":f{i}"),
+                serde_dynamo::to_attribute_value(value).map_err(Error::internal)?,
+            );
         }
         let sku_changed = before.sku.key() != after.sku.key();
         if sku_changed || before.category != after.category {
@@ -286,7 +366,14 @@ impl CatalogStore for DynamoStore {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         let mut tx = Tx::new(&self.table);
-        tx.update(product(c, before.id), &expr, Some("#version = :expected"), nm, vals, Guard::Rule(CatalogGuard::Version))?;
+        tx.update(
+            product(c, before.id),
+            &expr,
+            Some("#version = :expected"),
+            nm,
+            vals,
+            Guard::Rule(CatalogGuard::Version),
+        )?;
         if sku_changed {
             tx.delete(
                 sku_claim(c, &before.sku.key()),
@@ -296,7 +383,10 @@ impl CatalogStore for DynamoStore {
             )?;
             tx.put(
                 sku_claim(c, &after.sku.key()),
-                values([("product_id", av_s(after.id.to_string())), (TYPE, av_s("SKU"))]),
+                values([
+                    ("product_id", av_s(after.id.to_string())),
+                    (TYPE, av_s("SKU")),
+                ]),
                 Some((NOT_EXISTS, Item::new())),
                 Guard::Rule(CatalogGuard::Sku),
             )?;
@@ -304,10 +394,12 @@ impl CatalogStore for DynamoStore {
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
-            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
-                code: "duplicate_sku",
-                message: format!("SKU {} is already used by another product", after.sku),
-            }),
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => {
+                Err(Error::Conflict {
+                    code: "duplicate_sku",
+                    message: format!("SKU {} is already used by another product", after.sku),
+                })
+            }
             Err(_) => match self.get_product(c, before.id).await? {
                 Some(current) => Err(version_conflict(&current)),
                 None => Err(Error::not_found("product", before.id)),
@@ -315,7 +407,12 @@ impl CatalogStore for DynamoStore {
         }
     }
 
-    async fn list_products(&self, company: &CompanyId, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error> {
+    async fn list_products(
+        &self,
+        company: &CompanyId,
+        filter: &ProductFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
         let (index, pk_attr, pk) = match &filter.category {
             Some(cat) => (GSI2, GSI2PK, products_in_category(company, cat)),
             None => (GSI1, GSI1PK, products_by_sku(company)),
@@ -344,15 +441,29 @@ impl CatalogStore for DynamoStore {
             .await
             .map_err(Error::internal)?;
         let next = Self::page_token(out.last_evaluated_key.as_ref());
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
         Ok(Page { items, next })
     }
 
-    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
-        let found = self.batch_get(skus.iter().map(|s| sku_claim(company, &s.key())).collect()).await?;
+    async fn find_skus(
+        &self,
+        company: &CompanyId,
+        skus: &[Sku],
+    ) -> Result<HashMap<String, ProductId>, Error> {
+        let found = self
+            .batch_get(skus.iter().map(|s| sku_claim(company, &s.key())).collect())
+            .await?;
         let mut out = HashMap::new();
         for s in skus {
-            if let Some(AttributeValue::S(id)) = found.get(&sku_claim(company, &s.key())).and_then(|i| i.get("product_id")) {
+            if let Some(AttributeValue::S(id)) = found
+                .get(&sku_claim(company, &s.key()))
+                .and_then(|i| i.get("product_id"))
+            {
                 out.insert(s.key(), ProductId::parse(id)?);
             }
         }
@@ -362,7 +473,11 @@ impl CatalogStore for DynamoStore {
 
 #[async_trait]
 impl CustomerStore for DynamoStore {
-    async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
+    async fn create_customer(
+        &self,
+        mut customer: Customer,
+        audit: &AuditEntry,
+    ) -> Result<Customer, Error> {
         let c = customer.company_id.clone();
         // The number is drawn first; a failed create leaves a gap, never a duplicate.
         let seq = self
@@ -377,7 +492,11 @@ impl CustomerStore for DynamoStore {
             .await
             .map_err(Error::internal)?
             .attributes
-            .and_then(|a| a.get("seq").and_then(|v| v.as_n().ok()).and_then(|s| s.parse::<u64>().ok()))
+            .and_then(|a| {
+                a.get("seq")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|s| s.parse::<u64>().ok())
+            })
             .ok_or_else(|| Error::internal("customer sequence returned no number"))?;
         customer.customer_number = customer_number(seq);
         let mut item = to_item(&customer)?;
@@ -385,7 +504,12 @@ impl CustomerStore for DynamoStore {
         item.insert(GSI1PK.into(), av_s(customers_by_number(&c)));
         item.insert(GSI1SK.into(), av_s(customer.customer_number.clone()));
         let mut tx = Tx::new(&self.table);
-        tx.put(keys::customer(&c, customer.id), item, Some((NOT_EXISTS, Item::new())), Guard::Rule(CatalogGuard::Customer))?;
+        tx.put(
+            keys::customer(&c, customer.id),
+            item,
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(CatalogGuard::Customer),
+        )?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(customer),
@@ -393,11 +517,22 @@ impl CustomerStore for DynamoStore {
         }
     }
 
-    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error> {
-        self.get(keys::customer(company, id)).await?.map(from_item).transpose()
+    async fn get_customer(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, Error> {
+        self.get(keys::customer(company, id))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
-    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
+    async fn price_overrides(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+    ) -> Result<Vec<PriceOverride>, Error> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -422,12 +557,26 @@ impl CustomerStore for DynamoStore {
         }
     }
 
-    async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry) -> Result<(), Error> {
+    async fn put_price_override(
+        &self,
+        company: &CompanyId,
+        o: &PriceOverride,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
         let mut tx = Tx::new(&self.table);
-        tx.check(keys::customer(company, o.customer_id), "attribute_exists(PK)", Guard::Rule(CatalogGuard::Customer))?;
+        tx.check(
+            keys::customer(company, o.customer_id),
+            "attribute_exists(PK)",
+            Guard::Rule(CatalogGuard::Customer),
+        )?;
         let mut item = to_item(o)?;
         item.insert(TYPE.into(), av_s("PRICE"));
-        tx.put(price_override(company, o.customer_id, o.product_id), item, None, Guard::None)?;
+        tx.put(
+            price_override(company, o.customer_id, o.product_id),
+            item,
+            None,
+            Guard::None,
+        )?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
@@ -464,7 +613,11 @@ impl OrderStore for DynamoStore {
         }
         let mut found = self.batch_get(wanted).await?;
         let mut snap = PlacementSnapshot {
-            settings: found.remove(&settings(c)).map(from_item).transpose()?.unwrap_or_default(),
+            settings: found
+                .remove(&settings(c))
+                .map(from_item)
+                .transpose()?
+                .unwrap_or_default(),
             ..Default::default()
         };
         for p in &k.products {
@@ -479,7 +632,10 @@ impl OrderStore for DynamoStore {
             }
         }
         if let Some(cu) = k.customer {
-            snap.customer = found.remove(&keys::customer(c, cu)).map(from_item).transpose()?;
+            snap.customer = found
+                .remove(&keys::customer(c, cu))
+                .map(from_item)
+                .transpose()?;
         }
         if let Some(i) = &k.idempotency {
             snap.idempotency = found
@@ -491,7 +647,11 @@ impl OrderStore for DynamoStore {
         if let Some(o) = &k.origin {
             snap.origin_order = found
                 .remove(&origin_claim(c, &o.integration_id, &o.origin_order_id))
-                .and_then(|i| i.get("order_id").and_then(|v| v.as_s().ok()).map(|s| OrderId::parse(s)))
+                .and_then(|i| {
+                    i.get("order_id")
+                        .and_then(|v| v.as_s().ok())
+                        .map(|s| OrderId::parse(s))
+                })
                 .transpose()?;
         }
         Ok(snap)
@@ -502,16 +662,35 @@ impl OrderStore for DynamoStore {
         let c = &o.company_id;
         if let Some(CapIncrement { limit: Some(0), .. }) = &commit.cap {
             // "orders < 0" can never hold, but a missing counter would pass the condition.
-            return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
+            return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached {
+                limit: 0,
+            }));
         }
         let mut tx = Tx::new(&self.table);
         let mut item = to_item(o)?;
         item.insert(TYPE.into(), av_s("ORDER"));
         item.insert(GSI1PK.into(), av_s(orders_by_date(c)));
-        item.insert(GSI1SK.into(), av_s(format!("{}#{}", o.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), o.id)));
-        tx.put(order(c, o.id), item, Some((NOT_EXISTS, Item::new())), Guard::Rule(OrderGuard::Order))?;
+        item.insert(
+            GSI1SK.into(),
+            av_s(format!(
+                "{}#{}",
+                o.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+                o.id
+            )),
+        );
+        tx.put(
+            order(c, o.id),
+            item,
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(OrderGuard::Order),
+        )?;
         let claim = values([("order_id", av_s(o.id.to_string()))]);
-        tx.put(order_number_claim(c, &o.order_number.key()), claim.clone(), Some((NOT_EXISTS, Item::new())), Guard::Rule(OrderGuard::OrderNumber))?;
+        tx.put(
+            order_number_claim(c, &o.order_number.key()),
+            claim.clone(),
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(OrderGuard::OrderNumber),
+        )?;
         if let Some(origin) = &commit.origin {
             tx.put(
                 origin_claim(c, &origin.integration_id, &origin.origin_order_id),
@@ -522,24 +701,40 @@ impl OrderStore for DynamoStore {
         }
         if let Some((key, rec)) = &commit.idempotency {
             let mut item = to_item(rec)?;
-            item.insert(EXPIRES_AT.into(), n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS));
+            item.insert(
+                EXPIRES_AT.into(),
+                n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS),
+            );
             tx.put(
                 idempotency(c, key.principal.as_str(), &key.key),
                 item,
-                Some(("attribute_not_exists(PK) OR expires_at < :now", values([(":now", n(rec.created_at.timestamp()))]))),
+                Some((
+                    "attribute_not_exists(PK) OR expires_at < :now",
+                    values([(":now", n(rec.created_at.timestamp()))]),
+                )),
                 Guard::Rule(OrderGuard::Idempotency),
             )?;
         }
         if let Some(cap) = &commit.cap {
             let (condition, guard) = match cap.limit {
-                Some(limit) => (Some("attribute_not_exists(orders) OR orders < :limit"), Guard::Rule(OrderGuard::Cap(limit))),
+                Some(limit) => (
+                    Some("attribute_not_exists(orders) OR orders < :limit"),
+                    Guard::Rule(OrderGuard::Cap(limit)),
+                ),
                 None => (None, Guard::None),
             };
             let mut vals = values([(":one", n(1))]);
             if let Some(limit) = cap.limit {
                 vals.insert(":limit".into(), n(limit));
             }
-            tx.update(monthly_usage(c, &cap.month), "ADD orders :one", condition, HashMap::new(), vals, guard)?;
+            tx.update(
+                monthly_usage(c, &cap.month),
+                "ADD orders :one",
+                condition,
+                HashMap::new(),
+                vals,
+                guard,
+            )?;
         }
         for d in &commit.stock {
             tx.update(
@@ -550,7 +745,13 @@ impl OrderStore for DynamoStore {
                 values([
                     (":q", n(d.quantity)),
                     (":t", AttributeValue::Bool(true)),
-                    (":now", av_s(o.created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+                    (
+                        ":now",
+                        av_s(
+                            o.created_at
+                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                        ),
+                    ),
                 ]),
                 Guard::Rule(OrderGuard::Stock(d.product_id)),
             )?;
@@ -558,7 +759,10 @@ impl OrderStore for DynamoStore {
         Self::audit_put(&mut tx, &commit.audit)?;
         Self::outbox_put(&mut tx, &commit.outbox)?;
         if tx.len() > self.max_transaction_items {
-            return Err(CommitError::Failed(Error::internal(format!("{} actions exceed the transaction limit", tx.len()))));
+            return Err(CommitError::Failed(Error::internal(format!(
+                "{} actions exceed the transaction limit",
+                tx.len()
+            ))));
         }
 
         let failed = match tx.commit(&self.client).await? {
@@ -571,7 +775,9 @@ impl OrderStore for DynamoStore {
             match f.guard {
                 OrderGuard::Idempotency => return rejected(CommitRejection::IdempotencyKeyTaken),
                 OrderGuard::Origin => return rejected(CommitRejection::OriginTaken),
-                OrderGuard::OrderNumber => return rejected(CommitRejection::OrderNumberTaken(o.order_number.clone())),
+                OrderGuard::OrderNumber => {
+                    return rejected(CommitRejection::OrderNumberTaken(o.order_number.clone()))
+                }
                 _ => {}
             }
         }
@@ -580,7 +786,10 @@ impl OrderStore for DynamoStore {
             match &f.guard {
                 OrderGuard::Stock(id) => {
                     let old = f.old.as_ref();
-                    let active = old.and_then(|i| i.get("active")).and_then(|v| v.as_bool().ok()).copied();
+                    let active = old
+                        .and_then(|i| i.get("active"))
+                        .and_then(|v| v.as_bool().ok())
+                        .copied();
                     let stock = old
                         .and_then(|i| i.get("stock"))
                         .and_then(|v| v.as_n().ok())
@@ -590,8 +799,12 @@ impl OrderStore for DynamoStore {
                         _ => return rejected(CommitRejection::ProductUnavailable(*id)),
                     }
                 }
-                OrderGuard::Cap(limit) => return rejected(CommitRejection::MonthlyCapReached { limit: *limit }),
-                OrderGuard::Order => return Err(CommitError::Failed(Error::internal("order id collision"))),
+                OrderGuard::Cap(limit) => {
+                    return rejected(CommitRejection::MonthlyCapReached { limit: *limit })
+                }
+                OrderGuard::Order => {
+                    return Err(CommitError::Failed(Error::internal("order id collision")))
+                }
                 _ => {}
             }
         }
@@ -599,14 +812,21 @@ impl OrderStore for DynamoStore {
     }
 
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error> {
-        self.get(order(company, id)).await?.map(from_item).transpose()
+        self.get(order(company, id))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     fn max_transaction_items(&self) -> usize {
         self.max_transaction_items
     }
 
-    async fn get_idempotency(&self, company: &CompanyId, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, Error> {
+    async fn get_idempotency(
+        &self,
+        company: &CompanyId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<IdempotencyRecord>, Error> {
         self.get(idempotency(company, key.principal.as_str(), &key.key))
             .await?
             .filter(|i| !expired(i))
@@ -614,11 +834,23 @@ impl OrderStore for DynamoStore {
             .transpose()
     }
 
-    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error> {
-        self.get(origin_claim(company, &origin.integration_id, &origin.origin_order_id))
-            .await?
-            .and_then(|i| i.get("order_id").and_then(|v| v.as_s().ok()).map(|s| OrderId::parse(s)))
-            .transpose()
+    async fn origin_order(
+        &self,
+        company: &CompanyId,
+        origin: &OriginKey,
+    ) -> Result<Option<OrderId>, Error> {
+        self.get(origin_claim(
+            company,
+            &origin.integration_id,
+            &origin.origin_order_id,
+        ))
+        .await?
+        .and_then(|i| {
+            i.get("order_id")
+                .and_then(|v| v.as_s().ok())
+                .map(|s| OrderId::parse(s))
+        })
+        .transpose()
     }
 }
 

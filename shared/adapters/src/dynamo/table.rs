@@ -2,25 +2,37 @@
 //! `infra/template.yaml` by a test, so the two cannot drift.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
 use super::keys::*;
 
 /// (index name, partition key attribute, sort key attribute)
-pub const INDEXES: &[(&str, &str, &str)] =
-    &[(GSI1, GSI1PK, GSI1SK), (GSI2, GSI2PK, GSI2SK), (OUTBOX_INDEX, OUTBOX_PK, OUTBOX_SK)];
+pub const INDEXES: &[(&str, &str, &str)] = &[
+    (GSI1, GSI1PK, GSI1SK),
+    (GSI2, GSI2PK, GSI2SK),
+    (OUTBOX_INDEX, OUTBOX_PK, OUTBOX_SK),
+];
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, aws_sdk_dynamodb::error::BuildError> {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build()
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
 }
 
 /// Creates the table with its indexes (on-demand billing). Idempotent: an existing table
 /// is left alone.
 pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
-    if client.describe_table().table_name(table).send().await.is_ok() {
+    if client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_ok()
+    {
         return Ok(());
     }
     let mut attrs = vec![PK, SK];
@@ -36,7 +48,10 @@ pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
         .key_schema(key(SK, KeyType::Range)?);
     for a in attrs {
         req = req.attribute_definitions(
-            AttributeDefinition::builder().attribute_name(a).attribute_type(ScalarAttributeType::S).build()?,
+            AttributeDefinition::builder()
+                .attribute_name(a)
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
         );
     }
     for (name, p, s) in INDEXES {
@@ -45,7 +60,11 @@ pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
                 .index_name(*name)
                 .key_schema(key(p, KeyType::Hash)?)
                 .key_schema(key(s, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()?,
         );
     }

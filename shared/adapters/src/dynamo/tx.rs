@@ -4,7 +4,8 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,7 +42,11 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> Error {
 
 impl<T: Clone> Tx<T> {
     pub fn new(table: &str) -> Self {
-        Tx { table: table.to_owned(), items: Vec::new(), guards: Vec::new() }
+        Tx {
+            table: table.to_owned(),
+            items: Vec::new(),
+            guards: Vec::new(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -49,19 +54,31 @@ impl<T: Clone> Tx<T> {
     }
 
     /// Puts `item` at `key`, failing with `guard` if `condition` is false.
-    pub fn put(&mut self, key: (String, String), mut item: Item, condition: Option<(&str, Item)>, guard: Guard<T>) -> Result<(), Error> {
+    pub fn put(
+        &mut self,
+        key: (String, String),
+        mut item: Item,
+        condition: Option<(&str, Item)>,
+        guard: Guard<T>,
+    ) -> Result<(), Error> {
         item.insert(super::keys::PK.into(), av_s(key.0));
         item.insert(super::keys::SK.into(), av_s(key.1));
         let mut b = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some((expr, values)) = condition {
             b = b
                 .condition_expression(expr)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
             if !values.is_empty() {
                 b = b.set_expression_attribute_values(Some(values));
             }
         }
-        self.items.push(TransactWriteItem::builder().put(b.build().map_err(build_err)?).build());
+        self.items.push(
+            TransactWriteItem::builder()
+                .put(b.build().map_err(build_err)?)
+                .build(),
+        );
         self.guards.push(guard);
         Ok(())
     }
@@ -84,38 +101,66 @@ impl<T: Clone> Tx<T> {
         if let Some(c) = condition {
             b = b
                 .condition_expression(c)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
         }
-        self.items.push(TransactWriteItem::builder().update(b.build().map_err(build_err)?).build());
+        self.items.push(
+            TransactWriteItem::builder()
+                .update(b.build().map_err(build_err)?)
+                .build(),
+        );
         self.guards.push(guard);
         Ok(())
     }
 
-    pub fn delete(&mut self, key: (String, String), condition: &str, values: Item, guard: Guard<T>) -> Result<(), Error> {
+    pub fn delete(
+        &mut self,
+        key: (String, String),
+        condition: &str,
+        values: Item,
+        guard: Guard<T>,
+    ) -> Result<(), Error> {
         let b = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_of(key)))
             .condition_expression(condition)
             .set_expression_attribute_values(Some(values).filter(|v| !v.is_empty()));
-        self.items.push(TransactWriteItem::builder().delete(b.build().map_err(build_err)?).build());
+        self.items.push(
+            TransactWriteItem::builder()
+                .delete(b.build().map_err(build_err)?)
+                .build(),
+        );
         self.guards.push(guard);
         Ok(())
     }
 
-    pub fn check(&mut self, key: (String, String), condition: &str, guard: Guard<T>) -> Result<(), Error> {
+    pub fn check(
+        &mut self,
+        key: (String, String),
+        condition: &str,
+        guard: Guard<T>,
+    ) -> Result<(), Error> {
         let b = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_of(key)))
             .condition_expression(condition)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        self.items.push(TransactWriteItem::builder().condition_check(b.build().map_err(build_err)?).build());
+        self.items.push(
+            TransactWriteItem::builder()
+                .condition_check(b.build().map_err(build_err)?)
+                .build(),
+        );
         self.guards.push(guard);
         Ok(())
     }
 
     /// Commits, retrying only when DynamoDB says another transaction got in the way.
     /// `Ok(Err(failed))` lists every condition that was false.
-    pub async fn commit(self, client: &aws_sdk_dynamodb::Client) -> Result<Result<(), Vec<Failed<T>>>, Error> {
+    pub async fn commit(
+        self,
+        client: &aws_sdk_dynamodb::Client,
+    ) -> Result<Result<(), Vec<Failed<T>>>, Error> {
         for attempt in 0..ATTEMPTS {
             let res = client
                 .transact_write_items()
@@ -133,7 +178,10 @@ impl<T: Clone> Tx<T> {
                 return Err(Error::internal(err));
             };
             let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() else {
-                if matches!(se.err(), TransactWriteItemsError::TransactionInProgressException(_)) {
+                if matches!(
+                    se.err(),
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                ) {
                     backoff(attempt).await;
                     continue;
                 }
@@ -145,15 +193,25 @@ impl<T: Clone> Tx<T> {
             for (i, r) in reasons.iter().enumerate() {
                 match r.code() {
                     Some("ConditionalCheckFailed") => match self.guards.get(i) {
-                        Some(Guard::Rule(g)) => failed.push(Failed { guard: g.clone(), old: r.item().cloned() }),
-                        _ => return Err(Error::internal(format!("unguarded condition failed at action {i}"))),
+                        Some(Guard::Rule(g)) => failed.push(Failed {
+                            guard: g.clone(),
+                            old: r.item().cloned(),
+                        }),
+                        _ => {
+                            return Err(Error::internal(format!(
+                                "unguarded condition failed at action {i}"
+                            )))
+                        }
                     },
-                    Some("TransactionConflict") | Some("ThrottlingError") | Some("ProvisionedThroughputExceeded") => {
-                        retry = true
-                    }
+                    Some("TransactionConflict")
+                    | Some("ThrottlingError")
+                    | Some("ProvisionedThroughputExceeded") => retry = true,
                     Some("None") | None => {}
                     Some(other) => {
-                        return Err(Error::internal(format!("transaction cancelled at action {i}: {other} {:?}", r.message())))
+                        return Err(Error::internal(format!(
+                            "transaction cancelled at action {i}: {other} {:?}",
+                            r.message()
+                        )))
                     }
                 }
             }
@@ -161,7 +219,9 @@ impl<T: Clone> Tx<T> {
                 return Ok(Err(failed));
             }
             if !retry {
-                return Err(Error::internal(format!("transaction cancelled without a reason: {tc:?}")));
+                return Err(Error::internal(format!(
+                    "transaction cancelled without a reason: {tc:?}"
+                )));
             }
             tracing::debug!(attempt, "transaction conflict; retrying");
             backoff(attempt).await;

@@ -55,7 +55,10 @@ pub async fn get_customer(app: &App, req: Request) -> Response<Body> {
     run("get_customer", &req, async {
         let actor = actor(&req)?;
         let id = path_id(&req, "id", "customer", CustomerId::parse)?;
-        Ok(ok(StatusCode::OK, uc::get_customer(&app.deps, &actor, id).await?))
+        Ok(ok(
+            StatusCode::OK,
+            uc::get_customer(&app.deps, &actor, id).await?,
+        ))
     })
     .await
 }
@@ -81,7 +84,10 @@ pub async fn set_customer_price(app: &App, req: Request) -> Response<Body> {
         let customer = path_id(&req, "id", "customer", CustomerId::parse)?;
         let product = path_id(&req, "product_id", "product", ProductId::parse)?;
         let (body, _): (SetPriceRequest, _) = json_body(&req)?;
-        Ok(ok(StatusCode::OK, uc::set_price_override(&app.deps, &actor, customer, product, body).await?))
+        Ok(ok(
+            StatusCode::OK,
+            uc::set_price_override(&app.deps, &actor, customer, product, body).await?,
+        ))
     })
     .await
 }

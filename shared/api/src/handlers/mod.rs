@@ -51,17 +51,26 @@ pub(crate) async fn run<F>(operation: &'static str, req: &Request, f: F) -> Resp
 where
     F: Future<Output = Result<Response<Body>, ApiError>>,
 {
-    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(|| match req.request_context_ref() {
-        Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.request_id.clone().unwrap_or_default(),
-        _ => String::new(),
-    });
+    let request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_else(|| match req.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
+                c.request_id.clone().unwrap_or_default()
+            }
+            _ => String::new(),
+        });
     let span = tracing::info_span!("request", operation, request_id = %request_id, status = tracing::field::Empty);
     let started = Instant::now();
     async move {
         let resp = f.await.unwrap_or_else(ApiError::into_response);
         let status = resp.status().as_u16();
         tracing::Span::current().record("status", status);
-        tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "handled");
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "handled"
+        );
         resp
     }
     .instrument(span)

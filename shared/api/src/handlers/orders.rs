@@ -37,7 +37,11 @@ pub async fn create_order(app: &App, req: Request) -> Response<Body> {
     run("create_order", &req, async {
         let actor = actor(&req)?;
         let (request, raw): (CreateOrderRequest, _) = json_body(&req)?;
-        let cmd = PlaceOrder { request, idempotency_key: idempotency_key(&req)?, fingerprint: request_fingerprint(&raw) };
+        let cmd = PlaceOrder {
+            request,
+            idempotency_key: idempotency_key(&req)?,
+            fingerprint: request_fingerprint(&raw),
+        };
         let (status, order, replayed) = match place_order(&app.deps, &actor, cmd).await? {
             Placement::Created(o) => (StatusCode::CREATED, o, false),
             Placement::Replayed(o) => (StatusCode::CREATED, o, true),
@@ -48,7 +52,8 @@ pub async fn create_order(app: &App, req: Request) -> Response<Body> {
             resp.headers_mut().insert("location", loc);
         }
         if replayed {
-            resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            resp.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
         }
         Ok::<_, ApiError>(resp)
     })

@@ -56,7 +56,10 @@ pub async fn get_product(app: &App, req: Request) -> Response<Body> {
     run("get_product", &req, async {
         let actor = actor(&req)?;
         let id = path_id(&req, "id", "product", ProductId::parse)?;
-        Ok(ok(StatusCode::OK, uc::get_product(&app.deps, &actor, id).await?))
+        Ok(ok(
+            StatusCode::OK,
+            uc::get_product(&app.deps, &actor, id).await?,
+        ))
     })
     .await
 }
@@ -89,14 +92,38 @@ pub async fn list_products(app: &App, req: Request) -> Response<Body> {
             active_only: bool_query(&req, "active")?.unwrap_or(false),
             in_stock_only: bool_query(&req, "in_stock")?.unwrap_or(false),
         };
-        let scope = format!("products|{:?}|{}|{}", filter.category.as_deref().map(str::to_lowercase), filter.active_only, filter.in_stock_only);
-        let after = cursor.map(|c| app.cursors.open(&actor.company_id, &scope, &c)).transpose()?;
-        let page = uc::list_products(&app.deps, &actor, filter, PageRequest { limit: per_page, after }).await?;
-        let next = page.next.map(|t| app.cursors.seal(&actor.company_id, &scope, &t));
+        let scope = format!(
+            "products|{:?}|{}|{}",
+            filter.category.as_deref().map(str::to_lowercase),
+            filter.active_only,
+            filter.in_stock_only
+        );
+        let after = cursor
+            .map(|c| app.cursors.open(&actor.company_id, &scope, &c))
+            .transpose()?;
+        let page = uc::list_products(
+            &app.deps,
+            &actor,
+            filter,
+            PageRequest {
+                limit: per_page,
+                after,
+            },
+        )
+        .await?;
+        let next = page
+            .next
+            .map(|t| app.cursors.seal(&actor.company_id, &scope, &t));
         let count = page.items.len();
         Ok(json_response(
             StatusCode::OK,
-            &ListResponse { data: page.items, meta: ListMeta { per_page, count }, links: Links { next: next_link(&req, next) } },
+            &ListResponse {
+                data: page.items,
+                meta: ListMeta { per_page, count },
+                links: Links {
+                    next: next_link(&req, next),
+                },
+            },
         ))
     })
     .await
@@ -125,7 +152,10 @@ pub async fn update_product(app: &App, req: Request) -> Response<Body> {
         let actor = actor(&req)?;
         let id = path_id(&req, "id", "product", ProductId::parse)?;
         let (body, _): (UpdateProductRequest, _) = json_body(&req)?;
-        Ok(ok(StatusCode::OK, uc::update_product(&app.deps, &actor, id, body).await?))
+        Ok(ok(
+            StatusCode::OK,
+            uc::update_product(&app.deps, &actor, id, body).await?,
+        ))
     })
     .await
 }

@@ -16,17 +16,26 @@ pub struct OrderNumber(String);
 impl OrderNumber {
     /// A fresh random number; 36^8 ≈ 2.8e12 values, and the write is conditional anyway.
     pub fn generate(rng: &mut impl Rng) -> OrderNumber {
-        let tail: String = (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+        let tail: String = (0..8)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
         OrderNumber(format!("ORD-{tail}"))
     }
 
     /// A caller-chosen number: 1-40 characters of letters, digits, `-` and `_`.
     pub fn parse(s: &str) -> Result<OrderNumber, Error> {
         let s = s.trim();
-        if !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !s.is_empty()
+            && s.len() <= 40
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             Ok(OrderNumber(s.to_owned()))
         } else {
-            Err(Error::invalid("order_number", "order_number must be 1-40 characters of letters, digits, '-' or '_'"))
+            Err(Error::invalid(
+                "order_number",
+                "order_number must be 1-40 characters of letters, digits, '-' or '_'",
+            ))
         }
     }
 
@@ -69,7 +78,9 @@ mod tests {
             let s = n.as_str();
             assert_eq!(s.len(), 12);
             assert!(s.starts_with("ORD-"));
-            assert!(s[4..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+            assert!(s[4..]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         }
     }
 

@@ -35,7 +35,11 @@ pub struct Totals {
 /// `subtotal = Σ unit_price × quantity`, `tax = Σ line tax`, `discount = Σ line discount +
 /// order discount`, `total = subtotal + tax + shipping − discount`. A discount larger than
 /// what it discounts is refused, so no line or order total is ever negative.
-pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: Amount) -> Result<Totals, Error> {
+pub fn compute_totals(
+    lines: &[LineAmounts],
+    shipping: Amount,
+    order_discount: Amount,
+) -> Result<Totals, Error> {
     let mut subtotal = Decimal::ZERO;
     let mut tax = Decimal::ZERO;
     let mut discount = order_discount.value();
@@ -52,7 +56,10 @@ pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: A
     }
     let total = subtotal + tax + shipping.value() - discount;
     if total.is_sign_negative() && !total.is_zero() {
-        return Err(Error::invalid("discount_amount", "the discounts exceed the order's subtotal + tax + shipping"));
+        return Err(Error::invalid(
+            "discount_amount",
+            "the discounts exceed the order's subtotal + tax + shipping",
+        ));
     }
     Ok(Totals {
         subtotal_amount: Amount::from_decimal(subtotal),
@@ -75,30 +82,76 @@ mod tests {
     #[test]
     fn synthesq_worked_example() {
         let lines = [
-            LineAmounts { unit_price: amt("99.99"), quantity: 2, tax_amount: amt("5.00"), discount_amount: amt("0") },
-            LineAmounts { unit_price: amt("149.99"), quantity: 1, tax_amount: amt("7.50"), discount_amount: amt("15.00") },
+            LineAmounts {
+                unit_price: amt("99.99"),
+                quantity: 2,
+                tax_amount: amt("5.00"),
+                discount_amount: amt("0"),
+            },
+            LineAmounts {
+                unit_price: amt("149.99"),
+                quantity: 1,
+                tax_amount: amt("7.50"),
+                discount_amount: amt("15.00"),
+            },
         ];
-        assert_eq!(lines[0].line_total(), Decimal::from_str("204.98").unwrap_or_default());
-        assert_eq!(lines[1].line_total(), Decimal::from_str("142.49").unwrap_or_default());
+        assert_eq!(
+            lines[0].line_total(),
+            Decimal::from_str("204.98").unwrap_or_default()
+        );
+        assert_eq!(
+            lines[1].line_total(),
+            Decimal::from_str("142.49").unwrap_or_default()
+        );
         let t = compute_totals(&lines, Amount::ZERO, Amount::ZERO).expect("totals");
-        assert_eq!(t.subtotal_amount.value(), Decimal::from_str("349.97").unwrap_or_default());
-        assert_eq!(t.tax_amount.value(), Decimal::from_str("12.50").unwrap_or_default());
-        assert_eq!(t.discount_amount.value(), Decimal::from_str("15.00").unwrap_or_default());
-        assert_eq!(t.total_amount.value(), Decimal::from_str("347.47").unwrap_or_default());
+        assert_eq!(
+            t.subtotal_amount.value(),
+            Decimal::from_str("349.97").unwrap_or_default()
+        );
+        assert_eq!(
+            t.tax_amount.value(),
+            Decimal::from_str("12.50").unwrap_or_default()
+        );
+        assert_eq!(
+            t.discount_amount.value(),
+            Decimal::from_str("15.00").unwrap_or_default()
+        );
+        assert_eq!(
+            t.total_amount.value(),
+            Decimal::from_str("347.47").unwrap_or_default()
+        );
     }
 
     #[test]
     fn shipping_adds_and_order_discount_subtracts() {
-        let lines = [LineAmounts { unit_price: amt("10"), quantity: 3, tax_amount: amt("0"), discount_amount: amt("0") }];
+        let lines = [LineAmounts {
+            unit_price: amt("10"),
+            quantity: 3,
+            tax_amount: amt("0"),
+            discount_amount: amt("0"),
+        }];
         let t = compute_totals(&lines, amt("4.50"), amt("2.00")).expect("totals");
-        assert_eq!(t.total_amount.value(), Decimal::from_str("32.50").unwrap_or_default());
+        assert_eq!(
+            t.total_amount.value(),
+            Decimal::from_str("32.50").unwrap_or_default()
+        );
     }
 
     #[test]
     fn a_discount_bigger_than_the_line_is_refused() {
-        let lines = [LineAmounts { unit_price: amt("10"), quantity: 1, tax_amount: amt("0"), discount_amount: amt("10.01") }];
+        let lines = [LineAmounts {
+            unit_price: amt("10"),
+            quantity: 1,
+            tax_amount: amt("0"),
+            discount_amount: amt("10.01"),
+        }];
         assert!(compute_totals(&lines, Amount::ZERO, Amount::ZERO).is_err());
-        let ok = [LineAmounts { unit_price: amt("10"), quantity: 1, tax_amount: amt("0"), discount_amount: amt("10") }];
+        let ok = [LineAmounts {
+            unit_price: amt("10"),
+            quantity: 1,
+            tax_amount: amt("0"),
+            discount_amount: amt("10"),
+        }];
         assert!(compute_totals(&ok, Amount::ZERO, Amount::ZERO).is_ok());
         assert!(compute_totals(&ok, Amount::ZERO, amt("0.01")).is_err());
     }

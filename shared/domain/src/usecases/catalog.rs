@@ -61,13 +61,20 @@ fn name(errors: &mut FieldErrors, v: String) -> String {
 
 fn count(errors: &mut FieldErrors, field: &str, v: i64) -> u32 {
     if !(0..=MAX_STOCK).contains(&v) {
-        errors.push(field, format!("{field} must be a whole number from 0 to {MAX_STOCK}"));
+        errors.push(
+            field,
+            format!("{field} must be a whole number from 0 to {MAX_STOCK}"),
+        );
         return 0;
     }
     u32::try_from(v).unwrap_or(0)
 }
 
-pub async fn create_product(deps: &Deps, actor: &Actor, req: CreateProductRequest) -> Result<Product, Error> {
+pub async fn create_product(
+    deps: &Deps,
+    actor: &Actor,
+    req: CreateProductRequest,
+) -> Result<Product, Error> {
     actor.require(Permission::ProductsWrite)?;
     let mut errors = FieldErrors::default();
     let sku = errors.take("sku", Sku::parse(&req.sku));
@@ -75,10 +82,17 @@ pub async fn create_product(deps: &Deps, actor: &Actor, req: CreateProductReques
     let category = text(&mut errors, "category", req.category, 100);
     let description = text(&mut errors, "description", req.description, 4_000);
     let stock = count(&mut errors, "stock", req.stock);
-    let threshold = req.low_stock_threshold.map(|t| count(&mut errors, "low_stock_threshold", t));
+    let threshold = req
+        .low_stock_threshold
+        .map(|t| count(&mut errors, "low_stock_threshold", t));
     let currency = match req.currency.as_deref() {
         Some(c) => errors.take("currency", Currency::parse(c)),
-        None => Some(deps.store.get_settings(&actor.company_id).await?.default_currency),
+        None => Some(
+            deps.store
+                .get_settings(&actor.company_id)
+                .await?
+                .default_currency,
+        ),
     };
     let price = currency.and_then(|c| errors.take("price", Amount::parse_in(req.price.0, c)));
     errors.finish()?;
@@ -138,7 +152,9 @@ pub async fn list_products(
     if actor.customer_id.is_some() {
         filter.active_only = true;
     }
-    deps.store.list_products(&actor.company_id, &filter, &page).await
+    deps.store
+        .list_products(&actor.company_id, &filter, &page)
+        .await
 }
 
 pub async fn update_product(
@@ -163,7 +179,10 @@ pub async fn update_product(
         actor.require(Permission::StockAdjust)?;
     }
     if !touches_catalog && req.stock.is_none() {
-        return Err(Error::invalid("body", "nothing to update: give at least one field"));
+        return Err(Error::invalid(
+            "body",
+            "nothing to update: give at least one field",
+        ));
     }
     let before = deps
         .store
@@ -231,6 +250,9 @@ pub async fn update_product(
 pub fn version_conflict(p: &Product) -> Error {
     Error::Conflict {
         code: "version_conflict",
-        message: format!("product {} was changed by someone else (now at version {}); reload and retry", p.id, p.version),
+        message: format!(
+            "product {} was changed by someone else (now at version {}); reload and retry",
+            p.id, p.version
+        ),
     }
 }

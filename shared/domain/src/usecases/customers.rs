@@ -37,7 +37,11 @@ pub struct CustomerView {
     pub price_overrides: Vec<PriceOverride>,
 }
 
-pub async fn create_customer(deps: &Deps, actor: &Actor, req: CreateCustomerRequest) -> Result<Customer, Error> {
+pub async fn create_customer(
+    deps: &Deps,
+    actor: &Actor,
+    req: CreateCustomerRequest,
+) -> Result<Customer, Error> {
     actor.require(Permission::CustomersWrite)?;
     let mut errors = FieldErrors::default();
     let company_name = text(&mut errors, "company_name", Some(req.company_name), 200);
@@ -45,9 +49,15 @@ pub async fn create_customer(deps: &Deps, actor: &Actor, req: CreateCustomerRequ
         errors.push("company_name", "company_name is required");
     }
     let contact_name = text(&mut errors, "contact_name", req.contact_name, 200);
-    let email = req.email.as_deref().and_then(|e| errors.take("email", parse_email(e)));
+    let email = req
+        .email
+        .as_deref()
+        .and_then(|e| errors.take("email", parse_email(e)));
     let phone = text(&mut errors, "phone", req.phone, 40);
-    for (f, a) in [("billing_address", &req.billing_address), ("shipping_address", &req.shipping_address)] {
+    for (f, a) in [
+        ("billing_address", &req.billing_address),
+        ("shipping_address", &req.shipping_address),
+    ] {
         if let Some(a) = a {
             errors.take(f, a.validate());
         }
@@ -81,7 +91,11 @@ pub async fn create_customer(deps: &Deps, actor: &Actor, req: CreateCustomerRequ
     deps.store.create_customer(customer, &audit).await
 }
 
-pub async fn get_customer(deps: &Deps, actor: &Actor, id: CustomerId) -> Result<CustomerView, Error> {
+pub async fn get_customer(
+    deps: &Deps,
+    actor: &Actor,
+    id: CustomerId,
+) -> Result<CustomerView, Error> {
     // A customer may read itself; everyone else needs customers:read.
     if actor.customer_id != Some(id) {
         actor.require(Permission::CustomersRead)?;
@@ -92,7 +106,10 @@ pub async fn get_customer(deps: &Deps, actor: &Actor, id: CustomerId) -> Result<
         .await?
         .ok_or_else(|| Error::not_found("customer", id))?;
     let price_overrides = deps.store.price_overrides(&actor.company_id, id).await?;
-    Ok(CustomerView { customer, price_overrides })
+    Ok(CustomerView {
+        customer,
+        price_overrides,
+    })
 }
 
 pub async fn set_price_override(
@@ -108,9 +125,15 @@ pub async fn set_price_override(
         .get_product(&actor.company_id, product_id)
         .await?
         .ok_or_else(|| Error::not_found("product", product_id))?;
-    let price = Amount::parse_in(req.price.0, product.currency).map_err(|e| Error::invalid("price", e.to_string()))?;
+    let price = Amount::parse_in(req.price.0, product.currency)
+        .map_err(|e| Error::invalid("price", e.to_string()))?;
     let now = deps.clock.now();
-    let o = PriceOverride { customer_id, product_id, price, updated_at: now };
+    let o = PriceOverride {
+        customer_id,
+        product_id,
+        price,
+        updated_at: now,
+    };
     let audit = AuditEntry::new(
         EventId::new(deps.ids.uuid()),
         now,
@@ -122,6 +145,8 @@ pub async fn set_price_override(
         Some(json!(o)),
         json!({ "product_id": product_id, "sku": product.sku, "price": price, "catalog_price": product.price }),
     );
-    deps.store.put_price_override(&actor.company_id, &o, &audit).await?;
+    deps.store
+        .put_price_override(&actor.company_id, &o, &audit)
+        .await?;
     Ok(o)
 }

@@ -13,13 +13,14 @@ use crate::error::{Error, FieldErrors, ShortLine};
 use crate::ids::{CustomerId, EventId, OrderId, ProductId, UserId};
 use crate::money::{Amount, Currency};
 use crate::order::{
-    compute_totals, Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, LineAmounts, Order, OrderLine,
-    OrderNumber, OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo, Source,
+    compute_totals, Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, LineAmounts,
+    Order, OrderLine, OrderNumber, OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo,
+    Source,
 };
 use crate::outbox::{EventKind, OutboxEvent};
 use crate::ports::{
-    CapIncrement, CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord, OrderCommit, OriginKey,
-    PlacementKeys, PlacementSnapshot, StockDecrement,
+    CapIncrement, CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord,
+    OrderCommit, OriginKey, PlacementKeys, PlacementSnapshot, StockDecrement,
 };
 
 /// Lines one order may carry (the order is one item, well under DynamoDB's 400 KB).
@@ -126,13 +127,19 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     let (channel, customer_id) = match actor.role {
         Role::Customer => {
             if req.customer_id.is_some() && req.customer_id != actor.customer_id {
-                errors.push("customer_id", "a customer token can only order for its own customer");
+                errors.push(
+                    "customer_id",
+                    "a customer token can only order for its own customer",
+                );
             }
             (Channel::Storefront, actor.customer_id)
         }
         Role::Integration => {
             if req.customer_id.is_none() {
-                errors.push("customer_id", "customer_id is required for integration orders");
+                errors.push(
+                    "customer_id",
+                    "customer_id is required for integration orders",
+                );
             }
             (Channel::Api, req.customer_id)
         }
@@ -146,42 +153,70 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         None | Some("pending") => OrderStatus::Pending,
         Some("draft") if channel == Channel::Api => OrderStatus::Draft,
         Some("draft") => {
-            errors.push("status", "only API orders (staff or integration with a customer_id) may start as draft");
+            errors.push(
+                "status",
+                "only API orders (staff or integration with a customer_id) may start as draft",
+            );
             OrderStatus::Pending
         }
         Some(other) => {
-            errors.push("status", format!("a new order starts as `pending` or `draft`, not `{other}`"));
+            errors.push(
+                "status",
+                format!("a new order starts as `pending` or `draft`, not `{other}`"),
+            );
             OrderStatus::Pending
         }
     };
 
-    let order_number = req.order_number.as_deref().and_then(|n| errors.take("order_number", OrderNumber::parse(n)));
+    let order_number = req
+        .order_number
+        .as_deref()
+        .and_then(|n| errors.take("order_number", OrderNumber::parse(n)));
     let origin = match req.origin_order_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(o) if actor.role != Role::Integration => {
             let _ = o;
-            errors.push("origin_order_id", "origin_order_id is set by integrations only");
+            errors.push(
+                "origin_order_id",
+                "origin_order_id is set by integrations only",
+            );
             None
         }
         Some(o) if o.len() > 128 || o.contains('#') => {
-            errors.push("origin_order_id", "origin_order_id must be at most 128 characters, without '#'");
+            errors.push(
+                "origin_order_id",
+                "origin_order_id must be at most 128 characters, without '#'",
+            );
             None
         }
-        Some(o) => Some(OriginKey { integration_id: actor.user_id.to_string(), origin_order_id: o.to_owned() }),
+        Some(o) => Some(OriginKey {
+            integration_id: actor.user_id.to_string(),
+            origin_order_id: o.to_owned(),
+        }),
     };
     let notes = text(&mut errors, "notes", req.notes, MAX_NOTES);
     let tags = parse_tags(&mut errors, req.tags.unwrap_or_default());
     let quote_id = text(&mut errors, "quote_id", req.quote_id, 64);
     let opportunity_id = text(&mut errors, "opportunity_id", req.opportunity_id, 64);
-    let sales_rep_id = req.sales_rep_id.as_deref().and_then(|s| errors.take("sales_rep_id", UserId::parse(s)));
+    let sales_rep_id = req
+        .sales_rep_id
+        .as_deref()
+        .and_then(|s| errors.take("sales_rep_id", UserId::parse(s)));
     if let Some(a) = &req.billing_address {
         errors.take("billing_address", a.validate());
     }
     if let Some(s) = &req.shipping_info {
         errors.take("shipping_info", s.address().validate());
     }
-    if req.custom_fields.as_ref().is_some_and(|m| serde_json::to_vec(m).map_or(0, |v| v.len()) > 8_192) {
-        errors.push("custom_fields", "custom_fields must be at most 8 KB of JSON");
+    if req
+        .custom_fields
+        .as_ref()
+        .is_some_and(|m| serde_json::to_vec(m).map_or(0, |v| v.len()) > 8_192)
+    {
+        errors.push(
+            "custom_fields",
+            "custom_fields must be at most 8 KB of JSON",
+        );
     }
     let now = deps.clock.now();
     let order_date = req.order_date.unwrap_or_else(|| now.date_naive());
@@ -198,7 +233,10 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     if order_discount.is_sign_negative() && !order_discount.is_zero() {
         errors.push("discount_amount", "discount_amount must not be negative");
     }
-    let requested_currency = req.currency.as_deref().and_then(|c| errors.take("currency", Currency::parse(c)));
+    let requested_currency = req
+        .currency
+        .as_deref()
+        .and_then(|c| errors.take("currency", Currency::parse(c)));
     errors.finish()?;
 
     if wants_price_override || !order_discount.is_zero() {
@@ -211,9 +249,10 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     distinct.sort();
     distinct.dedup();
 
-    let idempotency = cmd
-        .idempotency_key
-        .map(|key| IdempotencyKey { principal: actor.user_id.clone(), key });
+    let idempotency = cmd.idempotency_key.map(|key| IdempotencyKey {
+        principal: actor.user_id.clone(),
+        key,
+    });
     let snapshot = deps
         .store
         .load_placement(&PlacementKeys {
@@ -233,7 +272,12 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     }
 
     let customer = match customer_id {
-        Some(id) => Some(snapshot.customer.clone().ok_or_else(|| Error::not_found("customer", id))?),
+        Some(id) => Some(
+            snapshot
+                .customer
+                .clone()
+                .ok_or_else(|| Error::not_found("customer", id))?,
+        ),
         None => None,
     };
     let currency = requested_currency.unwrap_or(snapshot.settings.default_currency);
@@ -250,29 +294,47 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
             discount_amount: l.discount_amount,
         })
         .collect();
-    let shipping = Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
-    let order_discount = Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
+    let shipping =
+        Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
+    let order_discount =
+        Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
     let totals = compute_totals(&amounts, shipping, order_discount)?;
 
     let status = match (status, snapshot.settings.discount_approval_threshold) {
-        (OrderStatus::Pending, Some(limit)) if totals.discount_amount.value() > limit => OrderStatus::PendingApproval,
+        (OrderStatus::Pending, Some(limit)) if totals.discount_amount.value() > limit => {
+            OrderStatus::PendingApproval
+        }
         (s, _) => s,
     };
-    let counts_against_cap = customer_id.is_some() && channel != Channel::Dashboard && status != OrderStatus::Draft;
+    let counts_against_cap =
+        customer_id.is_some() && channel != Channel::Dashboard && status != OrderStatus::Draft;
     let cap = counts_against_cap.then(|| CapIncrement {
         month: now.format("%Y-%m").to_string(),
         limit: snapshot.settings.monthly_order_limit,
     });
     // The order, its number claim, audit entry and outbox record, plus the optional claims.
-    let fixed_actions = 4 + usize::from(idempotency.is_some()) + usize::from(origin.is_some()) + usize::from(cap.is_some());
-    let max_stocked = MAX_STOCKED_PRODUCTS.min(deps.store.max_transaction_items().saturating_sub(fixed_actions));
-    let stock = if decrements_stock { stock_decrements(&snapshot, &lines, max_stocked)? } else { Vec::new() };
+    let fixed_actions = 4
+        + usize::from(idempotency.is_some())
+        + usize::from(origin.is_some())
+        + usize::from(cap.is_some());
+    let max_stocked = MAX_STOCKED_PRODUCTS.min(
+        deps.store
+            .max_transaction_items()
+            .saturating_sub(fixed_actions),
+    );
+    let stock = if decrements_stock {
+        stock_decrements(&snapshot, &lines, max_stocked)?
+    } else {
+        Vec::new()
+    };
 
     let order_id = OrderId::new(deps.ids.uuid());
     let mut order = Order {
         id: order_id,
         company_id: actor.company_id.clone(),
-        order_number: order_number.clone().unwrap_or_else(|| deps.ids.order_number()),
+        order_number: order_number
+            .clone()
+            .unwrap_or_else(|| deps.ids.order_number()),
         origin_order_id: origin.as_ref().map(|o| o.origin_order_id.clone()),
         integration_id: origin.as_ref().map(|o| o.integration_id.clone()),
         channel,
@@ -291,16 +353,25 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
             email: c.email.clone(),
             phone: c.phone.clone(),
         }),
-        placed_by: PlacedBy { user_id: actor.user_id.clone(), role: actor.role },
+        placed_by: PlacedBy {
+            user_id: actor.user_id.clone(),
+            role: actor.role,
+        },
         sales_rep_id,
         order_date,
         due_date: req.due_date,
         priority: req.priority.unwrap_or(Priority::Normal),
         currency,
-        billing_address: req.billing_address.or_else(|| customer.as_ref().and_then(|c| c.billing_address.clone())),
+        billing_address: req
+            .billing_address
+            .or_else(|| customer.as_ref().and_then(|c| c.billing_address.clone())),
         shipping_info: req.shipping_info,
         payment_terms: req.payment_terms,
-        financial_status: if actor.role == Role::Integration { FinancialStatus::Paid } else { FinancialStatus::Pending },
+        financial_status: if actor.role == Role::Integration {
+            FinancialStatus::Paid
+        } else {
+            FinancialStatus::Pending
+        },
         fulfillment_method: FulfillmentMethod::of(&lines),
         alerts: Vec::new(),
         notes,
@@ -331,7 +402,14 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
             audit: placed_audit(deps, actor, &order, now),
             outbox: placed_event(deps, &order, &stock, now),
             idempotency: idempotency.clone().map(|k| {
-                (k, IdempotencyRecord { request_hash: cmd.fingerprint.clone(), order: order.clone(), created_at: now })
+                (
+                    k,
+                    IdempotencyRecord {
+                        request_hash: cmd.fingerprint.clone(),
+                        order: order.clone(),
+                        created_at: now,
+                    },
+                )
             }),
             order: order.clone(),
             stock: stock.clone(),
@@ -416,7 +494,10 @@ fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<Pa
         errors.push("items", "an order needs at least one item");
     }
     if items.len() > MAX_ITEMS {
-        errors.push("items", format!("an order may have at most {MAX_ITEMS} items"));
+        errors.push(
+            "items",
+            format!("an order may have at most {MAX_ITEMS} items"),
+        );
         return (Vec::new(), false);
     }
     let mut wants_override = false;
@@ -432,7 +513,10 @@ fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<Pa
             }
         };
         if !(1..=MAX_QUANTITY).contains(&it.quantity) {
-            errors.push(field("quantity"), format!("quantity must be a whole number from 1 to {MAX_QUANTITY}"));
+            errors.push(
+                field("quantity"),
+                format!("quantity must be a whole number from 1 to {MAX_QUANTITY}"),
+            );
         }
         let mut money = |name: &str, v: Option<DecimalInput>| {
             let d = v.map(|d| d.0).unwrap_or_default();
@@ -460,7 +544,11 @@ fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<Pa
     (out, wants_override)
 }
 
-async fn resolve_products(deps: &Deps, actor: &Actor, items: &[ParsedItem]) -> Result<Vec<ProductId>, Error> {
+async fn resolve_products(
+    deps: &Deps,
+    actor: &Actor,
+    items: &[ParsedItem],
+) -> Result<Vec<ProductId>, Error> {
     let skus: Vec<Sku> = items
         .iter()
         .filter_map(|i| match &i.product {
@@ -468,12 +556,19 @@ async fn resolve_products(deps: &Deps, actor: &Actor, items: &[ParsedItem]) -> R
             ItemRef::Id(_) => None,
         })
         .collect();
-    let found = if skus.is_empty() { HashMap::new() } else { deps.store.find_skus(&actor.company_id, &skus).await? };
+    let found = if skus.is_empty() {
+        HashMap::new()
+    } else {
+        deps.store.find_skus(&actor.company_id, &skus).await?
+    };
     items
         .iter()
         .map(|i| match &i.product {
             ItemRef::Id(id) => Ok(*id),
-            ItemRef::Sku(s) => found.get(&s.key()).copied().ok_or_else(|| Error::not_found("product with sku", s)),
+            ItemRef::Sku(s) => found
+                .get(&s.key())
+                .copied()
+                .ok_or_else(|| Error::not_found("product with sku", s)),
         })
         .collect()
 }
@@ -487,16 +582,27 @@ fn build_lines(
     let mut errors = FieldErrors::default();
     let mut lines = Vec::with_capacity(items.len());
     for (i, (item, id)) in items.iter().zip(ids).enumerate() {
-        let p = snap.products.get(id).ok_or_else(|| Error::not_found("product", id))?;
+        let p = snap
+            .products
+            .get(id)
+            .ok_or_else(|| Error::not_found("product", id))?;
         let field = |f: &str| format!("items[{i}].{f}");
         if !p.active {
-            errors.push(field("product_id"), format!("{} ({}) is not active and cannot be ordered", p.name, p.sku));
+            errors.push(
+                field("product_id"),
+                format!("{} ({}) is not active and cannot be ordered", p.name, p.sku),
+            );
             continue;
         }
         if p.currency != currency {
             errors.push(
                 field("product_id"),
-                format!("{} is priced in {}, the order is in {}", p.name, p.currency.code(), currency.code()),
+                format!(
+                    "{} is priced in {}, the order is in {}",
+                    p.name,
+                    p.currency.code(),
+                    currency.code()
+                ),
             );
             continue;
         }
@@ -505,9 +611,17 @@ fn build_lines(
             None => snap.overrides.get(id).copied().unwrap_or(p.price).value(),
         };
         let mut amount = |name: &str, v| errors_take_amount(&mut errors, &field(name), v, currency);
-        let (unit_price, tax_amount, discount_amount) =
-            (amount("unit_price", price), amount("tax_amount", item.tax), amount("discount_amount", item.discount));
-        let l = LineAmounts { unit_price, quantity: item.quantity, tax_amount, discount_amount };
+        let (unit_price, tax_amount, discount_amount) = (
+            amount("unit_price", price),
+            amount("tax_amount", item.tax),
+            amount("discount_amount", item.discount),
+        );
+        let l = LineAmounts {
+            unit_price,
+            quantity: item.quantity,
+            tax_amount,
+            discount_amount,
+        };
         lines.push(OrderLine {
             line_no: u32::try_from(i + 1).unwrap_or(u32::MAX),
             product_id: p.id,
@@ -528,7 +642,12 @@ fn build_lines(
     Ok(lines)
 }
 
-fn errors_take_amount(errors: &mut FieldErrors, field: &str, v: rust_decimal::Decimal, c: Currency) -> Amount {
+fn errors_take_amount(
+    errors: &mut FieldErrors,
+    field: &str,
+    v: rust_decimal::Decimal,
+    c: Currency,
+) -> Amount {
     match Amount::parse_in(v, c) {
         Ok(a) => a,
         Err(e) => {
@@ -540,7 +659,11 @@ fn errors_take_amount(errors: &mut FieldErrors, field: &str, v: rust_decimal::De
 
 /// One decrement per stock-tracked product (lines of the same product are summed), after
 /// checking the snapshot so a short order is refused before any write.
-fn stock_decrements(snap: &PlacementSnapshot, lines: &[OrderLine], max: usize) -> Result<Vec<StockDecrement>, Error> {
+fn stock_decrements(
+    snap: &PlacementSnapshot,
+    lines: &[OrderLine],
+    max: usize,
+) -> Result<Vec<StockDecrement>, Error> {
     let mut wanted: BTreeMap<ProductId, u64> = BTreeMap::new();
     for l in lines.iter().filter(|l| l.track_inventory) {
         *wanted.entry(l.product_id).or_default() += u64::from(l.quantity);
@@ -557,7 +680,10 @@ fn stock_decrements(snap: &PlacementSnapshot, lines: &[OrderLine], max: usize) -
     let mut short = Vec::new();
     let mut out = Vec::with_capacity(wanted.len());
     for (id, qty) in wanted {
-        let p = snap.products.get(&id).ok_or_else(|| Error::not_found("product", id))?;
+        let p = snap
+            .products
+            .get(&id)
+            .ok_or_else(|| Error::not_found("product", id))?;
         if u64::from(p.stock) < qty {
             short.push(ShortLine {
                 product_id: id.to_string(),
@@ -567,7 +693,10 @@ fn stock_decrements(snap: &PlacementSnapshot, lines: &[OrderLine], max: usize) -
                 available: p.stock,
             });
         } else {
-            out.push(StockDecrement { product_id: id, quantity: u32::try_from(qty).unwrap_or(u32::MAX) });
+            out.push(StockDecrement {
+                product_id: id,
+                quantity: u32::try_from(qty).unwrap_or(u32::MAX),
+            });
         }
     }
     if short.is_empty() {
@@ -582,7 +711,12 @@ fn short_stock(order: &Order, short: &[(ProductId, u32)]) -> Error {
         short
             .iter()
             .filter_map(|(id, available)| {
-                let requested: u32 = order.items.iter().filter(|l| l.product_id == *id).map(|l| l.quantity).sum();
+                let requested: u32 = order
+                    .items
+                    .iter()
+                    .filter(|l| l.product_id == *id)
+                    .map(|l| l.quantity)
+                    .sum();
                 let line = order.items.iter().find(|l| l.product_id == *id)?;
                 Some(ShortLine {
                     product_id: id.to_string(),
@@ -605,7 +739,11 @@ fn replay(rec: &IdempotencyRecord, fingerprint: &str) -> Result<Placement, Error
 }
 
 async fn existing_order(deps: &Deps, actor: &Actor, id: OrderId) -> Result<Placement, Error> {
-    let order = deps.store.get_order(&actor.company_id, id).await?.ok_or_else(|| Error::not_found("order", id))?;
+    let order = deps
+        .store
+        .get_order(&actor.company_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("order", id))?;
     Ok(Placement::Existing(order))
 }
 
@@ -630,7 +768,12 @@ fn placed_audit(deps: &Deps, actor: &Actor, order: &Order, now: DateTime<Utc>) -
     )
 }
 
-fn placed_event(deps: &Deps, order: &Order, stock: &[StockDecrement], now: DateTime<Utc>) -> OutboxEvent {
+fn placed_event(
+    deps: &Deps,
+    order: &Order,
+    stock: &[StockDecrement],
+    now: DateTime<Utc>,
+) -> OutboxEvent {
     OutboxEvent {
         id: EventId::new(deps.ids.uuid()),
         company_id: order.company_id.clone(),
