@@ -1,0 +1,33 @@
+# The README's two commands are `make run` and `make test`; the rest are conveniences.
+.PHONY: run test test-fast bench lint token build-lambdas
+
+# Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
+run:
+	cargo run -q -p oms-local -- serve --port $${PORT:-3000}
+
+# Everything CI runs: fmt, clippy, template lint, all tests on memory + DynamoDB Local,
+# and a smoke test of `make run`. Installs DynamoDB Local, Java and the linters if missing.
+test:
+	.ci/test.sh
+
+# The in-memory half of the tests only (no Java, no DynamoDB Local): the fast loop.
+test-fast:
+	OMS_SKIP_DYNAMODB=1 cargo test --workspace
+
+# Create-order throughput/latency (memory) and DynamoDB requests per order (DynamoDB Local).
+bench:
+	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
+	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep cargo bench -p oms-tests --bench create_order
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	.ci/lint-template.sh
+
+# A bearer token for the local API: make token ROLE=STAFF [CUSTOMER_ID=...]
+token:
+	@cargo run -q -p oms-local -- token --role $${ROLE:-OWNER} $${CUSTOMER_ID:+--customer-id $$CUSTOMER_ID}
+
+# Lambda artifacts for `sam deploy` (needs `pip install cargo-lambda`; see README).
+build-lambdas:
+	sam build -t infra/template.yaml
