@@ -33,8 +33,13 @@ pub fn actor(req: &Request) -> Result<Actor, ApiError> {
             "token lacks sub, company_id or role",
         ));
     };
-    Actor::from_claims(sub, company, role, get("customer_id"))
-        .map_err(|e| ApiError::unauthorized(format!("token claims are invalid: {e}")))
+    let actor = Actor::from_claims(sub, company, role, get("customer_id"))
+        .map_err(|e| ApiError::unauthorized(format!("token claims are invalid: {e}")))?;
+    // The request's span (handlers::run) carries the tenant and caller from here on.
+    let span = tracing::Span::current();
+    span.record("company_id", actor.company_id.as_str());
+    span.record("user_id", actor.user_id.as_str());
+    Ok(actor)
 }
 
 /// The claims of a local token (and of the production identity provider's tokens).

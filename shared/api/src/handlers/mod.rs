@@ -60,7 +60,14 @@ where
             }
             _ => String::new(),
         });
-    let span = tracing::info_span!("request", operation, request_id = %request_id, status = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "request",
+        operation,
+        request_id = %request_id,
+        company_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+        status = tracing::field::Empty
+    );
     let started = Instant::now();
     async move {
         let resp = f.await.unwrap_or_else(ApiError::into_response);

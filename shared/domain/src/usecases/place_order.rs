@@ -174,8 +174,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         .and_then(|n| errors.take("order_number", OrderNumber::parse(n)));
     let origin = match req.origin_order_id.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(o) if actor.role != Role::Integration => {
-            let _ = o;
+        Some(_) if actor.role != Role::Integration => {
             errors.push(
                 "origin_order_id",
                 "origin_order_id is set by integrations only",
