@@ -40,10 +40,7 @@ impl Intercept for RequestLog {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let op = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_default();
+        let op = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(op);
         Ok(())
     }
@@ -57,16 +54,9 @@ struct Tokens {
 /// Seeds the demo tenant without a monthly cap, plus `n` well-stocked products.
 async fn prepare(app: &TestApp, n: usize) -> (Tokens, Vec<String>) {
     let demo = app.seed_demo().await;
-    let mut s = app
-        .store()
-        .get_settings(&demo.company)
-        .await
-        .expect("settings");
+    let mut s = app.store().get_settings(&demo.company).await.expect("settings");
     s.monthly_order_limit = None;
-    app.store()
-        .put_settings(&demo.company, &s)
-        .await
-        .expect("settings");
+    app.store().put_settings(&demo.company, &s).await.expect("settings");
     let owner = app.token("demo", "OWNER", None);
     let mut ids = Vec::new();
     for i in 0..n {
@@ -98,23 +88,22 @@ fn ms(d: Duration) -> String {
 }
 
 async fn memory_bench() {
-    println!("== create-order, in-process, memory adapter (through the gateway: JWT check, event conversion, handler) ==");
+    println!(
+        "== create-order, in-process, memory adapter (through the gateway: JWT check, event conversion, handler) =="
+    );
     let app = TestApp::memory().await;
     let (tokens, ids) = prepare(&app, 10).await;
     for lines in [1usize, 10] {
         let body = order(&ids, lines);
         for _ in 0..200 {
-            app.call("POST", ORDERS, &tokens.buyer, Some(body.clone()))
-                .await;
+            app.call("POST", ORDERS, &tokens.buyer, Some(body.clone())).await;
         }
         let n = 3000;
         let mut lat = Vec::with_capacity(n);
         let start = Instant::now();
         for _ in 0..n {
             let t = Instant::now();
-            let r = app
-                .call("POST", ORDERS, &tokens.buyer, Some(body.clone()))
-                .await;
+            let r = app.call("POST", ORDERS, &tokens.buyer, Some(body.clone())).await;
             lat.push(t.elapsed());
             assert_eq!(r.status, 201, "{}", r.body);
         }
@@ -137,12 +126,7 @@ async fn memory_bench() {
             let (app, token, body) = (app.clone(), tokens.buyer.clone(), order(&ids, 1));
             tokio::spawn(async move {
                 for _ in 0..per_task {
-                    assert_eq!(
-                        app.call("POST", ORDERS, &token, Some(body.clone()))
-                            .await
-                            .status,
-                        201
-                    );
+                    assert_eq!(app.call("POST", ORDERS, &token, Some(body.clone())).await.status, 201);
                 }
             })
         })
@@ -172,8 +156,7 @@ async fn dynamo_bench(endpoint: &str) {
     let client = aws_sdk_dynamodb::Client::from_conf(conf);
     let table = format!("oms-bench-{}", uuid::Uuid::new_v4().simple());
     create_table(&client, &table).await.expect("table");
-    let store = DynamoStore::new(client, table)
-        .with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
+    let store = DynamoStore::new(client, table).with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
     let app = TestApp::from_app(
         App::new(Arc::new(store.clone()), b"bench-cursor-secret"),
         Backend::Dynamo(store),
@@ -205,12 +188,7 @@ async fn dynamo_bench(endpoint: &str) {
             }
             let t = Instant::now();
             let r = app
-                .raw(
-                    "POST",
-                    ORDERS,
-                    headers,
-                    serde_json::to_vec(&body).expect("json"),
-                )
+                .raw("POST", ORDERS, headers, serde_json::to_vec(&body).expect("json"))
                 .await;
             lat.push(t.elapsed());
             assert_eq!(r.status, 201, "{}", r.body);
@@ -249,8 +227,6 @@ async fn main() {
     memory_bench().await;
     match std::env::var("OMS_TEST_DYNAMODB_ENDPOINT") {
         Ok(ep) if !ep.is_empty() => dynamo_bench(&ep).await,
-        _ => println!(
-            "\nDynamoDB request counts skipped: run `make bench`, which starts DynamoDB Local."
-        ),
+        _ => println!("\nDynamoDB request counts skipped: run `make bench`, which starts DynamoDB Local."),
     }
 }

@@ -31,10 +31,7 @@ fn concrete(path: &str, d: &Demo) -> String {
 
 fn assert_error_shape(body: &Value) {
     let e = &body["error"];
-    assert!(
-        e["code"].as_str().is_some_and(|c| !c.is_empty()),
-        "no code in {body}"
-    );
+    assert!(e["code"].as_str().is_some_and(|c| !c.is_empty()), "no code in {body}");
     assert!(
         e["message"].as_str().is_some_and(|m| !m.is_empty()),
         "no message in {body}"
@@ -45,13 +42,7 @@ async fn every_route_refuses_missing_expired_and_forged_tokens(app: TestApp) {
     let d = demo(&app).await;
     let before = app.counts(&d.t.company).await;
     let expired = app.jwt.mint("user-owner", "demo", "OWNER", None, -10);
-    let forged = oms_api::auth::LocalJwt::new(b"somebody-else").mint(
-        "user-owner",
-        "demo",
-        "OWNER",
-        None,
-        3600,
-    );
+    let forged = oms_api::auth::LocalJwt::new(b"somebody-else").mint("user-owner", "demo", "OWNER", None, 3600);
     let bad_role = app.jwt.mint("user-x", "demo", "SUPERUSER", None, 3600);
     let customer_without_id = app.jwt.mint("user-x", "demo", "CUSTOMER", None, 3600);
     for route in ROUTES {
@@ -75,11 +66,7 @@ async fn every_route_refuses_missing_expired_and_forged_tokens(app: TestApp) {
             ("garbage", &"x.y.z".to_owned()),
         ] {
             let r = app.call(route.method, &path, token, body.clone()).await;
-            assert_eq!(
-                r.status, 401,
-                "{} {path} with a {what} token: {}",
-                route.method, r.body
-            );
+            assert_eq!(r.status, 401, "{} {path} with a {what} token: {}", route.method, r.body);
             assert_error_shape(&r.body);
         }
     }
@@ -105,11 +92,7 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
         (json!({"items": [{"sku": "WIDGET-001"}]}), 422, "items[0]"),
         (line(json!({"quantity": 0})), 422, "items[0].quantity"),
         (line(json!({"quantity": -3})), 422, "items[0].quantity"),
-        (
-            line(json!({"quantity": 1_000_001})),
-            422,
-            "items[0].quantity",
-        ),
+        (line(json!({"quantity": 1_000_001})), 422, "items[0].quantity"),
         (line(json!({"quantity": 1.5})), 422, "items[0].quantity"),
         (line(json!({"quantity": "2"})), 422, "items[0].quantity"),
         (
@@ -117,27 +100,11 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
             422,
             "items[0].quantity",
         ),
-        (
-            line(json!({"sku": "WIDGET-001"})),
-            422,
-            "items[0].product_id",
-        ),
+        (line(json!({"sku": "WIDGET-001"})), 422, "items[0].product_id"),
         (line(json!({"colour": "red"})), 422, "items[0].colour"),
-        (
-            line(json!({"tax_amount": "-1.00"})),
-            422,
-            "items[0].tax_amount",
-        ),
-        (
-            line(json!({"tax_amount": "abc"})),
-            422,
-            "items[0].tax_amount",
-        ),
-        (
-            line(json!({"tax_amount": "0.001"})),
-            422,
-            "items[0].tax_amount",
-        ),
+        (line(json!({"tax_amount": "-1.00"})), 422, "items[0].tax_amount"),
+        (line(json!({"tax_amount": "abc"})), 422, "items[0].tax_amount"),
+        (line(json!({"tax_amount": "0.001"})), 422, "items[0].tax_amount"),
         (
             json!({"items": [{"product_id": "not-a-uuid", "quantity": 1}]}),
             422,
@@ -198,11 +165,7 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
             422,
             "shipping_info",
         ),
-        (
-            json!({"items": [{"sku": "NOPE-404", "quantity": 1}]}),
-            404,
-            "",
-        ),
+        (json!({"items": [{"sku": "NOPE-404", "quantity": 1}]}), 404, ""),
         (
             json!({"items": [{"product_id": "00000000-0000-4000-8000-00000000dead", "quantity": 1}]}),
             404,
@@ -234,12 +197,7 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
         h
     };
     for (body, ct, status, code) in [
-        (
-            &b"{\"items\": ["[..],
-            "application/json",
-            400,
-            "malformed_json",
-        ),
+        (&b"{\"items\": ["[..], "application/json", 400, "malformed_json"),
         (&b""[..], "application/json", 400, "malformed_json"),
         (&b"[1,2]"[..], "application/json", 422, "validation_error"),
         (&b"\xff\xfe"[..], "application/json", 400, "malformed_json"),
@@ -260,29 +218,19 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
         );
         assert_eq!(r.code(), code);
     }
-    assert_eq!(
-        app.counts(&d.t.company).await,
-        before,
-        "no bad request wrote anything"
-    );
+    assert_eq!(app.counts(&d.t.company).await, before, "no bad request wrote anything");
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
 }
 
 async fn oversized_bodies_are_refused(app: TestApp) {
     let d = demo(&app).await;
-    let huge =
-        json!({"notes": "x".repeat(300 * 1024), "items": [{"sku": "WIDGET-001", "quantity": 1}]});
-    for (method, path) in [
-        ("POST", ORDERS.to_owned()),
-        ("POST", "/api/v1/products".to_owned()),
-    ] {
+    let huge = json!({"notes": "x".repeat(300 * 1024), "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    for (method, path) in [("POST", ORDERS.to_owned()), ("POST", "/api/v1/products".to_owned())] {
         let r = app.call(method, &path, &d.owner, Some(huge.clone())).await;
         assert_eq!(r.status, 413, "{path}");
         assert_eq!(r.code(), "payload_too_large");
     }
-    let many_lines: Vec<Value> = (0..251)
-        .map(|_| json!({"sku": "WIDGET-001", "quantity": 1}))
-        .collect();
+    let many_lines: Vec<Value> = (0..251).map(|_| json!({"sku": "WIDGET-001", "quantity": 1})).collect();
     let r = app
         .call("POST", ORDERS, &d.buyer, Some(json!({"items": many_lines})))
         .await;
@@ -310,9 +258,7 @@ async fn product_bodies_are_checked(app: TestApp) {
         (with("sku", json!("widget-001")), 409, ""),
         (json!({"sku": "NEW-2", "price": "1.00"}), 422, "name"),
     ] {
-        let r = app
-            .call("POST", "/api/v1/products", &d.owner, Some(body.clone()))
-            .await;
+        let r = app.call("POST", "/api/v1/products", &d.owner, Some(body.clone())).await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
         if status == 409 {
             assert_eq!(r.code(), "duplicate_sku");
@@ -349,21 +295,14 @@ async fn customer_bodies_are_checked(app: TestApp) {
             json!({"company_name": "X", "billing_address": {"country": "Narnia"}}),
             422,
         ),
-        (
-            json!({"company_name": "X", "billing_address": {"planet": "Mars"}}),
-            422,
-        ),
+        (json!({"company_name": "X", "billing_address": {"planet": "Mars"}}), 422),
     ] {
         let r = app
             .call("POST", "/api/v1/customers", &d.owner, Some(body.clone()))
             .await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
     }
-    let price = format!(
-        "/api/v1/customers/{}/prices/{}",
-        d.t.globex,
-        d.id("WIDGET-001")
-    );
+    let price = format!("/api/v1/customers/{}/prices/{}", d.t.globex, d.id("WIDGET-001"));
     for (body, status) in [
         (json!({"price": "-1"}), 422),
         (json!({"price": "1.234"}), 422),
@@ -373,18 +312,9 @@ async fn customer_bodies_are_checked(app: TestApp) {
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
     }
     let g = app
-        .call(
-            "GET",
-            &format!("/api/v1/customers/{}", d.t.globex),
-            &d.owner,
-            None,
-        )
+        .call("GET", &format!("/api/v1/customers/{}", d.t.globex), &d.owner, None)
         .await;
-    assert_eq!(
-        g.body["data"]["price_overrides"],
-        json!([]),
-        "no override was written"
-    );
+    assert_eq!(g.body["data"]["price_overrides"], json!([]), "no override was written");
 }
 
 async fn unknown_and_malformed_ids_are_not_found(app: TestApp) {
@@ -421,9 +351,7 @@ async fn unknown_and_malformed_ids_are_not_found(app: TestApp) {
         assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
         assert_eq!(r.code(), "not_found");
     }
-    let r = app
-        .call("GET", "/api/v1/nothing-here", &d.owner, None)
-        .await;
+    let r = app.call("GET", "/api/v1/nothing-here", &d.owner, None).await;
     assert_eq!(r.status, 404);
     let r = app.call("DELETE", ORDERS, &d.owner, None).await;
     assert_eq!(r.status, 405);
@@ -463,13 +391,7 @@ async fn missing_permissions_are_forbidden(app: TestApp) {
             Some(json!({"name": "Renamed"})),
             "products:write",
         ),
-        (
-            &d.finance,
-            "PATCH",
-            w,
-            Some(json!({"stock": 1})),
-            "stock:adjust",
-        ),
+        (&d.finance, "PATCH", w, Some(json!({"stock": 1})), "stock:adjust"),
         (
             &d.buyer,
             "POST",
@@ -499,14 +421,9 @@ async fn missing_permissions_are_forbidden(app: TestApp) {
     }
     // A customer may read itself, and staff may adjust stock without products:write.
     assert_eq!(
-        app.call(
-            "GET",
-            &format!("/api/v1/customers/{}", d.t.acme),
-            &d.buyer,
-            None
-        )
-        .await
-        .status,
+        app.call("GET", &format!("/api/v1/customers/{}", d.t.acme), &d.buyer, None)
+            .await
+            .status,
         200
     );
     let adj = app

@@ -50,11 +50,7 @@ async fn products_page_through_without_duplicates_or_gaps(app: TestApp) {
         assert!(pages < 10, "paging must end");
     }
     assert_eq!(seen.len(), 13, "{seen:?}");
-    assert_eq!(
-        seen.iter().collect::<HashSet<_>>().len(),
-        13,
-        "no duplicates"
-    );
+    assert_eq!(seen.iter().collect::<HashSet<_>>().len(), 13, "no duplicates");
     let mut sorted = seen.clone();
     sorted.sort_by_key(|s| s.to_uppercase());
     assert_eq!(seen, sorted, "SKU order");
@@ -75,12 +71,7 @@ async fn product_filters_by_category_active_and_stock(app: TestApp) {
         .await;
     assert_eq!(skus(&gadgets.body), vec!["GADGET-002", "OLD-GIZMO"]);
     let active = app
-        .call(
-            "GET",
-            "/api/v1/products?category=Gadgets&active=true",
-            &d.staff,
-            None,
-        )
+        .call("GET", "/api/v1/products?category=Gadgets&active=true", &d.staff, None)
         .await;
     assert_eq!(skus(&active.body), vec!["GADGET-002"]);
     let in_stock = app
@@ -91,10 +82,7 @@ async fn product_filters_by_category_active_and_stock(app: TestApp) {
             None,
         )
         .await;
-    assert_eq!(
-        skus(&in_stock.body),
-        vec!["BOLT-M8", "GADGET-002", "WIDGET-001"]
-    );
+    assert_eq!(skus(&in_stock.body), vec!["BOLT-M8", "GADGET-002", "WIDGET-001"]);
     for bad in ["per_page=0", "per_page=101", "per_page=ten", "active=maybe"] {
         let r = app
             .call("GET", &format!("/api/v1/products?{bad}"), &d.staff, None)
@@ -105,9 +93,7 @@ async fn product_filters_by_category_active_and_stock(app: TestApp) {
 
 async fn customers_browse_only_active_products(app: TestApp) {
     let d = demo(&app).await;
-    let r = app
-        .call("GET", "/api/v1/products?per_page=100", &d.buyer, None)
-        .await;
+    let r = app.call("GET", "/api/v1/products?per_page=100", &d.buyer, None).await;
     let skus: Vec<&str> = r.body["data"]
         .as_array()
         .expect("data")
@@ -115,10 +101,7 @@ async fn customers_browse_only_active_products(app: TestApp) {
         .filter_map(|p| p["sku"].as_str())
         .collect();
     assert!(!skus.contains(&"OLD-GIZMO"), "{skus:?}");
-    assert!(
-        skus.contains(&"CABLE-CAT6"),
-        "out-of-stock products stay visible"
-    );
+    assert!(skus.contains(&"CABLE-CAT6"), "out-of-stock products stay visible");
     let inactive = app
         .call(
             "GET",
@@ -295,22 +278,13 @@ async fn customers_get_sequential_numbers_and_price_lists(app: TestApp) {
             Some(json!({"items": [{"sku": "GADGET-002", "quantity": 1}]})),
         )
         .await;
-    assert_eq!(
-        o.body["data"]["items"][0]["unit_price"], "120.00",
-        "{}",
-        o.body
-    );
+    assert_eq!(o.body["data"]["items"][0]["unit_price"], "120.00", "{}", o.body);
 }
 
 async fn forged_and_foreign_cursors_are_refused(app: TestApp) {
     let d = demo(&app).await;
-    let first = app
-        .call("GET", "/api/v1/products?per_page=2", &d.staff, None)
-        .await;
-    let next = first.body["links"]["next"]
-        .as_str()
-        .expect("next page")
-        .to_owned();
+    let first = app.call("GET", "/api/v1/products?per_page=2", &d.staff, None).await;
+    let next = first.body["links"]["next"].as_str().expect("next page").to_owned();
     let cursor = next.split("cursor=").nth(1).expect("cursor").to_owned();
     assert_eq!(app.call("GET", &next, &d.staff, None).await.status, 200);
     let tampered = format!("/api/v1/products?per_page=2&cursor=A{cursor}");
@@ -318,10 +292,7 @@ async fn forged_and_foreign_cursors_are_refused(app: TestApp) {
     assert_eq!(r.status, 422);
     assert!(r.body.to_string().contains("cursor"));
     let other_filter = format!("/api/v1/products?per_page=2&active=true&cursor={cursor}");
-    assert_eq!(
-        app.call("GET", &other_filter, &d.staff, None).await.status,
-        422
-    );
+    assert_eq!(app.call("GET", &other_filter, &d.staff, None).await.status, 422);
     let rival = app.token("rival", "OWNER", None);
     assert_eq!(
         app.call("GET", &next, &rival, None).await.status,

@@ -59,9 +59,7 @@ async fn fifty_concurrent_orders_for_ten_units_sell_exactly_ten(app: TestApp) {
         }
     }
     assert_eq!((created, refused), (10, 40));
-    let p = app
-        .call("GET", &format!("/api/v1/products/{id}"), &d.owner, None)
-        .await;
+    let p = app.call("GET", &format!("/api/v1/products/{id}"), &d.owner, None).await;
     assert_eq!(p.body["data"]["stock"], 0);
     let after = app.counts(&d.t.company).await;
     let added = Counts {
@@ -141,11 +139,7 @@ async fn concurrent_edits_and_orders_lose_neither(app: TestApp) {
                     )
                     .await;
                 // Two edits racing each other may conflict; an order never makes an edit fail.
-                assert!(
-                    r.status == 200 || r.code() == "version_conflict",
-                    "{}",
-                    r.body
-                );
+                assert!(r.status == 200 || r.code() == "version_conflict", "{}", r.body);
                 None
             } else {
                 Some(
@@ -169,9 +163,7 @@ async fn concurrent_edits_and_orders_lose_neither(app: TestApp) {
             orders += 1;
         }
     }
-    let p = app
-        .call("GET", &format!("/api/v1/products/{id}"), &d.owner, None)
-        .await;
+    let p = app.call("GET", &format!("/api/v1/products/{id}"), &d.owner, None).await;
     assert_eq!(p.body["data"]["stock"], 100 - 2 * orders);
     assert!(p.body["data"]["description"]
         .as_str()

@@ -68,10 +68,7 @@ async fn storefront_snapshots_the_customer_price_and_decrements_stock(app: TestA
     assert_eq!(o["channel"], "storefront");
     assert_eq!(o["status"], "pending");
     assert_eq!(o["customer_id"], d.t.acme.to_string());
-    assert_eq!(
-        o["items"][0]["unit_price"], "89.99",
-        "Acme's negotiated price"
-    );
+    assert_eq!(o["items"][0]["unit_price"], "89.99", "Acme's negotiated price");
     assert_eq!(
         o["items"][1]["unit_price"], "12.50",
         "catalog price without an override"
@@ -82,10 +79,7 @@ async fn storefront_snapshots_the_customer_price_and_decrements_stock(app: TestA
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 2);
     assert_eq!(
         r.headers["location"],
-        format!(
-            "/api/v1/sales/orders/{}",
-            o["id"].as_str().unwrap_or_default()
-        )
+        format!("/api/v1/sales/orders/{}", o["id"].as_str().unwrap_or_default())
     );
 
     // A later catalog price change does not touch the placed order.
@@ -117,11 +111,7 @@ async fn short_stock_rejects_whole_order_naming_every_short_line(app: TestApp) {
             "POST",
             ORDERS,
             &d.buyer,
-            Some(items(&[
-                ("WIDGET-001", 1),
-                ("BOLT-M8", 4),
-                ("GADGET-002", 41),
-            ])),
+            Some(items(&[("WIDGET-001", 1), ("BOLT-M8", 4), ("GADGET-002", 41)])),
         )
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
@@ -138,9 +128,7 @@ async fn short_stock_rejects_whole_order_naming_every_short_line(app: TestApp) {
         "{}",
         r.message()
     );
-    let lines = r.body["error"]["details"]["lines"]
-        .as_array()
-        .expect("lines");
+    let lines = r.body["error"]["details"]["lines"].as_array().expect("lines");
     assert_eq!(lines.len(), 2);
     // Nothing moved: not even the line that had enough.
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
@@ -193,23 +181,12 @@ async fn dashboard_orders_neither_check_nor_decrement_stock_by_default(app: Test
 
 async fn dashboard_setting_turns_on_stock_check_and_decrement(app: TestApp) {
     let d = demo(&app).await;
-    let mut s = app
-        .store()
-        .get_settings(&d.t.company)
-        .await
-        .expect("settings");
+    let mut s = app.store().get_settings(&d.t.company).await.expect("settings");
     s.dashboard_orders_decrement_stock = true;
-    app.store()
-        .put_settings(&d.t.company, &s)
-        .await
-        .expect("settings");
-    let short = app
-        .call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 4)])))
-        .await;
+    app.store().put_settings(&d.t.company, &s).await.expect("settings");
+    let short = app.call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 4)]))).await;
     assert_eq!(short.status, 409, "{}", short.body);
-    let ok = app
-        .call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 3)])))
-        .await;
+    let ok = app.call("POST", ORDERS, &d.staff, Some(items(&[("BOLT-M8", 3)]))).await;
     assert_eq!(ok.status, 201, "{}", ok.body);
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 0);
 }
@@ -271,17 +248,10 @@ async fn another_companys_product_is_not_found(app: TestApp) {
     assert_eq!(r.status, 404, "{}", r.body);
     assert_eq!(r.code(), "not_found");
     // Its SKU is unknown here too, and its stock untouched.
-    let by_sku = app
-        .call("POST", ORDERS, &d.buyer, Some(items(&[("RIVAL-1", 1)])))
-        .await;
+    let by_sku = app.call("POST", ORDERS, &d.buyer, Some(items(&[("RIVAL-1", 1)]))).await;
     assert_eq!(by_sku.status, 404);
     let read = app
-        .call(
-            "GET",
-            &format!("/api/v1/products/{rival_id}"),
-            &d.owner,
-            None,
-        )
+        .call("GET", &format!("/api/v1/products/{rival_id}"), &d.owner, None)
         .await;
     assert_eq!(read.status, 404, "another tenant's id reads as absent");
 }
@@ -289,23 +259,13 @@ async fn another_companys_product_is_not_found(app: TestApp) {
 async fn customers_cannot_set_prices_or_discounts(app: TestApp) {
     let d = demo(&app).await;
     let price = json!({"items": [{"sku": "WIDGET-001", "quantity": 1, "unit_price": "0.01"}]});
-    let r = app
-        .call("POST", ORDERS, &d.buyer, Some(price.clone()))
-        .await;
+    let r = app.call("POST", ORDERS, &d.buyer, Some(price.clone())).await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.code(), "permission_error");
-    let discount =
-        json!({"items": [{"sku": "WIDGET-001", "quantity": 1, "discount_amount": "50"}]});
+    let discount = json!({"items": [{"sku": "WIDGET-001", "quantity": 1, "discount_amount": "50"}]});
+    assert_eq!(app.call("POST", ORDERS, &d.buyer, Some(discount)).await.status, 403);
     assert_eq!(
-        app.call("POST", ORDERS, &d.buyer, Some(discount))
-            .await
-            .status,
-        403
-    );
-    assert_eq!(
-        app.call("POST", ORDERS, &d.staff, Some(price.clone()))
-            .await
-            .status,
+        app.call("POST", ORDERS, &d.staff, Some(price.clone())).await.status,
         403,
         "STAFF lacks price_override"
     );
@@ -325,9 +285,7 @@ async fn idempotency_key_returns_the_first_response(app: TestApp) {
         ]
     };
     let body = br#"{"items":[{"sku":"WIDGET-001","quantity":3}]}"#.to_vec();
-    let first = app
-        .raw("POST", ORDERS, headers("checkout-42"), body.clone())
-        .await;
+    let first = app.raw("POST", ORDERS, headers("checkout-42"), body.clone()).await;
     assert_eq!(first.status, 201, "{}", first.body);
     // Same JSON, different spacing and key order: still the same request.
     let same = br#"{ "items": [ { "quantity": 3, "sku": "WIDGET-001" } ] }"#.to_vec();
@@ -354,13 +312,11 @@ async fn idempotency_key_returns_the_first_response(app: TestApp) {
 
 async fn caller_order_numbers_are_unique_per_company(app: TestApp) {
     let d = demo(&app).await;
-    let body =
-        json!({"order_number": "PO-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    let body = json!({"order_number": "PO-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
     let first = app.call("POST", ORDERS, &d.staff, Some(body.clone())).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.body["data"]["order_number"], "PO-2026-0001");
-    let lower =
-        json!({"order_number": "po-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    let lower = json!({"order_number": "po-2026-0001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
     let dup = app.call("POST", ORDERS, &d.staff, Some(lower)).await;
     assert_eq!(dup.status, 409, "{}", dup.body);
     assert_eq!(dup.code(), "duplicate_order_number");
@@ -391,16 +347,9 @@ async fn monthly_cap_is_enforced_for_customer_orders_only(app: TestApp) {
     let d = demo(&app).await;
     let s = CompanySettings {
         monthly_order_limit: Some(2),
-        ..app
-            .store()
-            .get_settings(&d.t.company)
-            .await
-            .expect("settings")
+        ..app.store().get_settings(&d.t.company).await.expect("settings")
     };
-    app.store()
-        .put_settings(&d.t.company, &s)
-        .await
-        .expect("settings");
+    app.store().put_settings(&d.t.company, &s).await.expect("settings");
     for _ in 0..2 {
         assert_eq!(
             app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
@@ -445,14 +394,17 @@ async fn too_many_stocked_products_are_refused_whole(app: TestApp) {
     let mut lines = Vec::new();
     for i in 0..=limit {
         let r = app
-            .call("POST", "/api/v1/products", &d.owner, Some(json!({"sku": format!("BULK-{i}"), "name": format!("Bulk {i}"), "price": "1.00", "stock": 10})))
+            .call(
+                "POST",
+                "/api/v1/products",
+                &d.owner,
+                Some(json!({"sku": format!("BULK-{i}"), "name": format!("Bulk {i}"), "price": "1.00", "stock": 10})),
+            )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         lines.push(json!({"sku": format!("BULK-{i}"), "quantity": 1}));
     }
-    let r = app
-        .call("POST", ORDERS, &d.buyer, Some(json!({"items": lines})))
-        .await;
+    let r = app.call("POST", ORDERS, &d.buyer, Some(json!({"items": lines}))).await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.code(), "too_many_products");
     assert!(
@@ -463,14 +415,9 @@ async fn too_many_stocked_products_are_refused_whole(app: TestApp) {
     assert_eq!(app.counts(&d.t.company).await.orders, 0);
     // Exactly the limit fits in one transaction.
     lines.pop();
-    let ok = app
-        .call("POST", ORDERS, &d.buyer, Some(json!({"items": lines})))
-        .await;
+    let ok = app.call("POST", ORDERS, &d.buyer, Some(json!({"items": lines}))).await;
     assert_eq!(ok.status, 201, "{}", ok.body);
-    assert_eq!(
-        ok.body["data"]["items"].as_array().map(Vec::len),
-        Some(limit)
-    );
+    assert_eq!(ok.body["data"]["items"].as_array().map(Vec::len), Some(limit));
 }
 
 async fn draft_api_orders_move_no_stock(app: TestApp) {
@@ -497,9 +444,7 @@ async fn draft_api_orders_move_no_stock(app: TestApp) {
 async fn integration_origin_ids_return_the_existing_order(app: TestApp) {
     let d = demo(&app).await;
     let body = json!({"customer_id": d.t.acme, "origin_order_id": "shop-1001", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
-    let first = app
-        .call("POST", ORDERS, &d.integration, Some(body.clone()))
-        .await;
+    let first = app.call("POST", ORDERS, &d.integration, Some(body.clone())).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.body["data"]["financial_status"], "paid");
     assert_eq!(first.body["data"]["origin_order_id"], "shop-1001");
@@ -508,34 +453,24 @@ async fn integration_origin_ids_return_the_existing_order(app: TestApp) {
     assert_eq!(again.body["data"]["id"], first.body["data"]["id"]);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 119);
     let missing_customer = app
-        .call(
-            "POST",
-            ORDERS,
-            &d.integration,
-            Some(items(&[("WIDGET-001", 1)])),
-        )
+        .call("POST", ORDERS, &d.integration, Some(items(&[("WIDGET-001", 1)])))
         .await;
     assert_eq!(missing_customer.status, 422);
 }
 
 async fn large_discounts_wait_for_approval(app: TestApp) {
     let d = demo(&app).await;
-    let mut s = app
-        .store()
-        .get_settings(&d.t.company)
-        .await
-        .expect("settings");
+    let mut s = app.store().get_settings(&d.t.company).await.expect("settings");
     s.discount_approval_threshold = Some("50".parse().expect("decimal"));
-    app.store()
-        .put_settings(&d.t.company, &s)
-        .await
-        .expect("settings");
-    let small = json!({"customer_id": d.t.globex, "discount_amount": "50.00", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    app.store().put_settings(&d.t.company, &s).await.expect("settings");
+    let small =
+        json!({"customer_id": d.t.globex, "discount_amount": "50.00", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
     assert_eq!(
         app.call("POST", ORDERS, &d.owner, Some(small)).await.body["data"]["status"],
         "pending"
     );
-    let big = json!({"customer_id": d.t.globex, "discount_amount": "50.01", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    let big =
+        json!({"customer_id": d.t.globex, "discount_amount": "50.01", "items": [{"sku": "WIDGET-001", "quantity": 1}]});
     let r = app.call("POST", ORDERS, &d.owner, Some(big)).await;
     assert_eq!(r.body["data"]["status"], "pending_approval", "{}", r.body);
     assert_eq!(r.body["data"]["total_amount"], "49.98");
@@ -551,9 +486,7 @@ async fn customers_see_only_their_own_orders(app: TestApp) {
             "POST",
             ORDERS,
             &d.staff,
-            Some(
-                json!({"customer_id": d.t.globex, "items": [{"sku": "WIDGET-001", "quantity": 1}]}),
-            ),
+            Some(json!({"customer_id": d.t.globex, "items": [{"sku": "WIDGET-001", "quantity": 1}]})),
         )
         .await;
     let mine_id = mine.body["data"]["id"].as_str().expect("id");
@@ -564,13 +497,8 @@ async fn customers_see_only_their_own_orders(app: TestApp) {
             .status,
         200
     );
-    let other = app
-        .call("GET", &format!("{ORDERS}/{theirs_id}"), &d.buyer, None)
-        .await;
-    assert_eq!(
-        other.status, 404,
-        "another customer's order is absent, not forbidden"
-    );
+    let other = app.call("GET", &format!("{ORDERS}/{theirs_id}"), &d.buyer, None).await;
+    assert_eq!(other.status, 404, "another customer's order is absent, not forbidden");
     let rival = app.token("rival", "OWNER", None);
     assert_eq!(
         app.call("GET", &format!("{ORDERS}/{mine_id}"), &rival, None)
@@ -605,9 +533,7 @@ async fn order_read_back_equals_the_create_response(app: TestApp) {
     let r = app.call("POST", ORDERS, &d.staff, Some(body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["data"]["id"].as_str().expect("id");
-    let read = app
-        .call("GET", &format!("{ORDERS}/{id}"), &d.staff, None)
-        .await;
+    let read = app.call("GET", &format!("{ORDERS}/{id}"), &d.staff, None).await;
     assert_eq!(read.status, 200);
     assert_eq!(read.body, r.body, "what is stored is what was answered");
     assert_eq!(read.body["data"]["total_amount"], "191.98");

@@ -13,16 +13,12 @@ fn repo() -> PathBuf {
 }
 
 fn template() -> Value {
-    let text =
-        std::fs::read_to_string(repo().join("infra/template.yaml")).expect("infra/template.yaml");
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).expect("infra/template.yaml");
     serde_yaml::from_str(&text).expect("template is YAML")
 }
 
 fn pascal(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|w| w[..1].to_uppercase() + &w[1..])
-        .collect()
+    snake.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
 }
 
 #[test]
@@ -34,20 +30,10 @@ fn every_route_is_a_function_in_the_template_and_nothing_else_is() {
         if res["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        for (_, ev) in res["Properties"]["Events"]
-            .as_mapping()
-            .into_iter()
-            .flatten()
-        {
+        for (_, ev) in res["Properties"]["Events"].as_mapping().into_iter().flatten() {
             if ev["Type"].as_str() == Some("HttpApi") {
-                let method = ev["Properties"]["Method"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_uppercase();
-                let path = ev["Properties"]["Path"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
+                let method = ev["Properties"]["Method"].as_str().unwrap_or_default().to_uppercase();
+                let path = ev["Properties"]["Path"].as_str().unwrap_or_default().to_owned();
                 declared.insert((method, path, name.as_str().unwrap_or_default().to_owned()));
             }
         }
@@ -72,11 +58,7 @@ fn every_route_is_a_function_in_the_template_and_nothing_else_is() {
             r.function
         );
         assert!(
-            repo()
-                .join("functions")
-                .join(r.function)
-                .join("src/main.rs")
-                .exists(),
+            repo().join("functions").join(r.function).join("src/main.rs").exists(),
             "functions/{}",
             r.function
         );
@@ -120,9 +102,7 @@ fn the_table_in_the_template_has_the_indexes_the_adapter_queries() {
 fn the_openapi_document_lists_exactly_the_routes() {
     let doc = serde_json::to_value(oms_api::openapi::document()).expect("json");
     assert!(
-        doc["openapi"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("3.1")),
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
         "OpenAPI 3.1"
     );
     let mut documented = BTreeSet::new();
@@ -139,17 +119,21 @@ fn the_openapi_document_lists_exactly_the_routes() {
 }
 
 #[test]
-fn every_function_has_a_sample_event_for_its_route() {
+fn every_function_has_a_sample_event_for_one_of_its_routes() {
     for r in ROUTES {
         let path = repo().join("events").join(format!("{}.json", r.function));
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
         let ev: serde_json::Value = serde_json::from_str(&text).expect("event is JSON");
-        assert_eq!(
-            ev["routeKey"],
-            format!("{} {}", r.method, r.path),
-            "{}",
-            path.display()
+        let routes: Vec<String> = ROUTES
+            .iter()
+            .filter(|x| x.function == r.function)
+            .map(|x| format!("{} {}", x.method, x.path))
+            .collect();
+        assert!(
+            routes.iter().any(|k| ev["routeKey"] == *k),
+            "{}: routeKey {} not in {routes:?}",
+            path.display(),
+            ev["routeKey"]
         );
         assert_eq!(ev["version"], "2.0");
     }

@@ -11,8 +11,8 @@ use oms_domain::ids::{EventId, OrderId, ProductId};
 use oms_domain::order::{Order, OrderNumber};
 use oms_domain::outbox::{EventKind, OutboxEvent};
 use oms_domain::ports::{
-    CapIncrement, CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderCommit,
-    PlacementKeys, StockDecrement,
+    CapIncrement, CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderCommit, PlacementKeys,
+    StockDecrement,
 };
 use oms_tests::{on_both_adapters, TestApp};
 
@@ -32,21 +32,12 @@ async fn sku_lookups_ignore_case_and_skip_unknowns(app: TestApp) {
         Sku::parse("Bolt-M8").expect("sku"),
         Sku::parse("NOPE").expect("sku"),
     ];
-    let found = app
-        .store()
-        .find_skus(&d.t.company, &skus)
-        .await
-        .expect("lookup");
+    let found = app.store().find_skus(&d.t.company, &skus).await.expect("lookup");
     assert_eq!(found.len(), 2);
     assert_eq!(found["WIDGET-001"], d.id("WIDGET-001"));
     assert_eq!(found["BOLT-M8"], d.id("BOLT-M8"));
     let rival = oms_domain::ids::CompanyId::parse("rival").expect("id");
-    assert!(app
-        .store()
-        .find_skus(&rival, &skus)
-        .await
-        .expect("lookup")
-        .is_empty());
+    assert!(app.store().find_skus(&rival, &skus).await.expect("lookup").is_empty());
 }
 
 async fn the_placement_snapshot_holds_everything_placement_needs(app: TestApp) {

@@ -103,8 +103,7 @@ impl TestApp {
             panic!("cannot create a table in DynamoDB Local at {endpoint}: {e:#}");
         }
         // The DynamoDB Local jar (2020) accepts 10 actions per transaction; AWS accepts 100.
-        let store = DynamoStore::new(client, table)
-            .with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
+        let store = DynamoStore::new(client, table).with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
         let app = App::new(Arc::new(store.clone()), b"test-cursor-secret");
         Some(TestApp::from_app(app, Backend::Dynamo(store)))
     }
@@ -118,30 +117,17 @@ impl TestApp {
     }
 
     pub async fn seed_demo(&self) -> DemoTenant {
-        oms_api::demo::seed(self.app())
-            .await
-            .expect("demo tenant seeds")
+        oms_api::demo::seed(self.app()).await.expect("demo tenant seeds")
     }
 
     pub fn token(&self, company: &str, role: &str, customer: Option<CustomerId>) -> String {
         let sub = format!("user-{}", role.to_lowercase());
-        self.jwt.mint(
-            &sub,
-            company,
-            role,
-            customer.map(|c| c.to_string()).as_deref(),
-            3600,
-        )
+        self.jwt
+            .mint(&sub, company, role, customer.map(|c| c.to_string()).as_deref(), 3600)
     }
 
     /// A JSON call with a bearer token.
-    pub async fn call(
-        &self,
-        method: &str,
-        target: &str,
-        token: &str,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: &str, target: &str, token: &str, body: Option<Value>) -> Reply {
         let mut headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
         let body = match body {
             Some(b) => {
@@ -153,13 +139,7 @@ impl TestApp {
         self.raw(method, target, headers, body).await
     }
 
-    pub async fn raw(
-        &self,
-        method: &str,
-        target: &str,
-        headers: Vec<(String, String)>,
-        body: Vec<u8>,
-    ) -> Reply {
+    pub async fn raw(&self, method: &str, target: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Reply {
         let resp = self
             .gateway
             .handle(HttpRequest {

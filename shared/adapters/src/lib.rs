@@ -5,14 +5,13 @@
 pub mod dynamo;
 pub mod memory;
 
-use oms_domain::catalog::Product;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// The top-level product fields an edit changes. Writes touch only these, so an edit never
-/// overwrites a stock decrement that an order committed in between.
-pub(crate) fn changed_fields(before: &Product, after: &Product) -> Map<String, Value> {
-    let (Ok(Value::Object(b)), Ok(Value::Object(a))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
+/// The top-level fields an edit changes. Writes touch only these, so an edit never
+/// overwrites what another writer changed in between (a stock decrement, a status).
+pub(crate) fn changed_fields<T: Serialize>(before: &T, after: &T) -> Map<String, Value> {
+    let (Ok(Value::Object(b)), Ok(Value::Object(a))) = (serde_json::to_value(before), serde_json::to_value(after))
     else {
         return Map::new();
     };

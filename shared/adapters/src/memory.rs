@@ -13,9 +13,9 @@ use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
-    CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord,
-    OrderCommit, OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot,
-    ProductFilter, SettingsStore,
+    AuditFilter, AuditStore, CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
+    IdempotencyRecord, OrderChange, OrderCommit, OrderStore, OriginKey, Page, PageRequest, PlacementKeys,
+    PlacementSnapshot, ProductFilter, SettingsStore, StockDecrement,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -100,34 +100,102 @@ impl MemoryStore {
             audit: s
                 .audit
                 .iter()
-                .filter(|a| {
-                    &a.company_id == company && a.entity == oms_domain::audit::EntityKind::Order
-                })
+                .filter(|a| &a.company_id == company && a.entity == oms_domain::audit::EntityKind::Order)
                 .count(),
             outbox: s.outbox.iter().filter(|e| &e.company_id == company).count(),
         }
     }
 }
 
+impl State {
+    /// The cap and stock conditions of a transaction, in its order.
+    fn check_stock_and_cap(
+        &self,
+        c: &CompanyId,
+        stock: &[StockDecrement],
+        cap: Option<&CapIncrement>,
+    ) -> Option<CommitRejection> {
+        if let Some(cap) = cap {
+            let used = self.usage.get(&(c.clone(), cap.month.clone())).copied().unwrap_or(0);
+            if let Some(limit) = cap.limit.filter(|l| used >= *l) {
+                return Some(CommitRejection::MonthlyCapReached { limit });
+            }
+        }
+        let mut short = Vec::new();
+        for d in stock {
+            match self.products.get(&(c.clone(), d.product_id)) {
+                Some(p) if !p.active => return Some(CommitRejection::ProductUnavailable(d.product_id)),
+                None => return Some(CommitRejection::ProductUnavailable(d.product_id)),
+                Some(p) if p.stock < d.quantity => short.push((d.product_id, p.stock)),
+                Some(_) => {}
+            }
+        }
+        (!short.is_empty()).then_some(CommitRejection::InsufficientStock(short))
+    }
+
+    fn apply_stock_and_cap(
+        &mut self,
+        c: &CompanyId,
+        stock: &[StockDecrement],
+        cap: Option<&CapIncrement>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        for d in stock {
+            if let Some(p) = self.products.get_mut(&(c.clone(), d.product_id)) {
+                p.stock -= d.quantity;
+                p.updated_at = at;
+            }
+        }
+        if let Some(cap) = cap {
+            *self.usage.entry((c.clone(), cap.month.clone())).or_default() += 1;
+        }
+    }
+}
+
+/// The audit sort key, the same string the DynamoDB adapter sorts by.
+fn audit_sort(a: &AuditEntry) -> String {
+    format!("{}#{}", a.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), a.id)
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn list_audit(
+        &self,
+        company: &CompanyId,
+        f: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, Error> {
+        let s = self.lock();
+        let mut matching: Vec<(String, &AuditEntry)> = s
+            .audit
+            .iter()
+            .filter(|a| &a.company_id == company)
+            .filter(|a| f.entity.is_none_or(|e| a.entity == e))
+            .filter(|a| f.entity_id.as_ref().is_none_or(|id| &a.entity_id == id))
+            .filter(|a| f.action.is_none_or(|x| a.action == x))
+            .filter(|a| f.actor.as_ref().is_none_or(|x| &a.actor_id == x))
+            .filter(|a| f.from.is_none_or(|t| a.at >= t) && f.to.is_none_or(|t| a.at <= t))
+            .map(|a| (audit_sort(a), a))
+            .filter(|(k, _)| page.after.as_ref().is_none_or(|after| k < after))
+            .collect();
+        matching.sort_by(|a, b| b.0.cmp(&a.0));
+        let limit = page.limit as usize;
+        let next = (matching.len() > limit).then(|| matching[limit - 1].0.clone());
+        Ok(Page {
+            items: matching.into_iter().take(limit).map(|(_, a)| a.clone()).collect(),
+            next,
+        })
+    }
+}
+
 #[async_trait]
 impl SettingsStore for MemoryStore {
     async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error> {
-        Ok(self
-            .lock()
-            .settings
-            .get(company)
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.lock().settings.get(company).cloned().unwrap_or_default())
     }
 
-    async fn put_settings(
-        &self,
-        company: &CompanyId,
-        settings: &CompanySettings,
-    ) -> Result<(), Error> {
-        self.lock()
-            .settings
-            .insert(company.clone(), settings.clone());
+    async fn put_settings(&self, company: &CompanyId, settings: &CompanySettings) -> Result<(), Error> {
+        self.lock().settings.insert(company.clone(), settings.clone());
         Ok(())
     }
 }
@@ -147,20 +215,11 @@ impl CatalogStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_product(
-        &self,
-        company: &CompanyId,
-        id: ProductId,
-    ) -> Result<Option<Product>, Error> {
+    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
         Ok(self.lock().products.get(&(company.clone(), id)).cloned())
     }
 
-    async fn update_product(
-        &self,
-        before: &Product,
-        after: &Product,
-        audit: &AuditEntry,
-    ) -> Result<(), Error> {
+    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
         let mut s = self.lock();
         let key = (before.company_id.clone(), before.id);
         let current = s
@@ -184,8 +243,7 @@ impl CatalogStore for MemoryStore {
         }
         let merged: Product = serde_json::from_value(merged).map_err(Error::internal)?;
         if after.sku.key() != before.sku.key() {
-            s.skus
-                .remove(&(before.company_id.clone(), before.sku.key()));
+            s.skus.remove(&(before.company_id.clone(), before.sku.key()));
             s.skus.insert(new_sku, after.id);
         }
         s.products.insert(key, merged);
@@ -242,19 +300,11 @@ impl CatalogStore for MemoryStore {
         Ok(Page { items, next })
     }
 
-    async fn find_skus(
-        &self,
-        company: &CompanyId,
-        skus: &[Sku],
-    ) -> Result<HashMap<String, ProductId>, Error> {
+    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
         let s = self.lock();
         Ok(skus
             .iter()
-            .filter_map(|k| {
-                s.skus
-                    .get(&(company.clone(), k.key()))
-                    .map(|id| (k.key(), *id))
-            })
+            .filter_map(|k| s.skus.get(&(company.clone(), k.key())).map(|id| (k.key(), *id)))
             .collect())
     }
 }
@@ -268,16 +318,9 @@ fn duplicate_sku(sku: &Sku) -> Error {
 
 #[async_trait]
 impl CustomerStore for MemoryStore {
-    async fn create_customer(
-        &self,
-        mut customer: Customer,
-        audit: &AuditEntry,
-    ) -> Result<Customer, Error> {
+    async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
         let mut s = self.lock();
-        let seq = s
-            .customer_seq
-            .entry(customer.company_id.clone())
-            .or_default();
+        let seq = s.customer_seq.entry(customer.company_id.clone()).or_default();
         *seq += 1;
         customer.customer_number = oms_domain::catalog::customer_number(*seq);
         s.customers
@@ -286,19 +329,11 @@ impl CustomerStore for MemoryStore {
         Ok(customer)
     }
 
-    async fn get_customer(
-        &self,
-        company: &CompanyId,
-        id: CustomerId,
-    ) -> Result<Option<Customer>, Error> {
+    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error> {
         Ok(self.lock().customers.get(&(company.clone(), id)).cloned())
     }
 
-    async fn price_overrides(
-        &self,
-        company: &CompanyId,
-        id: CustomerId,
-    ) -> Result<Vec<PriceOverride>, Error> {
+    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
         let s = self.lock();
         Ok(s.overrides
             .iter()
@@ -345,9 +380,7 @@ impl OrderStore for MemoryStore {
         Ok(PlacementSnapshot {
             settings: s.settings.get(c).cloned().unwrap_or_default(),
             products,
-            customer: keys
-                .customer
-                .and_then(|cu| s.customers.get(&(c.clone(), cu)).cloned()),
+            customer: keys.customer.and_then(|cu| s.customers.get(&(c.clone(), cu)).cloned()),
             overrides,
             idempotency: keys.idempotency.as_ref().and_then(|k| {
                 s.idempotency
@@ -356,14 +389,53 @@ impl OrderStore for MemoryStore {
             }),
             origin_order: keys.origin.as_ref().and_then(|o| {
                 s.origins
-                    .get(&(
-                        c.clone(),
-                        o.integration_id.clone(),
-                        o.origin_order_id.clone(),
-                    ))
+                    .get(&(c.clone(), o.integration_id.clone(), o.origin_order_id.clone()))
                     .copied()
             }),
         })
+    }
+
+    async fn commit_order_change(&self, ch: &OrderChange) -> Result<Order, CommitError> {
+        let mut s = self.lock();
+        let c = &ch.before.company_id;
+        let key = (c.clone(), ch.before.id);
+        let current = s
+            .orders
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Error::not_found("order", ch.before.id))?;
+        let reject = |r| Err(CommitError::Rejected(r));
+        if current.status != ch.before.status {
+            return reject(CommitRejection::StatusChanged {
+                current: current.status,
+            });
+        }
+        if ch.expect_version.is_some_and(|v| v != current.version) {
+            return reject(CommitRejection::VersionChanged {
+                current: current.version,
+            });
+        }
+        if let Some(r) = s.check_stock_and_cap(c, &ch.stock, ch.cap.as_ref()) {
+            return reject(r);
+        }
+        let mut merged = serde_json::to_value(&current).map_err(Error::internal)?;
+        if let Some(obj) = merged.as_object_mut() {
+            obj.extend(crate::changed_fields(&ch.before, &ch.after));
+            obj.insert("version".into(), serde_json::json!(current.version + 1));
+            obj.insert("updated_at".into(), serde_json::json!(ch.after.updated_at));
+        }
+        let merged: Order = serde_json::from_value(merged).map_err(Error::internal)?;
+        s.apply_stock_and_cap(c, &ch.stock, ch.cap.as_ref(), ch.after.updated_at);
+        for r in &ch.restock {
+            if let Some(p) = s.products.get_mut(&(c.clone(), r.product_id)) {
+                p.stock += r.quantity;
+                p.updated_at = ch.after.updated_at;
+            }
+        }
+        s.orders.insert(key, merged.clone());
+        s.audit.push(ch.audit.clone());
+        s.outbox.push(ch.outbox.clone());
+        Ok(merged)
     }
 
     async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError> {
@@ -372,17 +444,13 @@ impl OrderStore for MemoryStore {
         let c = &o.company_id;
         let reject = |r| Err(CommitError::Rejected(r));
         // Conditions first, in the transaction's order; nothing is written unless all hold.
-        if s.order_numbers
-            .contains_key(&(c.clone(), o.order_number.key()))
-        {
+        if s.order_numbers.contains_key(&(c.clone(), o.order_number.key())) {
             return reject(CommitRejection::OrderNumberTaken(o.order_number.clone()));
         }
         if let Some(origin) = &commit.origin {
-            if s.origins.contains_key(&(
-                c.clone(),
-                origin.integration_id.clone(),
-                origin.origin_order_id.clone(),
-            )) {
+            if s.origins
+                .contains_key(&(c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()))
+            {
                 return reject(CommitRejection::OriginTaken);
             }
         }
@@ -393,60 +461,22 @@ impl OrderStore for MemoryStore {
                 return reject(CommitRejection::IdempotencyKeyTaken);
             }
         }
-        if let Some(cap) = &commit.cap {
-            let used = s
-                .usage
-                .get(&(c.clone(), cap.month.clone()))
-                .copied()
-                .unwrap_or(0);
-            if let Some(limit) = cap.limit {
-                if used >= limit {
-                    return reject(CommitRejection::MonthlyCapReached { limit });
-                }
-            }
-        }
-        let mut short = Vec::new();
-        for d in &commit.stock {
-            match s.products.get(&(c.clone(), d.product_id)) {
-                Some(p) if !p.active => {
-                    return reject(CommitRejection::ProductUnavailable(d.product_id))
-                }
-                None => return reject(CommitRejection::ProductUnavailable(d.product_id)),
-                Some(p) if p.stock < d.quantity => short.push((d.product_id, p.stock)),
-                Some(_) => {}
-            }
-        }
-        if !short.is_empty() {
-            return reject(CommitRejection::InsufficientStock(short));
+        if let Some(r) = s.check_stock_and_cap(c, &commit.stock, commit.cap.as_ref()) {
+            return reject(r);
         }
         // All conditions hold: apply every effect.
-        for d in &commit.stock {
-            if let Some(p) = s.products.get_mut(&(c.clone(), d.product_id)) {
-                p.stock -= d.quantity;
-                p.updated_at = o.created_at;
-            }
-        }
-        if let Some(cap) = &commit.cap {
-            *s.usage.entry((c.clone(), cap.month.clone())).or_default() += 1;
-        }
+        s.apply_stock_and_cap(c, &commit.stock, commit.cap.as_ref(), o.created_at);
         if let Some((k, rec)) = &commit.idempotency {
-            s.idempotency.insert(
-                (c.clone(), k.principal.to_string(), k.key.clone()),
-                rec.clone(),
-            );
+            s.idempotency
+                .insert((c.clone(), k.principal.to_string(), k.key.clone()), rec.clone());
         }
         if let Some(origin) = &commit.origin {
             s.origins.insert(
-                (
-                    c.clone(),
-                    origin.integration_id.clone(),
-                    origin.origin_order_id.clone(),
-                ),
+                (c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()),
                 o.id,
             );
         }
-        s.order_numbers
-            .insert((c.clone(), o.order_number.key()), o.id);
+        s.order_numbers.insert((c.clone(), o.order_number.key()), o.id);
         s.orders.insert((c.clone(), o.id), o.clone());
         s.audit.push(commit.audit.clone());
         s.outbox.push(commit.outbox.clone());
@@ -469,11 +499,7 @@ impl OrderStore for MemoryStore {
             .cloned())
     }
 
-    async fn origin_order(
-        &self,
-        company: &CompanyId,
-        origin: &OriginKey,
-    ) -> Result<Option<OrderId>, Error> {
+    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error> {
         Ok(self
             .lock()
             .origins

@@ -31,18 +31,13 @@ impl App {
     /// Production wiring, from the function's environment (set by `infra/template.yaml`):
     /// `TABLE_NAME`, `CURSOR_SECRET`, and optionally `DYNAMODB_ENDPOINT`.
     pub async fn from_env() -> anyhow::Result<App> {
-        let table =
-            std::env::var("TABLE_NAME").map_err(|_| anyhow::anyhow!("TABLE_NAME is not set"))?;
-        let secret = std::env::var("CURSOR_SECRET")
-            .map_err(|_| anyhow::anyhow!("CURSOR_SECRET is not set"))?;
+        let table = std::env::var("TABLE_NAME").map_err(|_| anyhow::anyhow!("TABLE_NAME is not set"))?;
+        let secret = std::env::var("CURSOR_SECRET").map_err(|_| anyhow::anyhow!("CURSOR_SECRET is not set"))?;
         if secret.len() < 16 {
             anyhow::bail!("CURSOR_SECRET must be at least 16 characters");
         }
         let client = dynamo_client(std::env::var("DYNAMODB_ENDPOINT").ok().as_deref()).await;
-        Ok(App::new(
-            Arc::new(DynamoStore::new(client, table)),
-            secret.as_bytes(),
-        ))
+        Ok(App::new(Arc::new(DynamoStore::new(client, table)), secret.as_bytes()))
     }
 }
 
@@ -50,9 +45,7 @@ impl App {
 /// endpoint with throwaway credentials so no AWS account is needed.
 pub async fn dynamo_client(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
     match endpoint {
-        None => aws_sdk_dynamodb::Client::new(
-            &aws_config::load_defaults(BehaviorVersion::latest()).await,
-        ),
+        None => aws_sdk_dynamodb::Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await),
         Some(url) => {
             let conf = aws_sdk_dynamodb::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
@@ -60,13 +53,7 @@ pub async fn dynamo_client(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
                 .region(Region::new(
                     std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
                 ))
-                .credentials_provider(Credentials::new(
-                    "local",
-                    "local",
-                    None,
-                    None,
-                    "local-endpoint",
-                ))
+                .credentials_provider(Credentials::new("local", "local", None, None, "local-endpoint"))
                 .build();
             aws_sdk_dynamodb::Client::from_conf(conf)
         }

@@ -18,20 +18,15 @@ pub const AUDIENCE: &str = "oms-api";
 /// The caller, from the authorizer's claims; 401 if there are none or they make no sense.
 pub fn actor(req: &Request) -> Result<Actor, ApiError> {
     let claims = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|j| &j.claims),
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims)
+        }
         _ => None,
     }
     .ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
     let get = |k: &str| claims.get(k).map(String::as_str);
-    let (Some(sub), Some(company), Some(role)) = (get("sub"), get("company_id"), get("role"))
-    else {
-        return Err(ApiError::unauthorized(
-            "token lacks sub, company_id or role",
-        ));
+    let (Some(sub), Some(company), Some(role)) = (get("sub"), get("company_id"), get("role")) else {
+        return Err(ApiError::unauthorized("token lacks sub, company_id or role"));
     };
     let actor = Actor::from_claims(sub, company, role, get("customer_id"))
         .map_err(|e| ApiError::unauthorized(format!("token claims are invalid: {e}")))?;
@@ -79,14 +74,7 @@ impl LocalJwt {
         }
     }
 
-    pub fn mint(
-        &self,
-        sub: &str,
-        company_id: &str,
-        role: &str,
-        customer_id: Option<&str>,
-        ttl_secs: i64,
-    ) -> String {
+    pub fn mint(&self, sub: &str, company_id: &str, role: &str, customer_id: Option<&str>, ttl_secs: i64) -> String {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: sub.into(),

@@ -37,10 +37,7 @@ pub struct DemoTenant {
 
 impl DemoTenant {
     pub fn product(&self, sku: &str) -> Option<ProductId> {
-        self.products
-            .iter()
-            .find(|(s, _)| *s == sku)
-            .map(|(_, id)| *id)
+        self.products.iter().find(|(s, _)| *s == sku).map(|(_, id)| *id)
     }
 }
 
@@ -192,9 +189,7 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
         ),
     ];
     for (sku, name, category, price, stock, active, track_inventory, fulfillment) in catalog {
-        let id = t
-            .product(sku)
-            .ok_or_else(|| Error::internal("demo product id"))?;
+        let id = t.product(sku).ok_or_else(|| Error::internal("demo product id"))?;
         let p = Product {
             id,
             company_id: t.company.clone(),
@@ -217,11 +212,7 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             store
                 .create_product(
                     &p,
-                    &audit(
-                        AuditAction::ProductCreated,
-                        EntityKind::Product,
-                        id.to_string(),
-                    ),
+                    &audit(AuditAction::ProductCreated, EntityKind::Product, id.to_string()),
                 )
                 .await?;
         }
@@ -235,12 +226,7 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
         ..Default::default()
     };
     for (id, company_name, contact, email) in [
-        (
-            t.acme,
-            "Acme Corporation",
-            "Alice Buyer",
-            "orders@acme.example",
-        ),
+        (t.acme, "Acme Corporation", "Alice Buyer", "orders@acme.example"),
         (
             t.globex,
             "Globex Industrial",
@@ -264,11 +250,7 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
         store
             .create_customer(
                 c,
-                &audit(
-                    AuditAction::CustomerCreated,
-                    EntityKind::Customer,
-                    id.to_string(),
-                ),
+                &audit(AuditAction::CustomerCreated, EntityKind::Customer, id.to_string()),
             )
             .await?;
     }
@@ -285,11 +267,7 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
         .put_price_override(
             &t.company,
             &o,
-            &audit(
-                AuditAction::CustomerPriceSet,
-                EntityKind::Customer,
-                t.acme.to_string(),
-            ),
+            &audit(AuditAction::CustomerPriceSet, EntityKind::Customer, t.acme.to_string()),
         )
         .await?;
     Ok(t)

@@ -93,8 +93,9 @@ impl ApiError {
                         Some(json!({ "lines": lines })),
                     ),
                     Error::Conflict { code, .. } => (StatusCode::CONFLICT, *code, message, None),
-                    Error::LimitExceeded { code, .. } => {
-                        (StatusCode::UNPROCESSABLE_ENTITY, *code, message, None)
+                    Error::LimitExceeded { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code, message, None),
+                    Error::PreconditionFailed { .. } => {
+                        (StatusCode::PRECONDITION_FAILED, "precondition_failed", message, None)
                     }
                     Error::IdempotencyKeyReused => (
                         StatusCode::UNPROCESSABLE_ENTITY,
@@ -102,9 +103,7 @@ impl ApiError {
                         message,
                         None,
                     ),
-                    Error::Contention => {
-                        (StatusCode::SERVICE_UNAVAILABLE, "contention", message, None)
-                    }
+                    Error::Contention => (StatusCode::SERVICE_UNAVAILABLE, "contention", message, None),
                     Error::Internal(_) => (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "internal_error",
@@ -139,10 +138,8 @@ impl ApiError {
         let (status, body) = self.status_and_body();
         let mut resp = crate::request::json_response(status, &body);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(
-                "retry-after",
-                lambda_http::http::HeaderValue::from_static("1"),
-            );
+            resp.headers_mut()
+                .insert("retry-after", lambda_http::http::HeaderValue::from_static("1"));
         }
         resp
     }

@@ -64,31 +64,18 @@ impl Gateway {
             return crate::request::json_response(StatusCode::OK, &doc);
         }
         let Ok(matched) = self.router.at(&path) else {
-            return ApiError::http(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no route for {path}"),
-            )
-            .into_response();
+            return ApiError::http(StatusCode::NOT_FOUND, "not_found", format!("no route for {path}")).into_response();
         };
         let Some(route) = matched.value.iter().find(|r| r.method == req.method) else {
             let allowed: Vec<&str> = matched.value.iter().map(|r| r.method).collect();
             return ApiError::http(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                format!(
-                    "{} is not allowed on {path}; use {}",
-                    req.method,
-                    allowed.join(", ")
-                ),
+                format!("{} is not allowed on {path}; use {}", req.method, allowed.join(", ")),
             )
             .into_response();
         };
-        let params: Map<String, Value> = matched
-            .params
-            .iter()
-            .map(|(k, v)| (k.to_owned(), json!(v)))
-            .collect();
+        let params: Map<String, Value> = matched.params.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
         // The JWT authorizer runs before the function, as in API Gateway.
         let claims = match self.authorize(&req.headers) {
             Ok(c) => c,
@@ -108,8 +95,7 @@ impl Gateway {
         };
         match dispatch(&self.app, route.function, lambda_req.into()).await {
             Some(resp) => resp,
-            None => ApiError::http(StatusCode::NOT_FOUND, "not_found", "no such function")
-                .into_response(),
+            None => ApiError::http(StatusCode::NOT_FOUND, "not_found", "no such function").into_response(),
         }
     }
 

@@ -15,6 +15,9 @@ use crate::handlers;
     paths(
         handlers::orders::create_order,
         handlers::orders::get_order,
+        handlers::orders::update_order,
+        handlers::orders::change_order_status,
+        handlers::audit::list_audit_log,
         handlers::products::create_product,
         handlers::products::list_products,
         handlers::products::get_product,

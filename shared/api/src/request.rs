@@ -31,17 +31,10 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
         return Err(ApiError::http(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!(
-                "request body is {} bytes; the limit is {MAX_BODY_BYTES}",
-                bytes.len()
-            ),
+            format!("request body is {} bytes; the limit is {MAX_BODY_BYTES}", bytes.len()),
         ));
     }
-    if let Some(ct) = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(ct) = req.headers().get("content-type").and_then(|v| v.to_str().ok()) {
         if !ct.to_ascii_lowercase().starts_with("application/json") {
             return Err(ApiError::http(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -71,9 +64,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
         let path = e.path().to_string();
         let inner = e.inner().to_string();
         // serde reports a missing field at its parent; name the field itself.
-        let missing = inner
-            .strip_prefix("missing field `")
-            .and_then(|r| r.split('`').next());
+        let missing = inner.strip_prefix("missing field `").and_then(|r| r.split('`').next());
         let field = match (path.as_str(), missing) {
             (".", Some(m)) => m.to_owned(),
             (p, Some(m)) => format!("{p}.{m}"),
@@ -101,6 +92,22 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref()
         .and_then(|q| q.first(name))
         .map(str::to_owned)
+}
+
+/// `If-Match: "3"` (the version from an `ETag`), or absent. `*` matches any version.
+pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
+    let Some(v) = req.headers().get("if-match") else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or_default().trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    let digits = s.trim_start_matches("W/").trim_matches('"');
+    digits
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| Error::invalid("If-Match", "If-Match must be the ETag of the order, e.g. \"3\"").into())
 }
 
 /// `Idempotency-Key`: 1-255 visible ASCII characters, or absent.
@@ -134,13 +141,7 @@ pub fn paging(req: &Request) -> Result<(u32, Option<String>), ApiError> {
         None => 25,
         Some(s) => match s.parse::<u32>() {
             Ok(n @ 1..=100) => n,
-            _ => {
-                return Err(Error::invalid(
-                    "per_page",
-                    "per_page must be a whole number from 1 to 100",
-                )
-                .into())
-            }
+            _ => return Err(Error::invalid("per_page", "per_page must be a whole number from 1 to 100").into()),
         },
     };
     Ok((per_page, query(req, "cursor")))

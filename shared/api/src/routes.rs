@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::handlers::{customers, orders, products};
+use crate::handlers::{audit, customers, orders, products};
 use crate::App;
 
 #[derive(Debug, Clone, Copy)]
@@ -17,16 +17,16 @@ pub struct Route {
 }
 
 const fn r(method: &'static str, path: &'static str, function: &'static str) -> Route {
-    Route {
-        method,
-        path,
-        function,
-    }
+    Route { method, path, function }
 }
 
 pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/sales/orders", "create_order"),
     r("GET", "/api/v1/sales/orders/{id}", "get_order"),
+    r("PUT", "/api/v1/sales/orders/{id}", "update_order"),
+    r("PATCH", "/api/v1/sales/orders/{id}", "update_order"),
+    r("POST", "/api/v1/sales/orders/{id}/status", "change_order_status"),
+    r("GET", "/api/v1/audit-log", "list_audit_log"),
     r("POST", "/api/v1/products", "create_product"),
     r("GET", "/api/v1/products", "list_products"),
     r("GET", "/api/v1/products/{id}", "get_product"),
@@ -45,6 +45,9 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
     Some(match function {
         "create_order" => orders::create_order(app, req).await,
         "get_order" => orders::get_order(app, req).await,
+        "update_order" => orders::update_order(app, req).await,
+        "change_order_status" => orders::change_order_status(app, req).await,
+        "list_audit_log" => audit::list_audit_log(app, req).await,
         "create_product" => products::create_product(app, req).await,
         "list_products" => products::list_products(app, req).await,
         "get_product" => products::get_product(app, req).await,

@@ -10,11 +10,7 @@ pub fn init() {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // try_init: a second call (tests) keeps the first subscriber.
     let _ = if in_lambda {
-        builder
-            .json()
-            .with_current_span(true)
-            .without_time()
-            .try_init()
+        builder.json().with_current_span(true).without_time().try_init()
     } else {
         builder.compact().with_target(false).try_init()
     };

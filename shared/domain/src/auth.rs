@@ -89,13 +89,7 @@ impl Role {
             ],
             Role::Finance => &[OrdersRead, ProductsRead, CustomersRead, AuditRead],
             Role::Customer => &[OrdersCreate, OrdersRead, ProductsRead],
-            Role::Integration => &[
-                OrdersCreate,
-                OrdersRead,
-                ProductsRead,
-                CustomersRead,
-                CustomersWrite,
-            ],
+            Role::Integration => &[OrdersCreate, OrdersRead, ProductsRead, CustomersRead, CustomersWrite],
         }
     }
 }
@@ -154,32 +148,20 @@ pub struct Actor {
 
 impl Actor {
     /// Builds an actor from claims, refusing combinations that make no sense.
-    pub fn from_claims(
-        sub: &str,
-        company_id: &str,
-        role: &str,
-        customer_id: Option<&str>,
-    ) -> Result<Actor, Error> {
+    pub fn from_claims(sub: &str, company_id: &str, role: &str, customer_id: Option<&str>) -> Result<Actor, Error> {
         let role = Role::parse(role)?;
         let customer_id = customer_id
             .filter(|s| !s.is_empty())
             .map(CustomerId::parse)
             .transpose()?;
         if role == Role::Customer && customer_id.is_none() {
-            return Err(Error::invalid(
-                "customer_id",
-                "a CUSTOMER token must carry customer_id",
-            ));
+            return Err(Error::invalid("customer_id", "a CUSTOMER token must carry customer_id"));
         }
         Ok(Actor {
             user_id: UserId::parse(sub)?,
             company_id: CompanyId::parse(company_id)?,
             role,
-            customer_id: if role == Role::Customer {
-                customer_id
-            } else {
-                None
-            },
+            customer_id: if role == Role::Customer { customer_id } else { None },
         })
     }
 
@@ -202,13 +184,8 @@ mod tests {
 
     #[test]
     fn customers_cannot_override_prices_or_adjust_stock() {
-        let a = Actor::from_claims(
-            "u1",
-            "acme",
-            "CUSTOMER",
-            Some("8a0f3a56-7f3c-4c38-9d51-64c1b1a3c1aa"),
-        )
-        .expect("actor");
+        let a =
+            Actor::from_claims("u1", "acme", "CUSTOMER", Some("8a0f3a56-7f3c-4c38-9d51-64c1b1a3c1aa")).expect("actor");
         assert!(a.can(Permission::OrdersCreate));
         assert!(!a.can(Permission::OrdersPriceOverride));
         assert!(!a.can(Permission::StockAdjust));
@@ -221,13 +198,7 @@ mod tests {
 
     #[test]
     fn staff_tokens_drop_a_stray_customer_id() {
-        let a = Actor::from_claims(
-            "u1",
-            "acme",
-            "STAFF",
-            Some("8a0f3a56-7f3c-4c38-9d51-64c1b1a3c1aa"),
-        )
-        .expect("actor");
+        let a = Actor::from_claims("u1", "acme", "STAFF", Some("8a0f3a56-7f3c-4c38-9d51-64c1b1a3c1aa")).expect("actor");
         assert_eq!(a.customer_id, None);
     }
 

@@ -134,10 +134,7 @@ impl Address {
             ("postal_code", &self.postal_code),
         ] {
             if v.as_deref().is_some_and(|s| s.chars().count() > 200) {
-                return Err(Error::invalid(
-                    name,
-                    format!("{name} must be at most 200 characters"),
-                ));
+                return Err(Error::invalid(name, format!("{name} must be at most 200 characters")));
             }
         }
         if let Some(c) = &self.country {
@@ -158,10 +155,7 @@ pub fn parse_email(s: &str) -> Result<String, Error> {
     if s.len() <= 254 && email_address::EmailAddress::is_valid(s) {
         Ok(s.to_owned())
     } else {
-        Err(Error::invalid(
-            "email",
-            format!("`{s}` is not an e-mail address"),
-        ))
+        Err(Error::invalid("email", format!("`{s}` is not an e-mail address")))
     }
 }
 

@@ -26,10 +26,7 @@ pub struct ShortLine {
 pub enum Error {
     /// The request is well-formed JSON but breaks a rule; every broken field is listed.
     #[error("{message}")]
-    Validation {
-        message: String,
-        fields: Vec<FieldError>,
-    },
+    Validation { message: String, fields: Vec<FieldError> },
     /// The entity does not exist for this tenant (another tenant's ids land here too).
     #[error("{entity} {id} was not found")]
     NotFound { entity: &'static str, id: String },
@@ -43,6 +40,9 @@ pub enum Error {
     /// A request that would have to be split to fit one transaction, and so is refused whole.
     #[error("{message}")]
     LimitExceeded { code: &'static str, message: String },
+    /// `If-Match` named a version the entity has moved past.
+    #[error("{message}")]
+    PreconditionFailed { message: String },
     /// The same `Idempotency-Key` was used before with a different request body.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
@@ -57,12 +57,7 @@ pub enum Error {
 fn short_stock_message(lines: &[ShortLine]) -> String {
     lines
         .iter()
-        .map(|l| {
-            format!(
-                "Not enough stock for {}. Only {} available.",
-                l.name, l.available
-            )
-        })
+        .map(|l| format!("Not enough stock for {}. Only {} available.", l.name, l.available))
         .collect::<Vec<_>>()
         .join(" ")
 }

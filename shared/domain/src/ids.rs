@@ -11,9 +11,8 @@ use crate::error::Error;
 fn is_key_safe(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| {
-            c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '@' || c == '|'
-        })
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' || c == '@' || c == '|')
 }
 
 macro_rules! text_id {

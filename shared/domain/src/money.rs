@@ -85,8 +85,7 @@ pub fn deserialize_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D
             f.write_str("a decimal amount as a string (\"12.50\") or a number")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
-            Decimal::from_str(v.trim())
-                .map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
+            Decimal::from_str(v.trim()).map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Decimal, E> {
             Ok(Decimal::from(v))
@@ -110,10 +109,8 @@ pub fn deserialize_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D
 
 /// Multiplies by a percentage and rounds to the currency with banker's rounding.
 pub fn percent_of(base: Decimal, percent: Decimal, currency: Currency) -> Decimal {
-    (base * percent / Decimal::ONE_HUNDRED).round_dp_with_strategy(
-        currency.minor_units(),
-        RoundingStrategy::MidpointNearestEven,
-    )
+    (base * percent / Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointNearestEven)
 }
 
 /// An ISO 4217 currency.
@@ -127,12 +124,7 @@ impl Currency {
     pub fn parse(code: &str) -> Result<Self, Error> {
         iso_currency::Currency::from_code(&code.to_ascii_uppercase())
             .map(Currency)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "currency",
-                    format!("`{code}` is not an ISO 4217 currency code"),
-                )
-            })
+            .ok_or_else(|| Error::invalid("currency", format!("`{code}` is not an ISO 4217 currency code")))
     }
 
     pub fn code(self) -> &'static str {

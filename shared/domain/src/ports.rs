@@ -42,19 +42,10 @@ pub struct ProductFilter {
 pub trait CatalogStore: Send + Sync {
     /// Creates the product and claims its SKU; `duplicate_sku` if the SKU is taken.
     async fn create_product(&self, product: &Product, audit: &AuditEntry) -> Result<(), Error>;
-    async fn get_product(
-        &self,
-        company: &CompanyId,
-        id: ProductId,
-    ) -> Result<Option<Product>, Error>;
+    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error>;
     /// Replaces `before` with `after` if nobody wrote in between (`version` check); moves
     /// the SKU claim when the SKU changes. `version_conflict` otherwise.
-    async fn update_product(
-        &self,
-        before: &Product,
-        after: &Product,
-        audit: &AuditEntry,
-    ) -> Result<(), Error>;
+    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error>;
     async fn list_products(
         &self,
         company: &CompanyId,
@@ -62,39 +53,19 @@ pub trait CatalogStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<Product>, Error>;
     /// Resolves SKUs (case-insensitively) to product ids; unknown SKUs are left out.
-    async fn find_skus(
-        &self,
-        company: &CompanyId,
-        skus: &[Sku],
-    ) -> Result<HashMap<String, ProductId>, Error>;
+    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error>;
 }
 
 #[async_trait]
 pub trait CustomerStore: Send + Sync {
     /// Creates the customer, assigning the next `CUST-` number atomically.
-    async fn create_customer(
-        &self,
-        customer: Customer,
-        audit: &AuditEntry,
-    ) -> Result<Customer, Error>;
-    async fn get_customer(
-        &self,
-        company: &CompanyId,
-        id: CustomerId,
-    ) -> Result<Option<Customer>, Error>;
+    async fn create_customer(&self, customer: Customer, audit: &AuditEntry) -> Result<Customer, Error>;
+    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error>;
     /// The customer's negotiated prices (bounded by the customer's price list).
-    async fn price_overrides(
-        &self,
-        company: &CompanyId,
-        id: CustomerId,
-    ) -> Result<Vec<PriceOverride>, Error>;
+    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error>;
     /// Sets one negotiated price; the customer and product must exist.
-    async fn put_price_override(
-        &self,
-        company: &CompanyId,
-        o: &PriceOverride,
-        audit: &AuditEntry,
-    ) -> Result<(), Error>;
+    async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry)
+        -> Result<(), Error>;
 }
 
 /// What placing an order needs to read, all in one round trip.
@@ -178,6 +149,32 @@ pub enum CommitRejection {
     MonthlyCapReached {
         limit: u32,
     },
+    /// An order change lost to another: the order is no longer in the status it was read in.
+    StatusChanged {
+        current: crate::order::OrderStatus,
+    },
+    /// `If-Match` named a version the order has moved past.
+    VersionChanged {
+        current: u64,
+    },
+}
+
+/// A change to a placed order (its status or its fields), written in one transaction:
+/// only the fields that differ between `before` and `after`, only if the order is still in
+/// `before.status` (and at `expect_version`, when the caller sent `If-Match`), together
+/// with any stock moves, the cap counter, the audit entry and the outbox event.
+#[derive(Debug, Clone)]
+pub struct OrderChange {
+    pub before: Order,
+    pub after: Order,
+    pub expect_version: Option<u64>,
+    /// Units taken out of stock (leaving draft), each guarded by `stock >= qty`.
+    pub stock: Vec<StockDecrement>,
+    /// Units put back (cancel with restock).
+    pub restock: Vec<StockDecrement>,
+    pub cap: Option<CapIncrement>,
+    pub audit: AuditEntry,
+    pub outbox: OutboxEvent,
 }
 
 #[derive(Debug)]
@@ -205,11 +202,9 @@ pub trait OrderStore: Send + Sync {
         company: &CompanyId,
         key: &IdempotencyKey,
     ) -> Result<Option<IdempotencyRecord>, Error>;
-    async fn origin_order(
-        &self,
-        company: &CompanyId,
-        origin: &OriginKey,
-    ) -> Result<Option<OrderId>, Error>;
+    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error>;
+    /// Applies an [`OrderChange`] and returns the order as stored afterwards.
+    async fn commit_order_change(&self, change: &OrderChange) -> Result<Order, CommitError>;
     /// How many actions one transaction may hold (DynamoDB: 100; the 2020 DynamoDB Local
     /// jar: 10). Placement sizes orders to fit.
     fn max_transaction_items(&self) -> usize {
@@ -220,16 +215,36 @@ pub trait OrderStore: Send + Sync {
 #[async_trait]
 pub trait SettingsStore: Send + Sync {
     async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error>;
-    async fn put_settings(
+    async fn put_settings(&self, company: &CompanyId, settings: &CompanySettings) -> Result<(), Error>;
+}
+
+/// Which audit entries to list; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub entity: Option<crate::audit::EntityKind>,
+    /// Needs `entity`.
+    pub entity_id: Option<String>,
+    pub action: Option<crate::audit::AuditAction>,
+    pub actor: Option<UserId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// One page of entries: one `Query` on the entity's history, the actor's, or the
+    /// company's timeline, with the remaining filters applied to that page.
+    async fn list_audit(
         &self,
         company: &CompanyId,
-        settings: &CompanySettings,
-    ) -> Result<(), Error>;
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEntry>, Error>;
 }
 
 /// The whole store, as the use cases see it.
-pub trait Store: CatalogStore + CustomerStore + OrderStore + SettingsStore {}
-impl<T: CatalogStore + CustomerStore + OrderStore + SettingsStore> Store for T {}
+pub trait Store: CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore {}
+impl<T: CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore> Store for T {}
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -89,16 +89,8 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no command"))?
     {
         Command::Token(t) => {
-            let sub = t
-                .sub
-                .unwrap_or_else(|| format!("user-{}", t.role.to_lowercase()));
-            let token = LocalJwt::from_env().mint(
-                &sub,
-                &t.company,
-                &t.role,
-                t.customer_id.as_deref(),
-                t.ttl,
-            );
+            let sub = t.sub.unwrap_or_else(|| format!("user-{}", t.role.to_lowercase()));
+            let token = LocalJwt::from_env().mint(&sub, &t.company, &t.role, t.customer_id.as_deref(), t.ttl);
             write_out(&format!("{token}\n"));
             Ok(())
         }
@@ -112,8 +104,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => {
             let client = oms_api::app::dynamo_client(Some(url)).await;
             create_table(&client, &args.table).await?;
-            let store = DynamoStore::new(client, args.table.clone())
-                .with_max_transaction_items(args.max_transaction_items);
+            let store =
+                DynamoStore::new(client, args.table.clone()).with_max_transaction_items(args.max_transaction_items);
             (
                 App::new(Arc::new(store), b"local-cursor-secret"),
                 format!("DynamoDB at {url}, table {}", args.table),
@@ -147,30 +139,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let gw = gateway.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(gw.clone(), req));
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await
-            {
+            if let Err(e) = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
         });
     }
 }
 
-async fn handle(
-    gw: Arc<Gateway>,
-    req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn handle(gw: Arc<Gateway>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let headers = parts
         .headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                v.to_str().unwrap_or_default().to_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
         .collect();
     let target = parts
         .uri
@@ -204,35 +185,19 @@ async fn handle(
     Ok(hyper::Response::from_parts(parts, Full::new(bytes)))
 }
 
-fn banner(
-    addr: &SocketAddr,
-    backend: &str,
-    demo: Option<&oms_api::demo::DemoTenant>,
-    jwt: &LocalJwt,
-) -> String {
+fn banner(addr: &SocketAddr, backend: &str, demo: Option<&oms_api::demo::DemoTenant>, jwt: &LocalJwt) -> String {
     let base = format!("http://{addr}");
-    let mut out = format!("\nOrder-management API listening on {base}\n  store:   {backend}\n  OpenAPI: {base}/openapi.json\n");
+    let mut out =
+        format!("\nOrder-management API listening on {base}\n  store:   {backend}\n  OpenAPI: {base}/openapi.json\n");
     let Some(demo) = demo else { return out };
     let token = |role: &str, sub: &str, customer: Option<String>| {
-        jwt.mint(
-            sub,
-            demo.company.as_str(),
-            role,
-            customer.as_deref(),
-            86_400,
-        )
+        jwt.mint(sub, demo.company.as_str(), role, customer.as_deref(), 86_400)
     };
     let owner = token("OWNER", "user-owner", None);
     let staff = token("STAFF", "user-staff", None);
     let buyer = token("CUSTOMER", "user-acme-buyer", Some(demo.acme.to_string()));
-    let widget = demo
-        .product("WIDGET-001")
-        .map(|p| p.to_string())
-        .unwrap_or_default();
-    let bolt = demo
-        .product("BOLT-M8")
-        .map(|p| p.to_string())
-        .unwrap_or_default();
+    let widget = demo.product("WIDGET-001").map(|p| p.to_string()).unwrap_or_default();
+    let bolt = demo.product("BOLT-M8").map(|p| p.to_string()).unwrap_or_default();
     out.push_str(&format!(
         r#"
 Demo company `{company}` is seeded: 6 products (BOLT-M8 is low on stock, CABLE-CAT6 is out of

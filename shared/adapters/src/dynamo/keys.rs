@@ -48,15 +48,8 @@ pub fn customers_by_number(c: &CompanyId) -> String {
     format!("C#{c}#CUSTOMERS")
 }
 pub const PRICE_PREFIX: &str = "PRICE#";
-pub fn price_override(
-    c: &CompanyId,
-    customer_id: CustomerId,
-    product: ProductId,
-) -> (String, String) {
-    (
-        customer(c, customer_id).0,
-        format!("{PRICE_PREFIX}{product}"),
-    )
+pub fn price_override(c: &CompanyId, customer_id: CustomerId, product: ProductId) -> (String, String) {
+    (customer(c, customer_id).0, format!("{PRICE_PREFIX}{product}"))
 }
 pub fn customer_sequence(c: &CompanyId) -> (String, String) {
     (tenant(c), "SEQ#CUSTOMER".into())
@@ -72,10 +65,7 @@ pub fn order_number_claim(c: &CompanyId, number_key: &str) -> (String, String) {
     (format!("C#{c}#ORDERNO#{number_key}"), "ORDERNO".into())
 }
 pub fn origin_claim(c: &CompanyId, integration: &str, origin: &str) -> (String, String) {
-    (
-        format!("C#{c}#ORIGIN#{integration}#{origin}"),
-        "ORIGIN".into(),
-    )
+    (format!("C#{c}#ORIGIN#{integration}#{origin}"), "ORIGIN".into())
 }
 pub fn idempotency(c: &CompanyId, principal: &str, key: &str) -> (String, String) {
     (format!("C#{c}#IDEM#{principal}#{key}"), "IDEM".into())
@@ -89,6 +79,9 @@ pub fn audit(c: &CompanyId, entity: &str, entity_id: &str, sort: &str) -> (Strin
 }
 pub fn audit_by_time(c: &CompanyId) -> String {
     format!("C#{c}#AUDIT")
+}
+pub fn audit_by_actor(c: &CompanyId, actor: &str) -> String {
+    format!("C#{c}#AUDIT#ACTOR#{actor}")
 }
 
 pub fn outbox(c: &CompanyId, event_id: &str) -> (String, String) {

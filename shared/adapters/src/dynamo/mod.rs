@@ -2,6 +2,8 @@
 //! `keys.rs` and `DATA_MODEL.md`), every read a `GetItem`, `BatchGetItem` or `Query`
 //! page, every multi-item write one `TransactWriteItems`.
 
+mod audit_log;
+mod changes;
 mod keys;
 mod table;
 mod tx;
@@ -22,9 +24,9 @@ use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
-    CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
-    IdempotencyRecord, OrderCommit, OrderStore, OriginKey, Page, PageRequest, PlacementKeys,
-    PlacementSnapshot, ProductFilter, SettingsStore,
+    CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey, IdempotencyRecord,
+    OrderChange, OrderCommit, OrderStore, OriginKey, Page, PageRequest, PlacementKeys, PlacementSnapshot,
+    ProductFilter, SettingsStore, StockDecrement,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -58,10 +60,7 @@ fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> Item {
 }
 
 fn names<const N: usize>(pairs: [(&str, &str); N]) -> HashMap<String, String> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 const NOT_EXISTS: &str = "attribute_not_exists(PK)";
@@ -111,10 +110,7 @@ impl DynamoStore {
     }
 
     /// Reads many keys: one `BatchGetItem` per 100 keys, re-asking for unprocessed keys.
-    async fn batch_get(
-        &self,
-        keys: Vec<(String, String)>,
-    ) -> Result<HashMap<(String, String), Item>, Error> {
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> Result<HashMap<(String, String), Item>, Error> {
         let mut found = HashMap::new();
         let mut unique = keys;
         unique.sort();
@@ -142,9 +138,7 @@ impl DynamoStore {
                     .remove(&self.table)
                     .unwrap_or_default()
                 {
-                    if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
-                        (item.get(PK), item.get(SK))
-                    {
+                    if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK)) {
                         found.insert((pk.clone(), sk.clone()), item);
                     }
                 }
@@ -157,10 +151,7 @@ impl DynamoStore {
                     if attempt > 8 {
                         return Err(Error::Contention);
                     }
-                    tokio::time::sleep(Duration::from_millis(rand::random_range(
-                        0..=(20u64 << attempt.min(5)),
-                    )))
-                    .await;
+                    tokio::time::sleep(Duration::from_millis(rand::random_range(0..=(20u64 << attempt.min(5))))).await;
                 }
             }
         }
@@ -173,21 +164,20 @@ impl DynamoStore {
         item.insert(GSI1PK.into(), av_s(products_by_sku(&p.company_id)));
         item.insert(GSI1SK.into(), av_s(p.sku.key()));
         if let Some(cat) = &p.category {
-            item.insert(
-                GSI2PK.into(),
-                av_s(products_in_category(&p.company_id, cat)),
-            );
+            item.insert(GSI2PK.into(), av_s(products_in_category(&p.company_id, cat)));
             item.insert(GSI2SK.into(), av_s(p.sku.key()));
         }
         Ok(item)
     }
 
     fn audit_put<T: Clone>(tx: &mut Tx<T>, a: &AuditEntry) -> Result<(), Error> {
-        let sort = format!("{}#{}", a.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), a.id);
+        let sort = audit_sort(a);
         let mut item = to_item(a)?;
         item.insert(TYPE.into(), av_s("AUDIT"));
         item.insert(GSI1PK.into(), av_s(audit_by_time(&a.company_id)));
         item.insert(GSI1SK.into(), av_s(sort.clone()));
+        item.insert(GSI2PK.into(), av_s(audit_by_actor(&a.company_id, a.actor_id.as_str())));
+        item.insert(GSI2SK.into(), av_s(sort.clone()));
         tx.put(
             audit(&a.company_id, a.entity.as_str(), &a.entity_id, &sort),
             item,
@@ -202,18 +192,9 @@ impl DynamoStore {
         item.insert(OUTBOX_PK.into(), av_s(outbox_shard(&e.id.as_uuid())));
         item.insert(
             OUTBOX_SK.into(),
-            av_s(format!(
-                "{}#{}",
-                e.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                e.id
-            )),
+            av_s(format!("{}#{}", e.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), e.id)),
         );
-        tx.put(
-            outbox(&e.company_id, &e.id.to_string()),
-            item,
-            None,
-            Guard::None,
-        )
+        tx.put(outbox(&e.company_id, &e.id.to_string()), item, None, Guard::None)
     }
 
     /// Encodes a `LastEvaluatedKey` (all string attributes) as the adapter's page token.
@@ -232,11 +213,7 @@ impl DynamoStore {
         let bad = || Error::invalid("cursor", "the cursor is not valid for this list");
         let map: HashMap<String, String> = serde_json::from_str(token).map_err(|_| bad())?;
         let prefix = format!("{}#", tenant(company));
-        if map.is_empty()
-            || map
-                .iter()
-                .any(|(k, v)| k.ends_with("PK") && !v.starts_with(&prefix))
-        {
+        if map.is_empty() || map.iter().any(|(k, v)| k.ends_with("PK") && !v.starts_with(&prefix)) {
             return Err(bad());
         }
         Ok(Some(map.into_iter().map(|(k, v)| (k, av_s(v))).collect()))
@@ -295,49 +272,28 @@ impl CatalogStore for DynamoStore {
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
-            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => {
-                Err(Error::Conflict {
-                    code: "duplicate_sku",
-                    message: format!("SKU {} is already used by another product", p.sku),
-                })
-            }
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
+                code: "duplicate_sku",
+                message: format!("SKU {} is already used by another product", p.sku),
+            }),
             Err(_) => Err(Error::internal("product id collision")),
         }
     }
 
-    async fn get_product(
-        &self,
-        company: &CompanyId,
-        id: ProductId,
-    ) -> Result<Option<Product>, Error> {
-        self.get(product(company, id))
-            .await?
-            .map(from_item)
-            .transpose()
+    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
+        self.get(product(company, id)).await?.map(from_item).transpose()
     }
 
-    async fn update_product(
-        &self,
-        before: &Product,
-        after: &Product,
-        audit: &AuditEntry,
-    ) -> Result<(), Error> {
+    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
         let c = &before.company_id;
-        let mut set = vec![
-            "#version = :version".to_owned(),
-            "#updated_at = :updated_at".to_owned(),
-        ];
+        let mut set = vec!["#version = :version".to_owned(), "#updated_at = :updated_at".to_owned()];
         let mut remove = Vec::new();
         let mut nm = names([("#version", "version"), ("#updated_at", "updated_at")]);
         let mut vals = values([
             (":version", n(after.version)),
             (
                 ":updated_at",
-                av_s(
-                    after
-                        .updated_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                ),
+                av_s(after.updated_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             ),
             (":expected", n(before.version)),
         ]);
@@ -383,10 +339,7 @@ impl CatalogStore for DynamoStore {
             )?;
             tx.put(
                 sku_claim(c, &after.sku.key()),
-                values([
-                    ("product_id", av_s(after.id.to_string())),
-                    (TYPE, av_s("SKU")),
-                ]),
+                values([("product_id", av_s(after.id.to_string())), (TYPE, av_s("SKU"))]),
                 Some((NOT_EXISTS, Item::new())),
                 Guard::Rule(CatalogGuard::Sku),
             )?;
@@ -394,12 +347,10 @@ impl CatalogStore for DynamoStore {
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
-            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => {
-                Err(Error::Conflict {
-                    code: "duplicate_sku",
-                    message: format!("SKU {} is already used by another product", after.sku),
-                })
-            }
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
+                code: "duplicate_sku",
+                message: format!("SKU {} is already used by another product", after.sku),
+            }),
             Err(_) => match self.get_product(c, before.id).await? {
                 Some(current) => Err(version_conflict(&current)),
                 None => Err(Error::not_found("product", before.id)),
@@ -450,11 +401,7 @@ impl CatalogStore for DynamoStore {
         Ok(Page { items, next })
     }
 
-    async fn find_skus(
-        &self,
-        company: &CompanyId,
-        skus: &[Sku],
-    ) -> Result<HashMap<String, ProductId>, Error> {
+    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
         let found = self
             .batch_get(skus.iter().map(|s| sku_claim(company, &s.key())).collect())
             .await?;
@@ -473,11 +420,7 @@ impl CatalogStore for DynamoStore {
 
 #[async_trait]
 impl CustomerStore for DynamoStore {
-    async fn create_customer(
-        &self,
-        mut customer: Customer,
-        audit: &AuditEntry,
-    ) -> Result<Customer, Error> {
+    async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
         let c = customer.company_id.clone();
         // The number is drawn first; a failed create leaves a gap, never a duplicate.
         let seq = self
@@ -517,22 +460,11 @@ impl CustomerStore for DynamoStore {
         }
     }
 
-    async fn get_customer(
-        &self,
-        company: &CompanyId,
-        id: CustomerId,
-    ) -> Result<Option<Customer>, Error> {
-        self.get(keys::customer(company, id))
-            .await?
-            .map(from_item)
-            .transpose()
+    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error> {
+        self.get(keys::customer(company, id)).await?.map(from_item).transpose()
     }
 
-    async fn price_overrides(
-        &self,
-        company: &CompanyId,
-        id: CustomerId,
-    ) -> Result<Vec<PriceOverride>, Error> {
+    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
         let mut out = Vec::new();
         let mut start = None;
         loop {
@@ -588,6 +520,8 @@ impl CustomerStore for DynamoStore {
 #[derive(Clone, Debug)]
 enum OrderGuard {
     Order,
+    /// The order change's condition: still in the status it was read in (and version).
+    Change,
     OrderNumber,
     Origin,
     Idempotency,
@@ -632,10 +566,7 @@ impl OrderStore for DynamoStore {
             }
         }
         if let Some(cu) = k.customer {
-            snap.customer = found
-                .remove(&keys::customer(c, cu))
-                .map(from_item)
-                .transpose()?;
+            snap.customer = found.remove(&keys::customer(c, cu)).map(from_item).transpose()?;
         }
         if let Some(i) = &k.idempotency {
             snap.idempotency = found
@@ -647,11 +578,7 @@ impl OrderStore for DynamoStore {
         if let Some(o) = &k.origin {
             snap.origin_order = found
                 .remove(&origin_claim(c, &o.integration_id, &o.origin_order_id))
-                .and_then(|i| {
-                    i.get("order_id")
-                        .and_then(|v| v.as_s().ok())
-                        .map(|s| OrderId::parse(s))
-                })
+                .and_then(|i| i.get("order_id").and_then(|v| v.as_s().ok()).map(|s| OrderId::parse(s)))
                 .transpose()?;
         }
         Ok(snap)
@@ -662,9 +589,7 @@ impl OrderStore for DynamoStore {
         let c = &o.company_id;
         if let Some(CapIncrement { limit: Some(0), .. }) = &commit.cap {
             // "orders < 0" can never hold, but a missing counter would pass the condition.
-            return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached {
-                limit: 0,
-            }));
+            return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
         }
         let mut tx = Tx::new(&self.table);
         let mut item = to_item(o)?;
@@ -672,11 +597,7 @@ impl OrderStore for DynamoStore {
         item.insert(GSI1PK.into(), av_s(orders_by_date(c)));
         item.insert(
             GSI1SK.into(),
-            av_s(format!(
-                "{}#{}",
-                o.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
-                o.id
-            )),
+            av_s(format!("{}#{}", o.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), o.id)),
         );
         tx.put(
             order(c, o.id),
@@ -701,10 +622,7 @@ impl OrderStore for DynamoStore {
         }
         if let Some((key, rec)) = &commit.idempotency {
             let mut item = to_item(rec)?;
-            item.insert(
-                EXPIRES_AT.into(),
-                n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS),
-            );
+            item.insert(EXPIRES_AT.into(), n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS));
             tx.put(
                 idempotency(c, key.principal.as_str(), &key.key),
                 item,
@@ -715,47 +633,7 @@ impl OrderStore for DynamoStore {
                 Guard::Rule(OrderGuard::Idempotency),
             )?;
         }
-        if let Some(cap) = &commit.cap {
-            let (condition, guard) = match cap.limit {
-                Some(limit) => (
-                    Some("attribute_not_exists(orders) OR orders < :limit"),
-                    Guard::Rule(OrderGuard::Cap(limit)),
-                ),
-                None => (None, Guard::None),
-            };
-            let mut vals = values([(":one", n(1))]);
-            if let Some(limit) = cap.limit {
-                vals.insert(":limit".into(), n(limit));
-            }
-            tx.update(
-                monthly_usage(c, &cap.month),
-                "ADD orders :one",
-                condition,
-                HashMap::new(),
-                vals,
-                guard,
-            )?;
-        }
-        for d in &commit.stock {
-            tx.update(
-                product(c, d.product_id),
-                "SET stock = stock - :q, updated_at = :now",
-                Some("attribute_exists(PK) AND active = :t AND stock >= :q"),
-                HashMap::new(),
-                values([
-                    (":q", n(d.quantity)),
-                    (":t", AttributeValue::Bool(true)),
-                    (
-                        ":now",
-                        av_s(
-                            o.created_at
-                                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-                        ),
-                    ),
-                ]),
-                Guard::Rule(OrderGuard::Stock(d.product_id)),
-            )?;
-        }
+        stock_and_cap(&mut tx, c, &commit.stock, commit.cap.as_ref(), o.created_at)?;
         Self::audit_put(&mut tx, &commit.audit)?;
         Self::outbox_put(&mut tx, &commit.outbox)?;
         if tx.len() > self.max_transaction_items {
@@ -775,47 +653,22 @@ impl OrderStore for DynamoStore {
             match f.guard {
                 OrderGuard::Idempotency => return rejected(CommitRejection::IdempotencyKeyTaken),
                 OrderGuard::Origin => return rejected(CommitRejection::OriginTaken),
-                OrderGuard::OrderNumber => {
-                    return rejected(CommitRejection::OrderNumberTaken(o.order_number.clone()))
-                }
+                OrderGuard::OrderNumber => return rejected(CommitRejection::OrderNumberTaken(o.order_number.clone())),
                 _ => {}
             }
         }
-        let mut short = Vec::new();
-        for f in &failed {
-            match &f.guard {
-                OrderGuard::Stock(id) => {
-                    let old = f.old.as_ref();
-                    let active = old
-                        .and_then(|i| i.get("active"))
-                        .and_then(|v| v.as_bool().ok())
-                        .copied();
-                    let stock = old
-                        .and_then(|i| i.get("stock"))
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|s| s.parse::<u32>().ok());
-                    match (active, stock) {
-                        (Some(true), Some(stock)) => short.push((*id, stock)),
-                        _ => return rejected(CommitRejection::ProductUnavailable(*id)),
-                    }
-                }
-                OrderGuard::Cap(limit) => {
-                    return rejected(CommitRejection::MonthlyCapReached { limit: *limit })
-                }
-                OrderGuard::Order => {
-                    return Err(CommitError::Failed(Error::internal("order id collision")))
-                }
-                _ => {}
-            }
+        if let Some(r) = stock_cap_rejection(&failed) {
+            return rejected(r);
         }
-        rejected(CommitRejection::InsufficientStock(short))
+        Err(CommitError::Failed(Error::internal("order id collision")))
     }
 
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error> {
-        self.get(order(company, id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get(order(company, id)).await?.map(from_item).transpose()
+    }
+
+    async fn commit_order_change(&self, change: &OrderChange) -> Result<Order, CommitError> {
+        self.apply_change(change).await
     }
 
     fn max_transaction_items(&self) -> usize {
@@ -834,24 +687,92 @@ impl OrderStore for DynamoStore {
             .transpose()
     }
 
-    async fn origin_order(
-        &self,
-        company: &CompanyId,
-        origin: &OriginKey,
-    ) -> Result<Option<OrderId>, Error> {
-        self.get(origin_claim(
-            company,
-            &origin.integration_id,
-            &origin.origin_order_id,
-        ))
-        .await?
-        .and_then(|i| {
-            i.get("order_id")
-                .and_then(|v| v.as_s().ok())
-                .map(|s| OrderId::parse(s))
-        })
-        .transpose()
+    async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error> {
+        self.get(origin_claim(company, &origin.integration_id, &origin.origin_order_id))
+            .await?
+            .and_then(|i| i.get("order_id").and_then(|v| v.as_s().ok()).map(|s| OrderId::parse(s)))
+            .transpose()
     }
+}
+
+/// The cap counter and one guarded decrement per stocked product, shared by placement and
+/// by an order leaving draft.
+fn stock_and_cap(
+    tx: &mut Tx<OrderGuard>,
+    c: &CompanyId,
+    stock: &[StockDecrement],
+    cap: Option<&CapIncrement>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    if let Some(cap) = cap {
+        let (condition, guard) = match cap.limit {
+            Some(limit) => (
+                Some("attribute_not_exists(orders) OR orders < :limit"),
+                Guard::Rule(OrderGuard::Cap(limit)),
+            ),
+            None => (None, Guard::None),
+        };
+        let mut vals = values([(":one", n(1))]);
+        if let Some(limit) = cap.limit {
+            vals.insert(":limit".into(), n(limit));
+        }
+        tx.update(
+            monthly_usage(c, &cap.month),
+            "ADD orders :one",
+            condition,
+            HashMap::new(),
+            vals,
+            guard,
+        )?;
+    }
+    for d in stock {
+        tx.update(
+            product(c, d.product_id),
+            "SET stock = stock - :q, updated_at = :now",
+            Some("attribute_exists(PK) AND active = :t AND stock >= :q"),
+            HashMap::new(),
+            values([
+                (":q", n(d.quantity)),
+                (":t", AttributeValue::Bool(true)),
+                (":now", av_s(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+            ]),
+            Guard::Rule(OrderGuard::Stock(d.product_id)),
+        )?;
+    }
+    Ok(())
+}
+
+/// What the failed stock and cap guards mean: short stock (with what is left, from the
+/// item as it was), an unavailable product, or the cap reached. `None` if none failed.
+fn stock_cap_rejection(failed: &[tx::Failed<OrderGuard>]) -> Option<CommitRejection> {
+    let mut short = Vec::new();
+    for f in failed {
+        match &f.guard {
+            OrderGuard::Stock(id) => {
+                let old = f.old.as_ref();
+                let active = old
+                    .and_then(|i| i.get("active"))
+                    .and_then(|v| v.as_bool().ok())
+                    .copied();
+                let stock = old
+                    .and_then(|i| i.get("stock"))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|s| s.parse::<u32>().ok());
+                match (active, stock) {
+                    (Some(true), Some(stock)) => short.push((*id, stock)),
+                    _ => return Some(CommitRejection::ProductUnavailable(*id)),
+                }
+            }
+            OrderGuard::Cap(limit) => return Some(CommitRejection::MonthlyCapReached { limit: *limit }),
+            _ => {}
+        }
+    }
+    (!short.is_empty()).then_some(CommitRejection::InsufficientStock(short))
+}
+
+/// Audit entries sort by time, then id; the in-memory store sorts by the same string.
+fn audit_sort(a: &AuditEntry) -> String {
+    format!("{}#{}", a.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), a.id)
 }
 
 /// TTL deletion lags by up to two days, so expiry is also checked on read.

@@ -2,8 +2,8 @@
 //! `infra/template.yaml` by a test, so the two cannot drift.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -17,22 +17,13 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
 ];
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, aws_sdk_dynamodb::error::BuildError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build()
 }
 
 /// Creates the table with its indexes (on-demand billing). Idempotent: an existing table
 /// is left alone.
 pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
-    if client
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .is_ok()
-    {
+    if client.describe_table().table_name(table).send().await.is_ok() {
         return Ok(());
     }
     let mut attrs = vec![PK, SK];
@@ -60,11 +51,7 @@ pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
                 .index_name(*name)
                 .key_schema(key(p, KeyType::Hash)?)
                 .key_schema(key(s, KeyType::Range)?)
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()?,
         );
     }

@@ -4,8 +4,7 @@
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -67,18 +66,13 @@ impl<T: Clone> Tx<T> {
         if let Some((expr, values)) = condition {
             b = b
                 .condition_expression(expr)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
             if !values.is_empty() {
                 b = b.set_expression_attribute_values(Some(values));
             }
         }
-        self.items.push(
-            TransactWriteItem::builder()
-                .put(b.build().map_err(build_err)?)
-                .build(),
-        );
+        self.items
+            .push(TransactWriteItem::builder().put(b.build().map_err(build_err)?).build());
         self.guards.push(guard);
         Ok(())
     }
@@ -101,9 +95,7 @@ impl<T: Clone> Tx<T> {
         if let Some(c) = condition {
             b = b
                 .condition_expression(c)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         }
         self.items.push(
             TransactWriteItem::builder()
@@ -135,12 +127,7 @@ impl<T: Clone> Tx<T> {
         Ok(())
     }
 
-    pub fn check(
-        &mut self,
-        key: (String, String),
-        condition: &str,
-        guard: Guard<T>,
-    ) -> Result<(), Error> {
+    pub fn check(&mut self, key: (String, String), condition: &str, guard: Guard<T>) -> Result<(), Error> {
         let b = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(super::key_of(key)))
@@ -157,10 +144,7 @@ impl<T: Clone> Tx<T> {
 
     /// Commits, retrying only when DynamoDB says another transaction got in the way.
     /// `Ok(Err(failed))` lists every condition that was false.
-    pub async fn commit(
-        self,
-        client: &aws_sdk_dynamodb::Client,
-    ) -> Result<Result<(), Vec<Failed<T>>>, Error> {
+    pub async fn commit(self, client: &aws_sdk_dynamodb::Client) -> Result<Result<(), Vec<Failed<T>>>, Error> {
         for attempt in 0..ATTEMPTS {
             let res = client
                 .transact_write_items()
@@ -178,10 +162,7 @@ impl<T: Clone> Tx<T> {
                 return Err(Error::internal(err));
             };
             let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() else {
-                if matches!(
-                    se.err(),
-                    TransactWriteItemsError::TransactionInProgressException(_)
-                ) {
+                if matches!(se.err(), TransactWriteItemsError::TransactionInProgressException(_)) {
                     backoff(attempt).await;
                     continue;
                 }
@@ -197,15 +178,11 @@ impl<T: Clone> Tx<T> {
                             guard: g.clone(),
                             old: r.item().cloned(),
                         }),
-                        _ => {
-                            return Err(Error::internal(format!(
-                                "unguarded condition failed at action {i}"
-                            )))
-                        }
+                        _ => return Err(Error::internal(format!("unguarded condition failed at action {i}"))),
                     },
-                    Some("TransactionConflict")
-                    | Some("ThrottlingError")
-                    | Some("ProvisionedThroughputExceeded") => retry = true,
+                    Some("TransactionConflict") | Some("ThrottlingError") | Some("ProvisionedThroughputExceeded") => {
+                        retry = true
+                    }
                     Some("None") | None => {}
                     Some(other) => {
                         return Err(Error::internal(format!(

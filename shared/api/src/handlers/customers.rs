@@ -55,10 +55,7 @@ pub async fn get_customer(app: &App, req: Request) -> Response<Body> {
     run("get_customer", &req, async {
         let actor = actor(&req)?;
         let id = path_id(&req, "id", "customer", CustomerId::parse)?;
-        Ok(ok(
-            StatusCode::OK,
-            uc::get_customer(&app.deps, &actor, id).await?,
-        ))
+        Ok(ok(StatusCode::OK, uc::get_customer(&app.deps, &actor, id).await?))
     })
     .await
 }

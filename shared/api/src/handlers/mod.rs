@@ -1,6 +1,7 @@
 //! One async fn per operation, each over a `lambda_http::Request`: parse into a command,
 //! call one use case, map the result. Every function's `main.rs` runs exactly one of these.
 
+pub mod audit;
 pub mod customers;
 pub mod orders;
 pub mod products;
@@ -55,9 +56,7 @@ where
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
         .unwrap_or_else(|| match req.request_context_ref() {
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => {
-                c.request_id.clone().unwrap_or_default()
-            }
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.request_id.clone().unwrap_or_default(),
             _ => String::new(),
         });
     let span = tracing::info_span!(
@@ -73,11 +72,7 @@ where
         let resp = f.await.unwrap_or_else(ApiError::into_response);
         let status = resp.status().as_u16();
         tracing::Span::current().record("status", status);
-        tracing::info!(
-            status,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "handled"
-        );
+        tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "handled");
         resp
     }
     .instrument(span)

@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 
 use oms_domain::ids::OrderId;
 use oms_domain::order::Order;
+use oms_domain::usecases::lifecycle::{self, ChangeStatusRequest, UpdateOrderRequest};
 use oms_domain::usecases::orders::get_order as get_order_uc;
 use oms_domain::usecases::place_order::{place_order, CreateOrderRequest, PlaceOrder, Placement};
 use oms_domain::usecases::request_fingerprint;
@@ -12,7 +13,7 @@ use oms_domain::usecases::request_fingerprint;
 use super::{ok, run, Data};
 use crate::auth::actor;
 use crate::error::{ApiError, ErrorBody};
-use crate::request::{idempotency_key, json_body, path_id};
+use crate::request::{idempotency_key, if_match, json_body, path_id};
 use crate::App;
 
 /// Place an order (storefront, dashboard or API, decided by the token and `customer_id`).
@@ -47,7 +48,7 @@ pub async fn create_order(app: &App, req: Request) -> Response<Body> {
             Placement::Replayed(o) => (StatusCode::CREATED, o, true),
             Placement::Existing(o) => (StatusCode::OK, o, false),
         };
-        let mut resp = ok(status, &order);
+        let mut resp = with_etag(ok(status, &order), &order);
         if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/sales/orders/{}", order.id)) {
             resp.headers_mut().insert("location", loc);
         }
@@ -77,7 +78,84 @@ pub async fn get_order(app: &App, req: Request) -> Response<Body> {
         let actor = actor(&req)?;
         let id = path_id(&req, "id", "order", OrderId::parse)?;
         let order = get_order_uc(&app.deps, &actor, id).await?;
-        Ok(ok(StatusCode::OK, &order))
+        Ok(with_etag(ok(StatusCode::OK, &order), &order))
+    })
+    .await
+}
+
+/// `ETag: "<version>"`, for `If-Match` on the next change.
+fn with_etag(mut resp: Response<Body>, order: &Order) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", order.version)) {
+        resp.headers_mut().insert("etag", v);
+    }
+    resp
+}
+
+/// Move an order through its lifecycle. One conditional write on the status it is in: of
+/// two concurrent changes one wins and the other gets 409 `invalid_transition` naming the
+/// status the order is now in. Leaving `draft` places the order (stock and monthly cap);
+/// cancelling may return the units (`restock`).
+#[utoipa::path(
+    post, path = "/api/v1/sales/orders/{id}/status", tag = "orders", operation_id = "change_order_status",
+    params(
+        ("id" = String, Path, description = "Order id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read; a newer order answers 412."),
+    ),
+    request_body = ChangeStatusRequest,
+    responses(
+        (status = 200, description = "The whole order after the change.", body = Data<Order>),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
+        (status = 403, description = "The role lacks orders:status (or stock:adjust for restock).", body = ErrorBody),
+        (status = 404, description = "No such order for this company.", body = ErrorBody),
+        (status = 409, description = "invalid_transition (names the current status), insufficient_stock or monthly_limit_reached when leaving draft.", body = ErrorBody),
+        (status = 412, description = "If-Match names an older version.", body = ErrorBody),
+        (status = 422, description = "Unknown status, missing cancellation_reason, restock outside a cancel.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn change_order_status(app: &App, req: Request) -> Response<Body> {
+    run("change_order_status", &req, async {
+        let actor = actor(&req)?;
+        let id = path_id(&req, "id", "order", OrderId::parse)?;
+        let (body, _): (ChangeStatusRequest, _) = json_body(&req)?;
+        let order = lifecycle::change_status(&app.deps, &actor, id, body, if_match(&req)?).await?;
+        Ok(with_etag(ok(StatusCode::OK, &order), &order))
+    })
+    .await
+}
+
+/// Change an order's details. Which fields may change depends on its status: a draft,
+/// everything here; pending, pending_approval, confirmed and on_hold: priority, due_date,
+/// shipping_info, notes, tags, custom_fields; processing, shipped and delivered: notes,
+/// tags, custom_fields; completed and cancelled: nothing (409). Lines never change after
+/// placement: cancel and re-create. `PATCH` is an alias.
+#[utoipa::path(
+    method(put, patch), path = "/api/v1/sales/orders/{id}", tag = "orders", operation_id = "update_order",
+    params(
+        ("id" = String, Path, description = "Order id (UUID)"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read; a newer order answers 412."),
+    ),
+    request_body = UpdateOrderRequest,
+    responses(
+        (status = 200, description = "The whole order after the update.", body = Data<Order>),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
+        (status = 403, description = "The role lacks orders:update.", body = ErrorBody),
+        (status = 404, description = "No such order for this company.", body = ErrorBody),
+        (status = 409, description = "order_closed (completed or cancelled), or version_conflict when the status changed meanwhile.", body = ErrorBody),
+        (status = 412, description = "If-Match names an older version.", body = ErrorBody),
+        (status = 422, description = "validation_error naming each field that may not change now or is invalid.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn update_order(app: &App, req: Request) -> Response<Body> {
+    run("update_order", &req, async {
+        let actor = actor(&req)?;
+        let id = path_id(&req, "id", "order", OrderId::parse)?;
+        let (body, _): (UpdateOrderRequest, _) = json_body(&req)?;
+        let order = lifecycle::update_order(&app.deps, &actor, id, body, if_match(&req)?).await?;
+        Ok(with_etag(ok(StatusCode::OK, &order), &order))
     })
     .await
 }

@@ -56,10 +56,7 @@ pub async fn get_product(app: &App, req: Request) -> Response<Body> {
     run("get_product", &req, async {
         let actor = actor(&req)?;
         let id = path_id(&req, "id", "product", ProductId::parse)?;
-        Ok(ok(
-            StatusCode::OK,
-            uc::get_product(&app.deps, &actor, id).await?,
-        ))
+        Ok(ok(StatusCode::OK, uc::get_product(&app.deps, &actor, id).await?))
     })
     .await
 }
@@ -101,19 +98,8 @@ pub async fn list_products(app: &App, req: Request) -> Response<Body> {
         let after = cursor
             .map(|c| app.cursors.open(&actor.company_id, &scope, &c))
             .transpose()?;
-        let page = uc::list_products(
-            &app.deps,
-            &actor,
-            filter,
-            PageRequest {
-                limit: per_page,
-                after,
-            },
-        )
-        .await?;
-        let next = page
-            .next
-            .map(|t| app.cursors.seal(&actor.company_id, &scope, &t));
+        let page = uc::list_products(&app.deps, &actor, filter, PageRequest { limit: per_page, after }).await?;
+        let next = page.next.map(|t| app.cursors.seal(&actor.company_id, &scope, &t));
         let count = page.items.len();
         Ok(json_response(
             StatusCode::OK,

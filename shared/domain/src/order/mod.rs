@@ -1,6 +1,7 @@
 //! Orders (SPEC §5): the order and its lines, their enums, and the money rules.
 
 mod number;
+pub mod status;
 mod totals;
 
 pub use number::OrderNumber;
@@ -220,6 +221,9 @@ pub struct Order {
     pub delivered_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancellation_reason: Option<String>,
+    /// While `on_hold`: the status it left, which is where it resumes.
+    #[serde(default)]
+    pub held_from: Option<OrderStatus>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Bumped by every write; updates are conditional on it.

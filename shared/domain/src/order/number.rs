@@ -25,11 +25,7 @@ impl OrderNumber {
     /// A caller-chosen number: 1-40 characters of letters, digits, `-` and `_`.
     pub fn parse(s: &str) -> Result<OrderNumber, Error> {
         let s = s.trim();
-        if !s.is_empty()
-            && s.len() <= 40
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             Ok(OrderNumber(s.to_owned()))
         } else {
             Err(Error::invalid(
@@ -78,9 +74,7 @@ mod tests {
             let s = n.as_str();
             assert_eq!(s.len(), 12);
             assert!(s.starts_with("ORD-"));
-            assert!(s[4..]
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+            assert!(s[4..].bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         }
     }
 

@@ -35,11 +35,7 @@ pub struct Totals {
 /// `subtotal = Σ unit_price × quantity`, `tax = Σ line tax`, `discount = Σ line discount +
 /// order discount`, `total = subtotal + tax + shipping − discount`. A discount larger than
 /// what it discounts is refused, so no line or order total is ever negative.
-pub fn compute_totals(
-    lines: &[LineAmounts],
-    shipping: Amount,
-    order_discount: Amount,
-) -> Result<Totals, Error> {
+pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: Amount) -> Result<Totals, Error> {
     let mut subtotal = Decimal::ZERO;
     let mut tax = Decimal::ZERO;
     let mut discount = order_discount.value();
@@ -95,31 +91,19 @@ mod tests {
                 discount_amount: amt("15.00"),
             },
         ];
-        assert_eq!(
-            lines[0].line_total(),
-            Decimal::from_str("204.98").unwrap_or_default()
-        );
-        assert_eq!(
-            lines[1].line_total(),
-            Decimal::from_str("142.49").unwrap_or_default()
-        );
+        assert_eq!(lines[0].line_total(), Decimal::from_str("204.98").unwrap_or_default());
+        assert_eq!(lines[1].line_total(), Decimal::from_str("142.49").unwrap_or_default());
         let t = compute_totals(&lines, Amount::ZERO, Amount::ZERO).expect("totals");
         assert_eq!(
             t.subtotal_amount.value(),
             Decimal::from_str("349.97").unwrap_or_default()
         );
-        assert_eq!(
-            t.tax_amount.value(),
-            Decimal::from_str("12.50").unwrap_or_default()
-        );
+        assert_eq!(t.tax_amount.value(), Decimal::from_str("12.50").unwrap_or_default());
         assert_eq!(
             t.discount_amount.value(),
             Decimal::from_str("15.00").unwrap_or_default()
         );
-        assert_eq!(
-            t.total_amount.value(),
-            Decimal::from_str("347.47").unwrap_or_default()
-        );
+        assert_eq!(t.total_amount.value(), Decimal::from_str("347.47").unwrap_or_default());
     }
 
     #[test]
@@ -131,10 +115,7 @@ mod tests {
             discount_amount: amt("0"),
         }];
         let t = compute_totals(&lines, amt("4.50"), amt("2.00")).expect("totals");
-        assert_eq!(
-            t.total_amount.value(),
-            Decimal::from_str("32.50").unwrap_or_default()
-        );
+        assert_eq!(t.total_amount.value(), Decimal::from_str("32.50").unwrap_or_default());
     }
 
     #[test]

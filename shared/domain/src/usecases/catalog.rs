@@ -61,20 +61,13 @@ fn name(errors: &mut FieldErrors, v: String) -> String {
 
 fn count(errors: &mut FieldErrors, field: &str, v: i64) -> u32 {
     if !(0..=MAX_STOCK).contains(&v) {
-        errors.push(
-            field,
-            format!("{field} must be a whole number from 0 to {MAX_STOCK}"),
-        );
+        errors.push(field, format!("{field} must be a whole number from 0 to {MAX_STOCK}"));
         return 0;
     }
     u32::try_from(v).unwrap_or(0)
 }
 
-pub async fn create_product(
-    deps: &Deps,
-    actor: &Actor,
-    req: CreateProductRequest,
-) -> Result<Product, Error> {
+pub async fn create_product(deps: &Deps, actor: &Actor, req: CreateProductRequest) -> Result<Product, Error> {
     actor.require(Permission::ProductsWrite)?;
     let mut errors = FieldErrors::default();
     let sku = errors.take("sku", Sku::parse(&req.sku));
@@ -87,12 +80,7 @@ pub async fn create_product(
         .map(|t| count(&mut errors, "low_stock_threshold", t));
     let currency = match req.currency.as_deref() {
         Some(c) => errors.take("currency", Currency::parse(c)),
-        None => Some(
-            deps.store
-                .get_settings(&actor.company_id)
-                .await?
-                .default_currency,
-        ),
+        None => Some(deps.store.get_settings(&actor.company_id).await?.default_currency),
     };
     let price = currency.and_then(|c| errors.take("price", Amount::parse_in(req.price.0, c)));
     errors.finish()?;
@@ -152,9 +140,7 @@ pub async fn list_products(
     if actor.customer_id.is_some() {
         filter.active_only = true;
     }
-    deps.store
-        .list_products(&actor.company_id, &filter, &page)
-        .await
+    deps.store.list_products(&actor.company_id, &filter, &page).await
 }
 
 pub async fn update_product(
@@ -179,10 +165,7 @@ pub async fn update_product(
         actor.require(Permission::StockAdjust)?;
     }
     if !touches_catalog && req.stock.is_none() {
-        return Err(Error::invalid(
-            "body",
-            "nothing to update: give at least one field",
-        ));
+        return Err(Error::invalid("body", "nothing to update: give at least one field"));
     }
     let before = deps
         .store

@@ -37,11 +37,7 @@ pub struct CustomerView {
     pub price_overrides: Vec<PriceOverride>,
 }
 
-pub async fn create_customer(
-    deps: &Deps,
-    actor: &Actor,
-    req: CreateCustomerRequest,
-) -> Result<Customer, Error> {
+pub async fn create_customer(deps: &Deps, actor: &Actor, req: CreateCustomerRequest) -> Result<Customer, Error> {
     actor.require(Permission::CustomersWrite)?;
     let mut errors = FieldErrors::default();
     let company_name = text(&mut errors, "company_name", Some(req.company_name), 200);
@@ -49,10 +45,7 @@ pub async fn create_customer(
         errors.push("company_name", "company_name is required");
     }
     let contact_name = text(&mut errors, "contact_name", req.contact_name, 200);
-    let email = req
-        .email
-        .as_deref()
-        .and_then(|e| errors.take("email", parse_email(e)));
+    let email = req.email.as_deref().and_then(|e| errors.take("email", parse_email(e)));
     let phone = text(&mut errors, "phone", req.phone, 40);
     for (f, a) in [
         ("billing_address", &req.billing_address),
@@ -91,11 +84,7 @@ pub async fn create_customer(
     deps.store.create_customer(customer, &audit).await
 }
 
-pub async fn get_customer(
-    deps: &Deps,
-    actor: &Actor,
-    id: CustomerId,
-) -> Result<CustomerView, Error> {
+pub async fn get_customer(deps: &Deps, actor: &Actor, id: CustomerId) -> Result<CustomerView, Error> {
     // A customer may read itself; everyone else needs customers:read.
     if actor.customer_id != Some(id) {
         actor.require(Permission::CustomersRead)?;
@@ -125,8 +114,7 @@ pub async fn set_price_override(
         .get_product(&actor.company_id, product_id)
         .await?
         .ok_or_else(|| Error::not_found("product", product_id))?;
-    let price = Amount::parse_in(req.price.0, product.currency)
-        .map_err(|e| Error::invalid("price", e.to_string()))?;
+    let price = Amount::parse_in(req.price.0, product.currency).map_err(|e| Error::invalid("price", e.to_string()))?;
     let now = deps.clock.now();
     let o = PriceOverride {
         customer_id,
@@ -145,8 +133,6 @@ pub async fn set_price_override(
         Some(json!(o)),
         json!({ "product_id": product_id, "sku": product.sku, "price": price, "catalog_price": product.price }),
     );
-    deps.store
-        .put_price_override(&actor.company_id, &o, &audit)
-        .await?;
+    deps.store.put_price_override(&actor.company_id, &o, &audit).await?;
     Ok(o)
 }

@@ -1,8 +1,10 @@
 //! Use cases: one function per operation, each taking the caller, a parsed command and the
 //! ports. Handlers in `oms-api` call exactly one of these.
 
+pub mod audit_log;
 pub mod catalog;
 pub mod customers;
+pub mod lifecycle;
 pub mod orders;
 pub mod place_order;
 

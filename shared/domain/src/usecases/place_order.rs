@@ -13,14 +13,13 @@ use crate::error::{Error, FieldErrors, ShortLine};
 use crate::ids::{CustomerId, EventId, OrderId, ProductId, UserId};
 use crate::money::{Amount, Currency};
 use crate::order::{
-    compute_totals, Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, LineAmounts,
-    Order, OrderLine, OrderNumber, OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo,
-    Source,
+    compute_totals, Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, LineAmounts, Order, OrderLine,
+    OrderNumber, OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo, Source,
 };
 use crate::outbox::{EventKind, OutboxEvent};
 use crate::ports::{
-    CapIncrement, CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord,
-    OrderCommit, OriginKey, PlacementKeys, PlacementSnapshot, StockDecrement,
+    CapIncrement, CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord, OrderCommit, OriginKey,
+    PlacementKeys, PlacementSnapshot, StockDecrement,
 };
 
 /// Lines one order may carry (the order is one item, well under DynamoDB's 400 KB).
@@ -127,19 +126,13 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     let (channel, customer_id) = match actor.role {
         Role::Customer => {
             if req.customer_id.is_some() && req.customer_id != actor.customer_id {
-                errors.push(
-                    "customer_id",
-                    "a customer token can only order for its own customer",
-                );
+                errors.push("customer_id", "a customer token can only order for its own customer");
             }
             (Channel::Storefront, actor.customer_id)
         }
         Role::Integration => {
             if req.customer_id.is_none() {
-                errors.push(
-                    "customer_id",
-                    "customer_id is required for integration orders",
-                );
+                errors.push("customer_id", "customer_id is required for integration orders");
             }
             (Channel::Api, req.customer_id)
         }
@@ -175,10 +168,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     let origin = match req.origin_order_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(_) if actor.role != Role::Integration => {
-            errors.push(
-                "origin_order_id",
-                "origin_order_id is set by integrations only",
-            );
+            errors.push("origin_order_id", "origin_order_id is set by integrations only");
             None
         }
         Some(o) if o.len() > 128 || o.contains('#') => {
@@ -212,10 +202,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         .as_ref()
         .is_some_and(|m| serde_json::to_vec(m).map_or(0, |v| v.len()) > 8_192)
     {
-        errors.push(
-            "custom_fields",
-            "custom_fields must be at most 8 KB of JSON",
-        );
+        errors.push("custom_fields", "custom_fields must be at most 8 KB of JSON");
     }
     let now = deps.clock.now();
     let order_date = req.order_date.unwrap_or_else(|| now.date_naive());
@@ -293,34 +280,23 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
             discount_amount: l.discount_amount,
         })
         .collect();
-    let shipping =
-        Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
-    let order_discount =
-        Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
+    let shipping = Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
+    let order_discount = Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
     let totals = compute_totals(&amounts, shipping, order_discount)?;
 
     let status = match (status, snapshot.settings.discount_approval_threshold) {
-        (OrderStatus::Pending, Some(limit)) if totals.discount_amount.value() > limit => {
-            OrderStatus::PendingApproval
-        }
+        (OrderStatus::Pending, Some(limit)) if totals.discount_amount.value() > limit => OrderStatus::PendingApproval,
         (s, _) => s,
     };
-    let counts_against_cap =
-        customer_id.is_some() && channel != Channel::Dashboard && status != OrderStatus::Draft;
+    let counts_against_cap = customer_id.is_some() && channel != Channel::Dashboard && status != OrderStatus::Draft;
     let cap = counts_against_cap.then(|| CapIncrement {
         month: now.format("%Y-%m").to_string(),
         limit: snapshot.settings.monthly_order_limit,
     });
     // The order, its number claim, audit entry and outbox record, plus the optional claims.
-    let fixed_actions = 4
-        + usize::from(idempotency.is_some())
-        + usize::from(origin.is_some())
-        + usize::from(cap.is_some());
-    let max_stocked = MAX_STOCKED_PRODUCTS.min(
-        deps.store
-            .max_transaction_items()
-            .saturating_sub(fixed_actions),
-    );
+    let fixed_actions =
+        4 + usize::from(idempotency.is_some()) + usize::from(origin.is_some()) + usize::from(cap.is_some());
+    let max_stocked = MAX_STOCKED_PRODUCTS.min(deps.store.max_transaction_items().saturating_sub(fixed_actions));
     let stock = if decrements_stock {
         stock_decrements(&snapshot, &lines, max_stocked)?
     } else {
@@ -331,9 +307,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     let mut order = Order {
         id: order_id,
         company_id: actor.company_id.clone(),
-        order_number: order_number
-            .clone()
-            .unwrap_or_else(|| deps.ids.order_number()),
+        order_number: order_number.clone().unwrap_or_else(|| deps.ids.order_number()),
         origin_order_id: origin.as_ref().map(|o| o.origin_order_id.clone()),
         integration_id: origin.as_ref().map(|o| o.integration_id.clone()),
         channel,
@@ -391,6 +365,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         delivered_at: None,
         cancelled_at: None,
         cancellation_reason: None,
+        held_from: None,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -434,7 +409,9 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
                     order.order_number = deps.ids.order_number();
                 }
                 CommitRejection::IdempotencyKeyTaken => {
-                    let key = idempotency.as_ref().ok_or_else(|| Error::internal("idempotency conflict without a key"))?;
+                    let key = idempotency
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("idempotency conflict without a key"))?;
                     let rec = deps.store.get_idempotency(&actor.company_id, key).await?;
                     return match rec {
                         Some(rec) => replay(&rec, &cmd.fingerprint),
@@ -442,26 +419,39 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
                     };
                 }
                 CommitRejection::OriginTaken => {
-                    let o = origin.as_ref().ok_or_else(|| Error::internal("origin conflict without an origin"))?;
-                    let id = deps.store.origin_order(&actor.company_id, o).await?.ok_or(Error::Contention)?;
+                    let o = origin
+                        .as_ref()
+                        .ok_or_else(|| Error::internal("origin conflict without an origin"))?;
+                    let id = deps
+                        .store
+                        .origin_order(&actor.company_id, o)
+                        .await?
+                        .ok_or(Error::Contention)?;
                     return existing_order(deps, actor, id).await;
                 }
-                CommitRejection::InsufficientStock(short) => return Err(short_stock(&order, &short)),
-                CommitRejection::ProductUnavailable(id) => {
-                    return Err(Error::invalid("items", format!("product {id} is no longer available")))
-                }
-                CommitRejection::MonthlyCapReached { limit } => {
-                    return Err(Error::Conflict {
-                        code: "monthly_limit_reached",
-                        message: format!(
-                            "this company's plan allows {limit} customer orders per month and they have all been placed"
-                        ),
-                    })
-                }
+                other => return Err(placement_rejection(&order, other)),
             },
         }
     }
     Err(Error::Contention)
+}
+
+/// The rejections placing stock and counting the cap can meet, as errors; shared by
+/// placement and by an order leaving draft.
+pub(crate) fn placement_rejection(order: &Order, r: CommitRejection) -> Error {
+    match r {
+        CommitRejection::InsufficientStock(short) => short_stock(order, &short),
+        CommitRejection::ProductUnavailable(id) => {
+            Error::invalid("items", format!("product {id} is no longer available"))
+        }
+        CommitRejection::MonthlyCapReached { limit } => Error::Conflict {
+            code: "monthly_limit_reached",
+            message: format!(
+                "this company's plan allows {limit} customer orders per month and they have all been placed"
+            ),
+        },
+        other => Error::internal(format!("unexpected rejection {other:?}")),
+    }
 }
 
 fn rename(e: Error, field: &str) -> Error {
@@ -471,7 +461,7 @@ fn rename(e: Error, field: &str) -> Error {
     }
 }
 
-fn parse_tags(errors: &mut FieldErrors, tags: Vec<String>) -> Vec<String> {
+pub(crate) fn parse_tags(errors: &mut FieldErrors, tags: Vec<String>) -> Vec<String> {
     if tags.len() > MAX_TAGS {
         errors.push("tags", format!("at most {MAX_TAGS} tags"));
         return Vec::new();
@@ -493,10 +483,7 @@ fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<Pa
         errors.push("items", "an order needs at least one item");
     }
     if items.len() > MAX_ITEMS {
-        errors.push(
-            "items",
-            format!("an order may have at most {MAX_ITEMS} items"),
-        );
+        errors.push("items", format!("an order may have at most {MAX_ITEMS} items"));
         return (Vec::new(), false);
     }
     let mut wants_override = false;
@@ -543,11 +530,7 @@ fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<Pa
     (out, wants_override)
 }
 
-async fn resolve_products(
-    deps: &Deps,
-    actor: &Actor,
-    items: &[ParsedItem],
-) -> Result<Vec<ProductId>, Error> {
+async fn resolve_products(deps: &Deps, actor: &Actor, items: &[ParsedItem]) -> Result<Vec<ProductId>, Error> {
     let skus: Vec<Sku> = items
         .iter()
         .filter_map(|i| match &i.product {
@@ -581,10 +564,7 @@ fn build_lines(
     let mut errors = FieldErrors::default();
     let mut lines = Vec::with_capacity(items.len());
     for (i, (item, id)) in items.iter().zip(ids).enumerate() {
-        let p = snap
-            .products
-            .get(id)
-            .ok_or_else(|| Error::not_found("product", id))?;
+        let p = snap.products.get(id).ok_or_else(|| Error::not_found("product", id))?;
         let field = |f: &str| format!("items[{i}].{f}");
         if !p.active {
             errors.push(
@@ -641,12 +621,7 @@ fn build_lines(
     Ok(lines)
 }
 
-fn errors_take_amount(
-    errors: &mut FieldErrors,
-    field: &str,
-    v: rust_decimal::Decimal,
-    c: Currency,
-) -> Amount {
+fn errors_take_amount(errors: &mut FieldErrors, field: &str, v: rust_decimal::Decimal, c: Currency) -> Amount {
     match Amount::parse_in(v, c) {
         Ok(a) => a,
         Err(e) => {
@@ -658,7 +633,7 @@ fn errors_take_amount(
 
 /// One decrement per stock-tracked product (lines of the same product are summed), after
 /// checking the snapshot so a short order is refused before any write.
-fn stock_decrements(
+pub(crate) fn stock_decrements(
     snap: &PlacementSnapshot,
     lines: &[OrderLine],
     max: usize,
@@ -679,10 +654,7 @@ fn stock_decrements(
     let mut short = Vec::new();
     let mut out = Vec::with_capacity(wanted.len());
     for (id, qty) in wanted {
-        let p = snap
-            .products
-            .get(&id)
-            .ok_or_else(|| Error::not_found("product", id))?;
+        let p = snap.products.get(&id).ok_or_else(|| Error::not_found("product", id))?;
         if u64::from(p.stock) < qty {
             short.push(ShortLine {
                 product_id: id.to_string(),
@@ -705,7 +677,7 @@ fn stock_decrements(
     }
 }
 
-fn short_stock(order: &Order, short: &[(ProductId, u32)]) -> Error {
+pub(crate) fn short_stock(order: &Order, short: &[(ProductId, u32)]) -> Error {
     Error::InsufficientStock(
         short
             .iter()
@@ -767,12 +739,7 @@ fn placed_audit(deps: &Deps, actor: &Actor, order: &Order, now: DateTime<Utc>) -
     )
 }
 
-fn placed_event(
-    deps: &Deps,
-    order: &Order,
-    stock: &[StockDecrement],
-    now: DateTime<Utc>,
-) -> OutboxEvent {
+fn placed_event(deps: &Deps, order: &Order, stock: &[StockDecrement], now: DateTime<Utc>) -> OutboxEvent {
     OutboxEvent {
         id: EventId::new(deps.ids.uuid()),
         company_id: order.company_id.clone(),
