@@ -7,5 +7,6 @@ mod concurrency;
 mod create_order;
 mod drift;
 mod events;
+mod lifecycle;
 mod store_contract;
 mod support;

@@ -239,7 +239,8 @@ macro_rules! on_both_adapters {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    super::$name($crate::TestApp::memory().await).await
+                    // Boxed so the scenario's (large, in debug builds) future lives on the heap.
+                    Box::pin(super::$name($crate::TestApp::memory().await)).await
                 }
             )*
         }
@@ -248,7 +249,7 @@ macro_rules! on_both_adapters {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     match $crate::TestApp::dynamo().await {
-                        Some(app) => super::$name(app).await,
+                        Some(app) => Box::pin(super::$name(app)).await,
                         None => eprintln!("skipped on DynamoDB (OMS_SKIP_DYNAMODB=1)"),
                     }
                 }
