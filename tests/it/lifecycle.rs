@@ -23,6 +23,7 @@ on_both_adapters!(
     every_change_is_audited_exactly_once,
     the_audit_log_filters_and_pages,
     customers_and_other_companies_cannot_change_orders,
+    a_draft_changes_its_lines_until_it_is_placed,
 );
 
 async fn place(app: &TestApp, d: &Demo) -> String {
@@ -660,4 +661,56 @@ async fn customers_and_other_companies_cannot_change_orders(app: TestApp) {
     let o = app.call("GET", &format!("{ORDERS}/{id}"), &d.owner, None).await;
     assert_eq!(o.body["data"]["status"], "pending");
     assert_eq!(o.body["data"]["version"], 1);
+}
+
+async fn a_draft_changes_its_lines_until_it_is_placed(app: TestApp) {
+    let d = demo(&app).await;
+    let id = place_draft(&app, &d, "WIDGET-001", 1).await;
+    let path = format!("{ORDERS}/{id}");
+    let body = json!({"items": [{"sku": "GADGET-002", "quantity": 2}, {"sku": "BOLT-M8", "quantity": 1}], "shipping_amount": "10.00"});
+    let r = app.call("PUT", &path, &d.staff, Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.body["data"];
+    assert_eq!(o["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(o["items"][0]["unit_price"], "149.99");
+    assert_eq!(o["subtotal_amount"], "312.48");
+    assert_eq!(o["total_amount"], "322.48");
+    let discount = app
+        .call("PUT", &path, &d.staff, Some(json!({"discount_amount": "5.00"})))
+        .await;
+    assert_eq!(discount.status, 403, "a discount needs orders:price_override");
+    let owner = app
+        .call("PUT", &path, &d.owner, Some(json!({"discount_amount": "2.48"})))
+        .await;
+    assert_eq!(owner.body["data"]["total_amount"], "320.00", "{}", owner.body);
+    assert_eq!(
+        app.call("PUT", &path, &d.staff, Some(json!({"items": []})))
+            .await
+            .status,
+        422
+    );
+    assert_eq!(stock(&app, &d, "GADGET-002").await, 40, "a draft moves no stock");
+    assert_eq!(to(&app, &d.staff, &id, Confirmed).await.status, 200);
+    assert_eq!(stock(&app, &d, "GADGET-002").await, 38);
+    assert_eq!(stock(&app, &d, "BOLT-M8").await, 2);
+    assert_eq!(
+        stock(&app, &d, "WIDGET-001").await,
+        120,
+        "the replaced line took nothing"
+    );
+    let late = app
+        .call(
+            "PUT",
+            &path,
+            &d.owner,
+            Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(late.status, 422);
+    assert!(
+        late.message()
+            .contains("items cannot change while the order is confirmed"),
+        "{}",
+        late.message()
+    );
 }

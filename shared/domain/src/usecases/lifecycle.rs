@@ -7,14 +7,17 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-use super::place_order::{placement_rejection, stock_decrements, MAX_NOTES, MAX_STOCKED_PRODUCTS};
-use super::text;
+use super::place_order::{
+    build_lines, parse_items, placement_rejection, resolve_products, stock_decrements, totals_of, CreateOrderItem,
+    MAX_NOTES, MAX_STOCKED_PRODUCTS,
+};
+use super::{text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
 use crate::auth::{Actor, Permission};
 use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, OrderId, UserId};
-use crate::order::{status, Channel, Order, OrderStatus, PaymentTerms, Priority, ShippingInfo};
+use crate::order::{status, Channel, FulfillmentMethod, Order, OrderStatus, PaymentTerms, Priority, ShippingInfo};
 use crate::outbox::{EventKind, OutboxEvent};
 use crate::ports::{CapIncrement, CommitError, CommitRejection, Deps, OrderChange, PlacementKeys, StockDecrement};
 use crate::usecases::orders::get_order;
@@ -220,6 +223,13 @@ pub struct UpdateOrderRequest {
     pub quote_id: Option<String>,
     /// Draft only.
     pub opportunity_id: Option<String>,
+    /// Draft only: replaces every line, priced as at placement (explicit prices and
+    /// discounts need `orders:price_override`).
+    pub items: Option<Vec<CreateOrderItem>>,
+    /// Draft only.
+    pub shipping_amount: Option<DecimalInput>,
+    /// Draft only: the order-level discount (needs `orders:price_override`).
+    pub discount_amount: Option<DecimalInput>,
 }
 
 impl UpdateOrderRequest {
@@ -239,7 +249,10 @@ impl UpdateOrderRequest {
             payment_terms,
             sales_rep_id,
             quote_id,
-            opportunity_id
+            opportunity_id,
+            items,
+            shipping_amount,
+            discount_amount
         );
         f
     }
@@ -343,6 +356,16 @@ pub async fn update_order(
         after.opportunity_id = text(&mut errors, "opportunity_id", req.opportunity_id, 64);
     }
     errors.finish()?;
+    reprice_draft(
+        deps,
+        actor,
+        &before,
+        &mut after,
+        req.items,
+        req.shipping_amount,
+        req.discount_amount,
+    )
+    .await?;
 
     let changed = changed_fields(&before, &after);
     if changed.is_empty() {
@@ -389,6 +412,68 @@ pub async fn update_order(
         },
         Rejected::Other(e) => e,
     })
+}
+
+/// A draft's lines, shipping or order discount changed: price the lines as placement does
+/// (current catalog or the customer's price) and recompute the totals.
+async fn reprice_draft(
+    deps: &Deps,
+    actor: &Actor,
+    before: &Order,
+    after: &mut Order,
+    items: Option<Vec<CreateOrderItem>>,
+    shipping: Option<DecimalInput>,
+    discount: Option<DecimalInput>,
+) -> Result<(), Error> {
+    if items.is_none() && shipping.is_none() && discount.is_none() {
+        return Ok(());
+    }
+    let line_discounts: rust_decimal::Decimal = before.items.iter().map(|l| l.discount_amount.value()).sum();
+    let mut order_discount = before.discount_amount.value() - line_discounts;
+    let mut shipping_amount = before.shipping_amount.value();
+    let mut errors = FieldErrors::default();
+    if let Some(s) = shipping {
+        if s.0.is_sign_negative() && !s.0.is_zero() {
+            errors.push("shipping_amount", "shipping_amount must not be negative");
+        }
+        shipping_amount = s.0;
+    }
+    if let Some(d) = discount {
+        if d.0.is_sign_negative() && !d.0.is_zero() {
+            errors.push("discount_amount", "discount_amount must not be negative");
+        }
+        order_discount = d.0;
+    }
+    let parsed = items.map(|i| parse_items(&mut errors, i));
+    errors.finish()?;
+    if discount.is_some_and(|d| !d.0.is_zero()) || parsed.as_ref().is_some_and(|(_, wants)| *wants) {
+        actor.require(Permission::OrdersPriceOverride)?;
+    }
+    if let Some((parsed, _)) = parsed {
+        let ids = resolve_products(deps, actor, &parsed).await?;
+        let mut distinct = ids.clone();
+        distinct.sort();
+        distinct.dedup();
+        let snapshot = deps
+            .store
+            .load_placement(&PlacementKeys {
+                company: actor.company_id.clone(),
+                products: distinct,
+                customer: before.customer_id,
+                idempotency: None,
+                origin: None,
+            })
+            .await?;
+        after.items = build_lines(&snapshot, &parsed, &ids, before.currency)?;
+        after.fulfillment_method = FulfillmentMethod::of(&after.items);
+    }
+    let t = totals_of(&after.items, shipping_amount, order_discount, before.currency)?;
+    after.subtotal_amount = t.subtotal_amount;
+    after.tax_amount = t.tax_amount;
+    after.shipping_amount = t.shipping_amount;
+    after.discount_amount = t.discount_amount;
+    after.total_amount = t.total_amount;
+    Ok(())
 }
 
 /// Top-level order fields whose JSON differs (`version` and `updated_at` aside).

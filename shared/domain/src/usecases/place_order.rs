@@ -108,7 +108,7 @@ enum ItemRef {
     Sku(Sku),
 }
 
-struct ParsedItem {
+pub(crate) struct ParsedItem {
     product: ItemRef,
     quantity: u32,
     unit_price: Option<rust_decimal::Decimal>,
@@ -271,18 +271,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         && (channel != Channel::Dashboard || snapshot.settings.dashboard_orders_decrement_stock);
 
     let lines = build_lines(&snapshot, &items, &product_ids, currency)?;
-    let amounts: Vec<LineAmounts> = lines
-        .iter()
-        .map(|l| LineAmounts {
-            unit_price: l.unit_price,
-            quantity: l.quantity,
-            tax_amount: l.tax_amount,
-            discount_amount: l.discount_amount,
-        })
-        .collect();
-    let shipping = Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
-    let order_discount = Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
-    let totals = compute_totals(&amounts, shipping, order_discount)?;
+    let totals = totals_of(&lines, shipping, order_discount, currency)?;
 
     let status = match (status, snapshot.settings.discount_approval_threshold) {
         (OrderStatus::Pending, Some(limit)) if totals.discount_amount.value() > limit => OrderStatus::PendingApproval,
@@ -436,6 +425,27 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     Err(Error::Contention)
 }
 
+/// The order's totals from its lines, shipping and order-level discount (SPEC §5.2).
+pub(crate) fn totals_of(
+    lines: &[OrderLine],
+    shipping: rust_decimal::Decimal,
+    order_discount: rust_decimal::Decimal,
+    currency: Currency,
+) -> Result<crate::order::Totals, Error> {
+    let amounts: Vec<LineAmounts> = lines
+        .iter()
+        .map(|l| LineAmounts {
+            unit_price: l.unit_price,
+            quantity: l.quantity,
+            tax_amount: l.tax_amount,
+            discount_amount: l.discount_amount,
+        })
+        .collect();
+    let shipping = Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
+    let order_discount = Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
+    compute_totals(&amounts, shipping, order_discount)
+}
+
 /// The rejections placing stock and counting the cap can meet, as errors; shared by
 /// placement and by an order leaving draft.
 pub(crate) fn placement_rejection(order: &Order, r: CommitRejection) -> Error {
@@ -478,7 +488,7 @@ pub(crate) fn parse_tags(errors: &mut FieldErrors, tags: Vec<String>) -> Vec<Str
     out
 }
 
-fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<ParsedItem>, bool) {
+pub(crate) fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<ParsedItem>, bool) {
     if items.is_empty() {
         errors.push("items", "an order needs at least one item");
     }
@@ -530,7 +540,11 @@ fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<Pa
     (out, wants_override)
 }
 
-async fn resolve_products(deps: &Deps, actor: &Actor, items: &[ParsedItem]) -> Result<Vec<ProductId>, Error> {
+pub(crate) async fn resolve_products(
+    deps: &Deps,
+    actor: &Actor,
+    items: &[ParsedItem],
+) -> Result<Vec<ProductId>, Error> {
     let skus: Vec<Sku> = items
         .iter()
         .filter_map(|i| match &i.product {
@@ -555,7 +569,7 @@ async fn resolve_products(deps: &Deps, actor: &Actor, items: &[ParsedItem]) -> R
         .collect()
 }
 
-fn build_lines(
+pub(crate) fn build_lines(
     snap: &PlacementSnapshot,
     items: &[ParsedItem],
     ids: &[ProductId],
