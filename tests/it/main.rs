@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area. Scenarios marked with
 //! `on_both_adapters!` run against the in-memory store and against DynamoDB Local.
 
+mod audit_log;
 mod bad_input;
 mod catalog;
 mod concurrency;
@@ -8,5 +9,6 @@ mod create_order;
 mod drift;
 mod events;
 mod lifecycle;
+mod order_updates;
 mod store_contract;
 mod support;

@@ -2,7 +2,8 @@
 
 use oms_api::demo::DemoTenant;
 use oms_domain::ids::ProductId;
-use oms_tests::TestApp;
+use oms_domain::order::OrderStatus::{self, *};
+use oms_tests::{Reply, TestApp};
 use serde_json::{json, Value};
 
 pub struct Demo {
@@ -47,3 +48,57 @@ pub fn items(lines: &[(&str, i64)]) -> Value {
 }
 
 pub const ORDERS: &str = "/api/v1/sales/orders";
+
+pub async fn place(app: &TestApp, d: &Demo) -> String {
+    let r = app
+        .call("POST", ORDERS, &d.staff, Some(items(&[("WIDGET-001", 1)])))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["data"]["id"].as_str().expect("id").to_owned()
+}
+
+pub async fn place_draft(app: &TestApp, d: &Demo, sku: &str, qty: i64) -> String {
+    let body = json!({"customer_id": d.t.acme, "status": "draft", "items": [{"sku": sku, "quantity": qty}]});
+    let r = app.call("POST", ORDERS, &d.staff, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["data"]["id"].as_str().expect("id").to_owned()
+}
+
+pub async fn to(app: &TestApp, token: &str, id: &str, status: OrderStatus) -> Reply {
+    let mut body = json!({"status": status.as_str()});
+    if status == Cancelled {
+        body["cancellation_reason"] = json!("customer changed their mind");
+    }
+    app.call("POST", &format!("{ORDERS}/{id}/status"), token, Some(body))
+        .await
+}
+
+/// The shortest allowed path from a new (pending) order, or a draft, to `s`.
+pub fn path_to(s: OrderStatus) -> (bool, Vec<OrderStatus>) {
+    match s {
+        Draft => (true, vec![]),
+        Pending => (false, vec![]),
+        PendingApproval => (false, vec![PendingApproval]),
+        Confirmed => (false, vec![Confirmed]),
+        Processing => (false, vec![Confirmed, Processing]),
+        OnHold => (false, vec![OnHold]),
+        Shipped => (false, vec![Confirmed, Processing, Shipped]),
+        Delivered => (false, vec![Confirmed, Processing, Shipped, Delivered]),
+        Completed => (false, vec![Confirmed, Processing, Shipped, Completed]),
+        Cancelled => (false, vec![Cancelled]),
+    }
+}
+
+pub async fn order_in(app: &TestApp, d: &Demo, s: OrderStatus) -> String {
+    let (draft, path) = path_to(s);
+    let id = if draft {
+        place_draft(app, d, "WIDGET-001", 1).await
+    } else {
+        place(app, d).await
+    };
+    for step in path {
+        let r = to(app, &d.owner, &id, step).await;
+        assert_eq!(r.status, 200, "to {step}: {}", r.body);
+    }
+    id
+}

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
-use super::place_order::{
-    build_lines, parse_items, placement_rejection, resolve_products, stock_decrements, totals_of, CreateOrderItem,
-    MAX_NOTES, MAX_STOCKED_PRODUCTS,
+use super::lines::{
+    build_lines, parse_items, parse_tags, placement_rejection, resolve_products, stock_decrements, totals_of,
 };
+use super::place_order::{CreateOrderItem, MAX_NOTES, MAX_STOCKED_PRODUCTS};
 use super::{text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
 use crate::auth::{Actor, Permission};
@@ -338,7 +338,7 @@ pub async fn update_order(
         after.notes = text(&mut errors, "notes", req.notes, MAX_NOTES);
     }
     if let Some(tags) = req.tags {
-        after.tags = super::place_order::parse_tags(&mut errors, tags);
+        after.tags = parse_tags(&mut errors, tags);
     }
     if let Some(c) = req.custom_fields {
         if serde_json::to_vec(&c).map_or(0, |v| v.len()) > 8_192 {

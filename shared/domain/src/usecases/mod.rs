@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod catalog;
 pub mod customers;
 pub mod lifecycle;
+mod lines;
 pub mod orders;
 pub mod place_order;
 

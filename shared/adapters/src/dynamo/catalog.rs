@@ -1,0 +1,287 @@
+//! Products, SKU claims, customers and their price lists.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use std::collections::HashMap;
+
+use oms_domain::audit::AuditEntry;
+use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku};
+use oms_domain::error::Error;
+use oms_domain::ids::{CompanyId, CustomerId, ProductId};
+use oms_domain::ports::{CatalogStore, CustomerStore, Page, PageRequest, ProductFilter};
+use oms_domain::usecases::catalog::version_conflict;
+
+use super::keys::{self, *};
+use super::tx::{n, Guard, Tx};
+use super::{av_s, from_item, key_of, names, to_item, values, DynamoStore, Item, NOT_EXISTS};
+
+#[derive(Clone, Debug)]
+enum CatalogGuard {
+    Sku,
+    Version,
+    Customer,
+}
+
+#[async_trait]
+impl CatalogStore for DynamoStore {
+    async fn create_product(&self, p: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let mut tx = Tx::new(&self.table);
+        tx.put(
+            product(&p.company_id, p.id),
+            Self::product_item(p)?,
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(CatalogGuard::Version),
+        )?;
+        tx.put(
+            sku_claim(&p.company_id, &p.sku.key()),
+            values([("product_id", av_s(p.id.to_string())), (TYPE, av_s("SKU"))]),
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(CatalogGuard::Sku),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
+                code: "duplicate_sku",
+                message: format!("SKU {} is already used by another product", p.sku),
+            }),
+            Err(_) => Err(Error::internal("product id collision")),
+        }
+    }
+
+    async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
+        self.get(product(company, id)).await?.map(from_item).transpose()
+    }
+
+    async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let c = &before.company_id;
+        let mut set = vec!["#version = :version".to_owned(), "#updated_at = :updated_at".to_owned()];
+        let mut remove = Vec::new();
+        let mut nm = names([("#version", "version"), ("#updated_at", "updated_at")]);
+        let mut vals = values([
+            (":version", n(after.version)),
+            (
+                ":updated_at",
+                av_s(after.updated_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            ),
+            (":expected", n(before.version)),
+        ]);
+        for (i, (field, value)) in crate::changed_fields(before, after).into_iter().enumerate() {
+            set.push(format!("#f{i} = :f{i}"));
+            nm.insert(format!("#f{i}"), field);
+            vals.insert(
+                format!(":f{i}"),
+                serde_dynamo::to_attribute_value(value).map_err(Error::internal)?,
+            );
+        }
+        let sku_changed = before.sku.key() != after.sku.key();
+        if sku_changed || before.category != after.category {
+            set.push(format!("{GSI1SK} = :gsi1sk"));
+            vals.insert(":gsi1sk".into(), av_s(after.sku.key()));
+            match &after.category {
+                Some(cat) => {
+                    set.push(format!("{GSI2PK} = :gsi2pk, {GSI2SK} = :gsi1sk"));
+                    vals.insert(":gsi2pk".into(), av_s(products_in_category(c, cat)));
+                }
+                None => remove.extend([GSI2PK, GSI2SK]),
+            }
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut tx = Tx::new(&self.table);
+        tx.update(
+            product(c, before.id),
+            &expr,
+            Some("#version = :expected"),
+            nm,
+            vals,
+            Guard::Rule(CatalogGuard::Version),
+        )?;
+        if sku_changed {
+            tx.delete(
+                sku_claim(c, &before.sku.key()),
+                "product_id = :pid",
+                values([(":pid", av_s(before.id.to_string()))]),
+                Guard::Rule(CatalogGuard::Version),
+            )?;
+            tx.put(
+                sku_claim(c, &after.sku.key()),
+                values([("product_id", av_s(after.id.to_string())), (TYPE, av_s("SKU"))]),
+                Some((NOT_EXISTS, Item::new())),
+                Guard::Rule(CatalogGuard::Sku),
+            )?;
+        }
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
+                code: "duplicate_sku",
+                message: format!("SKU {} is already used by another product", after.sku),
+            }),
+            Err(_) => match self.get_product(c, before.id).await? {
+                Some(current) => Err(version_conflict(&current)),
+                None => Err(Error::not_found("product", before.id)),
+            },
+        }
+    }
+
+    async fn list_products(
+        &self,
+        company: &CompanyId,
+        filter: &ProductFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        let (index, pk_attr, pk) = match &filter.category {
+            Some(cat) => (GSI2, GSI2PK, products_in_category(company, cat)),
+            None => (GSI1, GSI1PK, products_by_sku(company)),
+        };
+        let mut conditions = Vec::new();
+        let mut vals = values([(":pk", av_s(pk))]);
+        if filter.active_only {
+            conditions.push("active = :t");
+            vals.insert(":t".into(), AttributeValue::Bool(true));
+        }
+        if filter.in_stock_only {
+            conditions.push("stock > :zero");
+            vals.insert(":zero".into(), n(0));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(format!("{pk_attr} = :pk"))
+            .set_filter_expression((!conditions.is_empty()).then(|| conditions.join(" AND ")))
+            .set_expression_attribute_values(Some(vals))
+            .set_exclusive_start_key(Self::start_key(company, page.after.as_ref())?)
+            .limit(i32::try_from(page.limit).unwrap_or(100))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        let next = Self::page_token(out.last_evaluated_key.as_ref());
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
+        let found = self
+            .batch_get(skus.iter().map(|s| sku_claim(company, &s.key())).collect())
+            .await?;
+        let mut out = HashMap::new();
+        for s in skus {
+            if let Some(AttributeValue::S(id)) = found
+                .get(&sku_claim(company, &s.key()))
+                .and_then(|i| i.get("product_id"))
+            {
+                out.insert(s.key(), ProductId::parse(id)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl CustomerStore for DynamoStore {
+    async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
+        let c = customer.company_id.clone();
+        // The number is drawn first; a failed create leaves a gap, never a duplicate.
+        let seq = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(customer_sequence(&c))))
+            .update_expression("ADD seq :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(Error::internal)?
+            .attributes
+            .and_then(|a| {
+                a.get("seq")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|s| s.parse::<u64>().ok())
+            })
+            .ok_or_else(|| Error::internal("customer sequence returned no number"))?;
+        customer.customer_number = customer_number(seq);
+        let mut item = to_item(&customer)?;
+        item.insert(TYPE.into(), av_s("CUSTOMER"));
+        item.insert(GSI1PK.into(), av_s(customers_by_number(&c)));
+        item.insert(GSI1SK.into(), av_s(customer.customer_number.clone()));
+        let mut tx = Tx::new(&self.table);
+        tx.put(
+            keys::customer(&c, customer.id),
+            item,
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(CatalogGuard::Customer),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(customer),
+            Err(_) => Err(Error::internal("customer id collision")),
+        }
+    }
+
+    async fn get_customer(&self, company: &CompanyId, id: CustomerId) -> Result<Option<Customer>, Error> {
+        self.get(keys::customer(company, id)).await?.map(from_item).transpose()
+    }
+
+    async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", av_s(keys::customer(company, id).0))
+                .expression_attribute_values(":prefix", av_s(PRICE_PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::internal)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn put_price_override(
+        &self,
+        company: &CompanyId,
+        o: &PriceOverride,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
+        let mut tx = Tx::new(&self.table);
+        tx.check(
+            keys::customer(company, o.customer_id),
+            "attribute_exists(PK)",
+            Guard::Rule(CatalogGuard::Customer),
+        )?;
+        let mut item = to_item(o)?;
+        item.insert(TYPE.into(), av_s("PRICE"));
+        tx.put(
+            price_override(company, o.customer_id, o.product_id),
+            item,
+            None,
+            Guard::None,
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::not_found("customer", o.customer_id)),
+        }
+    }
+}
