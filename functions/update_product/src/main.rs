@@ -1,14 +1,6 @@
 //! Lambda `update_product`: wiring only; the handler is `oms_api::handlers::products::update_product`.
 
-use lambda_http::{run, service_fn, Error, Request};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    oms_api::telemetry::init();
-    let app = oms_api::App::from_env().await?;
-    run(service_fn(|req: Request| {
-        let app = &app;
-        async move { Ok::<_, Error>(oms_api::handlers::products::update_product(app, req).await) }
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    oms_api::lambda::serve(oms_api::handlers::products::update_product).await
 }

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod handlers;
+pub mod lambda;
 pub mod openapi;
 pub mod request;
 pub mod routes;

@@ -1,19 +1,18 @@
 //! The audit log endpoint.
 
 use chrono::{DateTime, Utc};
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
 use oms_domain::error::Error;
 use oms_domain::ids::UserId;
-use oms_domain::ports::{AuditFilter, PageRequest};
+use oms_domain::ports::AuditFilter;
 use oms_domain::usecases::audit_log;
 
-use super::{next_link, run, Links, ListMeta, ListResponse};
+use super::{list_page, run, ListResponse};
 use crate::auth::actor;
 use crate::error::{ApiError, ErrorBody};
-use crate::request::{json_response, paging, query};
+use crate::request::query;
 use crate::App;
 
 fn parse_enum<T: serde::de::DeserializeOwned>(name: &str, v: &str, options: &str) -> Result<T, ApiError> {
@@ -58,7 +57,6 @@ fn time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
 pub async fn list_audit_log(app: &App, req: Request) -> Response<Body> {
     run("list_audit_log", &req, async {
         let actor = actor(&req)?;
-        let (per_page, cursor) = paging(&req)?;
         let mut filter = AuditFilter::default();
         if let Some(e) = query(&req, "entity") {
             filter.entity = Some(parse_enum::<EntityKind>(
@@ -91,22 +89,10 @@ pub async fn list_audit_log(app: &App, req: Request) -> Response<Body> {
             });
         }
         let scope = format!("audit|{filter:?}");
-        let after = cursor
-            .map(|c| app.cursors.open(&actor.company_id, &scope, &c))
-            .transpose()?;
-        let page = audit_log::list_audit(&app.deps, &actor, filter, PageRequest { limit: per_page, after }).await?;
-        let next = page.next.map(|t| app.cursors.seal(&actor.company_id, &scope, &t));
-        let count = page.items.len();
-        Ok(json_response(
-            StatusCode::OK,
-            &ListResponse {
-                data: page.items,
-                meta: ListMeta { per_page, count },
-                links: Links {
-                    next: next_link(&req, next),
-                },
-            },
-        ))
+        list_page(app, &req, &actor, &scope, |page| {
+            audit_log::list_audit(&app.deps, &actor, filter, page)
+        })
+        .await
     })
     .await
 }

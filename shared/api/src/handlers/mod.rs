@@ -13,7 +13,11 @@ use std::future::Future;
 use std::time::Instant;
 use tracing::Instrument;
 
+use oms_domain::auth::Actor;
+use oms_domain::ports::{Page, PageRequest};
+
 use crate::error::ApiError;
+use crate::App;
 
 /// `{"data": ...}`: every single-resource response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -77,6 +81,40 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Answers one page of a list: opens the `cursor` (sealed to the tenant and to `scope`, the
+/// list and its filters), fetches the page, and seals the next one into `links.next`.
+pub(crate) async fn list_page<T, F, Fut>(
+    app: &App,
+    req: &Request,
+    actor: &Actor,
+    scope: &str,
+    fetch: F,
+) -> Result<Response<Body>, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(PageRequest) -> Fut,
+    Fut: Future<Output = Result<Page<T>, oms_domain::Error>>,
+{
+    let (per_page, cursor) = crate::request::paging(req)?;
+    let after = cursor
+        .map(|c| app.cursors.open(&actor.company_id, scope, &c))
+        .transpose()?;
+    let page = fetch(PageRequest { limit: per_page, after }).await?;
+    let next = page.next.map(|t| app.cursors.seal(&actor.company_id, scope, &t));
+    let count = page.items.len();
+    let links = Links {
+        next: next_link(req, next),
+    };
+    Ok(crate::request::json_response(
+        StatusCode::OK,
+        &ListResponse {
+            data: page.items,
+            meta: ListMeta { per_page, count },
+            links,
+        },
+    ))
 }
 
 /// The URL of the next page: this request's path and filters with the new cursor.

@@ -5,14 +5,14 @@ use lambda_http::{Body, Request, Response};
 
 use oms_domain::catalog::Product;
 use oms_domain::ids::ProductId;
-use oms_domain::ports::{PageRequest, ProductFilter};
+use oms_domain::ports::ProductFilter;
 use oms_domain::usecases::catalog as uc;
 use oms_domain::usecases::catalog::{CreateProductRequest, UpdateProductRequest};
 
-use super::{next_link, ok, run, Data, Links, ListMeta, ListResponse};
+use super::{list_page, ok, run, Data, ListResponse};
 use crate::auth::actor;
 use crate::error::ErrorBody;
-use crate::request::{bool_query, json_body, json_response, paging, path_id, query};
+use crate::request::{bool_query, json_body, path_id, query};
 use crate::App;
 
 #[utoipa::path(
@@ -83,7 +83,6 @@ pub async fn get_product(app: &App, req: Request) -> Response<Body> {
 pub async fn list_products(app: &App, req: Request) -> Response<Body> {
     run("list_products", &req, async {
         let actor = actor(&req)?;
-        let (per_page, cursor) = paging(&req)?;
         let filter = ProductFilter {
             category: query(&req, "category").filter(|c| !c.trim().is_empty()),
             active_only: bool_query(&req, "active")?.unwrap_or(false),
@@ -95,22 +94,10 @@ pub async fn list_products(app: &App, req: Request) -> Response<Body> {
             filter.active_only,
             filter.in_stock_only
         );
-        let after = cursor
-            .map(|c| app.cursors.open(&actor.company_id, &scope, &c))
-            .transpose()?;
-        let page = uc::list_products(&app.deps, &actor, filter, PageRequest { limit: per_page, after }).await?;
-        let next = page.next.map(|t| app.cursors.seal(&actor.company_id, &scope, &t));
-        let count = page.items.len();
-        Ok(json_response(
-            StatusCode::OK,
-            &ListResponse {
-                data: page.items,
-                meta: ListMeta { per_page, count },
-                links: Links {
-                    next: next_link(&req, next),
-                },
-            },
-        ))
+        list_page(app, &req, &actor, &scope, |page| {
+            uc::list_products(&app.deps, &actor, filter, page)
+        })
+        .await
     })
     .await
 }
