@@ -3,6 +3,7 @@
 //! suite in `tests/` runs against each.
 
 pub mod dynamo;
+pub mod mail;
 pub mod memory;
 
 use serde::Serialize;

@@ -3,19 +3,22 @@
 //! same conditions, in the same order, as the DynamoDB transaction it mirrors.
 
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use oms_domain::audit::AuditEntry;
+use oms_domain::auth::Role;
 use oms_domain::catalog::{Customer, PriceOverride, Product, Sku};
 use oms_domain::error::Error;
-use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
+use oms_domain::ids::{CompanyId, CustomerId, EventId, OrderId, ProductId, UserId};
+use oms_domain::notify::User;
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
     AuditFilter, AuditStore, CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
-    IdempotencyRecord, OrderChange, OrderCommit, OrderStore, OriginKey, Page, PageRequest, PlacementKeys,
-    PlacementSnapshot, ProductFilter, SettingsStore, StockDecrement,
+    IdempotencyRecord, NotificationStore, OrderChange, OrderCommit, OrderStore, OriginKey, OutboxStore, Page,
+    PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore, StockDecrement,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -38,6 +41,10 @@ struct State {
     usage: HashMap<Key<String>, u32>,
     audit: Vec<AuditEntry>,
     outbox: Vec<OutboxEvent>,
+    relayed: HashSet<EventId>,
+    users: BTreeMap<(CompanyId, UserId), User>,
+    /// Sent markers: (company, e-mail key) -> (claim, sent, lease until).
+    mail: HashMap<(CompanyId, String), (String, bool, DateTime<Utc>)>,
 }
 
 /// A cheap-to-clone handle; clones share the same data.
@@ -82,14 +89,6 @@ impl MemoryStore {
             .filter(|e| &e.company_id == company)
             .cloned()
             .collect()
-    }
-
-    pub fn monthly_usage(&self, company: &CompanyId, month: &str) -> u32 {
-        self.lock()
-            .usage
-            .get(&(company.clone(), month.to_owned()))
-            .copied()
-            .unwrap_or(0)
     }
 
     pub fn counts(&self, company: &CompanyId) -> MemoryCounts {
@@ -185,6 +184,103 @@ impl AuditStore for MemoryStore {
             items: matching.into_iter().take(limit).map(|(_, a)| a.clone()).collect(),
             next,
         })
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error> {
+        let s = self.lock();
+        Ok(s.outbox
+            .iter()
+            .filter(|e| !s.relayed.contains(&e.id))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn mark_relayed(&self, event: &OutboxEvent) -> Result<(), Error> {
+        self.lock().relayed.insert(event.id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NotificationStore for MemoryStore {
+    async fn put_user(&self, user: &User) -> Result<(), Error> {
+        self.lock()
+            .users
+            .insert((user.company_id.clone(), user.id.clone()), user.clone());
+        Ok(())
+    }
+
+    async fn users_with_roles(&self, company: &CompanyId, roles: &[Role]) -> Result<Vec<User>, Error> {
+        let s = self.lock();
+        Ok(s.users
+            .values()
+            .filter(|u| &u.company_id == company && roles.contains(&u.role))
+            .cloned()
+            .collect())
+    }
+
+    async fn claim_email(
+        &self,
+        company: &CompanyId,
+        key: &str,
+        claim: &str,
+        now: DateTime<Utc>,
+        lease_secs: i64,
+    ) -> Result<bool, Error> {
+        let mut s = self.lock();
+        let k = (company.clone(), key.to_owned());
+        match s.mail.get(&k) {
+            Some((_, true, _)) => Ok(false),
+            Some((_, false, until)) if *until > now => Ok(false),
+            _ => {
+                s.mail.insert(
+                    k,
+                    (claim.to_owned(), false, now + chrono::Duration::seconds(lease_secs)),
+                );
+                Ok(true)
+            }
+        }
+    }
+
+    async fn mark_email_sent(
+        &self,
+        company: &CompanyId,
+        key: &str,
+        claim: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let mut s = self.lock();
+        match s.mail.get_mut(&(company.clone(), key.to_owned())) {
+            Some(m) if m.0 == claim => {
+                m.1 = true;
+                Ok(())
+            }
+            _ => Err(Error::internal(format!(
+                "sent marker for {key} is not held by this claim"
+            ))),
+        }
+    }
+
+    async fn release_email(&self, company: &CompanyId, key: &str, claim: &str) -> Result<(), Error> {
+        let mut s = self.lock();
+        let k = (company.clone(), key.to_owned());
+        if s.mail.get(&k).is_some_and(|m| m.0 == claim && !m.1) {
+            s.mail.remove(&k);
+        }
+        Ok(())
+    }
+
+    async fn monthly_usage(&self, company: &CompanyId, month: &str) -> Result<u32, Error> {
+        Ok(self
+            .lock()
+            .usage
+            .get(&(company.clone(), month.to_owned()))
+            .copied()
+            .unwrap_or(0))
     }
 }
 

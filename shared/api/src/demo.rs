@@ -9,11 +9,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
-use oms_domain::auth::Actor;
+use oms_domain::auth::{Actor, Role};
 use oms_domain::catalog::{Address, Customer, Fulfillment, PriceOverride, Product, Sku};
 use oms_domain::error::Error;
-use oms_domain::ids::{CompanyId, CustomerId, EventId, ProductId};
+use oms_domain::ids::{CompanyId, CustomerId, EventId, ProductId, UserId};
 use oms_domain::money::{Amount, Currency};
+use oms_domain::notify::User;
 use oms_domain::settings::CompanySettings;
 
 use crate::App;
@@ -101,6 +102,21 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
         return Ok(t);
     }
     let now = Utc::now();
+    for (id, name, email, role) in [
+        ("user-owner", "Olivia Owner", "owner@demo.example", Role::Owner),
+        ("user-admin", "Adam Admin", "ops@demo.example", Role::Admin),
+        ("user-staff", "Sam Staff", "sam@demo.example", Role::Staff),
+        ("user-finance", "Fiona Finance", "finance@demo.example", Role::Finance),
+    ] {
+        let user = User {
+            id: UserId::parse(id)?,
+            company_id: t.company.clone(),
+            name: name.into(),
+            email: email.into(),
+            role,
+        };
+        store.put_user(&user).await?;
+    }
     let seeder = Actor::from_claims("demo-seed", COMPANY, "OWNER", None)?;
     let audit = |action, entity, id: String| {
         AuditEntry::new(

@@ -15,5 +15,6 @@ pub mod openapi;
 pub mod request;
 pub mod routes;
 pub mod telemetry;
+pub mod workers;
 
 pub use app::App;

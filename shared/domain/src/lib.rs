@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod notify;
 pub mod order;
 pub mod outbox;
 pub mod ports;

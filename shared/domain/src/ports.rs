@@ -242,9 +242,71 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Page<AuditEntry>, Error>;
 }
 
+/// Outbox records not yet on their queue: the local relay's source, and the sweep that
+/// recovers events a crash left behind between commit and publish.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Up to `limit` pending events (one `Query` per index shard).
+    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error>;
+    /// The event is on its queue: it leaves the pending index (the record stays).
+    async fn mark_relayed(&self, event: &OutboxEvent) -> Result<(), Error>;
+}
+
+/// What the notification workers read and write besides orders.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    async fn put_user(&self, user: &crate::notify::User) -> Result<(), Error>;
+    async fn users_with_roles(
+        &self,
+        company: &CompanyId,
+        roles: &[crate::auth::Role],
+    ) -> Result<Vec<crate::notify::User>, Error>;
+    /// Claims the right to send the e-mail `key` for `lease_secs`. `false` if it was sent, or
+    /// another sender holds a claim that has not expired. A claim that outlives its lease
+    /// (a crashed sender) can be taken over, so an e-mail is delayed, never lost.
+    async fn claim_email(
+        &self,
+        company: &CompanyId,
+        key: &str,
+        claim: &str,
+        now: DateTime<Utc>,
+        lease_secs: i64,
+    ) -> Result<bool, Error>;
+    /// The conditional "sent" marker: the e-mail `key` went out under `claim`.
+    async fn mark_email_sent(
+        &self,
+        company: &CompanyId,
+        key: &str,
+        claim: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error>;
+    /// Gives a claim back after a failed send, so a retry can send.
+    async fn release_email(&self, company: &CompanyId, key: &str, claim: &str) -> Result<(), Error>;
+    /// Customer orders counted against the cap in a UTC month (`YYYY-MM`).
+    async fn monthly_usage(&self, company: &CompanyId, month: &str) -> Result<u32, Error>;
+}
+
+/// Delivers one e-mail (SES in AWS, `.eml` files locally); returns the message id.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: &crate::notify::Email) -> Result<String, Error>;
+}
+
+/// Hands an outbox event to the workers' queues (SQS in AWS, channels locally).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, event: &OutboxEvent) -> Result<(), Error>;
+}
+
 /// The whole store, as the use cases see it.
-pub trait Store: CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore {}
-impl<T: CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore> Store for T {}
+pub trait Store:
+    CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore + OutboxStore + NotificationStore
+{
+}
+impl<T> Store for T where
+    T: CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore + OutboxStore + NotificationStore
+{
+}
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use oms_adapters::dynamo::{create_table, DynamoStore};
+use oms_adapters::mail::FileMailer;
 use oms_adapters::memory::MemoryStore;
 use oms_api::auth::LocalJwt;
 use oms_api::gateway::{Gateway, HttpRequest};
@@ -56,6 +57,12 @@ struct ServeArgs {
     /// Local jar the tests use.
     #[arg(long, env = "DYNAMODB_MAX_TRANSACTION_ITEMS", default_value_t = 100)]
     max_transaction_items: usize,
+    /// Where the e-mails the workers send are written, one `.eml` file each.
+    #[arg(long, env = "OMS_MAIL_DIR", default_value = ".local-mail")]
+    mail_dir: std::path::PathBuf,
+    /// The sender address on those e-mails.
+    #[arg(long, env = "OMS_MAIL_FROM", default_value = "orders@demo.example")]
+    mail_from: String,
     /// Do not seed the demo tenant.
     #[arg(long)]
     no_seed: bool,
@@ -121,6 +128,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Some(oms_api::demo::seed(&app).await?)
     };
+    // The relay and the four notification workers, in-process: e-mails become .eml files.
+    let mailer = Arc::new(FileMailer::new(args.mail_dir.clone(), args.mail_from.clone()));
+    oms_api::workers::spawn(app.deps.clone(), mailer);
+    let backend = format!(
+        "{backend}\n  e-mails: {}/ (one .eml each: receipts, staff alerts, low stock, cap notices, finance)",
+        args.mail_dir.display()
+    );
     let jwt = LocalJwt::from_env();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = TcpListener::bind(addr).await?;

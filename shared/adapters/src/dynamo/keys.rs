@@ -91,3 +91,13 @@ pub fn outbox_shard(event_id: &uuid::Uuid) -> String {
     let shard = u32::from(event_id.as_bytes()[15]) % OUTBOX_SHARDS;
     format!("PENDING#{shard}")
 }
+
+pub fn user(c: &CompanyId, id: &str) -> (String, String) {
+    (format!("C#{c}#USER#{id}"), "USER".into())
+}
+pub fn users_by_role(c: &CompanyId) -> String {
+    format!("C#{c}#USERS")
+}
+pub fn mail_marker(c: &CompanyId, key: &str) -> (String, String) {
+    (format!("C#{c}#MAIL#{key}"), "MAIL".into())
+}

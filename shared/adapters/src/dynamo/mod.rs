@@ -6,6 +6,7 @@ mod audit_log;
 mod catalog;
 mod changes;
 mod keys;
+mod notify;
 mod table;
 mod tx;
 

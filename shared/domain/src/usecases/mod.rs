@@ -6,8 +6,10 @@ pub mod catalog;
 pub mod customers;
 pub mod lifecycle;
 mod lines;
+pub mod notifications;
 pub mod orders;
 pub mod place_order;
+pub mod relay;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};

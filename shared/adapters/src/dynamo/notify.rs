@@ -1,0 +1,191 @@
+//! The notification side of the table: users by role, the e-mail "sent" markers, monthly
+//! usage, and the outbox sweep over the sparse `Outbox` index.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use chrono::{DateTime, Utc};
+
+use oms_domain::auth::Role;
+use oms_domain::error::Error;
+use oms_domain::ids::CompanyId;
+use oms_domain::notify::User;
+use oms_domain::outbox::OutboxEvent;
+use oms_domain::ports::{NotificationStore, OutboxStore};
+
+use super::keys::*;
+use super::tx::n;
+use super::{av_s, from_item, key_of, to_item, values, DynamoStore};
+
+#[async_trait]
+impl OutboxStore for DynamoStore {
+    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error> {
+        let mut out = Vec::new();
+        for shard in 0..OUTBOX_SHARDS {
+            let left = limit.saturating_sub(out.len() as u32);
+            if left == 0 {
+                break;
+            }
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OUTBOX_INDEX)
+                .key_condition_expression(format!("{OUTBOX_PK} = :pk"))
+                .expression_attribute_values(":pk", av_s(format!("PENDING#{shard}")))
+                .limit(i32::try_from(left).unwrap_or(100))
+                .send()
+                .await
+                .map_err(Error::internal)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn mark_relayed(&self, e: &OutboxEvent) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(outbox(&e.company_id, &e.id.to_string()))))
+            .update_expression(format!("REMOVE {OUTBOX_PK}, {OUTBOX_SK} SET relayed_at = :now"))
+            .expression_attribute_values(":now", av_s(Utc::now().to_rfc3339()))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NotificationStore for DynamoStore {
+    async fn put_user(&self, u: &User) -> Result<(), Error> {
+        let mut item = to_item(u)?;
+        let (pk, sk) = user(&u.company_id, u.id.as_str());
+        item.insert(PK.into(), av_s(pk));
+        item.insert(SK.into(), av_s(sk));
+        item.insert(TYPE.into(), av_s("USER"));
+        item.insert(GSI1PK.into(), av_s(users_by_role(&u.company_id)));
+        item.insert(GSI1SK.into(), av_s(format!("{}#{}", u.role, u.id)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        Ok(())
+    }
+
+    async fn users_with_roles(&self, c: &CompanyId, roles: &[Role]) -> Result<Vec<User>, Error> {
+        let mut out = Vec::new();
+        for role in roles {
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name(GSI1)
+                    .key_condition_expression(format!("{GSI1PK} = :pk AND begins_with({GSI1SK}, :role)"))
+                    .expression_attribute_values(":pk", av_s(users_by_role(c)))
+                    .expression_attribute_values(":role", av_s(format!("{role}#")))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(Error::internal)?;
+                for item in page.items.unwrap_or_default() {
+                    out.push(from_item(item)?);
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn claim_email(
+        &self,
+        c: &CompanyId,
+        key: &str,
+        claim: &str,
+        now: DateTime<Utc>,
+        lease_secs: i64,
+    ) -> Result<bool, Error> {
+        let (pk, sk) = mail_marker(c, key);
+        let item = values([
+            (PK, av_s(pk)),
+            (SK, av_s(sk)),
+            (TYPE, av_s("MAIL")),
+            ("claim", av_s(claim)),
+            ("mail_status", av_s("claimed")),
+            ("lease_until", n(now.timestamp() + lease_secs)),
+        ]);
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK) OR (mail_status = :claimed AND lease_until < :now)")
+            .expression_attribute_values(":claimed", av_s("claimed"))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+                Ok(false)
+            }
+            Err(e) => Err(Error::internal(e)),
+        }
+    }
+
+    async fn mark_email_sent(&self, c: &CompanyId, key: &str, claim: &str, now: DateTime<Utc>) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(mail_marker(c, key))))
+            .update_expression("SET mail_status = :sent, sent_at = :now REMOVE lease_until")
+            .condition_expression("claim = :claim")
+            .expression_attribute_values(":sent", av_s("sent"))
+            .expression_attribute_values(":now", av_s(now.to_rfc3339()))
+            .expression_attribute_values(":claim", av_s(claim))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        Ok(())
+    }
+
+    async fn release_email(&self, c: &CompanyId, key: &str, claim: &str) -> Result<(), Error> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(mail_marker(c, key))))
+            .condition_expression("claim = :claim AND mail_status = :claimed")
+            .expression_attribute_values(":claim", av_s(claim))
+            .expression_attribute_values(":claimed", av_s("claimed"))
+            .send()
+            .await;
+        // A failed condition means the claim is no longer ours: nothing to give back.
+        match res {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(()),
+            Err(e) => Err(Error::internal(e)),
+        }
+    }
+
+    async fn monthly_usage(&self, c: &CompanyId, month: &str) -> Result<u32, Error> {
+        let item = self.get(monthly_usage(c, month)).await?;
+        Ok(item
+            .and_then(|i| {
+                i.get("orders")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|s| s.parse::<u32>().ok())
+            })
+            .unwrap_or(0))
+    }
+}

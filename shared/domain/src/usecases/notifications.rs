@@ -1,0 +1,199 @@
+//! The notification workers' use case (SPEC §8): given an order event and a worker, send
+//! the e-mails it calls for, each at most once per (order, kind) thanks to a claim and a
+//! conditional "sent" marker. An error means "retry this message" (SQS redelivers it, and
+//! after the configured receives it lands in the dead-letter queue).
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use crate::auth::Role;
+use crate::error::Error;
+use crate::ids::OrderId;
+use crate::notify::{self, Email, EmailKind};
+use crate::order::{Channel, Order, OrderStatus};
+use crate::outbox::{EventKind, OutboxEvent};
+use crate::ports::{Deps, Mailer, PlacementKeys};
+
+/// How long a sender may hold a claim before another may take over.
+const CLAIM_LEASE_SECS: i64 = 120;
+
+/// The four workers, each its own Lambda and queue in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Worker {
+    /// Receipt to the customer, alert to OWNER and ADMIN.
+    Receipts,
+    /// One e-mail per order listing products now at or below their threshold.
+    LowStock,
+    /// 80 % and 100 % of the monthly order cap, once per month each.
+    CapUsage,
+    /// High-value orders to FINANCE.
+    Finance,
+}
+
+impl Worker {
+    pub const ALL: [Worker; 4] = [Worker::Receipts, Worker::LowStock, Worker::CapUsage, Worker::Finance];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Worker::Receipts => "receipts",
+            Worker::LowStock => "low_stock",
+            Worker::CapUsage => "cap_usage",
+            Worker::Finance => "finance",
+        }
+    }
+}
+
+/// What the workers are given.
+#[derive(Clone)]
+pub struct NotifyDeps {
+    pub deps: Deps,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+/// The order an event places, if it is a placement: a new non-draft order, or a draft
+/// leaving draft.
+fn placed_order_id(event: &OutboxEvent) -> Option<OrderId> {
+    let placed = match event.kind {
+        EventKind::OrderPlaced => event.data["status"] != "draft",
+        EventKind::OrderStatusChanged => event.data["from"] == "draft" && event.data["to"] != "cancelled",
+        EventKind::OrderUpdated => false,
+    };
+    if !placed {
+        return None;
+    }
+    OrderId::parse(event.data["order_id"].as_str().unwrap_or(&event.subject)).ok()
+}
+
+/// Handles one event for one worker; returns the kinds of e-mail it sent.
+pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Result<Vec<EmailKind>, Error> {
+    let Some(id) = placed_order_id(event) else {
+        return Ok(Vec::new());
+    };
+    let store = &n.deps.store;
+    let Some(order) = store.get_order(&event.company_id, id).await? else {
+        tracing::warn!(order_id = %id, "event for an order that does not exist; nothing to send");
+        return Ok(Vec::new());
+    };
+    let settings = store.get_settings(&order.company_id).await?;
+    let mut sent = Vec::new();
+    match worker {
+        Worker::Receipts => {
+            // Dashboard orders have no customer and send nothing (SPEC §5.3).
+            if order.channel == Channel::Dashboard || order.customer.is_none() {
+                return Ok(sent);
+            }
+            if let Some(to) = order.customer.as_ref().and_then(|c| c.email.clone()) {
+                send_once(n, &notify::receipt(&order, &settings.name, to), &mut sent).await?;
+            }
+            let staff = emails(n, &order, EmailKind::StaffAlert).await?;
+            send_once(n, &notify::staff_alert(&order, staff), &mut sent).await?;
+        }
+        Worker::LowStock => {
+            if !order.stock_decremented {
+                return Ok(sent);
+            }
+            let mut ids: Vec<_> = order
+                .items
+                .iter()
+                .filter(|l| l.track_inventory)
+                .map(|l| l.product_id)
+                .collect();
+            ids.sort();
+            ids.dedup();
+            let snap = store
+                .load_placement(&PlacementKeys {
+                    company: order.company_id.clone(),
+                    products: ids.clone(),
+                    customer: None,
+                    idempotency: None,
+                    origin: None,
+                })
+                .await?;
+            let low: Vec<_> = ids
+                .iter()
+                .filter_map(|id| snap.products.get(id))
+                .map(|p| (p.clone(), p.threshold(snap.settings.low_stock_threshold)))
+                .filter(|(p, t)| p.stock <= *t)
+                .collect();
+            if !low.is_empty() {
+                let to = emails(n, &order, EmailKind::LowStock).await?;
+                send_once(n, &notify::low_stock(&order, &low, to), &mut sent).await?;
+            }
+        }
+        Worker::CapUsage => {
+            let (Some(month), Some(limit)) = (order.cap_month.as_deref(), settings.monthly_order_limit) else {
+                return Ok(sent);
+            };
+            let used = store.monthly_usage(&order.company_id, month).await?;
+            for (reached, percent) in [(false, 80u64), (true, 100)] {
+                if u64::from(used) * 100 >= percent * u64::from(limit) {
+                    let kind = if reached {
+                        EmailKind::CapReached
+                    } else {
+                        EmailKind::CapWarning
+                    };
+                    let to = emails(n, &order, kind).await?;
+                    send_once(
+                        n,
+                        &notify::cap_notice(&order.company_id, month, used, limit, reached, to),
+                        &mut sent,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Worker::Finance => {
+            if order.status != OrderStatus::Draft && order.total_amount.value() >= settings.high_value_threshold {
+                let to = emails(n, &order, EmailKind::HighValue).await?;
+                send_once(
+                    n,
+                    &notify::high_value(&order, settings.high_value_threshold, to),
+                    &mut sent,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+async fn emails(n: &NotifyDeps, order: &Order, kind: EmailKind) -> Result<Vec<String>, Error> {
+    let roles: &[Role] = notify::recipients(kind);
+    let users = n.deps.store.users_with_roles(&order.company_id, roles).await?;
+    Ok(users.into_iter().map(|u| u.email).collect())
+}
+
+/// Claim, send, mark sent; on a failed send give the claim back and fail, so the message is
+/// retried. Already sent (or being sent by another delivery of the same message): skip.
+async fn send_once(n: &NotifyDeps, email: &Email, sent: &mut Vec<EmailKind>) -> Result<(), Error> {
+    if email.to.is_empty() {
+        tracing::warn!(kind = email.kind.as_str(), key = %email.dedupe_key, "no recipients; e-mail not sent");
+        return Ok(());
+    }
+    let store = &n.deps.store;
+    let claim = n.deps.ids.uuid().to_string();
+    let now = n.deps.clock.now();
+    if !store
+        .claim_email(&email.company_id, &email.dedupe_key, &claim, now, CLAIM_LEASE_SECS)
+        .await?
+    {
+        tracing::info!(kind = email.kind.as_str(), key = %email.dedupe_key, "already sent; skipping the duplicate");
+        return Ok(());
+    }
+    match n.mailer.send(email).await {
+        Ok(message_id) => {
+            store
+                .mark_email_sent(&email.company_id, &email.dedupe_key, &claim, n.deps.clock.now())
+                .await?;
+            tracing::info!(kind = email.kind.as_str(), to = ?email.to, subject = %email.subject, message_id, "e-mail sent");
+            sent.push(email.kind);
+            Ok(())
+        }
+        Err(e) => {
+            if let Err(release) = store.release_email(&email.company_id, &email.dedupe_key, &claim).await {
+                tracing::warn!(error = %release, "could not release the claim; it expires with its lease");
+            }
+            Err(e)
+        }
+    }
+}
