@@ -9,6 +9,7 @@ mod create_order;
 mod drift;
 mod events;
 mod lifecycle;
+mod notifications;
 mod order_updates;
 mod store_contract;
 mod support;
