@@ -11,5 +11,6 @@ mod events;
 mod lifecycle;
 mod notifications;
 mod order_updates;
+mod sqs_ses;
 mod store_contract;
 mod support;

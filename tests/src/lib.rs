@@ -76,6 +76,50 @@ pub fn dynamodb_endpoint() -> Option<String> {
     }
 }
 
+/// moto's server (SQS and SES), started by `make test`; `None` only when skipped on purpose.
+pub fn moto_endpoint() -> Option<String> {
+    match std::env::var("OMS_TEST_MOTO_ENDPOINT") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("OMS_SKIP_DYNAMODB").as_deref() == Ok("1") => None,
+        _ => panic!(
+            "SQS/SES tests need moto's server: run `make test` (it starts one), or set \
+             OMS_TEST_MOTO_ENDPOINT=http://127.0.0.1:PORT, or OMS_SKIP_DYNAMODB=1 to skip them"
+        ),
+    }
+}
+
+/// `GET <endpoint><path>` over plain HTTP/1.1, body as JSON (moto's `/moto-api/data.json`).
+pub async fn http_get_json(endpoint: &str, path: &str) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    serde_json::from_str(&body).expect("JSON body")
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n.min(rest.len())]);
+        s = rest.get(n + 2..).unwrap_or_default();
+    }
+    out
+}
+
 impl TestApp {
     pub fn from_app(app: App, backend: Backend) -> TestApp {
         // Logs (and so the cause of any 500) show in a failing test's output.

@@ -5,6 +5,8 @@
 pub mod dynamo;
 pub mod mail;
 pub mod memory;
+pub mod ses;
+pub mod sqs;
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use oms_adapters::dynamo::DynamoStore;
 use oms_adapters::memory::MemoryStore;
+use oms_adapters::ses::SesMailer;
+use oms_adapters::sqs::SqsPublisher;
 use oms_domain::ports::{Deps, Store};
 
 use crate::cursor::CursorSigner;
@@ -31,14 +33,77 @@ impl App {
     /// Production wiring, from the function's environment (set by `infra/template.yaml`):
     /// `TABLE_NAME`, `CURSOR_SECRET`, and optionally `DYNAMODB_ENDPOINT`.
     pub async fn from_env() -> anyhow::Result<App> {
-        let table = std::env::var("TABLE_NAME").map_err(|_| anyhow::anyhow!("TABLE_NAME is not set"))?;
-        let secret = std::env::var("CURSOR_SECRET").map_err(|_| anyhow::anyhow!("CURSOR_SECRET is not set"))?;
+        let secret = env("CURSOR_SECRET")?;
         if secret.len() < 16 {
             anyhow::bail!("CURSOR_SECRET must be at least 16 characters");
         }
-        let client = dynamo_client(std::env::var("DYNAMODB_ENDPOINT").ok().as_deref()).await;
-        Ok(App::new(Arc::new(DynamoStore::new(client, table)), secret.as_bytes()))
+        Ok(App {
+            deps: deps_from_env().await?,
+            cursors: CursorSigner::new(secret.as_bytes()),
+        })
     }
+}
+
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name).map_err(|_| anyhow::anyhow!("{name} is not set"))
+}
+
+/// The store over the function's table: `TABLE_NAME`, optionally `DYNAMODB_ENDPOINT`.
+pub async fn deps_from_env() -> anyhow::Result<Deps> {
+    let client = dynamo_client(std::env::var("DYNAMODB_ENDPOINT").ok().as_deref()).await;
+    Ok(Deps::new(Arc::new(DynamoStore::new(client, env("TABLE_NAME")?))))
+}
+
+/// The relay's publisher: `QUEUE_URLS` (comma-separated, one per worker), optionally
+/// `SQS_ENDPOINT`.
+pub async fn publisher_from_env() -> anyhow::Result<SqsPublisher> {
+    let urls: Vec<String> = env("QUEUE_URLS")?
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if urls.is_empty() {
+        anyhow::bail!("QUEUE_URLS names no queue");
+    }
+    Ok(SqsPublisher::new(
+        sqs_client(std::env::var("SQS_ENDPOINT").ok().as_deref()).await,
+        urls,
+    ))
+}
+
+/// The workers' mailer: `SENDER_EMAIL` (an SES-verified identity), optionally `SES_ENDPOINT`.
+pub async fn mailer_from_env() -> anyhow::Result<SesMailer> {
+    Ok(SesMailer::new(
+        ses_client(std::env::var("SES_ENDPOINT").ok().as_deref()).await,
+        env("SENDER_EMAIL")?,
+    ))
+}
+
+async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    match endpoint {
+        None => aws_config::load_defaults(BehaviorVersion::latest()).await,
+        Some(url) => aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .endpoint_url(url)
+            .region(Region::new(
+                std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+            ))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                Credentials::new("local", "local", None, None, "local-endpoint"),
+            ))
+            .build(),
+    }
+}
+
+/// An SQS client: the default AWS chain, or a local endpoint (moto) with throwaway credentials.
+pub async fn sqs_client(endpoint: Option<&str>) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config(endpoint).await)
+}
+
+/// An SES v2 client: the default AWS chain, or a local endpoint (moto).
+pub async fn ses_client(endpoint: Option<&str>) -> aws_sdk_sesv2::Client {
+    aws_sdk_sesv2::Client::new(&sdk_config(endpoint).await)
 }
 
 /// A DynamoDB client: the default AWS chain, or, given an endpoint (DynamoDB Local), that

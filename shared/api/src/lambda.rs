@@ -22,3 +22,41 @@ where
     }))
     .await
 }
+
+/// Runs a notification worker: an SQS-triggered Lambda answering with partial batch failures.
+pub async fn serve_worker(worker: oms_domain::usecases::notifications::Worker) -> Result<(), Error> {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use lambda_runtime::LambdaEvent;
+    use oms_domain::usecases::notifications::NotifyDeps;
+    crate::telemetry::init();
+    let notify = NotifyDeps {
+        deps: crate::app::deps_from_env().await?,
+        mailer: std::sync::Arc::new(crate::app::mailer_from_env().await?),
+    };
+    let notify = &notify;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| async move {
+            Ok::<_, Error>(crate::workers::sqs_batch(notify, worker, event.payload).await)
+        },
+    ))
+    .await
+}
+
+/// Runs the outbox relay: woken by the table's stream (outbox inserts) and by a schedule
+/// (the sweep), it publishes whatever is pending; the event payload itself is not needed.
+pub async fn serve_relay() -> Result<(), Error> {
+    use lambda_runtime::LambdaEvent;
+    crate::telemetry::init();
+    let deps = crate::app::deps_from_env().await?;
+    let publisher = crate::app::publisher_from_env().await?;
+    let (deps, publisher) = (&deps, &publisher);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            let relayed =
+                crate::workers::relay_until_empty(deps, publisher, std::time::Duration::from_secs(20)).await?;
+            tracing::info!(relayed, "outbox relayed");
+            Ok::<_, Error>(serde_json::json!({ "relayed": relayed }))
+        },
+    ))
+    .await
+}

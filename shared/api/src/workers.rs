@@ -1,7 +1,7 @@
-//! The notification pipeline run in-process (the local server, and tests): a relay that
-//! moves pending outbox events to one channel per worker, and the four workers draining
-//! them. In AWS the same use cases run as a stream-driven relay Lambda and four
-//! SQS-triggered worker Lambdas; here channels stand in for the queues.
+//! The notification pipeline. In AWS: a relay Lambda (woken by the table's stream, and by a
+//! schedule as the crash sweep) and four SQS-triggered worker Lambdas, each reporting
+//! partial batch failures ([`sqs_batch`], [`relay_until_empty`]). In-process, for the local
+//! server and tests ([`spawn`]): the same relay and workers, with channels for queues.
 
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,9 @@ use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{Deps, EventPublisher, Mailer};
 use oms_domain::usecases::notifications::{handle, NotifyDeps, Worker};
 use oms_domain::usecases::relay::relay_pending;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use tracing::Instrument;
 
 /// How often the relay looks for pending events (the local stand-in for the stream).
 const RELAY_EVERY: Duration = Duration::from_millis(100);
@@ -108,6 +111,46 @@ async fn work(n: NotifyDeps, worker: Worker, mut rx: UnboundedReceiver<OutboxEve
                     break;
                 }
             }
+        }
+    }
+}
+
+/// One SQS batch for `worker`: each message is handled on its own; the ids of those that
+/// failed are reported so SQS retries only them (and dead-letters them after the queue's
+/// `maxReceiveCount`). A message that is not an outbox event fails the same way.
+pub async fn sqs_batch(n: &NotifyDeps, worker: Worker, batch: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in batch.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("message", worker = worker.as_str(), message_id = %message_id);
+        let result = async {
+            let body = record.body.as_deref().unwrap_or_default();
+            let event: OutboxEvent =
+                serde_json::from_str(body).map_err(|e| Error::invalid("body", format!("not an outbox event: {e}")))?;
+            handle(n, worker, &event).await
+        }
+        .instrument(span.clone())
+        .await;
+        if let Err(e) = result {
+            span.in_scope(|| tracing::error!(error = %e, "message failed; SQS will retry it"));
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = message_id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// The relay Lambda's work: publish pending events until none are left (or `budget` runs
+/// out; the next invocation continues). Returns how many were published.
+pub async fn relay_until_empty(deps: &Deps, publisher: &dyn EventPublisher, budget: Duration) -> Result<usize, Error> {
+    let started = std::time::Instant::now();
+    let mut total = 0;
+    loop {
+        let n = relay_pending(deps, publisher, 100).await?;
+        total += n;
+        if n == 0 || started.elapsed() > budget {
+            return Ok(total);
         }
     }
 }

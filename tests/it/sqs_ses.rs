@@ -1,0 +1,303 @@
+//! The AWS path of notifications against real APIs: the store on DynamoDB Local, the relay
+//! publishing through the SQS adapter and the workers sending through the SES v2 adapter,
+//! both against moto's server; the worker Lambda's batch handler fed real SQS messages.
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oms_adapters::ses::SesMailer;
+use oms_adapters::sqs::SqsPublisher;
+use oms_api::workers::{relay_until_empty, sqs_batch};
+use oms_domain::usecases::notifications::{NotifyDeps, Worker};
+use oms_tests::{http_get_json, moto_endpoint, TestApp};
+
+use crate::support::{demo, items, Demo, ORDERS};
+
+struct Aws {
+    app: TestApp,
+    d: Demo,
+    moto: String,
+    sqs: aws_sdk_sqs::Client,
+    sender: String,
+    notify: NotifyDeps,
+}
+
+/// A fresh table, demo tenant, SES sender identity and naming prefix per test.
+async fn setup() -> Option<Aws> {
+    let moto = moto_endpoint()?;
+    let app = TestApp::dynamo().await?;
+    let d = demo(&app).await;
+    let sqs = oms_api::app::sqs_client(Some(&moto)).await;
+    let ses = oms_api::app::ses_client(Some(&moto)).await;
+    let sender = format!("orders-{}@test.example", uuid::Uuid::new_v4().simple());
+    ses.create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .expect("SES identity");
+    let notify = NotifyDeps {
+        deps: app.app().deps.clone(),
+        mailer: Arc::new(SesMailer::new(ses, sender.clone())),
+    };
+    Some(Aws {
+        app,
+        d,
+        moto,
+        sqs,
+        sender,
+        notify,
+    })
+}
+
+impl Aws {
+    /// A queue with a dead-letter queue after `max_receives`; returns (queue, dlq) URLs.
+    async fn queue(&self, name: &str, max_receives: u32) -> (String, String) {
+        let unique = format!("{name}-{}", uuid::Uuid::new_v4().simple());
+        let dlq = self
+            .sqs
+            .create_queue()
+            .queue_name(format!("{unique}-dlq"))
+            .send()
+            .await
+            .expect("dlq")
+            .queue_url
+            .expect("url");
+        let dlq_arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&dlq)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("attrs")
+            .attributes
+            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+            .expect("arn");
+        let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
+        let q = self
+            .sqs
+            .create_queue()
+            .queue_name(unique)
+            .attributes(QueueAttributeName::RedrivePolicy, redrive)
+            .attributes(QueueAttributeName::VisibilityTimeout, "0")
+            .send()
+            .await
+            .expect("queue")
+            .queue_url
+            .expect("url");
+        (q, dlq)
+    }
+
+    async fn receive(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        out.messages.unwrap_or_default()
+    }
+
+    /// What the Lambda event source mapping does: deliver a batch to the handler, then
+    /// delete the messages it did not report as failed.
+    async fn deliver(&self, url: &str, worker: Worker) -> (usize, Vec<String>) {
+        let messages = self.receive(url).await;
+        let mut event = SqsEvent::default();
+        for m in &messages {
+            let mut r = SqsMessage::default();
+            r.message_id = m.message_id.clone();
+            r.receipt_handle = m.receipt_handle.clone();
+            r.body = m.body.clone();
+            event.records.push(r);
+        }
+        let resp = sqs_batch(&self.notify, worker, event).await;
+        let failed: Vec<String> = resp
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        for m in &messages {
+            if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        (messages.len(), failed)
+    }
+
+    /// The raw e-mails SES accepted from this test's sender, as (X-OMS-Key, raw MIME).
+    async fn sent(&self) -> Vec<(String, String)> {
+        let data = http_get_json(&self.moto, "/moto-api/data.json").await;
+        data["ses"]["RawMessage"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m["source"] == self.sender.as_str())
+            .map(|m| {
+                let raw = m["raw_data"].as_str().unwrap_or_default().to_owned();
+                let key = raw
+                    .lines()
+                    .find_map(|l| l.strip_prefix("X-OMS-Key: "))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned();
+                (key, raw)
+            })
+            .collect()
+    }
+}
+
+macro_rules! against_real_apis {
+    ($($name:ident),* $(,)?) => { $(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            match setup().await {
+                Some(aws) => Box::pin(scenarios::$name(aws)).await,
+                None => eprintln!("skipped (OMS_SKIP_DYNAMODB=1)"),
+            }
+        }
+    )* };
+}
+
+against_real_apis!(
+    the_relay_fans_out_to_every_queue_and_the_workers_send_through_ses,
+    a_redelivered_batch_sends_each_email_once,
+    a_failing_message_is_retried_alone_and_dead_lettered,
+);
+
+mod scenarios {
+    use super::*;
+
+    pub async fn the_relay_fans_out_to_every_queue_and_the_workers_send_through_ses(aws: Aws) {
+        let mut queues = HashMap::new();
+        for w in Worker::ALL {
+            queues.insert(w, aws.queue(w.as_str(), 3).await.0);
+        }
+        let publisher = SqsPublisher::new(aws.sqs.clone(), Worker::ALL.iter().map(|w| queues[w].clone()).collect());
+        let r = aws
+            .app
+            .call(
+                "POST",
+                ORDERS,
+                &aws.d.buyer,
+                Some(items(&[("WIDGET-001", 2), ("BOLT-M8", 1)])),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let order_id = r.body["data"]["id"].as_str().expect("id").to_owned();
+        let relayed = relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
+            .await
+            .expect("relay");
+        assert_eq!(relayed, 1);
+        assert!(
+            aws.app.store().pending_outbox(10).await.expect("pending").is_empty(),
+            "marked relayed"
+        );
+        for w in Worker::ALL {
+            let (n, failed) = aws.deliver(&queues[&w], w).await;
+            assert_eq!((n, failed.len()), (1, 0), "{w:?} got the event once and handled it");
+        }
+        let mut keys: Vec<String> = aws.sent().await.into_iter().map(|(k, _)| k).collect();
+        keys.sort();
+        let mut expected: Vec<String> = ["low_stock", "receipt", "staff_alert"]
+            .iter()
+            .map(|k| format!("{order_id}:{k}"))
+            .collect();
+        expected.sort();
+        assert_eq!(keys, expected);
+        let (_, receipt) = aws
+            .sent()
+            .await
+            .into_iter()
+            .find(|(k, _)| k.ends_with(":receipt"))
+            .expect("receipt");
+        assert!(receipt.contains("To: orders@acme.example"), "{receipt}");
+        assert!(receipt.contains("multipart/alternative"), "text and HTML parts");
+        assert!(receipt.contains("Content-Type: text/html"));
+        assert!(receipt.contains("2 x Premium Widget (WIDGET-001) @ USD 89.99 = USD 179.98"));
+    }
+
+    pub async fn a_redelivered_batch_sends_each_email_once(aws: Aws) {
+        let (queue, _) = aws.queue("receipts", 3).await;
+        let publisher = SqsPublisher::new(aws.sqs.clone(), vec![queue.clone()]);
+        assert_eq!(
+            aws.app
+                .call("POST", ORDERS, &aws.d.buyer, Some(items(&[("WIDGET-001", 1)])))
+                .await
+                .status,
+            201
+        );
+        relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
+            .await
+            .expect("relay");
+        // The same event published twice (a relay that crashed before marking it relayed).
+        let messages = aws.receive(&queue).await;
+        assert_eq!(messages.len(), 1);
+        let body = messages[0].body.clone().unwrap_or_default();
+        aws.sqs
+            .send_message()
+            .queue_url(&queue)
+            .message_body(&body)
+            .send()
+            .await
+            .expect("duplicate");
+        aws.deliver(&queue, Worker::Receipts).await;
+        aws.deliver(&queue, Worker::Receipts).await;
+        aws.deliver(&queue, Worker::Receipts).await;
+        let keys: Vec<String> = aws.sent().await.into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys.len(),
+            2,
+            "one receipt and one staff alert, whatever the deliveries: {keys:?}"
+        );
+    }
+
+    pub async fn a_failing_message_is_retried_alone_and_dead_lettered(aws: Aws) {
+        let (queue, dlq) = aws.queue("receipts", 2).await;
+        let publisher = SqsPublisher::new(aws.sqs.clone(), vec![queue.clone()]);
+        assert_eq!(
+            aws.app
+                .call("POST", ORDERS, &aws.d.buyer, Some(items(&[("WIDGET-001", 1)])))
+                .await
+                .status,
+            201
+        );
+        relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
+            .await
+            .expect("relay");
+        aws.sqs
+            .send_message()
+            .queue_url(&queue)
+            .message_body("{\"not\": \"an event\"}")
+            .send()
+            .await
+            .expect("poison");
+        let mut failures = Vec::new();
+        for _ in 0..4 {
+            let (_, failed) = aws.deliver(&queue, Worker::Receipts).await;
+            failures.extend(failed);
+        }
+        assert_eq!(failures.len(), 2, "only the poison message failed, once per receive");
+        let dead = aws.receive(&dlq).await;
+        assert_eq!(dead.len(), 1, "after maxReceiveCount it is in the dead-letter queue");
+        assert_eq!(dead[0].body.as_deref(), Some("{\"not\": \"an event\"}"));
+        assert_eq!(
+            aws.sent().await.len(),
+            2,
+            "the good message in the same batches was sent once"
+        );
+    }
+}
