@@ -10,7 +10,7 @@ run:
 test:
 	.ci/test.sh
 
-# The in-memory half of the tests only (no Java, no DynamoDB Local): the fast loop.
+# The in-memory half of the tests only (no Java, DynamoDB Local or moto): the fast loop.
 test-fast:
 	OMS_SKIP_DYNAMODB=1 cargo test --workspace
 

@@ -8,6 +8,7 @@ started=$SECONDS
 step() { printf '\n==> %s\n' "$*"; }
 cleanup() {
   .ci/dynamodb-local.sh stop || true
+  .ci/moto.sh stop || true
   if [ -n "${server_pid:-}" ]; then kill "$server_pid" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -21,11 +22,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "SAM template: cfn-lint and sam validate --lint"
 .ci/lint-template.sh
 
-step "starting Amazon DynamoDB Local"
+step "starting Amazon DynamoDB Local, and moto's server for SQS and SES"
 endpoint=$(.ci/dynamodb-local.sh start)
+moto=$(.ci/moto.sh start)
 
-step "tests: unit, store contract, API scenarios, concurrency, drift, sample events (memory + DynamoDB Local)"
-OMS_TEST_DYNAMODB_ENDPOINT=$endpoint cargo test --workspace --locked 2>&1 | tee .cache/test.log
+step "tests: unit, store contract, API scenarios, concurrency, notifications, drift, sample events (memory + DynamoDB Local + moto)"
+OMS_TEST_DYNAMODB_ENDPOINT=$endpoint OMS_TEST_MOTO_ENDPOINT=$moto cargo test --workspace --locked 2>&1 | tee .cache/test.log
 test_status=${PIPESTATUS[0]}
 if [ "$test_status" -ne 0 ]; then echo "FAIL: cargo test exited $test_status" >&2; exit "$test_status"; fi
 

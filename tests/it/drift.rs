@@ -138,3 +138,59 @@ fn every_function_has_a_sample_event_for_one_of_its_routes() {
         assert_eq!(ev["version"], "2.0");
     }
 }
+
+#[test]
+fn every_function_crate_is_in_the_template_with_a_sample_event() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    let mut in_template = BTreeSet::new();
+    for (name, res) in resources {
+        if res["Type"].as_str() == Some("AWS::Serverless::Function") {
+            let binary = res["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert_eq!(
+                name.as_str().map(str::to_owned),
+                Some(format!("{}Function", pascal(&binary))),
+                "logical id follows the crate name"
+            );
+            in_template.insert(binary);
+        }
+    }
+    let crates: BTreeSet<String> = std::fs::read_dir(repo().join("functions"))
+        .expect("functions/")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(
+        in_template, crates,
+        "functions/ and infra/template.yaml list the same functions"
+    );
+    for f in &crates {
+        let path = repo().join("events").join(format!("{f}.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing {}", path.display()));
+        serde_json::from_str::<serde_json::Value>(&text).expect("event is JSON");
+    }
+}
+
+#[test]
+fn every_worker_queue_has_a_dead_letter_queue_and_reports_batch_failures() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    for w in oms_domain::usecases::notifications::Worker::ALL {
+        let f = &resources[&Value::from(format!("{}WorkerFunction", pascal(w.as_str())))];
+        let ev = &f["Properties"]["Events"]["Queue"]["Properties"];
+        assert_eq!(
+            ev["FunctionResponseTypes"][0].as_str(),
+            Some("ReportBatchItemFailures"),
+            "{w:?}"
+        );
+        let q = &resources[&Value::from(format!("{}WorkerQueue", pascal(w.as_str())))];
+        assert!(
+            q["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+                .as_u64()
+                .is_some_and(|n| n >= 3),
+            "{w:?} retries then dead-letters"
+        );
+    }
+}

@@ -10,7 +10,10 @@ use oms_tests::{on_both_adapters, TestApp};
 
 use crate::support::{demo, items, ORDERS};
 
-on_both_adapters!(every_sample_event_succeeds_against_the_demo_tenant);
+on_both_adapters!(
+    every_sample_event_succeeds_against_the_demo_tenant,
+    the_worker_sample_events_are_handled_without_failures
+);
 
 fn event(function: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -60,4 +63,49 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
         };
         assert_eq!(status, expected, "events/{function}.json -> {body}");
     }
+}
+
+async fn the_worker_sample_events_are_handled_without_failures(app: TestApp) {
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use oms_domain::usecases::notifications::{NotifyDeps, Worker};
+    let d = demo(&app).await;
+    let placed = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(items(&[("WIDGET-001", 1), ("BOLT-M8", 1)])),
+        )
+        .await;
+    let order_id = placed.body["data"]["id"].as_str().expect("id").to_owned();
+    let mailer = oms_adapters::mail::MemoryMailer::default();
+    let n = NotifyDeps {
+        deps: app.app().deps.clone(),
+        mailer: std::sync::Arc::new(mailer.clone()),
+    };
+    for w in Worker::ALL {
+        let mut ev: SqsEvent = serde_json::from_value(event(&format!("{}_worker", w.as_str()))).expect("an SQS event");
+        // Point the sample at the order placed above.
+        for r in &mut ev.records {
+            let body = r
+                .body
+                .clone()
+                .unwrap_or_default()
+                .replace("00000000-0000-4000-8000-00000000a001", &order_id);
+            r.body = Some(body);
+        }
+        let resp = oms_api::workers::sqs_batch(&n, w, ev).await;
+        assert!(
+            resp.batch_item_failures.is_empty(),
+            "{w:?}: {:?}",
+            resp.batch_item_failures
+        );
+    }
+    let kinds: Vec<_> = mailer.sent().iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["receipt", "staff_alert", "low_stock"]);
+    let relay: serde_json::Value = event("outbox_relay");
+    assert_eq!(
+        relay["Records"][0]["dynamodb"]["NewImage"]["_type"]["S"], "OUTBOX",
+        "matches the stream filter"
+    );
 }
