@@ -34,7 +34,8 @@ if [ "$test_status" -ne 0 ]; then echo "FAIL: cargo test exited $test_status" >&
 step "smoke: the run command serves the demo tenant"
 cargo build -q --locked -p oms-local
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-target/debug/oms-local serve --port "$port" >.cache/smoke-server.log 2>&1 &
+rm -rf .cache/smoke-mail
+target/debug/oms-local serve --port "$port" --mail-dir .cache/smoke-mail >.cache/smoke-server.log 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
@@ -43,7 +44,7 @@ done
 buyer=$(target/debug/oms-local token --role CUSTOMER --sub user-acme-buyer --customer-id 00000000-0000-4000-8000-000000000101)
 status=$(curl -s -o .cache/smoke-order.json -w '%{http_code}' "http://127.0.0.1:$port/api/v1/sales/orders" \
   -H "Authorization: Bearer $buyer" -H 'Content-Type: application/json' \
-  -d '{"items":[{"sku":"WIDGET-001","quantity":2}]}')
+  -d '{"items":[{"sku":"WIDGET-001","quantity":2},{"sku":"BOLT-M8","quantity":1}]}')
 if [ "$status" != 201 ] || ! grep -q '"unit_price":"89.99"' .cache/smoke-order.json; then
   echo "FAIL: storefront order on the local server answered $status: $(cat .cache/smoke-order.json)" >&2
   cat .cache/smoke-server.log >&2
@@ -53,7 +54,11 @@ status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/openapi.
 [ "$status" = 200 ] || { echo "FAIL: /openapi.json answered $status" >&2; exit 1; }
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/sales/orders" -H 'Content-Type: application/json' -d '{}')
 [ "$status" = 401 ] || { echo "FAIL: an order without a token answered $status, not 401" >&2; exit 1; }
-echo "local server: order 201, openapi 200, no token 401"
+sleep 1
+for kind in receipt staff_alert low_stock; do
+  ls .cache/smoke-mail/*-"$kind"-*.eml >/dev/null 2>&1 || { echo "FAIL: no $kind e-mail within a second of the order" >&2; ls -la .cache/smoke-mail >&2 || true; exit 1; }
+done
+echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; openapi 200; no token 401"
 
 step "summary ($((SECONDS - started)) s)"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }

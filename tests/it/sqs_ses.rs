@@ -187,6 +187,16 @@ mod scenarios {
             queues.insert(w, aws.queue(w.as_str(), 3).await.0);
         }
         let publisher = SqsPublisher::new(aws.sqs.clone(), Worker::ALL.iter().map(|w| queues[w].clone()).collect());
+        // One order that calls for every kind: the cap is 1 (so 80 % and 100 % at once) and
+        // finance's threshold is below its total.
+        let mut settings = aws.app.store().get_settings(&aws.d.t.company).await.expect("settings");
+        settings.monthly_order_limit = Some(1);
+        settings.high_value_threshold = "100".parse().expect("decimal");
+        aws.app
+            .store()
+            .put_settings(&aws.d.t.company, &settings)
+            .await
+            .expect("settings");
         let r = aws
             .app
             .call(
@@ -210,14 +220,46 @@ mod scenarios {
             let (n, failed) = aws.deliver(&queues[&w], w).await;
             assert_eq!((n, failed.len()), (1, 0), "{w:?} got the event once and handled it");
         }
-        let mut keys: Vec<String> = aws.sent().await.into_iter().map(|(k, _)| k).collect();
-        keys.sort();
-        let mut expected: Vec<String> = ["low_stock", "receipt", "staff_alert"]
-            .iter()
-            .map(|k| format!("{order_id}:{k}"))
-            .collect();
-        expected.sort();
-        assert_eq!(keys, expected);
+        let month = chrono::Utc::now().format("%Y-%m").to_string();
+        let expected: Vec<(String, &str)> = vec![
+            (format!("{order_id}:receipt"), "orders@acme.example"),
+            (
+                format!("{order_id}:staff_alert"),
+                "ops@demo.example, owner@demo.example",
+            ),
+            (format!("{order_id}:low_stock"), "ops@demo.example, owner@demo.example"),
+            (
+                format!("cap:{month}:cap_warning"),
+                "finance@demo.example, owner@demo.example",
+            ),
+            (
+                format!("cap:{month}:cap_reached"),
+                "finance@demo.example, owner@demo.example",
+            ),
+            (format!("{order_id}:high_value"), "finance@demo.example"),
+        ];
+        let sent = aws.sent().await;
+        assert_eq!(
+            sent.len(),
+            expected.len(),
+            "{:?}",
+            sent.iter().map(|(k, _)| k).collect::<Vec<_>>()
+        );
+        for (key, to) in expected {
+            let (_, raw) = sent
+                .iter()
+                .find(|(k, _)| *k == key)
+                .unwrap_or_else(|| panic!("no {key}"));
+            let mut got: Vec<&str> = raw
+                .lines()
+                .find_map(|l| l.strip_prefix("To: "))
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .collect();
+            got.sort();
+            assert_eq!(got.join(", "), to, "recipients of {key}");
+        }
         let (_, receipt) = aws
             .sent()
             .await
