@@ -105,6 +105,19 @@ impl Aws {
         out.messages.unwrap_or_default()
     }
 
+    /// A one-line storefront order, relayed to `queue` only.
+    async fn relay_one_order(&self, queue: &str) {
+        let r = self
+            .app
+            .call("POST", ORDERS, &self.d.buyer, Some(items(&[("WIDGET-001", 1)])))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let publisher = SqsPublisher::new(self.sqs.clone(), vec![queue.to_owned()]);
+        relay_until_empty(&self.app.app().deps, &publisher, Duration::from_secs(10))
+            .await
+            .expect("relay");
+    }
+
     /// What the Lambda event source mapping does: deliver a batch to the handler, then
     /// delete the messages it did not report as failed.
     async fn deliver(&self, url: &str, worker: Worker) -> (usize, Vec<String>) {
@@ -274,17 +287,7 @@ mod scenarios {
 
     pub async fn a_redelivered_batch_sends_each_email_once(aws: Aws) {
         let (queue, _) = aws.queue("receipts", 3).await;
-        let publisher = SqsPublisher::new(aws.sqs.clone(), vec![queue.clone()]);
-        assert_eq!(
-            aws.app
-                .call("POST", ORDERS, &aws.d.buyer, Some(items(&[("WIDGET-001", 1)])))
-                .await
-                .status,
-            201
-        );
-        relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
-            .await
-            .expect("relay");
+        aws.relay_one_order(&queue).await;
         // The same event published twice (a relay that crashed before marking it relayed).
         let messages = aws.receive(&queue).await;
         assert_eq!(messages.len(), 1);
@@ -309,17 +312,7 @@ mod scenarios {
 
     pub async fn a_failing_message_is_retried_alone_and_dead_lettered(aws: Aws) {
         let (queue, dlq) = aws.queue("receipts", 2).await;
-        let publisher = SqsPublisher::new(aws.sqs.clone(), vec![queue.clone()]);
-        assert_eq!(
-            aws.app
-                .call("POST", ORDERS, &aws.d.buyer, Some(items(&[("WIDGET-001", 1)])))
-                .await
-                .status,
-            201
-        );
-        relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
-            .await
-            .expect("relay");
+        aws.relay_one_order(&queue).await;
         aws.sqs
             .send_message()
             .queue_url(&queue)

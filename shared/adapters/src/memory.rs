@@ -73,24 +73,6 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn audit_entries(&self, company: &CompanyId) -> Vec<AuditEntry> {
-        self.lock()
-            .audit
-            .iter()
-            .filter(|a| &a.company_id == company)
-            .cloned()
-            .collect()
-    }
-
-    pub fn outbox_events(&self, company: &CompanyId) -> Vec<OutboxEvent> {
-        self.lock()
-            .outbox
-            .iter()
-            .filter(|e| &e.company_id == company)
-            .cloned()
-            .collect()
-    }
-
     pub fn counts(&self, company: &CompanyId) -> MemoryCounts {
         let s = self.lock();
         MemoryCounts {

@@ -109,18 +109,5 @@ pub async fn ses_client(endpoint: Option<&str>) -> aws_sdk_sesv2::Client {
 /// A DynamoDB client: the default AWS chain, or, given an endpoint (DynamoDB Local), that
 /// endpoint with throwaway credentials so no AWS account is needed.
 pub async fn dynamo_client(endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
-    match endpoint {
-        None => aws_sdk_dynamodb::Client::new(&aws_config::load_defaults(BehaviorVersion::latest()).await),
-        Some(url) => {
-            let conf = aws_sdk_dynamodb::Config::builder()
-                .behavior_version(BehaviorVersion::latest())
-                .endpoint_url(url)
-                .region(Region::new(
-                    std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
-                ))
-                .credentials_provider(Credentials::new("local", "local", None, None, "local-endpoint"))
-                .build();
-            aws_sdk_dynamodb::Client::from_conf(conf)
-        }
-    }
+    aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await)
 }

@@ -234,28 +234,14 @@ impl CustomerStore for DynamoStore {
     }
 
     async fn price_overrides(&self, company: &CompanyId, id: CustomerId) -> Result<Vec<PriceOverride>, Error> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", av_s(keys::customer(company, id).0))
-                .expression_attribute_values(":prefix", av_s(PRICE_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(Error::internal)?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", av_s(keys::customer(company, id).0))
+            .expression_attribute_values(":prefix", av_s(PRICE_PREFIX));
+        self.query_all(query).await
     }
 
     async fn put_price_override(

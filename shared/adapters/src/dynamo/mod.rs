@@ -158,6 +158,31 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// Every page of a query whose result is bounded by one entity (a customer's price
+    /// list, one role's users), mapped to `T`.
+    async fn query_all<T: DeserializeOwned>(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(Error::internal)?;
+            for item in page.items.unwrap_or_default() {
+                out.push(from_item(item)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
     fn product_item(p: &Product) -> Result<Item, Error> {
         let mut item = to_item(p)?;
         item.insert(TYPE.into(), av_s("PRODUCT"));

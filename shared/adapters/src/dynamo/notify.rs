@@ -81,28 +81,15 @@ impl NotificationStore for DynamoStore {
     async fn users_with_roles(&self, c: &CompanyId, roles: &[Role]) -> Result<Vec<User>, Error> {
         let mut out = Vec::new();
         for role in roles {
-            let mut start = None;
-            loop {
-                let page = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name(GSI1)
-                    .key_condition_expression(format!("{GSI1PK} = :pk AND begins_with({GSI1SK}, :role)"))
-                    .expression_attribute_values(":pk", av_s(users_by_role(c)))
-                    .expression_attribute_values(":role", av_s(format!("{role}#")))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(Error::internal)?;
-                for item in page.items.unwrap_or_default() {
-                    out.push(from_item(item)?);
-                }
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    break;
-                }
-            }
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression(format!("{GSI1PK} = :pk AND begins_with({GSI1SK}, :role)"))
+                .expression_attribute_values(":pk", av_s(users_by_role(c)))
+                .expression_attribute_values(":role", av_s(format!("{role}#")));
+            out.extend(self.query_all::<User>(query).await?);
         }
         Ok(out)
     }
