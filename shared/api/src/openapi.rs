@@ -15,6 +15,10 @@ use crate::handlers;
     paths(
         handlers::orders::create_order,
         handlers::orders::get_order,
+        handlers::order_reads::list_orders,
+        handlers::order_reads::search_orders,
+        handlers::order_reads::requires_attention,
+        handlers::order_reads::high_value_orders,
         handlers::orders::update_order,
         handlers::orders::change_order_status,
         handlers::audit::list_audit_log,

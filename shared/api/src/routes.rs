@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::handlers::{audit, customers, orders, products};
+use crate::handlers::{audit, customers, order_reads, orders, products};
 use crate::App;
 
 #[derive(Debug, Clone, Copy)]
@@ -22,6 +22,10 @@ const fn r(method: &'static str, path: &'static str, function: &'static str) -> 
 
 pub const ROUTES: &[Route] = &[
     r("POST", "/api/v1/sales/orders", "create_order"),
+    r("GET", "/api/v1/sales/orders", "list_orders"),
+    r("GET", "/api/v1/sales/orders/search", "search_orders"),
+    r("GET", "/api/v1/sales/orders/requires-attention", "requires_attention"),
+    r("GET", "/api/v1/sales/orders/high-value", "high_value_orders"),
     r("GET", "/api/v1/sales/orders/{id}", "get_order"),
     r("PUT", "/api/v1/sales/orders/{id}", "update_order"),
     r("PATCH", "/api/v1/sales/orders/{id}", "update_order"),
@@ -45,6 +49,10 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
     Some(match function {
         "create_order" => orders::create_order(app, req).await,
         "get_order" => orders::get_order(app, req).await,
+        "list_orders" => order_reads::list_orders(app, req).await,
+        "search_orders" => order_reads::search_orders(app, req).await,
+        "requires_attention" => order_reads::requires_attention(app, req).await,
+        "high_value_orders" => order_reads::high_value_orders(app, req).await,
         "update_order" => orders::update_order(app, req).await,
         "change_order_status" => orders::change_order_status(app, req).await,
         "list_audit_log" => audit::list_audit_log(app, req).await,

@@ -3,7 +3,8 @@
 //! against both.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::catalog::{Customer, PriceOverride, Product, Sku};
 use crate::error::Error;
 use crate::ids::{CompanyId, CustomerId, OrderId, ProductId, UserId};
 use crate::money::Amount;
+use crate::order::query::{AttentionCounts, HighValueTotals, OrderFilter, OrderListQuery};
 use crate::order::{Order, OrderNumber};
 use crate::outbox::OutboxEvent;
 use crate::settings::CompanySettings;
@@ -157,6 +159,9 @@ pub enum CommitRejection {
     VersionChanged {
         current: u64,
     },
+    /// Another change moved a field the order's index keys derive from (due date, total,
+    /// sales rep, ...) after this change read it; the change is redone from a fresh read.
+    IndexKeysMoved,
 }
 
 /// A change to a placed order (its status or its fields), written in one transaction:
@@ -242,6 +247,64 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Page<AuditEntry>, Error>;
 }
 
+/// The order reads of SPEC §6. Every method reads one page through an index (a `Query`
+/// per index partition it spans, at most a small constant number of them, and one
+/// `BatchGetItem` where the index holds keys rather than orders); none reads a whole tenant.
+#[async_trait]
+pub trait OrderReadStore: Send + Sync {
+    /// A page of orders matching `query.filter`, in `query.sort` order.
+    async fn list_orders(
+        &self,
+        company: &CompanyId,
+        query: &OrderListQuery,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error>;
+
+    /// A page of orders with a word starting with every term (see
+    /// [`crate::order::index::search_terms`]), by matched word, newest first, narrowed by
+    /// `filter`. Reads the search index, which [`OrderReadStore::index_order_search`] keeps.
+    async fn search_orders(
+        &self,
+        company: &CompanyId,
+        terms: &[String],
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error>;
+
+    /// (Re)writes the search index entries of one order from its current state: called by
+    /// the outbox relay for every order event, so the index follows the order.
+    async fn index_order_search(&self, company: &CompanyId, order: OrderId) -> Result<(), Error>;
+
+    /// A page of the attention index: held and pending-approval orders, then open orders
+    /// due on or before `due_bound`, most overdue first.
+    async fn attention_orders(
+        &self,
+        company: &CompanyId,
+        due_bound: NaiveDate,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error>;
+
+    /// Counts over the whole attention set at `now` (reads index keys only).
+    async fn attention_counts(&self, company: &CompanyId, now: DateTime<Utc>) -> Result<AttentionCounts, Error>;
+
+    /// Orders with `total_amount >= minimum` that match `filter`, largest first.
+    async fn high_value_orders(
+        &self,
+        company: &CompanyId,
+        minimum: Decimal,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error>;
+
+    /// Count and exact sum of every order `high_value_orders` would list.
+    async fn high_value_totals(
+        &self,
+        company: &CompanyId,
+        minimum: Decimal,
+        filter: &OrderFilter,
+    ) -> Result<HighValueTotals, Error>;
+}
+
 /// Outbox records not yet on their queue: the local relay's source, and the sweep that
 /// recovers events a crash left behind between commit and publish.
 #[async_trait]
@@ -300,11 +363,25 @@ pub trait EventPublisher: Send + Sync {
 
 /// The whole store, as the use cases see it.
 pub trait Store:
-    CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore + OutboxStore + NotificationStore
+    CatalogStore
+    + CustomerStore
+    + OrderStore
+    + OrderReadStore
+    + SettingsStore
+    + AuditStore
+    + OutboxStore
+    + NotificationStore
 {
 }
 impl<T> Store for T where
-    T: CatalogStore + CustomerStore + OrderStore + SettingsStore + AuditStore + OutboxStore + NotificationStore
+    T: CatalogStore
+        + CustomerStore
+        + OrderStore
+        + OrderReadStore
+        + SettingsStore
+        + AuditStore
+        + OutboxStore
+        + NotificationStore
 {
 }
 

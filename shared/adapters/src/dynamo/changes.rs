@@ -9,6 +9,7 @@ use oms_domain::order::{Order, OrderStatus};
 use oms_domain::ports::{CapIncrement, CommitError, CommitRejection, OrderChange};
 
 use super::keys::*;
+use super::reads::order_index_attrs;
 use super::tx::{n, Guard, Tx};
 use super::{av_s, from_item, stock_and_cap, stock_cap_rejection, values, DynamoStore, OrderGuard};
 
@@ -44,6 +45,32 @@ impl DynamoStore {
             );
         }
         let mut condition = "#status = :expected_status".to_owned();
+        // Index keys derive from several fields (status, due date, total, ...) that other
+        // changes may move concurrently. A change that moves any key writes them only if
+        // every key is still as it read them; otherwise it is redone (IndexKeysMoved).
+        let (before_keys, after_keys) = (order_index_attrs(b), order_index_attrs(&ch.after));
+        let mut remove = Vec::new();
+        if before_keys != after_keys {
+            for (i, ((attr, old), (_, new))) in before_keys.iter().zip(&after_keys).enumerate() {
+                names.insert(format!("#k{i}"), (*attr).to_owned());
+                match old {
+                    Some(v) => {
+                        condition.push_str(&format!(" AND #k{i} = :kb{i}"));
+                        vals.insert(format!(":kb{i}"), av_s(v.clone()));
+                    }
+                    None => condition.push_str(&format!(" AND attribute_not_exists(#k{i})")),
+                }
+                if old != new {
+                    match new {
+                        Some(v) => {
+                            set.push(format!("#k{i} = :k{i}"));
+                            vals.insert(format!(":k{i}"), av_s(v.clone()));
+                        }
+                        None => remove.push(format!("#k{i}")),
+                    }
+                }
+            }
+        }
         if let Some(v) = ch.expect_version {
             condition.push_str(" AND #version = :expected_version");
             vals.insert(":expected_version".into(), n(v));
@@ -51,7 +78,11 @@ impl DynamoStore {
         let mut tx = Tx::new(&self.table);
         tx.update(
             order(c, b.id),
-            &format!("SET {}", set.join(", ")),
+            &if remove.is_empty() {
+                format!("SET {}", set.join(", "))
+            } else {
+                format!("SET {} REMOVE {}", set.join(", "), remove.join(", "))
+            },
             Some(&condition),
             names,
             vals,
@@ -113,7 +144,10 @@ impl DynamoStore {
                 .and_then(|s| s.parse::<u64>().ok());
             return Err(CommitError::Rejected(match (status, version) {
                 (Some(current), _) if current != b.status => CommitRejection::StatusChanged { current },
-                (_, Some(current)) => CommitRejection::VersionChanged { current },
+                (_, Some(current)) if ch.expect_version.is_some_and(|v| v != current) => {
+                    CommitRejection::VersionChanged { current }
+                }
+                (Some(_), Some(_)) => CommitRejection::IndexKeysMoved,
                 _ => {
                     return Err(CommitError::Failed(Error::internal(
                         "order condition failed without a reason",

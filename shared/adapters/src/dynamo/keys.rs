@@ -11,6 +11,26 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+/// Orders by status, date-sorted: `C#c#ORDERS#<status>` / date key.
+pub const BY_STATUS: &str = "ByStatus";
+pub const BY_STATUS_PK: &str = "BY_STATUS_PK";
+pub const BY_STATUS_SK: &str = "BY_STATUS_SK";
+/// Orders by sales rep, date-sorted (sparse: orders with a rep).
+pub const BY_REP: &str = "ByRep";
+pub const BY_REP_PK: &str = "BY_REP_PK";
+pub const BY_REP_SK: &str = "BY_REP_SK";
+/// Orders by zero-padded total (high-value, min/max total, `sort_by=total_amount`).
+pub const BY_TOTAL: &str = "ByTotal";
+pub const BY_TOTAL_PK: &str = "BY_TOTAL_PK";
+pub const BY_TOTAL_SK: &str = "BY_TOTAL_SK";
+/// Orders by due date (`sort_by=due_date`).
+pub const BY_DUE: &str = "ByDue";
+pub const BY_DUE_PK: &str = "BY_DUE_PK";
+pub const BY_DUE_SK: &str = "BY_DUE_SK";
+/// Sparse: only open orders that can need attention (see `order::index::attention_key`).
+pub const ATTENTION: &str = "Attention";
+pub const ATTENTION_PK: &str = "ATTENTION_PK";
+pub const ATTENTION_SK: &str = "ATTENTION_SK";
 pub const OUTBOX_INDEX: &str = "Outbox";
 pub const OUTBOX_PK: &str = "OUTBOX_PK";
 pub const OUTBOX_SK: &str = "OUTBOX_SK";
@@ -60,6 +80,30 @@ pub fn order(c: &CompanyId, id: OrderId) -> (String, String) {
 }
 pub fn orders_by_date(c: &CompanyId) -> String {
     format!("C#{c}#ORDERS")
+}
+pub fn customer_orders(c: &CompanyId, customer: CustomerId) -> String {
+    format!("C#{c}#CU#{customer}#ORDERS")
+}
+pub fn orders_in_status(c: &CompanyId, status: &str) -> String {
+    format!("C#{c}#ORDERS#{status}")
+}
+pub fn rep_orders(c: &CompanyId, rep: &str) -> String {
+    format!("C#{c}#REP#{rep}#ORDERS")
+}
+pub fn attention_partition(c: &CompanyId) -> String {
+    format!("C#{c}#ATTENTION")
+}
+/// Origin claims, found by origin order id alone (any integration) through GSI1.
+pub fn origin_lookup(c: &CompanyId, origin: &str) -> String {
+    format!("C#{c}#ORIGINS#{origin}")
+}
+/// Search index entries of words starting with `first` (one partition per first letter).
+pub fn search_partition(c: &CompanyId, first: char) -> String {
+    format!("C#{c}#SEARCH#{first}")
+}
+/// Which search entries an order has, kept in the order's partition.
+pub fn search_manifest(c: &CompanyId, id: OrderId) -> (String, String) {
+    (order(c, id).0, "SEARCH".into())
 }
 pub fn order_number_claim(c: &CompanyId, number_key: &str) -> (String, String) {
     (format!("C#{c}#ORDERNO#{number_key}"), "ORDERNO".into())

@@ -7,9 +7,11 @@ mod catalog;
 mod changes;
 mod keys;
 mod notify;
+mod reads;
 mod table;
 mod tx;
 
+pub use reads::{ReadStats, MAX_QUERIES_PER_PAGE};
 pub use table::{create_table, INDEXES};
 
 use async_trait::async_trait;
@@ -70,6 +72,7 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     max_transaction_items: usize,
+    stats: std::sync::Arc<ReadStats>,
 }
 
 impl DynamoStore {
@@ -78,6 +81,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             max_transaction_items: 100,
+            stats: Default::default(),
         }
     }
 
@@ -94,6 +98,23 @@ impl DynamoStore {
 
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// What the order reads have cost since the last `take()`.
+    pub fn read_stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// The order item as stored: the order plus every index key it belongs under.
+    pub(crate) fn order_item(o: &Order) -> Result<Item, Error> {
+        let mut item = to_item(o)?;
+        item.insert(TYPE.into(), av_s("ORDER"));
+        for (attr, value) in reads::order_index_attrs(o) {
+            if let Some(v) = value {
+                item.insert(attr.into(), av_s(v));
+            }
+        }
+        Ok(item)
     }
 
     async fn get(&self, key: (String, String)) -> Result<Option<Item>, Error> {
@@ -346,13 +367,7 @@ impl OrderStore for DynamoStore {
             return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
         }
         let mut tx = Tx::new(&self.table);
-        let mut item = to_item(o)?;
-        item.insert(TYPE.into(), av_s("ORDER"));
-        item.insert(GSI1PK.into(), av_s(orders_by_date(c)));
-        item.insert(
-            GSI1SK.into(),
-            av_s(format!("{}#{}", o.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), o.id)),
-        );
+        let item = Self::order_item(o)?;
         tx.put(
             order(c, o.id),
             item,
@@ -367,9 +382,13 @@ impl OrderStore for DynamoStore {
             Guard::Rule(OrderGuard::OrderNumber),
         )?;
         if let Some(origin) = &commit.origin {
+            // Also found by origin order id alone (the list's `origin_order_id` filter).
+            let mut claim = claim.clone();
+            claim.insert(GSI1PK.into(), av_s(origin_lookup(c, &origin.origin_order_id)));
+            claim.insert(GSI1SK.into(), av_s(origin.integration_id.clone()));
             tx.put(
                 origin_claim(c, &origin.integration_id, &origin.origin_order_id),
-                claim.clone(),
+                claim,
                 Some((NOT_EXISTS, Item::new())),
                 Guard::Rule(OrderGuard::Origin),
             )?;

@@ -13,6 +13,11 @@ use super::keys::*;
 pub const INDEXES: &[(&str, &str, &str)] = &[
     (GSI1, GSI1PK, GSI1SK),
     (GSI2, GSI2PK, GSI2SK),
+    (BY_STATUS, BY_STATUS_PK, BY_STATUS_SK),
+    (BY_REP, BY_REP_PK, BY_REP_SK),
+    (BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK),
+    (BY_DUE, BY_DUE_PK, BY_DUE_SK),
+    (ATTENTION, ATTENTION_PK, ATTENTION_SK),
     (OUTBOX_INDEX, OUTBOX_PK, OUTBOX_SK),
 ];
 

@@ -1,6 +1,8 @@
 //! Orders (SPEC §5): the order and its lines, their enums, and the money rules.
 
+pub mod index;
 mod number;
+pub mod query;
 pub mod status;
 mod totals;
 

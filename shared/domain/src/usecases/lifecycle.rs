@@ -41,6 +41,37 @@ pub async fn change_status(
     req: ChangeStatusRequest,
     if_match: Option<u64>,
 ) -> Result<Order, Error> {
+    retry_raced(|| change_status_once(deps, actor, id, req.clone(), if_match)).await
+}
+
+/// How often a change is redone after another change moved the order's index keys.
+const RACE_RETRIES: usize = 5;
+const RACED: &str = "order_raced";
+
+/// Runs a read-validate-commit attempt again when another change moved the fields the
+/// order's index keys are built from in between (the store refuses to write keys derived
+/// from a stale read). Each attempt re-reads and re-checks every rule.
+async fn retry_raced<F, Fut>(attempt: F) -> Result<Order, Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Order, Error>>,
+{
+    for _ in 0..RACE_RETRIES {
+        match attempt().await {
+            Err(Error::Conflict { code: RACED, .. }) => continue,
+            other => return other,
+        }
+    }
+    Err(Error::Contention)
+}
+
+async fn change_status_once(
+    deps: &Deps,
+    actor: &Actor,
+    id: OrderId,
+    req: ChangeStatusRequest,
+    if_match: Option<u64>,
+) -> Result<Order, Error> {
     actor.require(Permission::OrdersStatus)?;
     let to = OrderStatus::parse(&req.status).ok_or_else(|| {
         let all: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -279,6 +310,16 @@ fn editable(s: OrderStatus) -> Option<&'static [&'static str]> {
 }
 
 pub async fn update_order(
+    deps: &Deps,
+    actor: &Actor,
+    id: OrderId,
+    req: UpdateOrderRequest,
+    if_match: Option<u64>,
+) -> Result<Order, Error> {
+    retry_raced(|| update_order_once(deps, actor, id, req.clone(), if_match)).await
+}
+
+async fn update_order_once(
     deps: &Deps,
     actor: &Actor,
     id: OrderId,
@@ -529,6 +570,10 @@ async fn commit(deps: &Deps, change: &OrderChange) -> Result<Order, Rejected> {
         Ok(o) => Ok(o),
         Err(CommitError::Failed(e)) => Err(Rejected::Other(e)),
         Err(CommitError::Rejected(CommitRejection::StatusChanged { current })) => Err(Rejected::Status(current)),
+        Err(CommitError::Rejected(CommitRejection::IndexKeysMoved)) => Err(Rejected::Other(Error::Conflict {
+            code: RACED,
+            message: "another change moved this order; retrying".into(),
+        })),
         Err(CommitError::Rejected(CommitRejection::VersionChanged { current })) => {
             Err(Rejected::Other(Error::PreconditionFailed {
                 message: format!(

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod lifecycle;
 mod lines;
 pub mod notifications;
+pub mod order_reads;
 pub mod orders;
 pub mod place_order;
 pub mod relay;

@@ -1,0 +1,6 @@
+//! Lambda `high_value_orders`: wiring only; the handler is `oms_api::handlers::order_reads::high_value_orders`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    oms_api::lambda::serve(oms_api::handlers::order_reads::high_value_orders).await
+}

@@ -1,0 +1,748 @@
+//! Order reads (SPEC §6, §12 patterns 4–6 and 8): each page is one `Query` per index
+//! partition it walks (a small constant number: at most [`MAX_QUERIES_PER_PAGE`]), plus one
+//! `BatchGetItem` where the index holds keys (search, origin lookup). No read grows with
+//! the tenant: the key ranges start where the page starts and `Limit` stops them.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use std::collections::{BTreeSet, HashMap};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use oms_domain::error::Error;
+use oms_domain::ids::{CompanyId, OrderId};
+use oms_domain::order::index;
+use oms_domain::order::query::{AttentionCounts, HighValueTotals, OrderFilter, OrderListQuery, OrderSort};
+use oms_domain::order::{Order, OrderStatus};
+use oms_domain::ports::{OrderReadStore, Page, PageRequest};
+
+use super::keys::*;
+use super::{av_s, from_item, DynamoStore, Item};
+
+/// A page stops after this many `Query` calls even if filters left it short; `links.next`
+/// then continues where it stopped. This bounds the cost of filters no index serves.
+pub const MAX_QUERIES_PER_PAGE: usize = 4;
+/// With a filter the key does not cover, each `Query` evaluates up to this many items.
+const FILTERED_QUERY_LIMIT: i32 = 100;
+
+/// What the reads cost, for the benchmark and for logs: requests made and items DynamoDB
+/// read (`ScannedCount` of queries, items returned by batch gets).
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    pub requests: AtomicU64,
+    pub items_read: AtomicU64,
+}
+
+impl ReadStats {
+    fn record(&self, items: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.items_read.fetch_add(items, Ordering::Relaxed);
+    }
+
+    /// (requests, items read) since the last call, and resets both.
+    pub fn take(&self) -> (u64, u64) {
+        (
+            self.requests.swap(0, Ordering::Relaxed),
+            self.items_read.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+/// Every index key attribute of an order item and its value (`None`: absent, for the sparse
+/// indexes). Written whole at placement; a change writes the ones that differ.
+pub(super) fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
+    let c = &o.company_id;
+    let date = index::date_key(o);
+    let attention = index::attention_key(o);
+    vec![
+        (GSI1PK, Some(orders_by_date(c))),
+        (GSI1SK, Some(date.clone())),
+        (GSI2PK, o.customer_id.map(|cu| customer_orders(c, cu))),
+        (GSI2SK, o.customer_id.map(|_| date.clone())),
+        (BY_STATUS_PK, Some(orders_in_status(c, o.status.as_str()))),
+        (BY_STATUS_SK, Some(date.clone())),
+        (BY_REP_PK, o.sales_rep_id.as_ref().map(|r| rep_orders(c, r.as_str()))),
+        (BY_REP_SK, o.sales_rep_id.as_ref().map(|_| date.clone())),
+        (BY_TOTAL_PK, Some(orders_by_date(c))),
+        (BY_TOTAL_SK, Some(index::total_key(o))),
+        (BY_DUE_PK, Some(orders_by_date(c))),
+        (BY_DUE_SK, Some(index::due_key(o))),
+        (ATTENTION_PK, attention.as_ref().map(|_| attention_partition(c))),
+        (ATTENTION_SK, attention),
+    ]
+}
+
+/// One index partition and a key range in it, bounds inclusive.
+#[derive(Debug, Clone)]
+struct Segment {
+    index: Option<&'static str>,
+    pk_attr: &'static str,
+    sk_attr: &'static str,
+    pk: String,
+    lo: Option<String>,
+    hi: Option<String>,
+    prefix: Option<String>,
+}
+
+impl Segment {
+    fn on(index: &'static str, pk_attr: &'static str, sk_attr: &'static str, pk: String) -> Segment {
+        Segment {
+            index: Some(index),
+            pk_attr,
+            sk_attr,
+            pk,
+            lo: None,
+            hi: None,
+            prefix: None,
+        }
+    }
+
+    fn range(mut self, lo: Option<String>, hi: Option<String>) -> Segment {
+        self.lo = lo;
+        self.hi = hi;
+        self
+    }
+
+    /// The attributes of an item's key in this index: what `ExclusiveStartKey` needs.
+    fn key_of(&self, item: &Item) -> Item {
+        [PK, SK, self.pk_attr, self.sk_attr]
+            .into_iter()
+            .filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone())))
+            .collect()
+    }
+}
+
+/// A filter expression with its names and values.
+#[derive(Debug, Default, Clone)]
+struct Filter {
+    terms: Vec<String>,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+impl Filter {
+    fn eq(&mut self, attr: &str, value: AttributeValue) {
+        let i = self.terms.len();
+        self.terms.push(format!("#f{i} = :f{i}"));
+        self.names.insert(format!("#f{i}"), attr.to_owned());
+        self.values.insert(format!(":f{i}"), value);
+    }
+
+    fn cmp(&mut self, attr: &str, op: &str, value: String) {
+        let i = self.terms.len();
+        self.terms.push(format!("#f{i} {op} :f{i}"));
+        self.names.insert(format!("#f{i}"), attr.to_owned());
+        self.values.insert(format!(":f{i}"), av_s(value));
+    }
+
+    /// Every condition of the order filter, whatever the index already covers: a page is
+    /// then right whichever index served it.
+    fn of(f: &OrderFilter) -> Filter {
+        let mut x = Filter::default();
+        if let Some(s) = f.status {
+            x.eq("status", av_s(s.as_str()));
+        }
+        if let Some(c) = f.customer_id {
+            x.eq("customer_id", av_s(c.to_string()));
+        }
+        if let Some(r) = &f.sales_rep_id {
+            x.eq("sales_rep_id", av_s(r.as_str()));
+        }
+        if let Some(s) = f.source {
+            x.eq("source", av_s(s.as_str()));
+        }
+        if let Some(c) = f.channel {
+            x.eq("channel", av_s(c.as_str()));
+        }
+        if let Some(p) = f.priority {
+            x.eq("priority", av_s(p.as_str()));
+        }
+        if let Some(d) = f.from_date {
+            x.cmp("order_date", ">=", d.to_string());
+        }
+        if let Some(d) = f.to_date {
+            x.cmp("order_date", "<=", d.to_string());
+        }
+        // Totals are decimal strings on the order; the padded key compares as a number.
+        if let Some(m) = f.min_total {
+            x.cmp(BY_TOTAL_SK, ">=", index::padded_amount(m));
+        }
+        if let Some(m) = f.max_total {
+            x.cmp(BY_TOTAL_SK, "<=", format!("{}#~", index::padded_amount(m)));
+        }
+        if let Some(o) = &f.origin_order_id {
+            x.eq("origin_order_id", av_s(o.clone()));
+        }
+        x
+    }
+}
+
+/// Where a page stopped: the segment and the last key read in it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Token {
+    s: usize,
+    k: HashMap<String, String>,
+}
+
+fn encode(seg: usize, key: &Item) -> Option<String> {
+    let k = key
+        .iter()
+        .filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), s.clone())))
+        .collect();
+    serde_json::to_string(&Token { s: seg, k }).ok()
+}
+
+fn decode(c: &CompanyId, token: Option<&String>, segments: usize) -> Result<(usize, Option<Item>), Error> {
+    let Some(t) = token else { return Ok((0, None)) };
+    let bad = || Error::invalid("cursor", "the cursor is not valid for this list");
+    let t: Token = serde_json::from_str(t).map_err(|_| bad())?;
+    let prefix = format!("{}#", tenant(c));
+    if t.s >= segments || t.k.iter().any(|(k, v)| k.ends_with("PK") && !v.starts_with(&prefix)) {
+        return Err(bad());
+    }
+    let key = (!t.k.is_empty()).then(|| t.k.into_iter().map(|(k, v)| (k, av_s(v))).collect());
+    Ok((t.s, key))
+}
+
+impl DynamoStore {
+    async fn query_segment(
+        &self,
+        seg: &Segment,
+        start: Option<Item>,
+        limit: i32,
+        forward: bool,
+        filter: &Filter,
+        projection: Option<&str>,
+    ) -> Result<(Vec<Item>, Option<Item>), Error> {
+        let mut vals: Item = [(":pk".to_owned(), av_s(seg.pk.clone()))].into();
+        let mut names: HashMap<String, String> = [
+            ("#pk".to_owned(), seg.pk_attr.to_owned()),
+            ("#sk".to_owned(), seg.sk_attr.to_owned()),
+        ]
+        .into();
+        let mut key = "#pk = :pk".to_owned();
+        if let Some(p) = &seg.prefix {
+            key.push_str(" AND begins_with(#sk, :prefix)");
+            vals.insert(":prefix".into(), av_s(p.clone()));
+        } else if seg.lo.is_some() || seg.hi.is_some() {
+            key.push_str(" AND #sk BETWEEN :lo AND :hi");
+            vals.insert(":lo".into(), av_s(seg.lo.clone().unwrap_or_else(|| "!".into())));
+            vals.insert(":hi".into(), av_s(seg.hi.clone().unwrap_or_else(|| "~~~~".into())));
+        }
+        if !key.contains("#sk") {
+            names.remove("#sk");
+        }
+        // A filter may not name the index's own key attributes; the key range covers those.
+        let mut terms = Vec::new();
+        for t in &filter.terms {
+            let name = t.split(' ').next().unwrap_or_default();
+            let attr = filter.names.get(name).map(String::as_str);
+            if attr == Some(seg.pk_attr) || attr == Some(seg.sk_attr) {
+                continue;
+            }
+            terms.push(t.clone());
+            names.insert(name.to_owned(), attr.unwrap_or_default().to_owned());
+            let value = format!(":{}", &name[1..]);
+            if let Some(v) = filter.values.get(&value) {
+                vals.insert(value, v.clone());
+            }
+        }
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(seg.index.map(str::to_owned))
+            .key_condition_expression(key)
+            .set_exclusive_start_key(start)
+            .scan_index_forward(forward)
+            .limit(limit);
+        if !terms.is_empty() {
+            q = q.filter_expression(terms.join(" AND "));
+        }
+        if let Some(p) = projection {
+            q = q.projection_expression(p);
+        }
+        let out = q
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(vals))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        self.stats.record(u64::try_from(out.scanned_count).unwrap_or(0));
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+
+    /// Fills one page from `segments` in order, starting at the page token: each `Query`
+    /// asks for what is still missing (more when a filter may drop items), and the next
+    /// token is the key of the last item taken, so nothing is skipped or repeated.
+    async fn fill(
+        &self,
+        c: &CompanyId,
+        segments: &[Segment],
+        forward: bool,
+        filter: &Filter,
+        keep: &(dyn Fn(&Order) -> bool + Sync),
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error> {
+        let limit = page.limit.max(1) as usize;
+        let (mut seg, mut start) = decode(c, page.after.as_ref(), segments.len())?;
+        let mut items = Vec::new();
+        let mut queries = 0;
+        while seg < segments.len() {
+            if queries == MAX_QUERIES_PER_PAGE {
+                let key = start.clone().unwrap_or_default();
+                return Ok(Page {
+                    items,
+                    next: encode(seg, &key),
+                });
+            }
+            let need = limit - items.len();
+            let ask = if filter.terms.is_empty() {
+                i32::try_from(need).unwrap_or(100)
+            } else {
+                FILTERED_QUERY_LIMIT.max(i32::try_from(need).unwrap_or(100))
+            };
+            let (found, last) = self
+                .query_segment(&segments[seg], start.take(), ask, forward, filter, None)
+                .await?;
+            queries += 1;
+            let n = found.len();
+            for (i, item) in found.into_iter().enumerate() {
+                let key = segments[seg].key_of(&item);
+                let order: Order = from_item(item)?;
+                if keep(&order) {
+                    items.push(order);
+                }
+                if items.len() == limit {
+                    let more = i + 1 < n || last.is_some() || seg + 1 < segments.len();
+                    return Ok(Page {
+                        items,
+                        next: if more { encode(seg, &key) } else { None },
+                    });
+                }
+            }
+            match last {
+                Some(k) => start = Some(k),
+                None => seg += 1,
+            }
+        }
+        Ok(Page { items, next: None })
+    }
+
+    fn list_plan(c: &CompanyId, q: &OrderListQuery) -> Vec<Segment> {
+        let f = &q.filter;
+        let from = f.from_date.map(|d| d.to_string());
+        let to = f.to_date.map(|d| format!("{d}#~"));
+        match q.sort {
+            OrderSort::OrderDate => {
+                let seg = if let Some(cu) = f.customer_id {
+                    Segment::on(GSI2, GSI2PK, GSI2SK, customer_orders(c, cu))
+                } else if let Some(rep) = &f.sales_rep_id {
+                    Segment::on(BY_REP, BY_REP_PK, BY_REP_SK, rep_orders(c, rep.as_str()))
+                } else if let Some(s) = f.status {
+                    Segment::on(BY_STATUS, BY_STATUS_PK, BY_STATUS_SK, orders_in_status(c, s.as_str()))
+                } else {
+                    Segment::on(GSI1, GSI1PK, GSI1SK, orders_by_date(c))
+                };
+                vec![seg.range(from, to)]
+            }
+            OrderSort::TotalAmount => vec![
+                Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c)).range(
+                    f.min_total.map(index::padded_amount),
+                    f.max_total.map(|m| format!("{}#~", index::padded_amount(m))),
+                ),
+            ],
+            OrderSort::DueDate => vec![Segment::on(BY_DUE, BY_DUE_PK, BY_DUE_SK, orders_by_date(c))],
+            OrderSort::Status => {
+                let mut statuses: Vec<OrderStatus> = match f.status {
+                    Some(s) => vec![s],
+                    None => OrderStatus::ALL.to_vec(),
+                };
+                if q.descending {
+                    statuses.reverse();
+                }
+                statuses
+                    .into_iter()
+                    .map(|s| {
+                        Segment::on(BY_STATUS, BY_STATUS_PK, BY_STATUS_SK, orders_in_status(c, s.as_str()))
+                            .range(from.clone(), to.clone())
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Orders by origin order id: the origin claims (GSI1), then the orders they name.
+    async fn by_origin(
+        &self,
+        c: &CompanyId,
+        q: &OrderListQuery,
+        origin: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error> {
+        let claims = self
+            .query_segment(
+                &Segment::on(GSI1, GSI1PK, GSI1SK, origin_lookup(c, origin)),
+                None,
+                100,
+                true,
+                &Filter::default(),
+                None,
+            )
+            .await?
+            .0;
+        let ids: Vec<OrderId> = claims
+            .iter()
+            .filter_map(|i| i.get("order_id").and_then(|v| v.as_s().ok()))
+            .filter_map(|s| OrderId::parse(s).ok())
+            .collect();
+        let mut rows: Vec<(String, Order)> = self
+            .orders_by_id(c, &ids)
+            .await?
+            .into_iter()
+            .filter(|o| q.filter.matches(o))
+            .map(|o| (q.sort.key(&o), o))
+            .collect();
+        // One integration order per integration: a handful at most, paged in memory.
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        if q.descending {
+            rows.reverse();
+        }
+        let after = page.after.as_deref();
+        let rest: Vec<(String, Order)> = rows
+            .into_iter()
+            .filter(|(k, _)| after.is_none_or(|a| if q.descending { k.as_str() < a } else { k.as_str() > a }))
+            .collect();
+        let limit = page.limit as usize;
+        let next = (rest.len() > limit).then(|| rest[limit - 1].0.clone());
+        Ok(Page {
+            items: rest.into_iter().take(limit).map(|(_, o)| o).collect(),
+            next,
+        })
+    }
+
+    /// The orders with these ids (one `BatchGetItem` per 100), in the order asked.
+    async fn orders_by_id(&self, c: &CompanyId, ids: &[OrderId]) -> Result<Vec<Order>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = self.batch_get(ids.iter().map(|id| order(c, *id)).collect()).await?;
+        self.stats.record(found.len() as u64);
+        ids.iter()
+            .filter_map(|id| found.remove(&order(c, *id)))
+            .map(from_item)
+            .collect()
+    }
+
+    /// Brings one order's search entries in line with the order (see `index_order_search`).
+    async fn reindex(&self, c: &CompanyId, id: OrderId) -> Result<(), Error> {
+        let mut found = self.batch_get(vec![order(c, id), search_manifest(c, id)]).await?;
+        let current: Option<Order> = found.remove(&order(c, id)).map(from_item).transpose()?;
+        let old: BTreeSet<(String, String)> = found
+            .remove(&search_manifest(c, id))
+            .and_then(|m| m.get("entries").and_then(|v| v.as_ss().ok()).cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.split_once('|').map(|(p, s)| (p.to_owned(), s.to_owned())))
+            .collect();
+        let mut new = BTreeSet::new();
+        let mut puts = Vec::new();
+        if let Some(o) = &current {
+            let words = index::search_words(o);
+            let list: Vec<AttributeValue> = words.iter().map(|w| av_s(w.clone())).collect();
+            for w in &words {
+                let Some(first) = w.chars().next() else { continue };
+                let key = (search_partition(c, first), index::search_key(w, o));
+                if !old.contains(&key) {
+                    let mut item = super::key_of(key.clone());
+                    item.insert(TYPE.into(), av_s("SEARCH_WORD"));
+                    item.insert("order_id".into(), av_s(id.to_string()));
+                    item.insert("words".into(), AttributeValue::L(list.clone()));
+                    puts.push(item);
+                }
+                new.insert(key);
+            }
+        }
+        let deletes: Vec<(String, String)> = old.difference(&new).cloned().collect();
+        self.batch_write(puts, deletes).await?;
+        let manifest = search_manifest(c, id);
+        if new.is_empty() {
+            self.batch_write(Vec::new(), vec![manifest]).await?;
+        } else {
+            let mut item = super::key_of(manifest);
+            item.insert(TYPE.into(), av_s("SEARCH_MANIFEST"));
+            item.insert(
+                "entries".into(),
+                AttributeValue::Ss(new.iter().map(|(p, s)| format!("{p}|{s}")).collect()),
+            );
+            self.batch_write(vec![item], Vec::new()).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts and deletes in `BatchWriteItem`s of 25, re-sending unprocessed ones.
+    async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<(String, String)>) -> Result<(), Error> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+        let mut requests = Vec::new();
+        for item in puts {
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(Error::internal)?,
+                    )
+                    .build(),
+            );
+        }
+        for key in deletes {
+            requests.push(
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(super::key_of(key)))
+                            .build()
+                            .map_err(Error::internal)?,
+                    )
+                    .build(),
+            );
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(Error::internal)?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(Error::Contention);
+                    }
+                    let ms = rand::random_range(0..=(20u64 << attempt.min(5)));
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every item of a segment's range, only the `projection` attributes (meta counts).
+    async fn walk(&self, seg: &Segment, filter: &Filter, projection: &str) -> Result<Vec<Item>, Error> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let (items, last) = self
+                .query_segment(seg, start, 1000, true, filter, Some(projection))
+                .await?;
+            out.extend(items);
+            match last {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    fn attention_segments(c: &CompanyId, due_bound: NaiveDate) -> [Segment; 2] {
+        let seg = || Segment::on(ATTENTION, ATTENTION_PK, ATTENTION_SK, attention_partition(c));
+        let mut held = seg();
+        held.prefix = Some("H#".into());
+        [seg().range(Some("D#".into()), Some(format!("D#{due_bound}#~"))), held]
+    }
+}
+
+#[async_trait]
+impl OrderReadStore for DynamoStore {
+    async fn list_orders(&self, c: &CompanyId, q: &OrderListQuery, page: &PageRequest) -> Result<Page<Order>, Error> {
+        if let Some(origin) = &q.filter.origin_order_id {
+            return self.by_origin(c, q, origin, page).await;
+        }
+        let segments = Self::list_plan(c, q);
+        let f = q.filter.clone();
+        self.fill(
+            c,
+            &segments,
+            !q.descending,
+            &Filter::of(&q.filter),
+            &move |o| f.matches(o),
+            page,
+        )
+        .await
+    }
+
+    async fn search_orders(
+        &self,
+        c: &CompanyId,
+        terms: &[String],
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error> {
+        let Some(term) = terms.first() else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        let Some(first) = term.chars().next() else {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        };
+        let seg = Segment {
+            index: None,
+            pk_attr: PK,
+            sk_attr: SK,
+            pk: search_partition(c, first),
+            lo: None,
+            hi: None,
+            prefix: Some(term.clone()),
+        };
+        let limit = page.limit.max(1) as usize;
+        let (_, mut start) = decode(c, page.after.as_ref(), 1)?;
+        let mut items: Vec<Order> = Vec::new();
+        for _ in 0..MAX_QUERIES_PER_PAGE {
+            let ask = i32::try_from((limit - items.len()).max(25)).unwrap_or(100);
+            let (entries, last) = self
+                .query_segment(&seg, start.take(), ask, true, &Filter::default(), None)
+                .await?;
+            // Listed once, under the first of its words that starts with the term.
+            let mut candidates = Vec::new();
+            for e in &entries {
+                let words: BTreeSet<String> = e
+                    .get("words")
+                    .and_then(|v| v.as_l().ok())
+                    .map(|l| l.iter().filter_map(|w| w.as_s().ok().cloned()).collect())
+                    .unwrap_or_default();
+                let sk = e.get(SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+                let word = sk.split('#').next().unwrap_or_default();
+                let first_word = index::first_match(&words, term).map(String::as_str);
+                let id = e
+                    .get("order_id")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|s| OrderId::parse(s).ok());
+                if let (Some(id), true) = (id, first_word == Some(word) && index::matches_terms(&words, terms)) {
+                    candidates.push((seg.key_of(e), id));
+                }
+            }
+            let ids: Vec<OrderId> = candidates.iter().map(|(_, id)| *id).collect();
+            let orders: HashMap<OrderId, Order> = self
+                .orders_by_id(c, &ids)
+                .await?
+                .into_iter()
+                .map(|o| (o.id, o))
+                .collect();
+            for (i, (key, id)) in candidates.iter().enumerate() {
+                // The entry may be stale (the relay re-indexes after each change): the order
+                // as it is now decides.
+                if let Some(o) = orders.get(id) {
+                    if index::matches_terms(&index::search_words(o), terms) && filter.matches(o) {
+                        items.push(o.clone());
+                    }
+                }
+                if items.len() == limit {
+                    let more = i + 1 < candidates.len() || last.is_some();
+                    return Ok(Page {
+                        items,
+                        next: if more { encode(0, key) } else { None },
+                    });
+                }
+            }
+            match last {
+                Some(k) => start = Some(k),
+                None => return Ok(Page { items, next: None }),
+            }
+        }
+        Ok(Page {
+            items,
+            next: start.as_ref().and_then(|k| encode(0, k)),
+        })
+    }
+
+    async fn index_order_search(&self, c: &CompanyId, id: OrderId) -> Result<(), Error> {
+        self.reindex(c, id).await
+    }
+
+    async fn attention_orders(
+        &self,
+        c: &CompanyId,
+        due_bound: NaiveDate,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error> {
+        let segments = Self::attention_segments(c, due_bound);
+        self.fill(c, &segments, true, &Filter::default(), &|_| true, page).await
+    }
+
+    async fn attention_counts(&self, c: &CompanyId, now: DateTime<Utc>) -> Result<AttentionCounts, Error> {
+        let mut counts = AttentionCounts::default();
+        for seg in Self::attention_segments(c, index::attention_due_bound(now)) {
+            for item in self.walk(&seg, &Filter::default(), "#sk").await? {
+                // `D#<due>#…` or `H#<due or 9999-12-31>#…`
+                let sk = item
+                    .get(ATTENTION_SK)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default();
+                let due = sk.split('#').nth(1).and_then(|d| NaiveDate::from_str(d).ok());
+                let (overdue, urgent) = index::due_state(due.filter(|d| d.to_string() != "9999-12-31"), now);
+                counts.total += 1;
+                counts.overdue += u64::from(overdue);
+                counts.urgent += u64::from(urgent);
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn high_value_orders(
+        &self,
+        c: &CompanyId,
+        minimum: Decimal,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Order>, Error> {
+        let seg = Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c))
+            .range(Some(index::padded_amount(minimum)), None);
+        let f = filter.clone();
+        self.fill(
+            c,
+            &[seg],
+            false,
+            &Filter::of(filter),
+            &move |o| o.total_amount.value() >= minimum && f.matches(o),
+            page,
+        )
+        .await
+    }
+
+    async fn high_value_totals(
+        &self,
+        c: &CompanyId,
+        minimum: Decimal,
+        filter: &OrderFilter,
+    ) -> Result<HighValueTotals, Error> {
+        let seg = Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c))
+            .range(Some(index::padded_amount(minimum)), None);
+        let mut t = HighValueTotals::default();
+        for item in self.walk(&seg, &Filter::of(filter), "total_amount").await? {
+            let v = item
+                .get("total_amount")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| Decimal::from_str(s).ok())
+                .ok_or_else(|| Error::internal("an order without a total"))?;
+            t.count += 1;
+            t.total_value += v;
+        }
+        Ok(t)
+    }
+}

@@ -1,0 +1,105 @@
+//! What the order reads ask the store for (SPEC §6). The filter's `matches` is the
+//! definition; adapters may serve part of it with an index key, but every order they
+//! return has passed it.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::{index, Channel, Order, OrderStatus, Priority, Source};
+use crate::ids::{CustomerId, UserId};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderFilter {
+    pub status: Option<OrderStatus>,
+    pub customer_id: Option<CustomerId>,
+    pub sales_rep_id: Option<UserId>,
+    pub source: Option<Source>,
+    pub channel: Option<Channel>,
+    pub priority: Option<Priority>,
+    /// `order_date` on or after.
+    pub from_date: Option<NaiveDate>,
+    /// `order_date` on or before.
+    pub to_date: Option<NaiveDate>,
+    pub min_total: Option<Decimal>,
+    pub max_total: Option<Decimal>,
+    pub origin_order_id: Option<String>,
+}
+
+impl OrderFilter {
+    pub fn matches(&self, o: &Order) -> bool {
+        let total = o.total_amount.value();
+        self.status.is_none_or(|s| o.status == s)
+            && self.customer_id.is_none_or(|c| o.customer_id == Some(c))
+            && self
+                .sales_rep_id
+                .as_ref()
+                .is_none_or(|r| o.sales_rep_id.as_ref() == Some(r))
+            && self.source.is_none_or(|s| o.source == s)
+            && self.channel.is_none_or(|c| o.channel == c)
+            && self.priority.is_none_or(|p| o.priority == p)
+            && self.from_date.is_none_or(|d| o.order_date >= d)
+            && self.to_date.is_none_or(|d| o.order_date <= d)
+            && self.min_total.is_none_or(|m| total >= m)
+            && self.max_total.is_none_or(|m| total <= m)
+            && self
+                .origin_order_id
+                .as_ref()
+                .is_none_or(|x| o.origin_order_id.as_ref() == Some(x))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderSort {
+    #[default]
+    OrderDate,
+    TotalAmount,
+    /// In lifecycle order ([`index::status_rank`]), newest first within a status when
+    /// descending, oldest first when ascending.
+    Status,
+    DueDate,
+}
+
+impl OrderSort {
+    pub fn parse(s: &str) -> Option<OrderSort> {
+        Some(match s {
+            "order_date" => OrderSort::OrderDate,
+            "total_amount" => OrderSort::TotalAmount,
+            "status" => OrderSort::Status,
+            "due_date" => OrderSort::DueDate,
+            _ => return None,
+        })
+    }
+
+    /// The key this sort orders by; ties never happen (every key ends with the date key,
+    /// which ends with the order id).
+    pub fn key(self, o: &Order) -> String {
+        match self {
+            OrderSort::OrderDate => index::date_key(o),
+            OrderSort::TotalAmount => index::total_key(o),
+            OrderSort::Status => format!("{:02}#{}", index::status_rank(o.status), index::date_key(o)),
+            OrderSort::DueDate => index::due_key(o),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderListQuery {
+    pub filter: OrderFilter,
+    pub sort: OrderSort,
+    pub descending: bool,
+}
+
+/// `meta` of the requires-attention list, over every order that needs attention now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttentionCounts {
+    pub total: u64,
+    pub overdue: u64,
+    pub urgent: u64,
+}
+
+/// `meta` of the high-value list: exact decimal sums over every matching order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HighValueTotals {
+    pub count: u64,
+    pub total_value: Decimal,
+}
