@@ -10,6 +10,7 @@ mod drift;
 mod events;
 mod lifecycle;
 mod notifications;
+mod order_reads;
 mod order_updates;
 mod sqs_ses;
 mod store_contract;

@@ -184,15 +184,14 @@ impl TestApp {
     }
 
     pub async fn raw(&self, method: &str, target: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Reply {
-        let resp = self
-            .gateway
-            .handle(HttpRequest {
-                method: method.to_owned(),
-                target: target.to_owned(),
-                headers,
-                body,
-            })
-            .await;
+        // Boxed: the handler futures are large in debug builds, and scenarios nest them.
+        let resp = Box::pin(self.gateway.handle(HttpRequest {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            headers,
+            body,
+        }))
+        .await;
         let (parts, body) = resp.into_parts();
         let bytes: Vec<u8> = match body {
             lambda_http::Body::Text(t) => t.into_bytes(),
@@ -225,6 +224,30 @@ impl TestApp {
             }
             Backend::Dynamo(d) => dynamo_counts(d, company).await,
         }
+    }
+
+    /// The same app and store, reading the time from `clock` (attention boundaries).
+    pub fn with_clock(&self, clock: Arc<dyn oms_domain::ports::Clock>) -> TestApp {
+        let mut app = self.app().clone();
+        app.deps.clock = clock;
+        TestApp::from_app(app, self.backend.clone())
+    }
+
+    /// Runs the outbox relay until nothing is pending, as the stream-driven relay does in
+    /// AWS: it keeps the search index, and the events go nowhere (no workers here).
+    pub async fn relay(&self) {
+        struct Drop;
+        #[async_trait::async_trait]
+        impl oms_domain::ports::EventPublisher for Drop {
+            async fn publish(&self, _: &oms_domain::outbox::OutboxEvent) -> Result<(), oms_domain::Error> {
+                Ok(())
+            }
+        }
+        while oms_domain::usecases::relay::relay_pending(&self.app().deps, &Drop, 100)
+            .await
+            .expect("relay")
+            > 0
+        {}
     }
 
     pub fn is_dynamo(&self) -> bool {
@@ -300,4 +323,24 @@ macro_rules! on_both_adapters {
             )*
         }
     };
+}
+
+/// A clock the test moves by hand.
+pub struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl ManualClock {
+    pub fn at(rfc3339: &str) -> Arc<ManualClock> {
+        Arc::new(ManualClock(std::sync::Mutex::new(
+            rfc3339.parse().expect("an RFC 3339 time"),
+        )))
+    }
+    pub fn set(&self, rfc3339: &str) {
+        *self.0.lock().expect("clock") = rfc3339.parse().expect("an RFC 3339 time");
+    }
+}
+
+impl oms_domain::ports::Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().expect("clock")
+    }
 }
