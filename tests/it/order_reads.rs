@@ -686,7 +686,82 @@ async fn high_value_sums_are_exact(app: TestApp) {
     let got = all_pages(&app, &d.finance, &format!("{HIGH_VALUE}?per_page=1")).await;
     assert_eq!(set(&got), set(&big));
 
-    // The company's own threshold is the default.
+    // The counters kept with each order agree with a sum over the orders, per status,
+    // through confirmations, cancellations and a draft repriced below the threshold.
+    let r = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.staff,
+            Some(
+                json!({"status": "draft", "customer_id": d.t.globex, "items": [{"sku": "GADGET-002", "quantity": 70}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let draft = r.body["data"]["id"].as_str().expect("id").to_owned();
+    let agree = |stage: &'static str| {
+        let app = &app;
+        let token = d.finance.clone();
+        async move {
+            for status in [
+                "",
+                "&status=pending",
+                "&status=confirmed",
+                "&status=cancelled",
+                "&status=draft",
+            ] {
+                let c = app
+                    .call("GET", &format!("{HIGH_VALUE}?per_page=1{status}"), &token, None)
+                    .await;
+                let o = app
+                    .call(
+                        "GET",
+                        &format!("{HIGH_VALUE}?per_page=1&from_date=1900-01-01{status}"),
+                        &token,
+                        None,
+                    )
+                    .await;
+                assert_eq!(c.body["meta"]["totals_from"], "counters", "{stage}{status}: {}", c.body);
+                assert_eq!(o.body["meta"]["totals_from"], "orders");
+                for k in ["total", "total_value", "average_value"] {
+                    assert_eq!(c.body["meta"][k], o.body["meta"][k], "{stage}{status}: {k}");
+                }
+            }
+        }
+    };
+    agree("placed").await;
+    let r = app
+        .call("GET", &format!("{HIGH_VALUE}?status=draft"), &d.finance, None)
+        .await;
+    assert_eq!(
+        (r.body["meta"]["total"].as_u64(), r.body["meta"]["total_value"].as_str()),
+        (Some(1), Some("10499.30"))
+    );
+    assert_eq!(
+        to(&app, &d.owner, big[0]["id"].as_str().expect("id"), Cancelled)
+            .await
+            .status,
+        200
+    );
+    agree("cancelled").await;
+    let r = app
+        .call(
+            "PATCH",
+            &format!("{ORDERS}/{draft}"),
+            &d.staff,
+            Some(json!({"items": [{"sku": "GADGET-002", "quantity": 10}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    agree("repriced").await;
+    let r = app
+        .call("GET", &format!("{HIGH_VALUE}?status=draft"), &d.finance, None)
+        .await;
+    assert_eq!(r.body["meta"]["total"], 0);
+
+    // The company's own threshold is the default; counters started at another threshold
+    // are not used for it.
     let mut s = app.store().get_settings(&d.t.company).await.expect("settings");
     s.high_value_threshold = Decimal::from(20_000);
     app.store().put_settings(&d.t.company, &s).await.expect("settings");
@@ -698,6 +773,7 @@ async fn high_value_sums_are_exact(app: TestApp) {
         ),
         (Some("20000"), Some(1))
     );
+    assert_eq!(r.body["meta"]["totals_from"], "orders");
 }
 
 async fn invalid_parameters_are_refused_and_named(app: TestApp) {

@@ -85,6 +85,7 @@ fn commit_of(d: &Demo, template: &Order, number: &str) -> OrderCommit {
     order.order_number = OrderNumber::parse(number).expect("number");
     let now = Utc::now();
     OrderCommit {
+        high_value: None,
         audit: AuditEntry::new(
             EventId::new(uuid::Uuid::new_v4()),
             now,

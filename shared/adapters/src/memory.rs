@@ -15,7 +15,9 @@ use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, EventId, OrderId, ProductId, UserId};
 use oms_domain::notify::User;
 use oms_domain::order::index;
-use oms_domain::order::query::{AttentionCounts, HighValueTotals, OrderFilter, OrderListQuery};
+use oms_domain::order::query::{
+    AttentionCounts, HighValueDelta, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery,
+};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
@@ -52,6 +54,24 @@ struct State {
     search: BTreeMap<Key<String>, (OrderId, BTreeSet<String>)>,
     /// Which search keys each order has, so re-indexing removes the stale ones.
     search_keys: HashMap<Key<OrderId>, Vec<String>>,
+    /// High-value counters, as the DynamoDB store keeps them on one item per company.
+    high_value: HashMap<CompanyId, HighValueStats>,
+}
+
+impl State {
+    fn count_high_value(&mut self, c: &CompanyId, delta: Option<&HighValueDelta>) {
+        let Some(d) = delta else { return };
+        let stats = self.high_value.entry(c.clone()).or_insert_with(|| HighValueStats {
+            // Like `if_not_exists`: the threshold the counters were started with stays.
+            threshold: d.threshold,
+            ..HighValueStats::default()
+        });
+        for (status, n, v) in &d.changes {
+            let e = stats.by_status.entry(status.as_str()).or_insert((0, Decimal::ZERO));
+            e.0 = e.0.saturating_add_signed(*n);
+            e.1 += *v;
+        }
+    }
 }
 
 /// A cheap-to-clone handle; clones share the same data.
@@ -518,6 +538,7 @@ impl OrderStore for MemoryStore {
             }
         }
         s.orders.insert(key, merged.clone());
+        s.count_high_value(c, ch.high_value.as_ref());
         s.audit.push(ch.audit.clone());
         s.outbox.push(ch.outbox.clone());
         Ok(merged)
@@ -563,6 +584,7 @@ impl OrderStore for MemoryStore {
         }
         s.order_numbers.insert((c.clone(), o.order_number.key()), o.id);
         s.orders.insert((c.clone(), o.id), o.clone());
+        s.count_high_value(c, commit.high_value.as_ref());
         s.audit.push(commit.audit.clone());
         s.outbox.push(commit.outbox.clone());
         Ok(())
@@ -733,6 +755,10 @@ impl OrderReadStore for MemoryStore {
             .map(|o| (index::total_key(o), o.clone()))
             .collect();
         Ok(page_by_key(rows, true, page))
+    }
+
+    async fn high_value_stats(&self, c: &CompanyId) -> Result<Option<HighValueStats>, Error> {
+        Ok(self.lock().high_value.get(c).cloned())
     }
 
     async fn high_value_totals(

@@ -13,7 +13,9 @@ use crate::catalog::{Customer, PriceOverride, Product, Sku};
 use crate::error::Error;
 use crate::ids::{CompanyId, CustomerId, OrderId, ProductId, UserId};
 use crate::money::Amount;
-use crate::order::query::{AttentionCounts, HighValueTotals, OrderFilter, OrderListQuery};
+use crate::order::query::{
+    AttentionCounts, HighValueDelta, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery,
+};
 use crate::order::{Order, OrderNumber};
 use crate::outbox::OutboxEvent;
 use crate::settings::CompanySettings;
@@ -134,6 +136,8 @@ pub struct OrderCommit {
     pub cap: Option<CapIncrement>,
     pub idempotency: Option<(IdempotencyKey, IdempotencyRecord)>,
     pub origin: Option<OriginKey>,
+    /// The high-value counters, when the order is at or above the company's threshold.
+    pub high_value: Option<HighValueDelta>,
     pub audit: AuditEntry,
     pub outbox: OutboxEvent,
 }
@@ -178,6 +182,8 @@ pub struct OrderChange {
     /// Units put back (cancel with restock).
     pub restock: Vec<StockDecrement>,
     pub cap: Option<CapIncrement>,
+    /// The high-value counters, when the change moves a counted order (status or total).
+    pub high_value: Option<HighValueDelta>,
     pub audit: AuditEntry,
     pub outbox: OutboxEvent,
 }
@@ -296,7 +302,13 @@ pub trait OrderReadStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<Order>, Error>;
 
-    /// Count and exact sum of every order `high_value_orders` would list.
+    /// The high-value counters kept with each order, if any order has touched them. They
+    /// count against the threshold in force when they were first written: a company that
+    /// changed its threshold since gets `threshold` different from its setting.
+    async fn high_value_stats(&self, company: &CompanyId) -> Result<Option<HighValueStats>, Error>;
+
+    /// Count and exact sum of every order `high_value_orders` would list, summed over the
+    /// matching index entries (used when the counters cannot answer).
     async fn high_value_totals(
         &self,
         company: &CompanyId,

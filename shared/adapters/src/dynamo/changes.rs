@@ -11,7 +11,7 @@ use oms_domain::ports::{CapIncrement, CommitError, CommitRejection, OrderChange}
 use super::keys::*;
 use super::reads::order_index_attrs;
 use super::tx::{n, Guard, Tx};
-use super::{av_s, from_item, stock_and_cap, stock_cap_rejection, values, DynamoStore, OrderGuard};
+use super::{av_s, count_high_value, from_item, stock_and_cap, stock_cap_rejection, values, DynamoStore, OrderGuard};
 
 impl DynamoStore {
     pub(super) async fn apply_change(&self, ch: &OrderChange) -> Result<Order, CommitError> {
@@ -89,6 +89,7 @@ impl DynamoStore {
             Guard::Rule(OrderGuard::Change),
         )?;
         stock_and_cap(&mut tx, c, &ch.stock, ch.cap.as_ref(), ch.after.updated_at)?;
+        count_high_value(&mut tx, c, ch.high_value.as_ref())?;
         for r in &ch.restock {
             tx.update(
                 product(c, r.product_id),

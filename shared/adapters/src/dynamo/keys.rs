@@ -48,6 +48,11 @@ pub fn settings(c: &CompanyId) -> (String, String) {
     (tenant(c), "SETTINGS".into())
 }
 
+/// The company's high-value counters (per status: count and summed totals).
+pub fn high_value_stats(c: &CompanyId) -> (String, String) {
+    (tenant(c), "STATS#HIGH_VALUE".into())
+}
+
 pub fn product(c: &CompanyId, id: ProductId) -> (String, String) {
     (format!("C#{c}#P#{id}"), "PRODUCT".into())
 }

@@ -407,6 +407,7 @@ impl OrderStore for DynamoStore {
             )?;
         }
         stock_and_cap(&mut tx, c, &commit.stock, commit.cap.as_ref(), o.created_at)?;
+        count_high_value(&mut tx, c, commit.high_value.as_ref())?;
         Self::audit_put(&mut tx, &commit.audit)?;
         Self::outbox_put(&mut tx, &commit.outbox)?;
         if tx.len() > self.max_transaction_items {
@@ -513,6 +514,35 @@ fn stock_and_cap(
         )?;
     }
     Ok(())
+}
+
+/// The high-value counters: one `UpdateItem` adding to each status's count and sum. The
+/// threshold is recorded once, when the counters start (`if_not_exists`), so a company
+/// whose threshold changed later can tell the counters no longer answer its setting.
+fn count_high_value(
+    tx: &mut Tx<OrderGuard>,
+    c: &CompanyId,
+    delta: Option<&oms_domain::order::query::HighValueDelta>,
+) -> Result<(), Error> {
+    let Some(d) = delta else { return Ok(()) };
+    let mut names = HashMap::from([("#thr".to_owned(), "threshold".to_owned())]);
+    let mut vals = values([(":thr", av_s(d.threshold.normalize().to_string()))]);
+    let mut add = Vec::new();
+    for (i, (status, n, v)) in d.changes.iter().enumerate() {
+        names.insert(format!("#n{i}"), format!("n_{}", status.as_str()));
+        names.insert(format!("#v{i}"), format!("v_{}", status.as_str()));
+        vals.insert(format!(":n{i}"), AttributeValue::N(n.to_string()));
+        vals.insert(format!(":v{i}"), AttributeValue::N(v.to_string()));
+        add.push(format!("#n{i} :n{i}, #v{i} :v{i}"));
+    }
+    tx.update(
+        high_value_stats(c),
+        &format!("SET #thr = if_not_exists(#thr, :thr) ADD {}", add.join(", ")),
+        None,
+        names,
+        vals,
+        Guard::None,
+    )
 }
 
 /// What the failed stock and cap guards mean: short stock (with what is left, from the

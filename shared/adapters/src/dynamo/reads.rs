@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, OrderId};
 use oms_domain::order::index;
-use oms_domain::order::query::{AttentionCounts, HighValueTotals, OrderFilter, OrderListQuery, OrderSort};
+use oms_domain::order::query::{
+    AttentionCounts, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery, OrderSort,
+};
 use oms_domain::order::{Order, OrderStatus};
 use oms_domain::ports::{OrderReadStore, Page, PageRequest};
 
@@ -723,6 +725,33 @@ impl OrderReadStore for DynamoStore {
             page,
         )
         .await
+    }
+
+    async fn high_value_stats(&self, c: &CompanyId) -> Result<Option<HighValueStats>, Error> {
+        let Some(item) = self.get(high_value_stats(c)).await? else {
+            return Ok(None);
+        };
+        self.stats.record(1);
+        let num = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|s| Decimal::from_str(s).ok())
+        };
+        let threshold = item
+            .get("threshold")
+            .and_then(|v| v.as_s().ok())
+            .and_then(|s| Decimal::from_str(s).ok())
+            .ok_or_else(|| Error::internal("high-value counters without a threshold"))?;
+        let mut by_status = std::collections::BTreeMap::new();
+        for s in OrderStatus::ALL {
+            let n = num(&format!("n_{}", s.as_str())).unwrap_or_default();
+            let v = num(&format!("v_{}", s.as_str())).unwrap_or_default();
+            let n = rust_decimal::prelude::ToPrimitive::to_u64(&n).unwrap_or(0);
+            if n > 0 || !v.is_zero() {
+                by_status.insert(s.as_str(), (n, v));
+            }
+        }
+        Ok(Some(HighValueStats { threshold, by_status }))
     }
 
     async fn high_value_totals(

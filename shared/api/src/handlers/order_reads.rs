@@ -157,6 +157,9 @@ pub struct HighValueMeta {
     /// `total_value / total`, rounded half away from zero to 2 decimals.
     #[schema(value_type = String)]
     pub average_value: Decimal,
+    /// `counters` (kept with every order, for the company's threshold without dates) or
+    /// `orders` (summed over the matching orders' index entries).
+    pub totals_from: &'static str,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -565,6 +568,7 @@ pub async fn high_value_orders(app: &App, req: Request) -> Response<Body> {
                     total: t.count,
                     total_value: t.total_value,
                     average_value: average,
+                    totals_from: if found.from_counters { "counters" } else { "orders" },
                 },
                 data,
                 links: links(app, &req, &actor, &scope, found.next),

@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
+use std::collections::BTreeMap;
 
 use super::{index, Channel, Order, OrderStatus, Priority, Source};
 use crate::ids::{CustomerId, UserId};
@@ -102,4 +103,44 @@ pub struct AttentionCounts {
 pub struct HighValueTotals {
     pub count: u64,
     pub total_value: Decimal,
+}
+
+/// A change to the company's high-value counters: per status, how many orders at or above
+/// `threshold` and their summed totals, kept in the same transaction as the order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HighValueDelta {
+    pub threshold: Decimal,
+    /// (status, count change, value change); never both zero.
+    pub changes: Vec<(OrderStatus, i64, Decimal)>,
+}
+
+impl HighValueDelta {
+    /// What moves when an order goes from `before` (absent for a new order) to `after`,
+    /// each counted if its total is at or above `threshold`. `None` when nothing moves.
+    pub fn between(before: Option<&Order>, after: &Order, threshold: Decimal) -> Option<HighValueDelta> {
+        let mut by: BTreeMap<&'static str, (OrderStatus, i64, Decimal)> = BTreeMap::new();
+        let counted = |o: &Order| o.total_amount.value() >= threshold;
+        if let Some(b) = before.filter(|b| counted(b)) {
+            let e = by.entry(b.status.as_str()).or_insert((b.status, 0, Decimal::ZERO));
+            e.1 -= 1;
+            e.2 -= b.total_amount.value();
+        }
+        if counted(after) {
+            let e = by
+                .entry(after.status.as_str())
+                .or_insert((after.status, 0, Decimal::ZERO));
+            e.1 += 1;
+            e.2 += after.total_amount.value();
+        }
+        let changes: Vec<_> = by.into_values().filter(|(_, n, v)| *n != 0 || !v.is_zero()).collect();
+        (!changes.is_empty()).then_some(HighValueDelta { threshold, changes })
+    }
+}
+
+/// The high-value counters as stored: the threshold they count against, and per status the
+/// number of orders and their summed totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HighValueStats {
+    pub threshold: Decimal,
+    pub by_status: BTreeMap<&'static str, (u64, Decimal)>,
 }

@@ -17,6 +17,7 @@ use crate::auth::{Actor, Permission};
 use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, OrderId, UserId};
+use crate::order::query::HighValueDelta;
 use crate::order::{status, Channel, FulfillmentMethod, Order, OrderStatus, PaymentTerms, Priority, ShippingInfo};
 use crate::outbox::{EventKind, OutboxEvent};
 use crate::ports::{CapIncrement, CommitError, CommitRejection, Deps, OrderChange, PlacementKeys, StockDecrement};
@@ -143,10 +144,10 @@ async fn change_status_once(
                     }
                 }
             }
-            let room = deps
-                .store
-                .max_transaction_items()
-                .saturating_sub(3 + usize::from(cap.is_some()));
+            let room = deps.store.max_transaction_items().saturating_sub(
+                3 + usize::from(cap.is_some())
+                    + usize::from(before.total_amount.value() >= settings.high_value_threshold),
+            );
             stock = stock_decrements(&snapshot, &before.items, MAX_STOCKED_PRODUCTS.min(room))?;
         }
         after.stock_decremented = !stock.is_empty();
@@ -201,6 +202,7 @@ async fn change_status_once(
     );
     let change = OrderChange {
         before: before.clone(),
+        high_value: HighValueDelta::between(Some(&before), &after, settings.high_value_threshold),
         after,
         expect_version: if_match,
         stock,
@@ -436,9 +438,17 @@ async fn update_order_once(
         json!({ "order_number": before.order_number, "fields": changed }),
     );
     let outbox = event(deps, &after, EventKind::OrderUpdated, json!({ "fields": changed }), now);
+    // Only a draft's repricing moves the total; the status does not change here.
+    let high_value = if before.total_amount != after.total_amount {
+        let threshold = deps.store.get_settings(&actor.company_id).await?.high_value_threshold;
+        HighValueDelta::between(Some(&before), &after, threshold)
+    } else {
+        None
+    };
     let change = OrderChange {
         before: before.clone(),
         after,
+        high_value,
         expect_version: if_match,
         stock: Vec::new(),
         restock: Vec::new(),

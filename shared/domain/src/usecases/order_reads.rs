@@ -140,6 +140,9 @@ pub struct HighValuePage {
     pub next: Option<String>,
     pub minimum: Decimal,
     pub totals: HighValueTotals,
+    /// The totals came from the counters kept with each order (one read), not a sum over
+    /// the matching orders.
+    pub from_counters: bool,
 }
 
 /// `GET /api/v1/sales/orders/high-value`: orders at or above `minimum` (the company's
@@ -156,16 +159,45 @@ pub async fn high_value(
         return Err(Error::invalid("minimum_amount", "minimum_amount must not be negative"));
     }
     let c = &actor.company_id;
-    let minimum = match minimum {
-        Some(m) => m,
-        None => deps.store.get_settings(c).await?.high_value_threshold,
-    };
+    let threshold = deps.store.get_settings(c).await?.high_value_threshold;
+    let minimum = minimum.unwrap_or(threshold);
     let found = only_scoped(&filter, deps.store.high_value_orders(c, minimum, &filter, &page).await?);
-    let totals = deps.store.high_value_totals(c, minimum, &filter).await?;
+    // The counters answer the company's own threshold, by status, in one read; anything
+    // else (another minimum, dates, one customer) is summed over the matching orders.
+    let countable =
+        minimum == threshold && filter.from_date.is_none() && filter.to_date.is_none() && filter.customer_id.is_none();
+    let counted = match countable {
+        true => deps
+            .store
+            .high_value_stats(c)
+            .await?
+            .filter(|s| s.threshold == minimum)
+            .map(|s| {
+                let mut t = HighValueTotals::default();
+                for (status, (n, v)) in &s.by_status {
+                    if filter.status.is_none_or(|f| f.as_str() == *status) {
+                        t.count += n;
+                        t.total_value += v;
+                    }
+                }
+                t
+            }),
+        false => None,
+    };
+    let from_counters = counted.is_some();
+    let mut totals = match counted {
+        Some(t) => t,
+        None => deps.store.high_value_totals(c, minimum, &filter).await?,
+    };
+    if totals.count == 0 {
+        // Counters that went up and back down hold "0.00"; nothing summed is "0".
+        totals.total_value = Decimal::ZERO;
+    }
     Ok(HighValuePage {
         items: found.items,
         next: found.next,
         minimum,
         totals,
+        from_counters,
     })
 }

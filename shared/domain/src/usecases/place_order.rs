@@ -14,6 +14,7 @@ use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{CustomerId, EventId, OrderId, ProductId, UserId};
 use crate::money::Currency;
+use crate::order::query::HighValueDelta;
 use crate::order::{
     Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, Order, OrderNumber, OrderStatus, PaymentTerms,
     PlacedBy, Priority, ShippingInfo, Source,
@@ -269,9 +270,15 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         month: now.format("%Y-%m").to_string(),
         limit: snapshot.settings.monthly_order_limit,
     });
-    // The order, its number claim, audit entry and outbox record, plus the optional claims.
-    let fixed_actions =
-        4 + usize::from(idempotency.is_some()) + usize::from(origin.is_some()) + usize::from(cap.is_some());
+    let threshold = snapshot.settings.high_value_threshold;
+    let high_value = totals.total_amount.value() >= threshold;
+    // The order, its number claim, audit entry and outbox record, plus the optional claims
+    // and the high-value counters.
+    let fixed_actions = 4
+        + usize::from(idempotency.is_some())
+        + usize::from(origin.is_some())
+        + usize::from(cap.is_some())
+        + usize::from(high_value);
     let max_stocked = MAX_STOCKED_PRODUCTS.min(deps.store.max_transaction_items().saturating_sub(fixed_actions));
     let stock = if decrements_stock {
         stock_decrements(&snapshot, &lines, max_stocked)?
@@ -361,6 +368,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
                     },
                 )
             }),
+            high_value: HighValueDelta::between(None, &order, threshold),
             order: order.clone(),
             stock: stock.clone(),
             cap: cap.clone(),
