@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; the rest are conveniences.
-.PHONY: run test test-fast bench lint token build-lambdas
+.PHONY: run test test-fast bench bench-reads lint token build-lambdas
 
 # Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
 run:
@@ -14,10 +14,17 @@ test:
 test-fast:
 	OMS_SKIP_DYNAMODB=1 cargo test --workspace
 
-# Create-order throughput/latency (memory) and DynamoDB requests per order (DynamoDB Local).
+# Create-order throughput/latency (memory) and DynamoDB requests per order, then the order
+# reads' cost on a 1,000- and a 50,000-order tenant (both against DynamoDB Local).
 bench:
 	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
-	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep cargo bench -p oms-tests --bench create_order
+	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep cargo bench -p oms-tests --bench create_order && \
+	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep cargo bench -p oms-tests --bench order_reads
+
+# Only the order-read benchmark (loads 51,000 orders into DynamoDB Local: a few minutes).
+bench-reads:
+	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
+	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep cargo bench -p oms-tests --bench order_reads
 
 lint:
 	cargo fmt --all -- --check

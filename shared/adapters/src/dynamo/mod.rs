@@ -127,6 +127,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(Error::internal)?;
+        self.stats.record(u64::from(out.item.is_some()));
         Ok(out.item)
     }
 

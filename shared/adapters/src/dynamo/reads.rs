@@ -29,8 +29,8 @@ pub const MAX_QUERIES_PER_PAGE: usize = 4;
 /// With a filter the key does not cover, each `Query` evaluates up to this many items.
 const FILTERED_QUERY_LIMIT: i32 = 100;
 
-/// What the reads cost, for the benchmark and for logs: requests made and items DynamoDB
-/// read (`ScannedCount` of queries, items returned by batch gets).
+/// What reads cost, for the benchmark: requests made and items DynamoDB read
+/// (`ScannedCount` of queries, items returned by gets and batch gets).
 #[derive(Debug, Default)]
 pub struct ReadStats {
     pub requests: AtomicU64,
@@ -38,7 +38,7 @@ pub struct ReadStats {
 }
 
 impl ReadStats {
-    fn record(&self, items: u64) {
+    pub(super) fn record(&self, items: u64) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.items_read.fetch_add(items, Ordering::Relaxed);
     }
@@ -74,6 +74,34 @@ pub(super) fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)
         (ATTENTION_PK, attention.as_ref().map(|_| attention_partition(c))),
         (ATTENTION_SK, attention),
     ]
+}
+
+/// An order's search entries: one item per word, under the word's first letter.
+fn search_entries(o: &Order) -> Vec<((String, String), Item)> {
+    let words = index::search_words(o);
+    let list: Vec<AttributeValue> = words.iter().map(|w| av_s(w.clone())).collect();
+    let mut out = Vec::new();
+    for w in &words {
+        let Some(first) = w.chars().next() else { continue };
+        let key = (search_partition(&o.company_id, first), index::search_key(w, o));
+        let mut item = super::key_of(key.clone());
+        item.insert(TYPE.into(), av_s("SEARCH_WORD"));
+        item.insert("order_id".into(), av_s(o.id.to_string()));
+        item.insert("words".into(), AttributeValue::L(list.clone()));
+        out.push((key, item));
+    }
+    out
+}
+
+/// The list of an order's search entries, kept in its partition for re-indexing.
+fn search_manifest_item(o: &Order, keys: &BTreeSet<(String, String)>) -> Item {
+    let mut item = super::key_of(search_manifest(&o.company_id, o.id));
+    item.insert(TYPE.into(), av_s("SEARCH_MANIFEST"));
+    item.insert(
+        "entries".into(),
+        AttributeValue::Ss(keys.iter().map(|(p, s)| format!("{p}|{s}")).collect()),
+    );
+    item
 }
 
 /// One index partition and a key range in it, bounds inclusive.
@@ -449,37 +477,57 @@ impl DynamoStore {
             .into_iter()
             .filter_map(|e| e.split_once('|').map(|(p, s)| (p.to_owned(), s.to_owned())))
             .collect();
-        let mut new = BTreeSet::new();
-        let mut puts = Vec::new();
-        if let Some(o) = &current {
-            let words = index::search_words(o);
-            let list: Vec<AttributeValue> = words.iter().map(|w| av_s(w.clone())).collect();
-            for w in &words {
-                let Some(first) = w.chars().next() else { continue };
-                let key = (search_partition(c, first), index::search_key(w, o));
-                if !old.contains(&key) {
-                    let mut item = super::key_of(key.clone());
-                    item.insert(TYPE.into(), av_s("SEARCH_WORD"));
-                    item.insert("order_id".into(), av_s(id.to_string()));
-                    item.insert("words".into(), AttributeValue::L(list.clone()));
-                    puts.push(item);
-                }
-                new.insert(key);
-            }
-        }
+        let entries = current.as_ref().map(search_entries).unwrap_or_default();
+        let new: BTreeSet<(String, String)> = entries.iter().map(|(k, _)| k.clone()).collect();
+        let puts = entries.into_iter().filter(|(k, _)| !old.contains(k)).map(|(_, item)| item).collect();
         let deletes: Vec<(String, String)> = old.difference(&new).cloned().collect();
         self.batch_write(puts, deletes).await?;
-        let manifest = search_manifest(c, id);
-        if new.is_empty() {
-            self.batch_write(Vec::new(), vec![manifest]).await?;
-        } else {
-            let mut item = super::key_of(manifest);
-            item.insert(TYPE.into(), av_s("SEARCH_MANIFEST"));
-            item.insert(
-                "entries".into(),
-                AttributeValue::Ss(new.iter().map(|(p, s)| format!("{p}|{s}")).collect()),
-            );
-            self.batch_write(vec![item], Vec::new()).await?;
+        match current {
+            Some(o) if !new.is_empty() => self.batch_write(vec![search_manifest_item(&o, &new)], Vec::new()).await,
+            _ => self.batch_write(Vec::new(), vec![search_manifest(c, id)]).await,
+        }
+    }
+
+    /// Bulk-loads orders that happened elsewhere (a migration from another system, the
+    /// benchmark's history): each order item with its index keys, its number claim and
+    /// its search entries, in `BatchWriteItem`s, plus the high-value counters. No stock,
+    /// cap, audit or outbox effects: these orders are history, not placements.
+    pub async fn import_orders(&self, orders: &[Order], high_value_threshold: Decimal) -> Result<(), Error> {
+        let mut puts = Vec::new();
+        for o in orders {
+            puts.push(Self::order_item(o)?);
+            let mut claim = super::key_of(order_number_claim(&o.company_id, &o.order_number.key()));
+            claim.insert("order_id".into(), av_s(o.id.to_string()));
+            puts.push(claim);
+            let entries = search_entries(o);
+            let keys: BTreeSet<(String, String)> = entries.iter().map(|(k, _)| k.clone()).collect();
+            puts.extend(entries.into_iter().map(|(_, item)| item));
+            puts.push(search_manifest_item(o, &keys));
+        }
+        self.batch_write(puts, Vec::new()).await?;
+        let mut by_company: HashMap<&CompanyId, Vec<(OrderStatus, i64, Decimal)>> = HashMap::new();
+        for o in orders {
+            if let Some(d) = oms_domain::order::query::HighValueDelta::between(None, o, high_value_threshold) {
+                by_company.entry(&o.company_id).or_default().extend(d.changes);
+            }
+        }
+        for (c, changes) in by_company {
+            let mut sum: HashMap<OrderStatus, (i64, Decimal)> = HashMap::new();
+            for (s, n, v) in changes {
+                let e = sum.entry(s).or_insert((0, Decimal::ZERO));
+                e.0 += n;
+                e.1 += v;
+            }
+            let delta = oms_domain::order::query::HighValueDelta {
+                threshold: high_value_threshold,
+                changes: sum.into_iter().map(|(s, (n, v))| (s, n, v)).collect(),
+            };
+            let mut tx = super::tx::Tx::new(&self.table);
+            super::count_high_value(&mut tx, c, Some(&delta))?;
+            tx.commit(&self.client)
+                .await
+                .map_err(|_| Error::internal("high-value counters"))?
+                .map_err(|_| Error::internal("high-value counters refused"))?;
         }
         Ok(())
     }
@@ -731,7 +779,6 @@ impl OrderReadStore for DynamoStore {
         let Some(item) = self.get(high_value_stats(c)).await? else {
             return Ok(None);
         };
-        self.stats.record(1);
         let num = |name: &str| {
             item.get(name)
                 .and_then(|v| v.as_n().ok())
