@@ -58,7 +58,13 @@ sleep 1
 for kind in receipt staff_alert low_stock; do
   ls .cache/smoke-mail/*-"$kind"-*.eml >/dev/null 2>&1 || { echo "FAIL: no $kind e-mail within a second of the order" >&2; ls -la .cache/smoke-mail >&2 || true; exit 1; }
 done
-echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; openapi 200; no token 401"
+# The reads see the order: listed for its customer, found by search once the relay indexed it.
+number=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["order_number"])' .cache/smoke-order.json)
+curl -s "http://127.0.0.1:$port/api/v1/sales/orders?per_page=5" -H "Authorization: Bearer $buyer" >.cache/smoke-list.json
+grep -q "\"$number\"" .cache/smoke-list.json || { echo "FAIL: the order is not in its customer's list: $(cat .cache/smoke-list.json)" >&2; exit 1; }
+curl -s "http://127.0.0.1:$port/api/v1/sales/orders/search?q=acme" -H "Authorization: Bearer $buyer" >.cache/smoke-search.json
+grep -q "\"$number\"" .cache/smoke-search.json || { echo "FAIL: search for acme does not find the order: $(cat .cache/smoke-search.json)" >&2; exit 1; }
+echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; listed and found by search; openapi 200; no token 401"
 
 step "summary ($((SECONDS - started)) s)"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }

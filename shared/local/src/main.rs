@@ -235,6 +235,13 @@ Try:
   curl -s {base}/api/v1/sales/orders -H "Authorization: Bearer $STAFF_TOKEN" -H 'Content-Type: application/json' \
     -d '{{"source":"phone","notes":"Called in by Bob","items":[{{"sku":"CABLE-CAT6","quantity":3}}]}}'
 
+  # reading orders: newest first, by filter and sort; word-prefix search; what needs
+  # attention (overdue, due within a day, on hold, awaiting approval); high-value totals
+  curl -s '{base}/api/v1/sales/orders?status=pending&sort_by=total_amount&per_page=5' -H "Authorization: Bearer $OWNER_TOKEN"
+  curl -s '{base}/api/v1/sales/orders/search?q=acme' -H "Authorization: Bearer $OWNER_TOKEN"
+  curl -s {base}/api/v1/sales/orders/requires-attention -H "Authorization: Bearer $OWNER_TOKEN"
+  curl -s '{base}/api/v1/sales/orders/high-value?minimum_amount=100' -H "Authorization: Bearer $OWNER_TOKEN"
+
   # the catalog, and one product's stock
   curl -s '{base}/api/v1/products?per_page=3' -H "Authorization: Bearer $OWNER_TOKEN"
   curl -s {base}/api/v1/products/{widget} -H "Authorization: Bearer $OWNER_TOKEN"

@@ -167,8 +167,24 @@ impl Filter {
         self.values.insert(format!(":f{i}"), av_s(value));
     }
 
-    /// Every condition of the order filter, whatever the index already covers: a page is
-    /// then right whichever index served it.
+    /// Drops the conditions on `attrs`, which the chosen index's key already guarantees, so
+    /// a page the key fully serves reads exactly the page (`Limit` = what is missing).
+    fn without(mut self, attrs: &[&str]) -> Filter {
+        let mut kept = Vec::new();
+        for t in std::mem::take(&mut self.terms) {
+            let name = t.split(' ').next().unwrap_or_default().to_owned();
+            if self.names.get(&name).is_some_and(|a| attrs.contains(&a.as_str())) {
+                self.names.remove(&name);
+                self.values.remove(&format!(":{}", &name[1..]));
+            } else {
+                kept.push(t);
+            }
+        }
+        self.terms = kept;
+        self
+    }
+
+    /// Every condition of the order filter: a page is right whichever index served it.
     fn of(f: &OrderFilter) -> Filter {
         let mut x = Filter::default();
         if let Some(s) = f.status {
@@ -361,29 +377,41 @@ impl DynamoStore {
         Ok(Page { items, next: None })
     }
 
-    fn list_plan(c: &CompanyId, q: &OrderListQuery) -> Vec<Segment> {
+    /// The index partitions a list walks, and the order attributes their keys guarantee.
+    fn list_plan(c: &CompanyId, q: &OrderListQuery) -> (Vec<Segment>, Vec<&'static str>) {
         let f = &q.filter;
         let from = f.from_date.map(|d| d.to_string());
         let to = f.to_date.map(|d| format!("{d}#~"));
-        match q.sort {
+        let dated = from.is_some() || to.is_some();
+        let mut covered = Vec::new();
+        let segments = match q.sort {
             OrderSort::OrderDate => {
                 let seg = if let Some(cu) = f.customer_id {
+                    covered.push("customer_id");
                     Segment::on(GSI2, GSI2PK, GSI2SK, customer_orders(c, cu))
                 } else if let Some(rep) = &f.sales_rep_id {
+                    covered.push("sales_rep_id");
                     Segment::on(BY_REP, BY_REP_PK, BY_REP_SK, rep_orders(c, rep.as_str()))
                 } else if let Some(s) = f.status {
+                    covered.push("status");
                     Segment::on(BY_STATUS, BY_STATUS_PK, BY_STATUS_SK, orders_in_status(c, s.as_str()))
                 } else {
                     Segment::on(GSI1, GSI1PK, GSI1SK, orders_by_date(c))
                 };
+                if dated {
+                    covered.push("order_date");
+                }
                 vec![seg.range(from, to)]
             }
-            OrderSort::TotalAmount => vec![
-                Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c)).range(
-                    f.min_total.map(index::padded_amount),
-                    f.max_total.map(|m| format!("{}#~", index::padded_amount(m))),
-                ),
-            ],
+            OrderSort::TotalAmount => {
+                covered.push(BY_TOTAL_SK);
+                vec![
+                    Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c)).range(
+                        f.min_total.map(index::padded_amount),
+                        f.max_total.map(|m| format!("{}#~", index::padded_amount(m))),
+                    ),
+                ]
+            }
             OrderSort::DueDate => vec![Segment::on(BY_DUE, BY_DUE_PK, BY_DUE_SK, orders_by_date(c))],
             OrderSort::Status => {
                 let mut statuses: Vec<OrderStatus> = match f.status {
@@ -393,6 +421,10 @@ impl DynamoStore {
                 if q.descending {
                     statuses.reverse();
                 }
+                covered.push("status");
+                if dated {
+                    covered.push("order_date");
+                }
                 statuses
                     .into_iter()
                     .map(|s| {
@@ -401,7 +433,8 @@ impl DynamoStore {
                     })
                     .collect()
             }
-        }
+        };
+        (segments, covered)
     }
 
     /// Orders by origin order id: the origin claims (GSI1), then the orders they name.
@@ -479,7 +512,11 @@ impl DynamoStore {
             .collect();
         let entries = current.as_ref().map(search_entries).unwrap_or_default();
         let new: BTreeSet<(String, String)> = entries.iter().map(|(k, _)| k.clone()).collect();
-        let puts = entries.into_iter().filter(|(k, _)| !old.contains(k)).map(|(_, item)| item).collect();
+        let puts = entries
+            .into_iter()
+            .filter(|(k, _)| !old.contains(k))
+            .map(|(_, item)| item)
+            .collect();
         let deletes: Vec<(String, String)> = old.difference(&new).cloned().collect();
         self.batch_write(puts, deletes).await?;
         match current {
@@ -495,7 +532,9 @@ impl DynamoStore {
     pub async fn import_orders(&self, orders: &[Order], high_value_threshold: Decimal) -> Result<(), Error> {
         let mut puts = Vec::new();
         for o in orders {
-            puts.push(Self::order_item(o)?);
+            let mut item = Self::order_item(o)?;
+            item.extend(super::key_of(order(&o.company_id, o.id)));
+            puts.push(item);
             let mut claim = super::key_of(order_number_claim(&o.company_id, &o.order_number.key()));
             claim.insert("order_id".into(), av_s(o.id.to_string()));
             puts.push(claim);
@@ -618,17 +657,11 @@ impl OrderReadStore for DynamoStore {
         if let Some(origin) = &q.filter.origin_order_id {
             return self.by_origin(c, q, origin, page).await;
         }
-        let segments = Self::list_plan(c, q);
+        let (segments, covered) = Self::list_plan(c, q);
         let f = q.filter.clone();
-        self.fill(
-            c,
-            &segments,
-            !q.descending,
-            &Filter::of(&q.filter),
-            &move |o| f.matches(o),
-            page,
-        )
-        .await
+        let filter = Filter::of(&q.filter).without(&covered);
+        self.fill(c, &segments, !q.descending, &filter, &move |o| f.matches(o), page)
+            .await
     }
 
     async fn search_orders(

@@ -175,14 +175,10 @@ fn only_params(req: &Request, known: &[&str]) -> Result<(), ApiError> {
     if let Some(q) = req.query_string_parameters_ref() {
         for (k, _) in q.iter() {
             if !known.contains(&k) && k != "per_page" && k != "cursor" {
-                return Err(Error::invalid(
-                    k,
-                    format!(
-                        "`{k}` is not a parameter here; use {}, per_page, cursor",
-                        known.join(", ")
-                    ),
-                )
-                .into());
+                let accepted: Vec<&str> = known.iter().copied().chain(["per_page", "cursor"]).collect();
+                return Err(
+                    Error::invalid(k, format!("`{k}` is not a parameter here; use {}", accepted.join(", "))).into(),
+                );
             }
         }
     }

@@ -12,7 +12,7 @@ use super::{Order, OrderStatus};
 /// Orders without a due date sort after every dated one.
 const NO_DUE_DATE: &str = "9999-12-31";
 /// At most this many distinct words of one order are indexed for search.
-pub const MAX_SEARCH_WORDS: usize = 200;
+pub const MAX_SEARCH_WORDS: usize = 100;
 /// Longer words are indexed (and matched) by their first this-many characters.
 pub const MAX_WORD_CHARS: usize = 40;
 
