@@ -14,6 +14,7 @@ on_both_adapters!(
     updates_follow_the_rules_of_each_status,
     if_match_guards_updates_and_transitions,
     concurrent_updates_and_status_changes_lose_neither,
+    index_keys_follow_concurrent_due_date_and_status_changes,
     a_draft_changes_its_lines_until_it_is_placed,
 );
 
@@ -264,4 +265,43 @@ async fn a_draft_changes_its_lines_until_it_is_placed(app: TestApp) {
         "{}",
         late.message()
     );
+}
+
+/// A due-date update and a status change race: both move index keys (the due-date and
+/// attention keys, the status key). Whichever order they commit in, the keys stored with
+/// the order match the order as stored, because a change whose keys were moved under it
+/// is redone from a fresh read.
+async fn index_keys_follow_concurrent_due_date_and_status_changes(app: TestApp) {
+    let d = demo(&app).await;
+    let app = Arc::new(app);
+    for round in 0..8 {
+        let id = place(&app, &d).await;
+        let (a, b) = (app.clone(), app.clone());
+        let (t1, t2, id1, id2) = (d.owner.clone(), d.staff.clone(), id.clone(), id.clone());
+        let target = if round % 2 == 0 { OnHold } else { Confirmed };
+        let status = tokio::spawn(async move { to(&a, &t1, &id1, target).await });
+        let update = tokio::spawn(async move {
+            b.call(
+                "PATCH",
+                &format!("{ORDERS}/{id2}"),
+                &t2,
+                Some(json!({"due_date": format!("2099-01-{:02}", round + 1)})),
+            )
+            .await
+        });
+        let (s, u) = (status.await.expect("task"), update.await.expect("task"));
+        assert_eq!(s.status, 200, "{}", s.body);
+        assert!(
+            u.status == 200 || u.code() == "version_conflict",
+            "{}: {}",
+            u.status,
+            u.body
+        );
+        let o = app.call("GET", &format!("{ORDERS}/{id}"), &d.owner, None).await;
+        assert_eq!(o.body["data"]["status"], target.as_str());
+        if u.status == 200 {
+            assert_eq!(o.body["data"]["due_date"], format!("2099-01-{:02}", round + 1));
+        }
+        app.assert_index_keys_match(&d.t.company, &id).await;
+    }
 }

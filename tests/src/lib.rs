@@ -250,6 +250,32 @@ impl TestApp {
         {}
     }
 
+    /// The index keys stored on an order item are the ones its stored fields give. The
+    /// in-memory store derives them on every read, so there they hold by construction.
+    pub async fn assert_index_keys_match(&self, company: &CompanyId, order_id: &str) {
+        let Backend::Dynamo(d) = &self.backend else { return };
+        let key = std::collections::HashMap::from([
+            ("PK".to_owned(), AttributeValue::S(format!("C#{company}#O#{order_id}"))),
+            ("SK".to_owned(), AttributeValue::S("ORDER".into())),
+        ]);
+        let item = d
+            .client()
+            .get_item()
+            .table_name(d.table())
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get")
+            .item
+            .expect("the order item");
+        let order: oms_domain::order::Order = serde_dynamo::from_item(item.clone()).expect("an order");
+        for (attr, want) in oms_adapters::dynamo::order_index_attrs(&order) {
+            let stored = item.get(attr).and_then(|v| v.as_s().ok()).cloned();
+            assert_eq!(stored, want, "{attr} of order {order_id}");
+        }
+    }
+
     pub fn is_dynamo(&self) -> bool {
         matches!(self.backend, Backend::Dynamo(_))
     }

@@ -11,7 +11,7 @@ mod reads;
 mod table;
 mod tx;
 
-pub use reads::{ReadStats, MAX_QUERIES_PER_PAGE};
+pub use reads::{order_index_attrs, ReadStats, MAX_QUERIES_PER_PAGE};
 pub use table::{create_table, INDEXES};
 
 use async_trait::async_trait;

@@ -54,7 +54,7 @@ impl ReadStats {
 
 /// Every index key attribute of an order item and its value (`None`: absent, for the sparse
 /// indexes). Written whole at placement; a change writes the ones that differ.
-pub(super) fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
+pub fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
     let c = &o.company_id;
     let date = index::date_key(o);
     let attention = index::attention_key(o);
