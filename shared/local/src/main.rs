@@ -236,7 +236,8 @@ Try:
     -d '{{"source":"phone","notes":"Called in by Bob","items":[{{"sku":"CABLE-CAT6","quantity":3}}]}}'
 
   # reading orders: newest first, by filter and sort; word-prefix search; what needs
-  # attention (overdue, due within a day, on hold, awaiting approval); high-value totals
+  # attention (overdue, due within a day, on hold, awaiting approval: empty until an order
+  # is); high-value orders with their exact totals
   curl -s '{base}/api/v1/sales/orders?status=pending&sort_by=total_amount&per_page=5' -H "Authorization: Bearer $OWNER_TOKEN"
   curl -s '{base}/api/v1/sales/orders/search?q=acme' -H "Authorization: Bearer $OWNER_TOKEN"
   curl -s {base}/api/v1/sales/orders/requires-attention -H "Authorization: Bearer $OWNER_TOKEN"
