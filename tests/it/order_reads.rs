@@ -879,6 +879,15 @@ async fn customers_and_other_tenants_see_only_their_own(app: TestApp) {
             "{url}: only Acme's orders"
         );
     }
+    // The attention counts a customer sees are over its own orders.
+    let staff_view = all_pages(&app, &d.owner, ATTENTION).await;
+    let own = staff_view
+        .iter()
+        .filter(|o| o["customer"]["id"] == acme.as_str())
+        .count();
+    let r = app.call("GET", ATTENTION, &d.buyer, None).await;
+    assert_eq!(r.body["meta"]["total_attention_required"].as_u64(), Some(own as u64));
+    assert!(own > 0 && own < staff_view.len(), "{own} of {}", staff_view.len());
     let r = app
         .call("GET", &format!("{ORDERS}?customer_id={}", d.t.globex), &d.buyer, None)
         .await;

@@ -714,6 +714,7 @@ impl OrderReadStore for MemoryStore {
     async fn attention_orders(
         &self,
         c: &CompanyId,
+        customer: Option<CustomerId>,
         due_bound: NaiveDate,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error> {
@@ -721,6 +722,7 @@ impl OrderReadStore for MemoryStore {
         let bound = format!("D#{due_bound}#~");
         let rows = s
             .company_orders(c)
+            .filter(|o| customer.is_none_or(|cu| o.customer_id == Some(cu)))
             .filter_map(|o| index::attention_key(o).map(|k| (k, o)))
             .filter(|(k, _)| k.starts_with("H#") || k.as_str() <= bound.as_str())
             .map(|(k, o)| (k, o.clone()))
@@ -728,10 +730,18 @@ impl OrderReadStore for MemoryStore {
         Ok(page_by_key(rows, false, page))
     }
 
-    async fn attention_counts(&self, c: &CompanyId, now: DateTime<Utc>) -> Result<AttentionCounts, Error> {
+    async fn attention_counts(
+        &self,
+        c: &CompanyId,
+        customer: Option<CustomerId>,
+        now: DateTime<Utc>,
+    ) -> Result<AttentionCounts, Error> {
         let s = self.lock();
         let mut counts = AttentionCounts::default();
-        for o in s.company_orders(c) {
+        for o in s
+            .company_orders(c)
+            .filter(|o| customer.is_none_or(|cu| o.customer_id == Some(cu)))
+        {
             if let Some(a) = index::attention(o, now) {
                 counts.total += 1;
                 counts.overdue += u64::from(a.is_overdue);

@@ -283,15 +283,23 @@ pub trait OrderReadStore: Send + Sync {
 
     /// A page of the attention index: held and pending-approval orders, then open orders
     /// due on or before `due_bound`, most overdue first.
+    /// Only `customer`'s orders when given.
     async fn attention_orders(
         &self,
         company: &CompanyId,
+        customer: Option<CustomerId>,
         due_bound: NaiveDate,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error>;
 
-    /// Counts over the whole attention set at `now` (reads index keys only).
-    async fn attention_counts(&self, company: &CompanyId, now: DateTime<Utc>) -> Result<AttentionCounts, Error>;
+    /// Counts over the whole attention set at `now` (reads index keys only), or over
+    /// `customer`'s part of it.
+    async fn attention_counts(
+        &self,
+        company: &CompanyId,
+        customer: Option<CustomerId>,
+        now: DateTime<Utc>,
+    ) -> Result<AttentionCounts, Error>;
 
     /// Orders with `total_amount >= minimum` that match `filter`, largest first.
     async fn high_value_orders(

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oms_domain::error::Error;
-use oms_domain::ids::{CompanyId, OrderId};
+use oms_domain::ids::{CompanyId, CustomerId, OrderId};
 use oms_domain::order::index;
 use oms_domain::order::query::{
     AttentionCounts, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery, OrderSort,
@@ -760,17 +760,32 @@ impl OrderReadStore for DynamoStore {
     async fn attention_orders(
         &self,
         c: &CompanyId,
+        customer: Option<CustomerId>,
         due_bound: NaiveDate,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error> {
         let segments = Self::attention_segments(c, due_bound);
-        self.fill(c, &segments, true, &Filter::default(), &|_| true, page).await
+        let filter = Filter::of(&OrderFilter {
+            customer_id: customer,
+            ..OrderFilter::default()
+        });
+        let keep = move |o: &Order| customer.is_none_or(|cu| o.customer_id == Some(cu));
+        self.fill(c, &segments, true, &filter, &keep, page).await
     }
 
-    async fn attention_counts(&self, c: &CompanyId, now: DateTime<Utc>) -> Result<AttentionCounts, Error> {
+    async fn attention_counts(
+        &self,
+        c: &CompanyId,
+        customer: Option<CustomerId>,
+        now: DateTime<Utc>,
+    ) -> Result<AttentionCounts, Error> {
         let mut counts = AttentionCounts::default();
+        let filter = Filter::of(&OrderFilter {
+            customer_id: customer,
+            ..OrderFilter::default()
+        });
         for seg in Self::attention_segments(c, index::attention_due_bound(now)) {
-            for item in self.walk(&seg, &Filter::default(), "#sk").await? {
+            for item in self.walk(&seg, &filter, "#sk").await? {
                 // `D#<due>#…` or `H#<due or 9999-12-31>#…`
                 let sk = item
                     .get(ATTENTION_SK)

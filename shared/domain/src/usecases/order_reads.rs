@@ -113,21 +113,19 @@ pub async fn requires_attention(deps: &Deps, actor: &Actor, page: PageRequest) -
     let filter = scope(actor, OrderFilter::default())?;
     let now = deps.clock.now();
     let c = &actor.company_id;
+    let customer = filter.customer_id;
     let found = deps
         .store
-        .attention_orders(c, index::attention_due_bound(now), &page)
+        .attention_orders(c, customer, index::attention_due_bound(now), &page)
         .await?;
     let items = found
         .items
         .into_iter()
-        .filter(|o| filter.customer_id.is_none_or(|cu| o.customer_id == Some(cu)))
+        .filter(|o| customer.is_none_or(|cu| o.customer_id == Some(cu)))
         .filter_map(|o| index::attention(&o, now).map(|a| (o, a)))
         .collect();
-    // The counts are the company's; a customer's token gets counts of its own page only.
-    let counts = match filter.customer_id {
-        None => deps.store.attention_counts(c, now).await?,
-        Some(_) => AttentionCounts::default(),
-    };
+    // Over every order that needs attention (a customer's: its own), not just this page.
+    let counts = deps.store.attention_counts(c, customer, now).await?;
     Ok(AttentionPage {
         items,
         next: found.next,
