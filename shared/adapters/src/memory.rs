@@ -619,28 +619,6 @@ impl OrderStore for MemoryStore {
     }
 }
 
-/// One page of `(sort key, order)` pairs in key order, after the key in the page token.
-fn page_by_key(mut rows: Vec<(String, Order)>, descending: bool, page: &PageRequest) -> Page<Order> {
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    if descending {
-        rows.reverse();
-    }
-    let start = match &page.after {
-        Some(after) => rows
-            .iter()
-            .position(|(k, _)| if descending { k < after } else { k > after })
-            .unwrap_or(rows.len()),
-        None => 0,
-    };
-    let limit = page.limit as usize;
-    let rest = &rows[start..];
-    let next = (rest.len() > limit).then(|| rest[limit - 1].0.clone());
-    Page {
-        items: rest.iter().take(limit).map(|(_, o)| o.clone()).collect(),
-        next,
-    }
-}
-
 impl State {
     fn company_orders<'a>(&'a self, c: &'a CompanyId) -> impl Iterator<Item = &'a Order> + 'a {
         self.orders.iter().filter(move |((oc, _), _)| oc == c).map(|(_, o)| o)
@@ -656,7 +634,7 @@ impl OrderReadStore for MemoryStore {
             .filter(|o| q.filter.matches(o))
             .map(|o| (q.sort.key(o), o.clone()))
             .collect();
-        Ok(page_by_key(rows, q.descending, page))
+        Ok(Page::of_keyed(rows, q.descending, page))
     }
 
     async fn search_orders(
@@ -691,7 +669,7 @@ impl OrderReadStore for MemoryStore {
                 }
             }
         }
-        Ok(page_by_key(rows, false, page))
+        Ok(Page::of_keyed(rows, false, page))
     }
 
     async fn index_order_search(&self, c: &CompanyId, id: OrderId) -> Result<(), Error> {
@@ -727,7 +705,7 @@ impl OrderReadStore for MemoryStore {
             .filter(|(k, _)| k.starts_with("H#") || k.as_str() <= bound.as_str())
             .map(|(k, o)| (k, o.clone()))
             .collect();
-        Ok(page_by_key(rows, false, page))
+        Ok(Page::of_keyed(rows, false, page))
     }
 
     async fn attention_counts(
@@ -764,7 +742,7 @@ impl OrderReadStore for MemoryStore {
             .filter(|o| o.total_amount.value() >= minimum && filter.matches(o))
             .map(|o| (index::total_key(o), o.clone()))
             .collect();
-        Ok(page_by_key(rows, true, page))
+        Ok(Page::of_keyed(rows, true, page))
     }
 
     async fn high_value_stats(&self, c: &CompanyId) -> Result<Option<HighValueStats>, Error> {

@@ -35,6 +35,28 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// One page of rows held in memory, each with its sort key: sorted by key (descending
+    /// if asked), starting after the key in the page token, which is the last key of the
+    /// page before.
+    pub fn of_keyed(mut rows: Vec<(String, T)>, descending: bool, page: &PageRequest) -> Page<T> {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        if descending {
+            rows.reverse();
+        }
+        if let Some(after) = &page.after {
+            rows.retain(|(k, _)| if descending { k < after } else { k > after });
+        }
+        let limit = page.limit as usize;
+        let next = (rows.len() > limit).then(|| rows[limit - 1].0.clone());
+        rows.truncate(limit);
+        Page {
+            items: rows.into_iter().map(|(_, item)| item).collect(),
+            next,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ProductFilter {
     pub category: Option<String>,

@@ -225,31 +225,29 @@ impl Filter {
     }
 }
 
-/// Where a page stopped: the segment and the last key read in it.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Token {
-    s: usize,
-    k: HashMap<String, String>,
-}
-
+/// Where a page stopped: `<segment>:<page token>`, the store's usual page token (the last
+/// key read, tenant-checked on the way back) prefixed by the index partition it is in.
 fn encode(seg: usize, key: &Item) -> Option<String> {
-    let k = key
-        .iter()
-        .filter_map(|(n, v)| v.as_s().ok().map(|s| (n.clone(), s.clone())))
-        .collect();
-    serde_json::to_string(&Token { s: seg, k }).ok()
+    let inner = match key.is_empty() {
+        true => String::new(),
+        false => DynamoStore::page_token(Some(key))?,
+    };
+    Some(format!("{seg}:{inner}"))
 }
 
 fn decode(c: &CompanyId, token: Option<&String>, segments: usize) -> Result<(usize, Option<Item>), Error> {
     let Some(t) = token else { return Ok((0, None)) };
     let bad = || Error::invalid("cursor", "the cursor is not valid for this list");
-    let t: Token = serde_json::from_str(t).map_err(|_| bad())?;
-    let prefix = format!("{}#", tenant(c));
-    if t.s >= segments || t.k.iter().any(|(k, v)| k.ends_with("PK") && !v.starts_with(&prefix)) {
+    let (seg, inner) = t.split_once(':').ok_or_else(bad)?;
+    let seg: usize = seg.parse().map_err(|_| bad())?;
+    if seg >= segments {
         return Err(bad());
     }
-    let key = (!t.k.is_empty()).then(|| t.k.into_iter().map(|(k, v)| (k, av_s(v))).collect());
-    Ok((t.s, key))
+    let key = match inner.is_empty() {
+        true => None,
+        false => DynamoStore::start_key(c, Some(&inner.to_owned()))?,
+    };
+    Ok((seg, key))
 }
 
 impl DynamoStore {
@@ -280,21 +278,8 @@ impl DynamoStore {
         if !key.contains("#sk") {
             names.remove("#sk");
         }
-        // A filter may not name the index's own key attributes; the key range covers those.
-        let mut terms = Vec::new();
-        for t in &filter.terms {
-            let name = t.split(' ').next().unwrap_or_default();
-            let attr = filter.names.get(name).map(String::as_str);
-            if attr == Some(seg.pk_attr) || attr == Some(seg.sk_attr) {
-                continue;
-            }
-            terms.push(t.clone());
-            names.insert(name.to_owned(), attr.unwrap_or_default().to_owned());
-            let value = format!(":{}", &name[1..]);
-            if let Some(v) = filter.values.get(&value) {
-                vals.insert(value, v.clone());
-            }
-        }
+        vals.extend(filter.values.clone());
+        names.extend(filter.names.clone());
         let mut q = self
             .client
             .query()
@@ -304,8 +289,8 @@ impl DynamoStore {
             .set_exclusive_start_key(start)
             .scan_index_forward(forward)
             .limit(limit);
-        if !terms.is_empty() {
-            q = q.filter_expression(terms.join(" AND "));
+        if !filter.terms.is_empty() {
+            q = q.filter_expression(filter.terms.join(" AND "));
         }
         if let Some(p) = projection {
             q = q.projection_expression(p);
@@ -461,29 +446,15 @@ impl DynamoStore {
             .filter_map(|i| i.get("order_id").and_then(|v| v.as_s().ok()))
             .filter_map(|s| OrderId::parse(s).ok())
             .collect();
-        let mut rows: Vec<(String, Order)> = self
+        let rows = self
             .orders_by_id(c, &ids)
             .await?
             .into_iter()
             .filter(|o| q.filter.matches(o))
             .map(|o| (q.sort.key(&o), o))
             .collect();
-        // One integration order per integration: a handful at most, paged in memory.
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        if q.descending {
-            rows.reverse();
-        }
-        let after = page.after.as_deref();
-        let rest: Vec<(String, Order)> = rows
-            .into_iter()
-            .filter(|(k, _)| after.is_none_or(|a| if q.descending { k.as_str() < a } else { k.as_str() > a }))
-            .collect();
-        let limit = page.limit as usize;
-        let next = (rest.len() > limit).then(|| rest[limit - 1].0.clone());
-        Ok(Page {
-            items: rest.into_iter().take(limit).map(|(_, o)| o).collect(),
-            next,
-        })
+        // One order per integration: a handful at most, paged in memory.
+        Ok(Page::of_keyed(rows, q.descending, page))
     }
 
     /// The orders with these ids (one `BatchGetItem` per 100), in the order asked.
@@ -793,7 +764,7 @@ impl OrderReadStore for DynamoStore {
                     .cloned()
                     .unwrap_or_default();
                 let due = sk.split('#').nth(1).and_then(|d| NaiveDate::from_str(d).ok());
-                let (overdue, urgent) = index::due_state(due.filter(|d| d.to_string() != "9999-12-31"), now);
+                let (overdue, urgent) = index::due_state(due, now);
                 counts.total += 1;
                 counts.overdue += u64::from(overdue);
                 counts.urgent += u64::from(urgent);
@@ -816,7 +787,7 @@ impl OrderReadStore for DynamoStore {
             c,
             &[seg],
             false,
-            &Filter::of(filter),
+            &Filter::of(filter).without(&[BY_TOTAL_SK]),
             &move |o| o.total_amount.value() >= minimum && f.matches(o),
             page,
         )
@@ -858,7 +829,10 @@ impl OrderReadStore for DynamoStore {
         let seg = Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c))
             .range(Some(index::padded_amount(minimum)), None);
         let mut t = HighValueTotals::default();
-        for item in self.walk(&seg, &Filter::of(filter), "total_amount").await? {
+        for item in self
+            .walk(&seg, &Filter::of(filter).without(&[BY_TOTAL_SK]), "total_amount")
+            .await?
+        {
             let v = item
                 .get("total_amount")
                 .and_then(|v| v.as_s().ok())

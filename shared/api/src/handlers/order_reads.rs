@@ -532,11 +532,7 @@ pub async fn high_value_orders(app: &App, req: Request) -> Response<Body> {
         let actor = actor(&req)?;
         only_params(&req, &["minimum_amount", "status", "from_date", "to_date"])?;
         let minimum = decimal_param(&req, "minimum_amount")?;
-        let filter = OrderFilter {
-            customer_id: None,
-            sales_rep_id: None,
-            ..filter_of(&req, ("from_date", "to_date"))?
-        };
+        let filter = filter_of(&req, ("from_date", "to_date"))?;
         let scope = scope_of(&req, "orders/high-value");
         let (per_page, page) = open_page(app, &req, &actor, &scope)?;
         let found = order_reads::high_value(&app.deps, &actor, minimum, filter, page).await?;

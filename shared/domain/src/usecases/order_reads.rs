@@ -114,14 +114,15 @@ pub async fn requires_attention(deps: &Deps, actor: &Actor, page: PageRequest) -
     let now = deps.clock.now();
     let c = &actor.company_id;
     let customer = filter.customer_id;
-    let found = deps
-        .store
-        .attention_orders(c, customer, index::attention_due_bound(now), &page)
-        .await?;
+    let found = only_scoped(
+        &filter,
+        deps.store
+            .attention_orders(c, customer, index::attention_due_bound(now), &page)
+            .await?,
+    );
     let items = found
         .items
         .into_iter()
-        .filter(|o| customer.is_none_or(|cu| o.customer_id == Some(cu)))
         .filter_map(|o| index::attention(&o, now).map(|a| (o, a)))
         .collect();
     // Over every order that needs attention (a customer's: its own), not just this page.
