@@ -4,7 +4,9 @@ use oms_api::demo::DemoTenant;
 use oms_domain::ids::ProductId;
 use oms_domain::order::OrderStatus::{self, *};
 use oms_tests::{Reply, TestApp};
+use rust_decimal::Decimal;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 
 pub struct Demo {
     pub t: DemoTenant,
@@ -101,4 +103,45 @@ pub async fn order_in(app: &TestApp, d: &Demo, s: OrderStatus) -> String {
         assert_eq!(r.status, 200, "to {step}: {}", r.body);
     }
     id
+}
+
+pub const SEARCH: &str = "/api/v1/sales/orders/search";
+pub const ATTENTION: &str = "/api/v1/sales/orders/requires-attention";
+pub const HIGH_VALUE: &str = "/api/v1/sales/orders/high-value";
+
+/// Every page of a list (following `links.next`), checking no order appears twice.
+pub async fn all_pages(app: &TestApp, token: &str, first: &str) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut next = Some(first.to_owned());
+    let mut pages = 0;
+    while let Some(url) = next {
+        let r = app.call("GET", &url, token, None).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        let data = r.body["data"].as_array().expect("data").clone();
+        assert!(data.len() <= r.body["meta"]["per_page"].as_u64().expect("per_page") as usize);
+        assert_eq!(r.body["meta"]["count"].as_u64(), Some(data.len() as u64));
+        out.extend(data);
+        next = r.body["links"]["next"].as_str().map(str::to_owned);
+        pages += 1;
+        assert!(pages < 200, "paging does not end");
+    }
+    let ids = ids(&out);
+    assert_eq!(
+        ids.iter().collect::<HashSet<_>>().len(),
+        ids.len(),
+        "no order twice: {ids:?}"
+    );
+    out
+}
+
+pub fn ids(items: &[Value]) -> Vec<String> {
+    items.iter().map(|o| o["id"].as_str().expect("id").to_owned()).collect()
+}
+
+pub fn set(items: &[Value]) -> HashSet<String> {
+    ids(items).into_iter().collect()
+}
+
+pub fn dec(v: &Value) -> Decimal {
+    v.as_str().expect("a decimal string").parse().expect("decimal")
 }

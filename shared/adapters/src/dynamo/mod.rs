@@ -8,6 +8,7 @@ mod changes;
 mod keys;
 mod notify;
 mod reads;
+mod search;
 mod table;
 mod tx;
 

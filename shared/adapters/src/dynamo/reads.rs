@@ -1,4 +1,4 @@
-//! Order reads (SPEC §6, §12 patterns 4–6 and 8): each page is one `Query` per index
+//! Order reads (SPEC §6, §12 patterns 4–6; search is in `search.rs`): each page is one `Query` per index
 //! partition it walks (a small constant number: at most [`MAX_QUERIES_PER_PAGE`]), plus one
 //! `BatchGetItem` where the index holds keys (search, origin lookup). No read grows with
 //! the tenant: the key ranges start where the page starts and `Limit` stops them.
@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -76,44 +76,16 @@ pub fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-/// An order's search entries: one item per word, under the word's first letter.
-fn search_entries(o: &Order) -> Vec<((String, String), Item)> {
-    let words = index::search_words(o);
-    let list: Vec<AttributeValue> = words.iter().map(|w| av_s(w.clone())).collect();
-    let mut out = Vec::new();
-    for w in &words {
-        let Some(first) = w.chars().next() else { continue };
-        let key = (search_partition(&o.company_id, first), index::search_key(w, o));
-        let mut item = super::key_of(key.clone());
-        item.insert(TYPE.into(), av_s("SEARCH_WORD"));
-        item.insert("order_id".into(), av_s(o.id.to_string()));
-        item.insert("words".into(), AttributeValue::L(list.clone()));
-        out.push((key, item));
-    }
-    out
-}
-
-/// The list of an order's search entries, kept in its partition for re-indexing.
-fn search_manifest_item(o: &Order, keys: &BTreeSet<(String, String)>) -> Item {
-    let mut item = super::key_of(search_manifest(&o.company_id, o.id));
-    item.insert(TYPE.into(), av_s("SEARCH_MANIFEST"));
-    item.insert(
-        "entries".into(),
-        AttributeValue::Ss(keys.iter().map(|(p, s)| format!("{p}|{s}")).collect()),
-    );
-    item
-}
-
 /// One index partition and a key range in it, bounds inclusive.
 #[derive(Debug, Clone)]
-struct Segment {
-    index: Option<&'static str>,
-    pk_attr: &'static str,
-    sk_attr: &'static str,
-    pk: String,
-    lo: Option<String>,
-    hi: Option<String>,
-    prefix: Option<String>,
+pub(super) struct Segment {
+    pub(super) index: Option<&'static str>,
+    pub(super) pk_attr: &'static str,
+    pub(super) sk_attr: &'static str,
+    pub(super) pk: String,
+    pub(super) lo: Option<String>,
+    pub(super) hi: Option<String>,
+    pub(super) prefix: Option<String>,
 }
 
 impl Segment {
@@ -136,7 +108,7 @@ impl Segment {
     }
 
     /// The attributes of an item's key in this index: what `ExclusiveStartKey` needs.
-    fn key_of(&self, item: &Item) -> Item {
+    pub(super) fn key_of(&self, item: &Item) -> Item {
         [PK, SK, self.pk_attr, self.sk_attr]
             .into_iter()
             .filter_map(|k| item.get(k).map(|v| (k.to_owned(), v.clone())))
@@ -146,7 +118,7 @@ impl Segment {
 
 /// A filter expression with its names and values.
 #[derive(Debug, Default, Clone)]
-struct Filter {
+pub(super) struct Filter {
     terms: Vec<String>,
     names: HashMap<String, String>,
     values: Item,
@@ -227,7 +199,7 @@ impl Filter {
 
 /// Where a page stopped: `<segment>:<page token>`, the store's usual page token (the last
 /// key read, tenant-checked on the way back) prefixed by the index partition it is in.
-fn encode(seg: usize, key: &Item) -> Option<String> {
+pub(super) fn encode(seg: usize, key: &Item) -> Option<String> {
     let inner = match key.is_empty() {
         true => String::new(),
         false => DynamoStore::page_token(Some(key))?,
@@ -235,7 +207,7 @@ fn encode(seg: usize, key: &Item) -> Option<String> {
     Some(format!("{seg}:{inner}"))
 }
 
-fn decode(c: &CompanyId, token: Option<&String>, segments: usize) -> Result<(usize, Option<Item>), Error> {
+pub(super) fn decode(c: &CompanyId, token: Option<&String>, segments: usize) -> Result<(usize, Option<Item>), Error> {
     let Some(t) = token else { return Ok((0, None)) };
     let bad = || Error::invalid("cursor", "the cursor is not valid for this list");
     let (seg, inner) = t.split_once(':').ok_or_else(bad)?;
@@ -251,7 +223,7 @@ fn decode(c: &CompanyId, token: Option<&String>, segments: usize) -> Result<(usi
 }
 
 impl DynamoStore {
-    async fn query_segment(
+    pub(super) async fn query_segment(
         &self,
         seg: &Segment,
         start: Option<Item>,
@@ -458,7 +430,7 @@ impl DynamoStore {
     }
 
     /// The orders with these ids (one `BatchGetItem` per 100), in the order asked.
-    async fn orders_by_id(&self, c: &CompanyId, ids: &[OrderId]) -> Result<Vec<Order>, Error> {
+    pub(super) async fn orders_by_id(&self, c: &CompanyId, ids: &[OrderId]) -> Result<Vec<Order>, Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -468,134 +440,6 @@ impl DynamoStore {
             .filter_map(|id| found.remove(&order(c, *id)))
             .map(from_item)
             .collect()
-    }
-
-    /// Brings one order's search entries in line with the order (see `index_order_search`).
-    async fn reindex(&self, c: &CompanyId, id: OrderId) -> Result<(), Error> {
-        let mut found = self.batch_get(vec![order(c, id), search_manifest(c, id)]).await?;
-        let current: Option<Order> = found.remove(&order(c, id)).map(from_item).transpose()?;
-        let old: BTreeSet<(String, String)> = found
-            .remove(&search_manifest(c, id))
-            .and_then(|m| m.get("entries").and_then(|v| v.as_ss().ok()).cloned())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|e| e.split_once('|').map(|(p, s)| (p.to_owned(), s.to_owned())))
-            .collect();
-        let entries = current.as_ref().map(search_entries).unwrap_or_default();
-        let new: BTreeSet<(String, String)> = entries.iter().map(|(k, _)| k.clone()).collect();
-        let puts = entries
-            .into_iter()
-            .filter(|(k, _)| !old.contains(k))
-            .map(|(_, item)| item)
-            .collect();
-        let deletes: Vec<(String, String)> = old.difference(&new).cloned().collect();
-        self.batch_write(puts, deletes).await?;
-        match current {
-            Some(o) if !new.is_empty() => self.batch_write(vec![search_manifest_item(&o, &new)], Vec::new()).await,
-            _ => self.batch_write(Vec::new(), vec![search_manifest(c, id)]).await,
-        }
-    }
-
-    /// Bulk-loads orders that happened elsewhere (a migration from another system, the
-    /// benchmark's history): each order item with its index keys, its number claim and
-    /// its search entries, in `BatchWriteItem`s, plus the high-value counters. No stock,
-    /// cap, audit or outbox effects: these orders are history, not placements.
-    pub async fn import_orders(&self, orders: &[Order], high_value_threshold: Decimal) -> Result<(), Error> {
-        let mut puts = Vec::new();
-        for o in orders {
-            let mut item = Self::order_item(o)?;
-            item.extend(super::key_of(order(&o.company_id, o.id)));
-            puts.push(item);
-            let mut claim = super::key_of(order_number_claim(&o.company_id, &o.order_number.key()));
-            claim.insert("order_id".into(), av_s(o.id.to_string()));
-            puts.push(claim);
-            let entries = search_entries(o);
-            let keys: BTreeSet<(String, String)> = entries.iter().map(|(k, _)| k.clone()).collect();
-            puts.extend(entries.into_iter().map(|(_, item)| item));
-            puts.push(search_manifest_item(o, &keys));
-        }
-        self.batch_write(puts, Vec::new()).await?;
-        let mut by_company: HashMap<&CompanyId, Vec<(OrderStatus, i64, Decimal)>> = HashMap::new();
-        for o in orders {
-            if let Some(d) = oms_domain::order::query::HighValueDelta::between(None, o, high_value_threshold) {
-                by_company.entry(&o.company_id).or_default().extend(d.changes);
-            }
-        }
-        for (c, changes) in by_company {
-            let mut sum: HashMap<OrderStatus, (i64, Decimal)> = HashMap::new();
-            for (s, n, v) in changes {
-                let e = sum.entry(s).or_insert((0, Decimal::ZERO));
-                e.0 += n;
-                e.1 += v;
-            }
-            let delta = oms_domain::order::query::HighValueDelta {
-                threshold: high_value_threshold,
-                changes: sum.into_iter().map(|(s, (n, v))| (s, n, v)).collect(),
-            };
-            let mut tx = super::tx::Tx::new(&self.table);
-            super::count_high_value(&mut tx, c, Some(&delta))?;
-            tx.commit(&self.client)
-                .await
-                .map_err(|_| Error::internal("high-value counters"))?
-                .map_err(|_| Error::internal("high-value counters refused"))?;
-        }
-        Ok(())
-    }
-
-    /// Puts and deletes in `BatchWriteItem`s of 25, re-sending unprocessed ones.
-    async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<(String, String)>) -> Result<(), Error> {
-        use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
-        let mut requests = Vec::new();
-        for item in puts {
-            requests.push(
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .map_err(Error::internal)?,
-                    )
-                    .build(),
-            );
-        }
-        for key in deletes {
-            requests.push(
-                WriteRequest::builder()
-                    .delete_request(
-                        DeleteRequest::builder()
-                            .set_key(Some(super::key_of(key)))
-                            .build()
-                            .map_err(Error::internal)?,
-                    )
-                    .build(),
-            );
-        }
-        for chunk in requests.chunks(25) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(Error::internal)?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(Error::Contention);
-                    }
-                    let ms = rand::random_range(0..=(20u64 << attempt.min(5)));
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Every item of a segment's range, only the `projection` attributes (meta counts).
@@ -642,86 +486,7 @@ impl OrderReadStore for DynamoStore {
         filter: &OrderFilter,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error> {
-        let Some(term) = terms.first() else {
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-            });
-        };
-        let Some(first) = term.chars().next() else {
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-            });
-        };
-        let seg = Segment {
-            index: None,
-            pk_attr: PK,
-            sk_attr: SK,
-            pk: search_partition(c, first),
-            lo: None,
-            hi: None,
-            prefix: Some(term.clone()),
-        };
-        let limit = page.limit.max(1) as usize;
-        let (_, mut start) = decode(c, page.after.as_ref(), 1)?;
-        let mut items: Vec<Order> = Vec::new();
-        for _ in 0..MAX_QUERIES_PER_PAGE {
-            let ask = i32::try_from((limit - items.len()).max(25)).unwrap_or(100);
-            let (entries, last) = self
-                .query_segment(&seg, start.take(), ask, true, &Filter::default(), None)
-                .await?;
-            // Listed once, under the first of its words that starts with the term.
-            let mut candidates = Vec::new();
-            for e in &entries {
-                let words: BTreeSet<String> = e
-                    .get("words")
-                    .and_then(|v| v.as_l().ok())
-                    .map(|l| l.iter().filter_map(|w| w.as_s().ok().cloned()).collect())
-                    .unwrap_or_default();
-                let sk = e.get(SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-                let word = sk.split('#').next().unwrap_or_default();
-                let first_word = index::first_match(&words, term).map(String::as_str);
-                let id = e
-                    .get("order_id")
-                    .and_then(|v| v.as_s().ok())
-                    .and_then(|s| OrderId::parse(s).ok());
-                if let (Some(id), true) = (id, first_word == Some(word) && index::matches_terms(&words, terms)) {
-                    candidates.push((seg.key_of(e), id));
-                }
-            }
-            let ids: Vec<OrderId> = candidates.iter().map(|(_, id)| *id).collect();
-            let orders: HashMap<OrderId, Order> = self
-                .orders_by_id(c, &ids)
-                .await?
-                .into_iter()
-                .map(|o| (o.id, o))
-                .collect();
-            for (i, (key, id)) in candidates.iter().enumerate() {
-                // The entry may be stale (the relay re-indexes after each change): the order
-                // as it is now decides.
-                if let Some(o) = orders.get(id) {
-                    if index::matches_terms(&index::search_words(o), terms) && filter.matches(o) {
-                        items.push(o.clone());
-                    }
-                }
-                if items.len() == limit {
-                    let more = i + 1 < candidates.len() || last.is_some();
-                    return Ok(Page {
-                        items,
-                        next: if more { encode(0, key) } else { None },
-                    });
-                }
-            }
-            match last {
-                Some(k) => start = Some(k),
-                None => return Ok(Page { items, next: None }),
-            }
-        }
-        Ok(Page {
-            items,
-            next: start.as_ref().and_then(|k| encode(0, k)),
-        })
+        self.search(c, terms, filter, page).await
     }
 
     async fn index_order_search(&self, c: &CompanyId, id: OrderId) -> Result<(), Error> {

@@ -1,9 +1,12 @@
 //! In-memory store: the embedded default of the local server and the fast half of the
 //! contract tests. One mutex makes every write all-or-nothing, and each method checks the
-//! same conditions, in the same order, as the DynamoDB transaction it mirrors.
+//! same conditions, in the same order, as the DynamoDB transaction it mirrors. The order
+//! reads are in `reads.rs`.
+
+mod reads;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,16 +17,13 @@ use oms_domain::catalog::{Customer, PriceOverride, Product, Sku};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, EventId, OrderId, ProductId, UserId};
 use oms_domain::notify::User;
-use oms_domain::order::index;
-use oms_domain::order::query::{
-    AttentionCounts, HighValueDelta, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery,
-};
+use oms_domain::order::query::{HighValueDelta, HighValueStats};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{
     AuditFilter, AuditStore, CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
-    IdempotencyRecord, NotificationStore, OrderChange, OrderCommit, OrderReadStore, OrderStore, OriginKey, OutboxStore,
-    Page, PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore, StockDecrement,
+    IdempotencyRecord, NotificationStore, OrderChange, OrderCommit, OrderStore, OriginKey, OutboxStore, Page,
+    PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore, StockDecrement,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -616,153 +616,5 @@ impl OrderStore for MemoryStore {
                 origin.origin_order_id.clone(),
             ))
             .copied())
-    }
-}
-
-impl State {
-    fn company_orders<'a>(&'a self, c: &'a CompanyId) -> impl Iterator<Item = &'a Order> + 'a {
-        self.orders.iter().filter(move |((oc, _), _)| oc == c).map(|(_, o)| o)
-    }
-}
-
-#[async_trait]
-impl OrderReadStore for MemoryStore {
-    async fn list_orders(&self, c: &CompanyId, q: &OrderListQuery, page: &PageRequest) -> Result<Page<Order>, Error> {
-        let s = self.lock();
-        let rows = s
-            .company_orders(c)
-            .filter(|o| q.filter.matches(o))
-            .map(|o| (q.sort.key(o), o.clone()))
-            .collect();
-        Ok(Page::of_keyed(rows, q.descending, page))
-    }
-
-    async fn search_orders(
-        &self,
-        c: &CompanyId,
-        terms: &[String],
-        filter: &OrderFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Order>, Error> {
-        let s = self.lock();
-        let Some(first) = terms.first() else {
-            return Ok(Page {
-                items: Vec::new(),
-                next: None,
-            });
-        };
-        let mut rows = Vec::new();
-        for ((_, key), (id, words)) in s.search.range((c.clone(), first.clone())..) {
-            if !key.starts_with(first.as_str()) {
-                break;
-            }
-            // Listed once, under its first matching word; stale entries are checked against
-            // the order as it is now.
-            let word = key.split('#').next().unwrap_or_default();
-            if index::first_match(words, first).map(String::as_str) != Some(word) || !index::matches_terms(words, terms)
-            {
-                continue;
-            }
-            if let Some(o) = s.orders.get(&(c.clone(), *id)) {
-                if index::matches_terms(&index::search_words(o), terms) && filter.matches(o) {
-                    rows.push((key.clone(), o.clone()));
-                }
-            }
-        }
-        Ok(Page::of_keyed(rows, false, page))
-    }
-
-    async fn index_order_search(&self, c: &CompanyId, id: OrderId) -> Result<(), Error> {
-        let mut s = self.lock();
-        let order = s.orders.get(&(c.clone(), id)).cloned();
-        for key in s.search_keys.remove(&(c.clone(), id)).unwrap_or_default() {
-            s.search.remove(&(c.clone(), key));
-        }
-        if let Some(o) = order {
-            let words = index::search_words(&o);
-            let keys: Vec<String> = words.iter().map(|w| index::search_key(w, &o)).collect();
-            for key in &keys {
-                s.search.insert((c.clone(), key.clone()), (id, words.clone()));
-            }
-            s.search_keys.insert((c.clone(), id), keys);
-        }
-        Ok(())
-    }
-
-    async fn attention_orders(
-        &self,
-        c: &CompanyId,
-        customer: Option<CustomerId>,
-        due_bound: NaiveDate,
-        page: &PageRequest,
-    ) -> Result<Page<Order>, Error> {
-        let s = self.lock();
-        let bound = format!("D#{due_bound}#~");
-        let rows = s
-            .company_orders(c)
-            .filter(|o| customer.is_none_or(|cu| o.customer_id == Some(cu)))
-            .filter_map(|o| index::attention_key(o).map(|k| (k, o)))
-            .filter(|(k, _)| k.starts_with("H#") || k.as_str() <= bound.as_str())
-            .map(|(k, o)| (k, o.clone()))
-            .collect();
-        Ok(Page::of_keyed(rows, false, page))
-    }
-
-    async fn attention_counts(
-        &self,
-        c: &CompanyId,
-        customer: Option<CustomerId>,
-        now: DateTime<Utc>,
-    ) -> Result<AttentionCounts, Error> {
-        let s = self.lock();
-        let mut counts = AttentionCounts::default();
-        for o in s
-            .company_orders(c)
-            .filter(|o| customer.is_none_or(|cu| o.customer_id == Some(cu)))
-        {
-            if let Some(a) = index::attention(o, now) {
-                counts.total += 1;
-                counts.overdue += u64::from(a.is_overdue);
-                counts.urgent += u64::from(a.is_urgent);
-            }
-        }
-        Ok(counts)
-    }
-
-    async fn high_value_orders(
-        &self,
-        c: &CompanyId,
-        minimum: Decimal,
-        filter: &OrderFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Order>, Error> {
-        let s = self.lock();
-        let rows = s
-            .company_orders(c)
-            .filter(|o| o.total_amount.value() >= minimum && filter.matches(o))
-            .map(|o| (index::total_key(o), o.clone()))
-            .collect();
-        Ok(Page::of_keyed(rows, true, page))
-    }
-
-    async fn high_value_stats(&self, c: &CompanyId) -> Result<Option<HighValueStats>, Error> {
-        Ok(self.lock().high_value.get(c).cloned())
-    }
-
-    async fn high_value_totals(
-        &self,
-        c: &CompanyId,
-        minimum: Decimal,
-        filter: &OrderFilter,
-    ) -> Result<HighValueTotals, Error> {
-        let s = self.lock();
-        let mut t = HighValueTotals::default();
-        for o in s.company_orders(c) {
-            if o.total_amount.value() >= minimum && filter.matches(o) {
-                t.count += 1;
-                t.total_value += o.total_amount.value();
-            }
-        }
-        Ok(t)
     }
 }
