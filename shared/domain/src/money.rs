@@ -12,6 +12,32 @@ use std::str::FromStr;
 
 use crate::error::Error;
 
+/// The largest amount a caller may enter: 10^12 (one trillion in the currency's units).
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0);
+/// The largest computed amount (a line's total, an order's subtotal, tax or total): 10^15.
+pub const MAX_ORDER_TOTAL: Decimal = Decimal::from_parts(2_764_472_320, 232_830, 0, false, 0);
+
+/// `a + b`, refused over [`MAX_ORDER_TOTAL`] (or on overflow) as an error on `field`.
+pub fn checked_sum(a: Decimal, b: Decimal, field: &str) -> Result<Decimal, Error> {
+    a.checked_add(b)
+        .filter(|v| v.abs() <= MAX_ORDER_TOTAL)
+        .ok_or_else(|| too_large(field))
+}
+
+/// `a × b`, refused over [`MAX_ORDER_TOTAL`] (or on overflow) as an error on `field`.
+pub fn checked_product(a: Decimal, b: Decimal, field: &str) -> Result<Decimal, Error> {
+    a.checked_mul(b)
+        .filter(|v| v.abs() <= MAX_ORDER_TOTAL)
+        .ok_or_else(|| too_large(field))
+}
+
+fn too_large(field: &str) -> Error {
+    Error::invalid(
+        field,
+        format!("{field} would exceed the largest order amount, 1,000,000,000,000,000"),
+    )
+}
+
 /// A non-negative decimal amount, serialized as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, utoipa::ToSchema)]
 #[schema(value_type = String, example = "349.97")]
@@ -20,10 +46,14 @@ pub struct Amount(Decimal);
 impl Amount {
     pub const ZERO: Amount = Amount(Decimal::ZERO);
 
-    /// Parses a non-negative amount with at most `currency.minor_units()` decimals.
+    /// Parses a non-negative amount of at most [`MAX_AMOUNT`], with at most
+    /// `currency.minor_units()` decimals.
     pub fn parse_in(value: Decimal, currency: Currency) -> Result<Self, Error> {
         if value.is_sign_negative() && !value.is_zero() {
             return Err(Error::invalid("amount", "must not be negative"));
+        }
+        if value > MAX_AMOUNT {
+            return Err(Error::invalid("amount", "must be at most 1,000,000,000,000"));
         }
         let mut v = value.normalize();
         if v.scale() > currency.minor_units() {
@@ -107,10 +137,14 @@ pub fn deserialize_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D
     d.deserialize_any(V)
 }
 
-/// Multiplies by a percentage and rounds to the currency with banker's rounding.
-pub fn percent_of(base: Decimal, percent: Decimal, currency: Currency) -> Decimal {
-    (base * percent / Decimal::ONE_HUNDRED)
-        .round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointNearestEven)
+/// Multiplies by a percentage and rounds to the currency with banker's rounding; `None`
+/// if the product overflows (callers bound both, so it cannot in practice).
+pub fn percent_of(base: Decimal, percent: Decimal, currency: Currency) -> Option<Decimal> {
+    Some(
+        base.checked_mul(percent)?
+            .checked_div(Decimal::ONE_HUNDRED)?
+            .round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointNearestEven),
+    )
 }
 
 /// An ISO 4217 currency.
@@ -171,6 +205,19 @@ mod tests {
     }
 
     #[test]
+    fn the_maxima_are_what_they_say() {
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000u64));
+        assert_eq!(MAX_ORDER_TOTAL, Decimal::from(1_000_000_000_000_000u64));
+        assert!(Amount::parse_in(MAX_AMOUNT, Currency::USD).is_ok());
+        assert!(Amount::parse_in(MAX_AMOUNT + Decimal::new(1, 2), Currency::USD).is_err());
+        assert!(Amount::parse_in(Decimal::MAX, Currency::USD).is_err());
+        assert!(checked_product(MAX_AMOUNT, Decimal::from(1_000), "x").is_ok());
+        assert!(checked_product(MAX_AMOUNT, Decimal::from(1_001), "x").is_err());
+        assert!(checked_sum(Decimal::MAX, Decimal::MAX, "x").is_err());
+        assert!(percent_of(Decimal::MAX, Decimal::MAX, Currency::USD).is_none());
+    }
+
+    #[test]
     fn negative_amounts_are_refused() {
         assert!(Amount::parse_in(Decimal::from(-1), Currency::USD).is_err());
     }
@@ -199,6 +246,7 @@ mod tests {
                 Decimal::from_str("2.5").unwrap_or_default(),
                 Currency::USD
             )
+            .unwrap_or_default()
             .to_string(),
             "0.25"
         );
@@ -208,6 +256,7 @@ mod tests {
                 Decimal::from_str("2.5").unwrap_or_default(),
                 Currency::USD
             )
+            .unwrap_or_default()
             .to_string(),
             "0.26"
         );

@@ -53,10 +53,6 @@ struct ServeArgs {
     /// Table name when a DynamoDB endpoint is given (created if missing).
     #[arg(long, env = "TABLE_NAME", default_value = "oms-local")]
     table: String,
-    /// Actions one transaction may hold at that endpoint: 100 on AWS, 10 on the DynamoDB
-    /// Local jar the tests use.
-    #[arg(long, env = "DYNAMODB_MAX_TRANSACTION_ITEMS", default_value_t = 100)]
-    max_transaction_items: usize,
     /// Where the e-mails the workers send are written, one `.eml` file each.
     #[arg(long, env = "OMS_MAIL_DIR", default_value = ".local-mail")]
     mail_dir: std::path::PathBuf,
@@ -111,8 +107,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(url) => {
             let client = oms_api::app::dynamo_client(Some(url)).await;
             create_table(&client, &args.table).await?;
-            let store =
-                DynamoStore::new(client, args.table.clone()).with_max_transaction_items(args.max_transaction_items);
+            let store = DynamoStore::new(client, args.table.clone());
             (
                 App::new(Arc::new(store), b"local-cursor-secret"),
                 format!("DynamoDB at {url}, table {}", args.table),

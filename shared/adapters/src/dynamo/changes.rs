@@ -108,13 +108,13 @@ impl DynamoStore {
         }
         Self::audit_put(&mut tx, &ch.audit)?;
         Self::outbox_put(&mut tx, &ch.outbox)?;
-        if tx.len() > self.max_transaction_items {
+        if tx.len() > super::MAX_TRANSACTION_ITEMS {
             return Err(CommitError::Failed(Error::LimitExceeded {
                 code: "too_many_products",
                 message: format!(
                     "this change needs {} writes; one transaction holds {}",
                     tx.len(),
-                    self.max_transaction_items
+                    super::MAX_TRANSACTION_ITEMS
                 ),
             }));
         }

@@ -39,6 +39,9 @@ use tx::{n, Guard, Tx};
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// Actions one `TransactWriteItems` may hold (AWS and DynamoDB Local 3.x alike).
+pub(crate) const MAX_TRANSACTION_ITEMS: usize = 100;
+
 /// How long an `Idempotency-Key` is remembered.
 const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
@@ -72,7 +75,6 @@ const NOT_EXISTS: &str = "attribute_not_exists(PK)";
 pub struct DynamoStore {
     client: Client,
     table: String,
-    max_transaction_items: usize,
     stats: std::sync::Arc<ReadStats>,
 }
 
@@ -81,16 +83,8 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
-            max_transaction_items: 100,
             stats: Default::default(),
         }
-    }
-
-    /// For endpoints with smaller transactions than DynamoDB's 100 actions (the DynamoDB
-    /// Local 2020 jar accepts 10).
-    pub fn with_max_transaction_items(mut self, n: usize) -> DynamoStore {
-        self.max_transaction_items = n;
-        self
     }
 
     pub fn client(&self) -> &Client {
@@ -412,7 +406,7 @@ impl OrderStore for DynamoStore {
         count_high_value(&mut tx, c, commit.high_value.as_ref())?;
         Self::audit_put(&mut tx, &commit.audit)?;
         Self::outbox_put(&mut tx, &commit.outbox)?;
-        if tx.len() > self.max_transaction_items {
+        if tx.len() > MAX_TRANSACTION_ITEMS {
             return Err(CommitError::Failed(Error::internal(format!(
                 "{} actions exceed the transaction limit",
                 tx.len()
@@ -445,10 +439,6 @@ impl OrderStore for DynamoStore {
 
     async fn commit_order_change(&self, change: &OrderChange) -> Result<Order, CommitError> {
         self.apply_change(change).await
-    }
-
-    fn max_transaction_items(&self) -> usize {
-        self.max_transaction_items
     }
 
     async fn get_idempotency(

@@ -59,9 +59,11 @@ struct State {
 }
 
 impl State {
-    fn count_high_value(&mut self, c: &CompanyId, delta: Option<&HighValueDelta>) {
-        let Some(d) = delta else { return };
-        let stats = self.high_value.entry(c.clone()).or_insert_with(|| HighValueStats {
+    /// The high-value counters after `delta`, computed without touching the state: all of
+    /// a write's fallible work happens before anything is mutated.
+    fn next_high_value(&self, c: &CompanyId, delta: Option<&HighValueDelta>) -> Result<Option<HighValueStats>, Error> {
+        let Some(d) = delta else { return Ok(None) };
+        let mut stats = self.high_value.get(c).cloned().unwrap_or_else(|| HighValueStats {
             // Like `if_not_exists`: the threshold the counters were started with stays.
             threshold: d.threshold,
             ..HighValueStats::default()
@@ -69,8 +71,11 @@ impl State {
         for (status, n, v) in &d.changes {
             let e = stats.by_status.entry(status.as_str()).or_insert((0, Decimal::ZERO));
             e.0 = e.0.saturating_add_signed(*n);
-            e.1 += *v;
+            e.1 = e.1
+                .checked_add(*v)
+                .ok_or_else(|| Error::internal("high-value counter overflow"))?;
         }
+        Ok(Some(stats))
     }
 }
 
@@ -141,23 +146,64 @@ impl State {
         (!short.is_empty()).then_some(CommitRejection::InsufficientStock(short))
     }
 
-    fn apply_stock_and_cap(
-        &mut self,
+    /// Every stock level and the cap counter after the write, computed without touching
+    /// the state (restocks are checked for overflow here, not while applying).
+    fn next_stock_and_cap(
+        &self,
         c: &CompanyId,
-        stock: &[StockDecrement],
+        take: &[StockDecrement],
+        put_back: &[StockDecrement],
         cap: Option<&CapIncrement>,
-        at: chrono::DateTime<chrono::Utc>,
-    ) {
-        for d in stock {
-            if let Some(p) = self.products.get_mut(&(c.clone(), d.product_id)) {
-                p.stock -= d.quantity;
+    ) -> Result<Planned, Error> {
+        let mut stock: BTreeMap<ProductId, u32> = BTreeMap::new();
+        for d in take {
+            let now = stock
+                .get(&d.product_id)
+                .copied()
+                .or_else(|| self.products.get(&(c.clone(), d.product_id)).map(|p| p.stock))
+                .unwrap_or(0);
+            stock.insert(d.product_id, now.saturating_sub(d.quantity));
+        }
+        for r in put_back {
+            // A restock of a product deleted since is skipped, as DynamoDB's
+            // `attribute_exists` condition would refuse it: nothing to put back into.
+            let Some(now) = stock
+                .get(&r.product_id)
+                .copied()
+                .or_else(|| self.products.get(&(c.clone(), r.product_id)).map(|p| p.stock))
+            else {
+                continue;
+            };
+            let next = now
+                .checked_add(r.quantity)
+                .ok_or_else(|| Error::internal(format!("restocking {} would overflow its stock", r.product_id)))?;
+            stock.insert(r.product_id, next);
+        }
+        let usage = cap.map(|cap| {
+            let key = (c.clone(), cap.month.clone());
+            let used = self.usage.get(&key).copied().unwrap_or(0);
+            (key, used.saturating_add(1))
+        });
+        Ok(Planned { stock, usage })
+    }
+
+    fn apply(&mut self, c: &CompanyId, planned: Planned, at: chrono::DateTime<chrono::Utc>) {
+        for (id, level) in planned.stock {
+            if let Some(p) = self.products.get_mut(&(c.clone(), id)) {
+                p.stock = level;
                 p.updated_at = at;
             }
         }
-        if let Some(cap) = cap {
-            *self.usage.entry((c.clone(), cap.month.clone())).or_default() += 1;
+        if let Some((key, used)) = planned.usage {
+            self.usage.insert(key, used);
         }
     }
+}
+
+/// Stock levels and the cap counter as a write will leave them.
+struct Planned {
+    stock: BTreeMap<ProductId, u32>,
+    usage: Option<(Key<String>, u32)>,
 }
 
 /// The audit sort key, the same string the DynamoDB adapter sorts by.
@@ -530,15 +576,14 @@ impl OrderStore for MemoryStore {
             obj.insert("updated_at".into(), serde_json::json!(ch.after.updated_at));
         }
         let merged: Order = serde_json::from_value(merged).map_err(Error::internal)?;
-        s.apply_stock_and_cap(c, &ch.stock, ch.cap.as_ref(), ch.after.updated_at);
-        for r in &ch.restock {
-            if let Some(p) = s.products.get_mut(&(c.clone(), r.product_id)) {
-                p.stock += r.quantity;
-                p.updated_at = ch.after.updated_at;
-            }
+        let planned = s.next_stock_and_cap(c, &ch.stock, &ch.restock, ch.cap.as_ref())?;
+        let high_value = s.next_high_value(c, ch.high_value.as_ref())?;
+        // Everything that can fail has: apply.
+        s.apply(c, planned, ch.after.updated_at);
+        if let Some(h) = high_value {
+            s.high_value.insert(c.clone(), h);
         }
         s.orders.insert(key, merged.clone());
-        s.count_high_value(c, ch.high_value.as_ref());
         s.audit.push(ch.audit.clone());
         s.outbox.push(ch.outbox.clone());
         Ok(merged)
@@ -570,8 +615,13 @@ impl OrderStore for MemoryStore {
         if let Some(r) = s.check_stock_and_cap(c, &commit.stock, commit.cap.as_ref()) {
             return reject(r);
         }
-        // All conditions hold: apply every effect.
-        s.apply_stock_and_cap(c, &commit.stock, commit.cap.as_ref(), o.created_at);
+        // All conditions hold; the fallible work next, then every effect.
+        let planned = s.next_stock_and_cap(c, &commit.stock, &[], commit.cap.as_ref())?;
+        let high_value = s.next_high_value(c, commit.high_value.as_ref())?;
+        s.apply(c, planned, o.created_at);
+        if let Some(h) = high_value {
+            s.high_value.insert(c.clone(), h);
+        }
         if let Some((k, rec)) = &commit.idempotency {
             s.idempotency
                 .insert((c.clone(), k.principal.to_string(), k.key.clone()), rec.clone());
@@ -584,7 +634,6 @@ impl OrderStore for MemoryStore {
         }
         s.order_numbers.insert((c.clone(), o.order_number.key()), o.id);
         s.orders.insert((c.clone(), o.id), o.clone());
-        s.count_high_value(c, commit.high_value.as_ref());
         s.audit.push(commit.audit.clone());
         s.outbox.push(commit.outbox.clone());
         Ok(())

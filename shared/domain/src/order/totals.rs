@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 
 use crate::error::Error;
-use crate::money::Amount;
+use crate::money::{checked_product, checked_sum, Amount};
 
 /// What a line contributes: `unit_price × quantity + tax − discount`.
 #[derive(Debug, Clone, Copy)]
@@ -15,11 +15,14 @@ pub struct LineAmounts {
 }
 
 impl LineAmounts {
-    pub fn gross(&self) -> Decimal {
-        self.unit_price.value() * Decimal::from(self.quantity)
+    /// `unit_price × quantity`, refused over the largest order amount.
+    pub fn gross(&self, field: &str) -> Result<Decimal, Error> {
+        checked_product(self.unit_price.value(), Decimal::from(self.quantity), field)
     }
-    pub fn line_total(&self) -> Decimal {
-        self.gross() + self.tax_amount.value() - self.discount_amount.value()
+    /// `unit_price × quantity + tax − discount`, refused over the largest order amount.
+    pub fn line_total(&self, field: &str) -> Result<Decimal, Error> {
+        let with_tax = checked_sum(self.gross(field)?, self.tax_amount.value(), field)?;
+        checked_sum(with_tax, -self.discount_amount.value(), field)
     }
 }
 
@@ -34,23 +37,29 @@ pub struct Totals {
 
 /// `subtotal = Σ unit_price × quantity`, `tax = Σ line tax`, `discount = Σ line discount +
 /// order discount`, `total = subtotal + tax + shipping − discount`. A discount larger than
-/// what it discounts is refused, so no line or order total is ever negative.
+/// what it discounts is refused, so no line or order total is ever negative; every sum is
+/// checked against [`crate::money::MAX_ORDER_TOTAL`], so none overflows.
 pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: Amount) -> Result<Totals, Error> {
     let mut subtotal = Decimal::ZERO;
     let mut tax = Decimal::ZERO;
     let mut discount = order_discount.value();
     for (i, l) in lines.iter().enumerate() {
-        if l.line_total().is_sign_negative() && !l.line_total().is_zero() {
+        let line_total = l.line_total(&format!("items[{i}].quantity"))?;
+        if line_total.is_sign_negative() && !line_total.is_zero() {
             return Err(Error::invalid(
                 format!("items[{i}].discount_amount"),
                 "a line's discount cannot exceed its price × quantity + tax",
             ));
         }
-        subtotal += l.gross();
-        tax += l.tax_amount.value();
-        discount += l.discount_amount.value();
+        subtotal = checked_sum(subtotal, l.gross(&format!("items[{i}].quantity"))?, "subtotal_amount")?;
+        tax = checked_sum(tax, l.tax_amount.value(), "tax_amount")?;
+        discount = checked_sum(discount, l.discount_amount.value(), "discount_amount")?;
     }
-    let total = subtotal + tax + shipping.value() - discount;
+    let total = checked_sum(
+        checked_sum(checked_sum(subtotal, tax, "total_amount")?, shipping.value(), "total_amount")?,
+        -discount,
+        "total_amount",
+    )?;
     if total.is_sign_negative() && !total.is_zero() {
         return Err(Error::invalid(
             "discount_amount",
@@ -91,8 +100,8 @@ mod tests {
                 discount_amount: amt("15.00"),
             },
         ];
-        assert_eq!(lines[0].line_total(), Decimal::from_str("204.98").unwrap_or_default());
-        assert_eq!(lines[1].line_total(), Decimal::from_str("142.49").unwrap_or_default());
+        assert_eq!(lines[0].line_total("x").expect("total"), Decimal::from_str("204.98").unwrap_or_default());
+        assert_eq!(lines[1].line_total("x").expect("total"), Decimal::from_str("142.49").unwrap_or_default());
         let t = compute_totals(&lines, Amount::ZERO, Amount::ZERO).expect("totals");
         assert_eq!(
             t.subtotal_amount.value(),
@@ -116,6 +125,33 @@ mod tests {
         }];
         let t = compute_totals(&lines, amt("4.50"), amt("2.00")).expect("totals");
         assert_eq!(t.total_amount.value(), Decimal::from_str("32.50").unwrap_or_default());
+    }
+
+    #[test]
+    fn sums_over_the_largest_order_amount_are_refused_not_overflowed() {
+        let max = Amount::from_decimal(crate::money::MAX_AMOUNT);
+        let line = LineAmounts {
+            unit_price: max,
+            quantity: 1_000,
+            tax_amount: max,
+            discount_amount: Amount::ZERO,
+        };
+        // 10^12 × 1,000 = 10^15 fits; its tax on top does not.
+        let e = compute_totals(&[line], Amount::ZERO, Amount::ZERO).expect_err("over the maximum");
+        assert!(e.to_string().contains("largest order amount"), "{e}");
+        let big = LineAmounts {
+            tax_amount: Amount::ZERO,
+            ..line
+        };
+        assert!(compute_totals(&[big], Amount::ZERO, Amount::ZERO).is_ok());
+        assert!(compute_totals(&[big, big], Amount::ZERO, Amount::ZERO).is_err());
+        let absurd = LineAmounts {
+            unit_price: Amount::from_decimal(Decimal::MAX),
+            quantity: u32::MAX,
+            tax_amount: Amount::from_decimal(Decimal::MAX),
+            discount_amount: Amount::ZERO,
+        };
+        assert!(compute_totals(&[absurd], max, max).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::lines::{
     build_lines, parse_items, parse_tags, placement_rejection, resolve_products, stock_decrements, totals_of,
 };
 use super::place_order::{CreateOrderItem, MAX_NOTES, MAX_STOCKED_PRODUCTS};
-use super::{text, DecimalInput};
+use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
 use crate::auth::{Actor, Permission};
 use crate::catalog::Address;
@@ -483,17 +483,11 @@ async fn reprice_draft(
     let mut order_discount = before.discount_amount.value() - line_discounts;
     let mut shipping_amount = before.shipping_amount.value();
     let mut errors = FieldErrors::default();
-    if let Some(s) = shipping {
-        if s.0.is_sign_negative() && !s.0.is_zero() {
-            errors.push("shipping_amount", "shipping_amount must not be negative");
-        }
-        shipping_amount = s.0;
+    if shipping.is_some() {
+        shipping_amount = amount_input(&mut errors, "shipping_amount", shipping);
     }
-    if let Some(d) = discount {
-        if d.0.is_sign_negative() && !d.0.is_zero() {
-            errors.push("discount_amount", "discount_amount must not be negative");
-        }
-        order_discount = d.0;
+    if discount.is_some() {
+        order_discount = amount_input(&mut errors, "discount_amount", discount);
     }
     let parsed = items.map(|i| parse_items(&mut errors, i));
     errors.finish()?;

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::place_order::{CreateOrderItem, MAX_ITEMS, MAX_QUANTITY};
-use super::{text, DecimalInput};
+use super::{amount_input, text, DecimalInput};
 use crate::auth::Actor;
 use crate::catalog::Sku;
 use crate::error::{Error, FieldErrors, ShortLine};
@@ -118,13 +118,7 @@ pub(crate) fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>)
                 format!("quantity must be a whole number from 1 to {MAX_QUANTITY}"),
             );
         }
-        let mut money = |name: &str, v: Option<DecimalInput>| {
-            let d = v.map(|d| d.0).unwrap_or_default();
-            if d.is_sign_negative() && !d.is_zero() {
-                errors.push(field(name), format!("{name} must not be negative"));
-            }
-            d
-        };
+        let mut money = |name: &str, v: Option<DecimalInput>| amount_input(errors, &field(name), v);
         let unit_price = it.unit_price.map(|p| money("unit_price", Some(p)));
         let tax = money("tax_amount", it.tax_amount);
         let discount = money("discount_amount", it.discount_amount);
@@ -219,6 +213,9 @@ pub(crate) fn build_lines(
             tax_amount,
             discount_amount,
         };
+        let line_total = errors
+            .take(&field("quantity"), l.line_total(&field("quantity")))
+            .unwrap_or_default();
         lines.push(OrderLine {
             line_no: u32::try_from(i + 1).unwrap_or(u32::MAX),
             product_id: p.id,
@@ -229,7 +226,7 @@ pub(crate) fn build_lines(
             unit_price,
             tax_amount,
             discount_amount,
-            line_total: Amount::from_decimal(l.line_total()),
+            line_total: Amount::from_decimal(line_total),
             fulfillment: p.fulfillment,
             track_inventory: p.track_inventory,
             notes: item.notes.clone(),

@@ -27,6 +27,21 @@ impl<'de> Deserialize<'de> for DecimalInput {
     }
 }
 
+/// An entered amount: absent is zero; negative or over [`crate::money::MAX_AMOUNT`] is
+/// recorded against `field` (and read as zero, so parsing goes on to find other errors).
+pub(crate) fn amount_input(errors: &mut crate::error::FieldErrors, field: &str, v: Option<DecimalInput>) -> Decimal {
+    let d = v.map(|d| d.0).unwrap_or_default();
+    if d.is_sign_negative() && !d.is_zero() {
+        errors.push(field, format!("{field} must not be negative"));
+        return Decimal::ZERO;
+    }
+    if d > crate::money::MAX_AMOUNT {
+        errors.push(field, format!("{field} must be at most 1,000,000,000,000"));
+        return Decimal::ZERO;
+    }
+    d
+}
+
 /// A stable fingerprint of a JSON request (keys sorted), for idempotency checks.
 pub fn request_fingerprint(body: &serde_json::Value) -> String {
     let bytes = serde_json::to_vec(body).unwrap_or_default();

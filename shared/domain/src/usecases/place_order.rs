@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::lines::{
     build_lines, parse_items, parse_tags, placement_rejection, resolve_products, stock_decrements, totals_of,
 };
-use super::{text, DecimalInput};
+use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
 use crate::auth::{Actor, Permission, Role};
 use crate::catalog::Address;
@@ -199,14 +199,8 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     }
 
     let (items, wants_price_override) = parse_items(&mut errors, req.items);
-    let shipping = req.shipping_amount.map(|d| d.0).unwrap_or_default();
-    let order_discount = req.discount_amount.map(|d| d.0).unwrap_or_default();
-    if shipping.is_sign_negative() && !shipping.is_zero() {
-        errors.push("shipping_amount", "shipping_amount must not be negative");
-    }
-    if order_discount.is_sign_negative() && !order_discount.is_zero() {
-        errors.push("discount_amount", "discount_amount must not be negative");
-    }
+    let shipping = amount_input(&mut errors, "shipping_amount", req.shipping_amount);
+    let order_discount = amount_input(&mut errors, "discount_amount", req.discount_amount);
     let requested_currency = req
         .currency
         .as_deref()
