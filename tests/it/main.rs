@@ -7,6 +7,7 @@ mod catalog;
 mod concurrency;
 mod create_order;
 mod drift;
+mod edge_trust;
 mod events;
 mod lifecycle;
 mod notifications;

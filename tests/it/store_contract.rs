@@ -232,3 +232,55 @@ async fn every_commit_rejection_names_its_rule_and_writes_nothing(app: TestApp) 
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 3);
     assert_eq!(stock(&app, &d, "GADGET-002").await, 40);
 }
+
+/// The in-memory store is all or nothing like a transaction: it does every fallible step
+/// (here, counters that would overflow) before it mutates anything, so a refused commit
+/// leaves no stock taken, no idempotency record and no order behind.
+#[tokio::test]
+async fn memory_store_fails_a_commit_before_it_mutates_anything() {
+    let app = TestApp::memory().await;
+    let d = demo(&app).await;
+    let placed = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
+        .await;
+    assert_eq!(placed.status, 201);
+    let id = OrderId::parse(placed.body["data"]["id"].as_str().expect("id")).expect("id");
+    let template = app.store().get_order(&d.t.company, id).await.expect("read").expect("order");
+    let before = app.counts(&d.t.company).await;
+    let overflowing = || oms_domain::order::query::HighValueDelta {
+        threshold: rust_decimal::Decimal::ZERO,
+        changes: vec![(template.status, 1, rust_decimal::Decimal::MAX)],
+    };
+    let mut first = commit_of(&d, &template, "C-MAX-1");
+    first.high_value = Some(overflowing());
+    app.store().commit_order(&first).await.expect("the first maximum fits");
+    let key = IdempotencyKey {
+        principal: oms_domain::ids::UserId::parse("u1").expect("id"),
+        key: "overflow".into(),
+    };
+    let mut second = commit_of(&d, &template, "C-MAX-2");
+    second.high_value = Some(overflowing());
+    second.stock = vec![StockDecrement {
+        product_id: d.id("WIDGET-001"),
+        quantity: 3,
+    }];
+    second.idempotency = Some((
+        key.clone(),
+        IdempotencyRecord {
+            request_hash: "h".into(),
+            order: second.order.clone(),
+            created_at: Utc::now(),
+        },
+    ));
+    assert!(matches!(
+        app.store().commit_order(&second).await,
+        Err(CommitError::Failed(_))
+    ));
+    let after = app.counts(&d.t.company).await;
+    assert_eq!(after.orders, before.orders + 1, "only the first commit wrote an order");
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, 119, "the failed commit took no stock");
+    assert!(app.store().get_idempotency(&d.t.company, &key).await.expect("read").is_none());
+    // ... and the store still answers its reads.
+    let hv = app.call("GET", "/api/v1/sales/orders/high-value", &d.owner, None).await;
+    assert_eq!(hv.status, 200, "{}", hv.body);
+}

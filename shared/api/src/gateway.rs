@@ -54,7 +54,16 @@ impl Gateway {
         &self.app
     }
 
+    /// Serves one request; a panic anywhere in it (routing and authorization included)
+    /// is a logged 500 in the one error shape.
     pub async fn handle(&self, req: HttpRequest) -> Response<Body> {
+        match crate::unwind::catch(self.route(req)).await {
+            Ok(resp) => resp,
+            Err(panicked) => ApiError::from(panicked).into_response(),
+        }
+    }
+
+    async fn route(&self, req: HttpRequest) -> Response<Body> {
         let (path, query) = match req.target.split_once('?') {
             Some((p, q)) => (p.to_owned(), q.to_owned()),
             None => (req.target.clone(), String::new()),

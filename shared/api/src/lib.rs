@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod request;
 pub mod routes;
 pub mod telemetry;
+pub mod unwind;
 pub mod workers;
 
 pub use app::App;

@@ -94,7 +94,8 @@ async fn work(n: NotifyDeps, worker: Worker, mut rx: UnboundedReceiver<OutboxEve
         let _guard = span.enter();
         let mut attempt = 1;
         loop {
-            match handle(&n, worker, &event).await {
+            // A panic fails this delivery like any error, and the worker lives on.
+            match crate::unwind::catch(handle(&n, worker, &event)).await.and_then(|r| r) {
                 Ok(_) => break,
                 Err(e) if attempt < MAX_RECEIVES => {
                     tracing::warn!(attempt, error = %e, "worker failed; will retry");
@@ -127,7 +128,8 @@ pub async fn sqs_batch(n: &NotifyDeps, worker: Worker, batch: SqsEvent) -> SqsBa
             let body = record.body.as_deref().unwrap_or_default();
             let event: OutboxEvent =
                 serde_json::from_str(body).map_err(|e| Error::invalid("body", format!("not an outbox event: {e}")))?;
-            handle(n, worker, &event).await
+            // One message's panic fails that message alone; SQS retries it.
+            crate::unwind::catch(handle(n, worker, &event)).await?
         }
         .instrument(span.clone())
         .await;

@@ -74,7 +74,10 @@ where
     );
     let started = Instant::now();
     async move {
-        let resp = f.await.unwrap_or_else(ApiError::into_response);
+        let resp = match crate::unwind::catch(f).await {
+            Ok(result) => result.unwrap_or_else(ApiError::into_response),
+            Err(panicked) => ApiError::from(panicked).into_response(),
+        };
         let status = resp.status().as_u16();
         tracing::Span::current().record("status", status);
         tracing::info!(status, elapsed_ms = started.elapsed().as_millis() as u64, "handled");

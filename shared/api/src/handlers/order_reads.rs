@@ -5,7 +5,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
-use rust_decimal::{Decimal, RoundingStrategy};
+use oms_domain::money::MAX_ORDER_TOTAL;
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use oms_domain::auth::Actor;
@@ -213,9 +214,13 @@ fn decimal_param(req: &Request, name: &str) -> Result<Option<Decimal>, ApiError>
             v.trim()
                 .parse::<Decimal>()
                 .ok()
-                .filter(|d| !d.is_sign_negative() || d.is_zero())
+                .filter(|d| (!d.is_sign_negative() || d.is_zero()) && *d <= MAX_ORDER_TOTAL)
                 .ok_or_else(|| {
-                    Error::invalid(name, format!("{name} must be a non-negative amount like 1000.00")).into()
+                    Error::invalid(
+                        name,
+                        format!("{name} must be an amount from 0 to 1000000000000000, like 1000.00"),
+                    )
+                    .into()
                 })
         })
         .transpose()
@@ -537,11 +542,6 @@ pub async fn high_value_orders(app: &App, req: Request) -> Response<Body> {
         let (per_page, page) = open_page(app, &req, &actor, &scope)?;
         let found = order_reads::high_value(&app.deps, &actor, minimum, filter, page).await?;
         let t = found.totals;
-        let average = if t.count == 0 {
-            Decimal::ZERO
-        } else {
-            (t.total_value / Decimal::from(t.count)).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-        };
         let data: Vec<HighValueItem> = found
             .items
             .iter()
@@ -559,7 +559,7 @@ pub async fn high_value_orders(app: &App, req: Request) -> Response<Body> {
                     minimum_amount: found.minimum,
                     total: t.count,
                     total_value: t.total_value,
-                    average_value: average,
+                    average_value: t.average(),
                     totals_from: if found.from_counters { "counters" } else { "orders" },
                 },
                 data,

@@ -105,6 +105,19 @@ pub struct HighValueTotals {
     pub total_value: Decimal,
 }
 
+impl HighValueTotals {
+    /// The mean order value, to the cent (half away from zero); 0 for no orders.
+    pub fn average(&self) -> Decimal {
+        if self.count == 0 {
+            return Decimal::ZERO;
+        }
+        self.total_value
+            .checked_div(Decimal::from(self.count))
+            .unwrap_or_default()
+            .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+    }
+}
+
 /// A change to the company's high-value counters: per status, how many orders at or above
 /// `threshold` and their summed totals, kept in the same transaction as the order.
 #[derive(Debug, Clone, PartialEq)]
