@@ -9,6 +9,7 @@ mod create_order;
 mod drift;
 mod edge_trust;
 mod events;
+mod generated_bodies;
 mod lifecycle;
 mod notifications;
 mod order_lists;
