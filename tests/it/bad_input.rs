@@ -173,7 +173,15 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
         ),
     ];
     for (body, status, field) in cases {
-        let r = app.call("POST", ORDERS, &d.buyer, Some(body.clone())).await;
+        // Fields a storefront may not set at all are checked here as the staff send them.
+        let token = match body.as_object().map(|b| {
+            b.keys()
+                .all(|k| ["items", "notes", "customer_id", "shipping_info"].contains(&k.as_str()))
+        }) {
+            Some(true) => &d.buyer,
+            _ => &d.owner,
+        };
+        let r = app.call("POST", ORDERS, token, Some(body.clone())).await;
         assert_eq!(r.status.as_u16(), status, "{body} -> {}", r.body);
         assert_error_shape(&r.body);
         if status == 422 && !field.is_empty() {

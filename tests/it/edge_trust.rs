@@ -13,6 +13,8 @@ on_both_adapters!(
     a_panic_inside_a_handler_is_a_500_in_the_error_shape,
     absurd_amounts_are_refused_naming_the_field_and_change_nothing,
     the_largest_orders_sort_by_total_like_numbers,
+    a_storefront_order_may_set_only_the_buyers_fields,
+    storefront_tax_and_shipping_come_from_the_company_settings,
 );
 
 /// A clock that panics: the fault this test injects through a port.
@@ -27,7 +29,12 @@ async fn a_panic_inside_a_handler_is_a_500_in_the_error_shape(app: TestApp) {
     let d = demo(&app).await;
     let broken = app.with_clock(Arc::new(PanickingClock));
     let r = broken
-        .call("POST", ORDERS, &d.buyer, Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        )
         .await;
     assert_eq!(r.status, 500, "{}", r.body);
     assert_eq!(r.code(), "internal_error");
@@ -35,10 +42,19 @@ async fn a_panic_inside_a_handler_is_a_500_in_the_error_shape(app: TestApp) {
     assert!(!r.body.to_string().contains("injected"), "{}", r.body);
     // The same server goes on answering.
     let ok = app
-        .call("POST", ORDERS, &d.buyer, Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        )
         .await;
     assert_eq!(ok.status, 201, "{}", ok.body);
-    assert_eq!(stock(&app, &d, "WIDGET-001").await, 119, "only the second order took stock");
+    assert_eq!(
+        stock(&app, &d, "WIDGET-001").await,
+        119,
+        "only the second order took stock"
+    );
 }
 
 /// Decimal's own maximum, and other numbers no business would send.
@@ -84,7 +100,12 @@ async fn absurd_amounts_are_refused_naming_the_field_and_change_nothing(app: Tes
     }
     // A draft's reprice is bounded the same way.
     let draft = app
-        .call("POST", ORDERS, &d.owner, Some(json!({"customer_id": d.t.acme, "status": "draft", "items": [{"sku": "WIDGET-001", "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(json!({"customer_id": d.t.acme, "status": "draft", "items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        )
         .await;
     assert_eq!(draft.status, 201, "{}", draft.body);
     let id = draft.body["data"]["id"].as_str().unwrap_or_default().to_owned();
@@ -92,7 +113,9 @@ async fn absurd_amounts_are_refused_naming_the_field_and_change_nothing(app: Tes
         json!({"shipping_amount": ABSURD}),
         json!({"items": [{"sku": "WIDGET-001", "quantity": 1, "tax_amount": ABSURD}]}),
     ] {
-        let r = app.call("PATCH", &format!("{ORDERS}/{id}"), &d.owner, Some(body.clone())).await;
+        let r = app
+            .call("PATCH", &format!("{ORDERS}/{id}"), &d.owner, Some(body.clone()))
+            .await;
         assert_eq!(r.status, 422, "{body}: {}", r.body);
     }
     let after = app.counts(&d.t.company).await;
@@ -119,9 +142,8 @@ async fn absurd_amounts_are_refused_naming_the_field_and_change_nothing(app: Tes
 async fn the_largest_orders_sort_by_total_like_numbers(app: TestApp) {
     let d = demo(&app).await;
     // Dashboard orders with explicit prices: 10^12 × 1,000 is the largest total allowed.
-    let place = |price: &str, qty: u32| {
-        json!({"items": [{"sku": "PALLET-JACK", "quantity": qty, "unit_price": price}]})
-    };
+    let place =
+        |price: &str, qty: u32| json!({"items": [{"sku": "PALLET-JACK", "quantity": qty, "unit_price": price}]});
     let mut want = Vec::new();
     for (price, qty) in [
         ("1000000000000", 1000),
@@ -135,7 +157,9 @@ async fn the_largest_orders_sort_by_total_like_numbers(app: TestApp) {
         want.push(r.body["data"]["total_amount"].as_str().unwrap_or_default().to_owned());
     }
     assert_eq!(want[0], "1000000000000000.00");
-    let over = app.call("POST", ORDERS, &d.owner, Some(place("1000000000000", 1001))).await;
+    let over = app
+        .call("POST", ORDERS, &d.owner, Some(place("1000000000000", 1001)))
+        .await;
     assert_eq!(over.status, 422, "{}", over.body);
     want.sort_by(|a, b| {
         let (a, b): (rust_decimal::Decimal, rust_decimal::Decimal) =
@@ -143,18 +167,205 @@ async fn the_largest_orders_sort_by_total_like_numbers(app: TestApp) {
         b.cmp(&a)
     });
     let r = app
-        .call("GET", &format!("{ORDERS}?sort_by=total_amount&per_page=10"), &d.owner, None)
+        .call(
+            "GET",
+            &format!("{ORDERS}?sort_by=total_amount&per_page=10"),
+            &d.owner,
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let got: Vec<String> = r.body["data"]
         .as_array()
-        .map(|a| a.iter().filter_map(|o| o["total_amount"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| o["total_amount"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     assert_eq!(got, want);
     let hv = app
-        .call("GET", "/api/v1/sales/orders/high-value?minimum_amount=99999999999999", &d.owner, None)
+        .call(
+            "GET",
+            "/api/v1/sales/orders/high-value?minimum_amount=99999999999999",
+            &d.owner,
+            None,
+        )
         .await;
     assert_eq!(hv.status, 200, "{}", hv.body);
     assert_eq!(hv.body["meta"]["total"], 2, "{}", hv.body);
     assert_eq!(hv.body["meta"]["total_value"], "1999999999999990.00");
+}
+
+async fn a_storefront_order_may_set_only_the_buyers_fields(app: TestApp) {
+    let d = demo(&app).await;
+    let before = app.counts(&d.t.company).await;
+    let forged = json!({
+        "order_number": "ERP-000123",
+        "order_date": "2020-01-01",
+        "source": "phone",
+        "sales_rep_id": "rep-1",
+        "priority": "urgent",
+        "status": "pending",
+        "currency": "USD",
+        "tags": ["vip"],
+        "custom_fields": {"x": 1},
+        "opportunity_id": "OPP-1",
+        "shipping_amount": "0.00",
+        "discount_amount": "0",
+        "payment_terms": {"method": "card", "terms": "Net 90", "due_days": 90},
+        "items": [
+            {"sku": "WIDGET-001", "quantity": 1, "tax_amount": "250000.00"},
+            {"sku": "BOLT-M8", "quantity": 1, "unit_price": "0.01", "discount_amount": "1"},
+        ]
+    });
+    let r = app.call("POST", ORDERS, &d.buyer, Some(forged)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let named: Vec<&str> = r.body["error"]["details"]["fields"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["field"].as_str()).collect())
+        .unwrap_or_default();
+    for field in [
+        "order_number",
+        "order_date",
+        "source",
+        "sales_rep_id",
+        "priority",
+        "status",
+        "currency",
+        "tags",
+        "custom_fields",
+        "opportunity_id",
+        "shipping_amount",
+        "discount_amount",
+        "payment_terms.terms",
+        "payment_terms.due_days",
+        "items[0].tax_amount",
+        "items[1].unit_price",
+        "items[1].discount_amount",
+    ] {
+        assert!(named.contains(&field), "{field} is not named in {named:?}");
+    }
+    assert_eq!(named.len(), 17, "exactly the refused fields: {named:?}");
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
+    let late = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"due_date": yesterday, "items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(late.status, 422, "{}", late.body);
+    assert_eq!(late.body["error"]["details"]["fields"][0]["field"], "due_date");
+    assert_eq!(app.counts(&d.t.company).await, before, "nothing refused was stored");
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
+
+    // Everything a buyer describes is accepted.
+    let today = chrono::Utc::now().date_naive();
+    let ok = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({
+                "customer_id": d.t.acme,
+                "due_date": today,
+                "notes": "Leave at the loading dock",
+                "quote_id": "Q-77",
+                "payment_terms": {"method": "card"},
+                "billing_address": {"address1": "1 Main St", "city": "Springfield", "country": "US"},
+                "shipping_info": {"method": "ground", "instructions": "Ring twice", "address1": "2 Dock Rd", "country": "US"},
+                "items": [{"sku": "WIDGET-001", "quantity": 2, "notes": "blue ones"}, {"product_id": d.id("BOLT-M8"), "quantity": 1}]
+            })),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    let o = &ok.body["data"];
+    assert_eq!(o["channel"], "storefront");
+    assert_eq!(o["source"], "online_store");
+    assert_eq!(o["priority"], "normal");
+    assert_eq!(o["order_date"], json!(today));
+    assert_eq!(o["items"][0]["notes"], "blue ones");
+    assert_eq!(o["shipping_info"]["instructions"], "Ring twice");
+
+    // Staff keep every field (an API order for the same customer).
+    let staff = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(
+                json!({"customer_id": d.t.acme, "order_number": "ERP-000123", "source": "phone", "priority": "urgent",
+                "items": [{"sku": "WIDGET-001", "quantity": 1, "tax_amount": "1.00"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(staff.status, 201, "{}", staff.body);
+    assert_eq!(staff.body["data"]["order_number"], "ERP-000123");
+}
+
+async fn storefront_tax_and_shipping_come_from_the_company_settings(app: TestApp) {
+    let d = demo(&app).await;
+    let mut s = app.store().get_settings(&d.t.company).await.expect("settings");
+    s.storefront = oms_domain::settings::StorefrontPricing {
+        tax_rate: "8.25".parse().unwrap_or_default(),
+        shipping_amount: "9.95".parse().unwrap_or_default(),
+        free_shipping_threshold: "500".parse().unwrap_or_default(),
+    };
+    app.store().put_settings(&d.t.company, &s).await.expect("settings");
+    // Acme pays 89.99 for WIDGET-001: 2 × 89.99 = 179.98, tax 8.25 % = 14.84835 -> 14.85;
+    // BOLT-M8 12.50: tax 1.03125 -> 1.03. Under 500: flat shipping.
+    let small = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 2}, {"sku": "BOLT-M8", "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(small.status, 201, "{}", small.body);
+    let o = &small.body["data"];
+    assert_eq!(o["items"][0]["tax_amount"], "14.85");
+    assert_eq!(o["items"][0]["line_total"], "194.83");
+    assert_eq!(o["items"][1]["tax_amount"], "1.03");
+    assert_eq!(o["subtotal_amount"], "192.48");
+    assert_eq!(o["tax_amount"], "15.88");
+    assert_eq!(o["shipping_amount"], "9.95");
+    assert_eq!(o["total_amount"], "218.31");
+    // 6 × 89.99 = 539.94 reaches the threshold: free shipping. 44.54505 -> 44.55.
+    let big = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 6}]})),
+        )
+        .await;
+    assert_eq!(big.status, 201, "{}", big.body);
+    assert_eq!(big.body["data"]["shipping_amount"], "0.00");
+    assert_eq!(big.body["data"]["tax_amount"], "44.55");
+    assert_eq!(big.body["data"]["total_amount"], "584.49");
+    // Half-cent ties go to even: 10 % of 0.25 is 0.025 -> 0.02.
+    s.storefront.tax_rate = "10".parse().unwrap_or_default();
+    app.store().put_settings(&d.t.company, &s).await.expect("settings");
+    let mut cheap = app
+        .call(
+            "POST",
+            "/api/v1/products",
+            &d.owner,
+            Some(json!({"sku": "PENNY-25", "name": "Quarter", "price": "0.25", "stock": 10})),
+        )
+        .await;
+    assert_eq!(cheap.status, 201, "{}", cheap.body);
+    cheap = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"items": [{"sku": "PENNY-25", "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(cheap.status, 201, "{}", cheap.body);
+    assert_eq!(cheap.body["data"]["tax_amount"], "0.02");
 }

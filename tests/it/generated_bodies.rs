@@ -29,11 +29,14 @@ fn amount() -> impl Strategy<Value = Value> {
 /// Numbers and number-like strings, from ordinary to absurd.
 fn odd_number() -> impl Strategy<Value = Value> {
     prop_oneof![
-        (0u32..100_000, 0u32..3).prop_map(|(v, scale)| json!(rust_decimal::Decimal::new(i64::from(v), scale).to_string())),
+        (0u32..100_000, 0u32..3)
+            .prop_map(|(v, scale)| json!(rust_decimal::Decimal::new(i64::from(v), scale).to_string())),
         (0i64..1_000_000).prop_map(|v| json!(v)),
         any::<i64>().prop_map(|v| json!(v)),
         any::<u64>().prop_map(|v| json!(v)),
-        any::<f64>().prop_filter("JSON numbers are finite", |f| f.is_finite()).prop_map(|v| json!(v)),
+        any::<f64>()
+            .prop_filter("JSON numbers are finite", |f| f.is_finite())
+            .prop_map(|v| json!(v)),
         Just(json!("79228162514264337593543950335")),
         Just(json!("-79228162514264337593543950335")),
         Just(json!("1000000000000")),
@@ -68,14 +71,43 @@ fn any_json() -> impl Strategy<Value = Value> {
 }
 
 const CREATE_FIELDS: &[&str] = &[
-    "customer_id", "order_number", "origin_order_id", "status", "source", "priority", "order_date",
-    "due_date", "currency", "billing_address", "shipping_info", "payment_terms", "sales_rep_id",
-    "notes", "tags", "custom_fields", "quote_id", "opportunity_id", "shipping_amount", "discount_amount",
+    "customer_id",
+    "order_number",
+    "origin_order_id",
+    "status",
+    "source",
+    "priority",
+    "order_date",
+    "due_date",
+    "currency",
+    "billing_address",
+    "shipping_info",
+    "payment_terms",
+    "sales_rep_id",
+    "notes",
+    "tags",
+    "custom_fields",
+    "quote_id",
+    "opportunity_id",
+    "shipping_amount",
+    "discount_amount",
 ];
 const UPDATE_FIELDS: &[&str] = &[
-    "priority", "due_date", "shipping_info", "notes", "tags", "custom_fields", "order_date",
-    "billing_address", "payment_terms", "sales_rep_id", "quote_id", "opportunity_id", "items",
-    "shipping_amount", "discount_amount",
+    "priority",
+    "due_date",
+    "shipping_info",
+    "notes",
+    "tags",
+    "custom_fields",
+    "order_date",
+    "billing_address",
+    "payment_terms",
+    "sales_rep_id",
+    "quote_id",
+    "opportunity_id",
+    "items",
+    "shipping_amount",
+    "discount_amount",
 ];
 
 /// A value shaped for `field` most of the time, anything some of the time.
@@ -111,7 +143,11 @@ fn value_for(field: &'static str, d: &Demo) -> BoxedStrategy<Value> {
                 Just("instructions".to_owned()),
                 "[a-z]{1,8}",
             ],
-            prop_oneof![".{0,30}".prop_map(Value::String), Just(json!("y".repeat(3_000))), Just(json!("US"))],
+            prop_oneof![
+                ".{0,30}".prop_map(Value::String),
+                Just(json!("y".repeat(3_000))),
+                Just(json!("US"))
+            ],
             0..5,
         )
         .prop_map(|m| Value::Object(m.into_iter().collect()))
@@ -168,7 +204,11 @@ fn body(fields: &'static [&'static str], d: &Demo, with_items: bool) -> impl Str
         let strategies: Vec<BoxedStrategy<(String, Value)>> = names
             .into_iter()
             .map(|n| {
-                let s = values.iter().find(|(f, _)| *f == n).map(|(_, s)| s.clone()).unwrap_or_else(|| any_json().boxed());
+                let s = values
+                    .iter()
+                    .find(|(f, _)| *f == n)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_else(|| any_json().boxed());
                 s.prop_map(move |v| (n.to_owned(), v)).boxed()
             })
             .collect();
@@ -195,7 +235,11 @@ fn check(r: &Reply, body: &Value) -> Result<(), TestCaseError> {
     let status = r.status.as_u16();
     prop_assert!(status < 500, "{status} for {body}: {}", r.body);
     if status >= 400 {
-        prop_assert!(!r.code().is_empty() && !r.message().is_empty(), "no error shape: {}", r.body);
+        prop_assert!(
+            !r.code().is_empty() && !r.message().is_empty(),
+            "no error shape: {}",
+            r.body
+        );
     } else {
         let total: rust_decimal::Decimal = r.body["data"]["total_amount"]
             .as_str()
@@ -251,8 +295,14 @@ async fn generated_order_bodies_never_crash_create(app: TestApp) {
         });
     }
     eprintln!("generated create bodies: {accepted} placed");
-    assert!(accepted > 0, "the generator never produced a valid order: it tests only refusals");
-    for path in ["/api/v1/sales/orders/high-value", "/api/v1/sales/orders?sort_by=total_amount"] {
+    assert!(
+        accepted > 0,
+        "the generator never produced a valid order: it tests only refusals"
+    );
+    for path in [
+        "/api/v1/sales/orders/high-value",
+        "/api/v1/sales/orders?sort_by=total_amount",
+    ] {
         let r = app.call("GET", path, &d.owner, None).await;
         assert_eq!(r.status, 200, "{path} after the run: {}", r.body);
     }
@@ -261,10 +311,20 @@ async fn generated_order_bodies_never_crash_create(app: TestApp) {
 async fn generated_update_bodies_never_crash_update(app: TestApp) {
     let d = demo(&app).await;
     let draft = app
-        .call("POST", ORDERS, &d.owner, Some(json!({"customer_id": d.t.acme, "status": "draft", "items": [{"sku": "WIDGET-001", "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(json!({"customer_id": d.t.acme, "status": "draft", "items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        )
         .await;
     let pending = app
-        .call("POST", ORDERS, &d.owner, Some(json!({"customer_id": d.t.acme, "items": [{"sku": "WIDGET-001", "quantity": 1}]})))
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(json!({"customer_id": d.t.acme, "items": [{"sku": "WIDGET-001", "quantity": 1}]})),
+        )
         .await;
     for id in [&draft.body["data"]["id"], &pending.body["data"]["id"]] {
         let path = format!("{ORDERS}/{}", id.as_str().unwrap_or_default());

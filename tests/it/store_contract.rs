@@ -245,7 +245,12 @@ async fn memory_store_fails_a_commit_before_it_mutates_anything() {
         .await;
     assert_eq!(placed.status, 201);
     let id = OrderId::parse(placed.body["data"]["id"].as_str().expect("id")).expect("id");
-    let template = app.store().get_order(&d.t.company, id).await.expect("read").expect("order");
+    let template = app
+        .store()
+        .get_order(&d.t.company, id)
+        .await
+        .expect("read")
+        .expect("order");
     let before = app.counts(&d.t.company).await;
     let overflowing = || oms_domain::order::query::HighValueDelta {
         threshold: rust_decimal::Decimal::ZERO,
@@ -278,8 +283,17 @@ async fn memory_store_fails_a_commit_before_it_mutates_anything() {
     ));
     let after = app.counts(&d.t.company).await;
     assert_eq!(after.orders, before.orders + 1, "only the first commit wrote an order");
-    assert_eq!(stock(&app, &d, "WIDGET-001").await, 119, "the failed commit took no stock");
-    assert!(app.store().get_idempotency(&d.t.company, &key).await.expect("read").is_none());
+    assert_eq!(
+        stock(&app, &d, "WIDGET-001").await,
+        119,
+        "the failed commit took no stock"
+    );
+    assert!(app
+        .store()
+        .get_idempotency(&d.t.company, &key)
+        .await
+        .expect("read")
+        .is_none());
     // ... and the store still answers its reads.
     let hv = app.call("GET", "/api/v1/sales/orders/high-value", &d.owner, None).await;
     assert_eq!(hv.status, 200, "{}", hv.body);

@@ -24,6 +24,46 @@ pub struct CompanySettings {
     pub discount_approval_threshold: Option<Decimal>,
     /// The plan's monthly cap on customer-placed orders; none means unlimited.
     pub monthly_order_limit: Option<u32>,
+    /// How the server prices tax and shipping on storefront orders (buyers cannot set them).
+    pub storefront: StorefrontPricing,
+}
+
+/// Tax and shipping of a storefront order, computed by the server: a buyer's request
+/// carries neither. All zero by default (no tax, free shipping).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct StorefrontPricing {
+    /// Percent of each line's `unit_price × quantity` (e.g. `8.25`), rounded per line to the
+    /// currency with banker's rounding.
+    #[schema(value_type = String)]
+    pub tax_rate: Decimal,
+    /// A flat shipping charge per order.
+    #[schema(value_type = String)]
+    pub shipping_amount: Decimal,
+    /// Orders whose subtotal reaches this ship free; 0 means no free-shipping threshold.
+    #[schema(value_type = String)]
+    pub free_shipping_threshold: Decimal,
+}
+
+impl StorefrontPricing {
+    /// The tax of one line whose `unit_price × quantity` is `gross`.
+    pub fn line_tax(&self, gross: Decimal, currency: Currency) -> Result<Decimal, crate::error::Error> {
+        crate::money::percent_of(gross, self.tax_rate, currency)
+            .filter(|t| *t <= crate::money::MAX_ORDER_TOTAL)
+            .ok_or_else(|| {
+                crate::error::Error::invalid("items", "the tax on these lines is beyond the largest order amount")
+            })
+    }
+
+    /// The shipping charge for an order with this subtotal.
+    pub fn shipping(&self, subtotal: Decimal) -> Decimal {
+        let free = !self.free_shipping_threshold.is_zero() && subtotal >= self.free_shipping_threshold;
+        if free {
+            Decimal::ZERO
+        } else {
+            self.shipping_amount
+        }
+    }
 }
 
 impl Default for CompanySettings {
@@ -37,6 +77,52 @@ impl Default for CompanySettings {
             high_value_threshold: Decimal::from(10_000),
             discount_approval_threshold: None,
             monthly_order_limit: None,
+            storefront: StorefrontPricing::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pricing(rate: &str, flat: &str, free: &str) -> StorefrontPricing {
+        StorefrontPricing {
+            tax_rate: rate.parse().unwrap_or_default(),
+            shipping_amount: flat.parse().unwrap_or_default(),
+            free_shipping_threshold: free.parse().unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn storefront_tax_rounds_half_to_even_per_line() {
+        let p = pricing("10", "0", "0");
+        // 10% of 0.25 is 0.025: banker's rounding gives 0.02; of 0.35, 0.035 gives 0.04.
+        assert_eq!(
+            p.line_tax("0.25".parse().unwrap_or_default(), Currency::USD).ok(),
+            "0.02".parse().ok()
+        );
+        assert_eq!(
+            p.line_tax("0.35".parse().unwrap_or_default(), Currency::USD).ok(),
+            "0.04".parse().ok()
+        );
+        let jpy = Currency::parse("JPY").expect("JPY");
+        assert_eq!(
+            p.line_tax("125".parse().unwrap_or_default(), jpy).ok(),
+            "12".parse().ok()
+        );
+    }
+
+    #[test]
+    fn free_shipping_starts_at_the_threshold_and_zero_means_none() {
+        let p = pricing("0", "9.95", "100");
+        assert_eq!(p.shipping("99.99".parse().unwrap_or_default()).to_string(), "9.95");
+        assert_eq!(p.shipping("100".parse().unwrap_or_default()), Decimal::ZERO);
+        let never_free = pricing("0", "9.95", "0");
+        assert_eq!(
+            never_free.shipping("1000000".parse().unwrap_or_default()).to_string(),
+            "9.95"
+        );
+        assert_eq!(StorefrontPricing::default().shipping(Decimal::ONE), Decimal::ZERO);
     }
 }

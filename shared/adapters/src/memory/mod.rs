@@ -71,9 +71,9 @@ impl State {
         for (status, n, v) in &d.changes {
             let e = stats.by_status.entry(status.as_str()).or_insert((0, Decimal::ZERO));
             e.0 = e.0.saturating_add_signed(*n);
-            e.1 = e.1
-                .checked_add(*v)
-                .ok_or_else(|| Error::internal("high-value counter overflow"))?;
+            e.1 =
+                e.1.checked_add(*v)
+                    .ok_or_else(|| Error::internal("high-value counter overflow"))?;
         }
         Ok(Some(stats))
     }

@@ -56,7 +56,11 @@ pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: A
         discount = checked_sum(discount, l.discount_amount.value(), "discount_amount")?;
     }
     let total = checked_sum(
-        checked_sum(checked_sum(subtotal, tax, "total_amount")?, shipping.value(), "total_amount")?,
+        checked_sum(
+            checked_sum(subtotal, tax, "total_amount")?,
+            shipping.value(),
+            "total_amount",
+        )?,
         -discount,
         "total_amount",
     )?;
@@ -100,8 +104,14 @@ mod tests {
                 discount_amount: amt("15.00"),
             },
         ];
-        assert_eq!(lines[0].line_total("x").expect("total"), Decimal::from_str("204.98").unwrap_or_default());
-        assert_eq!(lines[1].line_total("x").expect("total"), Decimal::from_str("142.49").unwrap_or_default());
+        assert_eq!(
+            lines[0].line_total("x").expect("total"),
+            Decimal::from_str("204.98").unwrap_or_default()
+        );
+        assert_eq!(
+            lines[1].line_total("x").expect("total"),
+            Decimal::from_str("142.49").unwrap_or_default()
+        );
         let t = compute_totals(&lines, Amount::ZERO, Amount::ZERO).expect("totals");
         assert_eq!(
             t.subtotal_amount.value(),

@@ -9,9 +9,10 @@ use crate::auth::Actor;
 use crate::catalog::Sku;
 use crate::error::{Error, FieldErrors, ShortLine};
 use crate::ids::ProductId;
-use crate::money::{Amount, Currency};
+use crate::money::{checked_sum, Amount, Currency};
 use crate::order::{compute_totals, LineAmounts, Order, OrderLine};
 use crate::ports::{CommitRejection, Deps, PlacementSnapshot, StockDecrement};
+use crate::settings::StorefrontPricing;
 
 const MAX_TAGS: usize = 50;
 
@@ -234,6 +235,37 @@ pub(crate) fn build_lines(
     }
     errors.finish()?;
     Ok(lines)
+}
+
+/// Prices a storefront order's lines with the company's tax rate and returns its shipping
+/// charge (flat, or free from the threshold on), both in the order's currency.
+pub(crate) fn price_storefront(
+    lines: &mut [OrderLine],
+    pricing: &StorefrontPricing,
+    currency: Currency,
+) -> Result<rust_decimal::Decimal, Error> {
+    let mut subtotal = rust_decimal::Decimal::ZERO;
+    for (i, l) in lines.iter_mut().enumerate() {
+        let field = format!("items[{i}].quantity");
+        let mut amounts = LineAmounts {
+            unit_price: l.unit_price,
+            quantity: l.quantity,
+            tax_amount: Amount::ZERO,
+            discount_amount: l.discount_amount,
+        };
+        let gross = amounts.gross(&field)?;
+        amounts.tax_amount = Amount::from_decimal(pricing.line_tax(gross, currency)?).in_currency(currency);
+        l.tax_amount = amounts.tax_amount;
+        l.line_total = Amount::from_decimal(amounts.line_total(&field)?);
+        subtotal = checked_sum(subtotal, gross, "subtotal_amount")?;
+    }
+    let shipping = pricing.shipping(subtotal);
+    if shipping.is_sign_negative() || shipping > crate::money::MAX_AMOUNT {
+        return Err(Error::internal(
+            "the company's storefront shipping amount is out of range",
+        ));
+    }
+    Ok(Amount::from_decimal(shipping).in_currency(currency).value())
 }
 
 fn errors_take_amount(errors: &mut FieldErrors, field: &str, v: rust_decimal::Decimal, c: Currency) -> Amount {

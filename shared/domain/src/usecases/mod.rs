@@ -3,6 +3,7 @@
 
 pub mod audit_log;
 pub mod catalog;
+pub mod channel_fields;
 pub mod customers;
 pub mod lifecycle;
 mod lines;

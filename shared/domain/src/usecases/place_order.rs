@@ -5,7 +5,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lines::{
-    build_lines, parse_items, parse_tags, placement_rejection, resolve_products, stock_decrements, totals_of,
+    build_lines, parse_items, parse_tags, placement_rejection, price_storefront, resolve_products, stock_decrements,
+    totals_of,
 };
 use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
@@ -130,6 +131,8 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         },
     };
 
+    super::channel_fields::refuse_unsettable(channel, &req, &mut errors);
+
     let status = match req.status.as_deref() {
         None | Some("pending") => OrderStatus::Pending,
         Some("draft") if channel == Channel::Api => OrderStatus::Draft,
@@ -197,6 +200,9 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     if req.due_date.is_some_and(|d| d < order_date) {
         errors.push("due_date", "due_date must not be before order_date");
     }
+    if channel == Channel::Storefront && req.due_date.is_some_and(|d| d < now.date_naive()) {
+        errors.push("due_date", "a requested due_date must be today or later");
+    }
 
     let (items, wants_price_override) = parse_items(&mut errors, req.items);
     let shipping = amount_input(&mut errors, "shipping_amount", req.shipping_amount);
@@ -252,7 +258,12 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     let decrements_stock = status != OrderStatus::Draft
         && (channel != Channel::Dashboard || snapshot.settings.dashboard_orders_decrement_stock);
 
-    let lines = build_lines(&snapshot, &items, &product_ids, currency)?;
+    let mut lines = build_lines(&snapshot, &items, &product_ids, currency)?;
+    // A storefront order's tax and shipping are the company's, never the buyer's.
+    let shipping = match channel {
+        Channel::Storefront => price_storefront(&mut lines, &snapshot.settings.storefront, currency)?,
+        _ => shipping,
+    };
     let totals = totals_of(&lines, shipping, order_discount, currency)?;
 
     let status = match (status, snapshot.settings.discount_approval_threshold) {
