@@ -15,6 +15,7 @@ on_both_adapters!(
     the_largest_orders_sort_by_total_like_numbers,
     a_storefront_order_may_set_only_the_buyers_fields,
     storefront_tax_and_shipping_come_from_the_company_settings,
+    an_order_always_fits_its_item,
 );
 
 /// A clock that panics: the fault this test injects through a port.
@@ -368,4 +369,84 @@ async fn storefront_tax_and_shipping_come_from_the_company_settings(app: TestApp
         .await;
     assert_eq!(cheap.status, 201, "{}", cheap.body);
     assert_eq!(cheap.body["data"]["tax_amount"], "0.02");
+}
+
+/// Creates a product and returns its id.
+async fn product(app: &TestApp, d: &crate::support::Demo, sku: &str, name: &str, description: &str) -> String {
+    let r = app
+        .call(
+            "POST",
+            "/api/v1/products",
+            &d.owner,
+            Some(json!({"sku": sku, "name": name, "description": description, "price": "1.00", "stock": 100_000})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["data"]["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn an_order_always_fits_its_item(app: TestApp) {
+    let d = demo(&app).await;
+    let lines = |id: &str, notes: &str, n: usize| -> Value {
+        json!({"customer_id": d.t.acme, "items": (0..n).map(|_| json!({"product_id": id, "quantity": 1, "notes": notes})).collect::<Vec<_>>()})
+    };
+    // 250 lines of a product with a 4,000-character description: the description stays
+    // with the product, so the order is small.
+    let long = product(&app, &d, "LONG-DESC", "Long description", &"d".repeat(4_000)).await;
+    let r = app.call("POST", ORDERS, &d.owner, Some(lines(&long, "", 250))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(
+        r.body["data"]["items"][0].get("description").is_none(),
+        "{}",
+        r.body["data"]["items"][0]
+    );
+
+    // Long multi-byte names and notes: each field is within its bound and the request
+    // within the body limit, but the order would not fit one item.
+    let wide = product(&app, &d, "WIDE-NAME", &"\u{1D11E}".repeat(200), "").await;
+    let before = app.counts(&d.t.company).await;
+    let too_big = lines(&wide, &"\u{1D11E}".repeat(200), 250);
+    assert!(serde_json::to_vec(&too_big).map(|v| v.len()).unwrap_or(0) < 256 * 1024);
+    let r = app.call("POST", ORDERS, &d.owner, Some(too_big)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.code(), "order_too_large");
+    assert_eq!(app.counts(&d.t.company).await, before, "nothing stored");
+
+    // Just under the bound is stored, on DynamoDB too: the bound leaves room for the item's
+    // index attributes and DynamoDB's own overhead.
+    let size_of = |r: &oms_tests::Reply| serde_json::to_vec(&r.body["data"]).map(|v| v.len()).unwrap_or(0);
+    let one = app.call("POST", ORDERS, &d.owner, Some(lines(&wide, "", 1))).await;
+    let two = app.call("POST", ORDERS, &d.owner, Some(lines(&wide, "", 2))).await;
+    let per_line = size_of(&two) - size_of(&one);
+    let fixed = size_of(&one) - per_line;
+    let room = oms_domain::order::MAX_ORDER_BYTES - 1_024 - fixed - 250 * per_line;
+    let notes = "n".repeat((room / 250).min(500));
+    let r = app
+        .call("POST", ORDERS, &d.owner, Some(lines(&wide, &notes, 250)))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body["error"]);
+    let stored = size_of(&r);
+    assert!(
+        stored > oms_domain::order::MAX_ORDER_BYTES - 8 * 1024,
+        "{stored} bytes is not near the bound"
+    );
+    let id = r.body["data"]["id"].as_str().unwrap_or_default().to_owned();
+    let read = app.call("GET", &format!("{ORDERS}/{id}"), &d.owner, None).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["data"]["items"].as_array().map(Vec::len), Some(250));
+    // A draft edit that would outgrow the item is refused the same way.
+    let draft = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(json!({"customer_id": d.t.acme, "status": "draft", "items": [{"product_id": wide, "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(draft.status, 201, "{}", draft.body);
+    let id = draft.body["data"]["id"].as_str().unwrap_or_default().to_owned();
+    let grow = json!({"items": (0..250).map(|_| json!({"product_id": wide, "quantity": 1, "notes": "\u{1D11E}".repeat(200)})).collect::<Vec<_>>()});
+    let r = app.call("PATCH", &format!("{ORDERS}/{id}"), &d.owner, Some(grow)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.code(), "order_too_large");
 }

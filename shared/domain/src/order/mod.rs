@@ -58,6 +58,25 @@ snake_enum!(
     }
 );
 
+impl Order {
+    /// Refuses an order too large to store as one item (422 `order_too_large`), with the
+    /// same answer on every adapter.
+    pub fn check_fits(&self) -> Result<(), crate::error::Error> {
+        let size = serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX);
+        if size > MAX_ORDER_BYTES {
+            return Err(crate::error::Error::LimitExceeded {
+                code: "order_too_large",
+                message: format!(
+                    "this order would take {} KB to store; an order holds at most {} KB. Shorten line notes or split it into several orders",
+                    size.div_ceil(1024),
+                    MAX_ORDER_BYTES / 1024
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 impl OrderStatus {
     pub fn is_terminal(self) -> bool {
         matches!(self, OrderStatus::Completed | OrderStatus::Cancelled)
@@ -118,6 +137,14 @@ pub struct ShippingInfo {
 }
 
 impl ShippingInfo {
+    /// The address's rules plus bounds on the method (100 characters) and the
+    /// instructions (500).
+    pub fn validate(&self) -> Result<(), crate::error::Error> {
+        self.address().validate()?;
+        bounded("method", self.method.as_deref(), 100)?;
+        bounded("instructions", self.instructions.as_deref(), 500)
+    }
+
     pub fn address(&self) -> Address {
         Address {
             address1: self.address1.clone(),
@@ -139,6 +166,31 @@ pub struct PaymentTerms {
     pub terms: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub due_days: Option<u32>,
+}
+
+impl PaymentTerms {
+    /// The method (50 characters), the terms (100) and up to ten years of `due_days`.
+    pub fn validate(&self) -> Result<(), crate::error::Error> {
+        bounded("method", self.method.as_deref(), 50)?;
+        bounded("terms", self.terms.as_deref(), 100)?;
+        if self.due_days.is_some_and(|d| d > 3_650) {
+            return Err(crate::error::Error::invalid(
+                "due_days",
+                "due_days must be at most 3650",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn bounded(name: &str, v: Option<&str>, max: usize) -> Result<(), crate::error::Error> {
+    if v.is_some_and(|s| s.chars().count() > max) {
+        return Err(crate::error::Error::invalid(
+            name,
+            format!("{name} must be at most {max} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The customer as it was when the order was placed.
@@ -164,8 +216,9 @@ pub struct OrderLine {
     pub line_no: u32,
     pub product_id: ProductId,
     pub sku: Sku,
+    /// The product's name at placement. Its description is not copied: it can be long,
+    /// and the product has it.
     pub name: String,
-    pub description: Option<String>,
     pub quantity: u32,
     /// The price snapshotted at placement (customer override, explicit, or catalog).
     pub unit_price: Amount,
@@ -177,6 +230,12 @@ pub struct OrderLine {
     pub track_inventory: bool,
     pub notes: Option<String>,
 }
+
+/// An order is one DynamoDB item (at most 400 KB): its JSON may take at most this much,
+/// which leaves room for the index attributes and DynamoDB's own per-attribute overhead.
+/// Every free-text field is bounded, but 250 lines of long multi-byte names and notes can
+/// still add up past it, so the whole order is measured before any write.
+pub const MAX_ORDER_BYTES: usize = 350 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Order {

@@ -367,7 +367,7 @@ async fn update_order_once(
         errors.push("due_date", "due_date must not be before order_date");
     }
     if let Some(s) = req.shipping_info {
-        errors.take("shipping_info", s.address().validate());
+        errors.take("shipping_info", s.validate());
         after.shipping_info = Some(s);
     }
     if let Some(a) = req.billing_address {
@@ -375,6 +375,7 @@ async fn update_order_once(
         after.billing_address = Some(a);
     }
     if let Some(t) = req.payment_terms {
+        errors.take("payment_terms", t.validate());
         after.payment_terms = Some(t);
     }
     if req.notes.is_some() {
@@ -417,12 +418,25 @@ async fn update_order_once(
     let now = deps.clock.now();
     after.version = before.version + 1;
     after.updated_at = now;
+    after.check_fits()?;
+    // The audit entry keeps lines as (sku, quantity, price) only: two full copies of a
+    // large order would not fit one item.
     let pick = |o: &Order| -> Value {
         let v = serde_json::to_value(o).unwrap_or_default();
         Value::Object(
             changed
                 .iter()
-                .map(|k| (k.clone(), v.get(k).cloned().unwrap_or(Value::Null)))
+                .map(|k| {
+                    let value = match k.as_str() {
+                        "items" => json!(o
+                            .items
+                            .iter()
+                            .map(|l| json!({"sku": l.sku, "quantity": l.quantity, "unit_price": l.unit_price}))
+                            .collect::<Vec<_>>()),
+                        _ => v.get(k).cloned().unwrap_or(Value::Null),
+                    };
+                    (k.clone(), value)
+                })
                 .collect(),
         )
     };

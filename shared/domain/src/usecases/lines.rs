@@ -222,7 +222,6 @@ pub(crate) fn build_lines(
             product_id: p.id,
             sku: p.sku.clone(),
             name: p.name.clone(),
-            description: p.description.clone(),
             quantity: item.quantity,
             unit_price,
             tax_amount,

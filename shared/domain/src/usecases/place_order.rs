@@ -186,7 +186,10 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         errors.take("billing_address", a.validate());
     }
     if let Some(s) = &req.shipping_info {
-        errors.take("shipping_info", s.address().validate());
+        errors.take("shipping_info", s.validate());
+    }
+    if let Some(p) = &req.payment_terms {
+        errors.take("payment_terms", p.validate());
     }
     if req
         .custom_fields
@@ -359,6 +362,7 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         version: 1,
     };
 
+    order.check_fits()?;
     for attempt in 1..=ORDER_NUMBER_ATTEMPTS {
         let commit = OrderCommit {
             audit: placed_audit(deps, actor, &order, now),
