@@ -6,6 +6,7 @@ mod bad_input;
 mod catalog;
 mod concurrency;
 mod create_order;
+mod customer_reads;
 mod drift;
 mod edge_trust;
 mod events;

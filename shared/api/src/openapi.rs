@@ -1,7 +1,11 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` attributes and
 //! the request/response types, so it cannot drift from the code.
 
+use utoipa::openapi::content::Content;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::handlers;
@@ -30,7 +34,7 @@ use crate::handlers;
         handlers::customers::get_customer,
         handlers::customers::set_customer_price,
     ),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &CommonResponses)
 )]
 pub struct ApiDoc;
 
@@ -48,6 +52,87 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The error responses that come from the edge rather than from one handler, added to every
+/// operation in one place (an operation's own entry for a status wins): 401 from the
+/// authorizer, 500 and 503 from any handler, and 400, 413 and 415 from parsing a JSON body
+/// (`request::json_body`) on every operation that takes one. All use the one error shape.
+struct CommonResponses;
+
+fn error_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/json",
+        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+    )
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let common: Vec<(&str, Response)> = vec![
+            (
+                "401",
+                error_response("unauthorized: missing, expired or forged token.").build(),
+            ),
+            (
+                "500",
+                error_response("internal_error: an unexpected failure (logged; the body says nothing more).").build(),
+            ),
+            (
+                "503",
+                error_response("contention: the store stayed too busy to finish; retry after `Retry-After` seconds.")
+                    .header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(
+                                utoipa::openapi::ObjectBuilder::new()
+                                    .schema_type(Type::Integer)
+                                    .minimum(Some(0)),
+                            )
+                            .description(Some("Seconds to wait before retrying."))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        ];
+        let with_body: Vec<(&str, Response)> = vec![
+            (
+                "400",
+                error_response("malformed_json: the body is empty or not JSON.").build(),
+            ),
+            (
+                "413",
+                error_response("payload_too_large: the body is over 256 KiB.").build(),
+            ),
+            (
+                "415",
+                error_response("unsupported_media_type: a Content-Type other than application/json.").build(),
+            ),
+            (
+                "422",
+                error_response("validation_error naming each invalid field.").build(),
+            ),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                let has_body = op.request_body.is_some();
+                let extra = common.iter().chain(with_body.iter().filter(|_| has_body));
+                for (status, response) in extra {
+                    op.responses
+                        .responses
+                        .entry((*status).to_owned())
+                        .or_insert_with(|| RefOr::T(response.clone()));
+                }
+            }
+        }
     }
 }
 

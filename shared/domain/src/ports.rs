@@ -314,13 +314,15 @@ pub trait OrderReadStore: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<Order>, Error>;
 
-    /// Counts over the whole attention set at `now` (reads index keys only), or over
-    /// `customer`'s part of it.
+    /// Counts over the attention set at `now`, or over `customer`'s own attention set (its
+    /// own index partition: other customers' orders are never read). Reads index keys only,
+    /// at most `max` of them; a larger set gives lower bounds with `partial` set.
     async fn attention_counts(
         &self,
         company: &CompanyId,
         customer: Option<CustomerId>,
         now: DateTime<Utc>,
+        max: usize,
     ) -> Result<AttentionCounts, Error>;
 
     /// Orders with `total_amount >= minimum` that match `filter`, largest first.
@@ -337,13 +339,16 @@ pub trait OrderReadStore: Send + Sync {
     /// changed its threshold since gets `threshold` different from its setting.
     async fn high_value_stats(&self, company: &CompanyId) -> Result<Option<HighValueStats>, Error>;
 
-    /// Count and exact sum of every order `high_value_orders` would list, summed over the
-    /// matching index entries (used when the counters cannot answer).
+    /// Count and exact sum of the orders `high_value_orders` would list, summed over the
+    /// matching index entries (used when the counters cannot answer): at most `max`
+    /// entries are read, largest first; a larger set gives `partial` sums. A customer's
+    /// filter reads that customer's own total index only.
     async fn high_value_totals(
         &self,
         company: &CompanyId,
         minimum: Decimal,
         filter: &OrderFilter,
+        max: usize,
     ) -> Result<HighValueTotals, Error>;
 }
 

@@ -31,6 +31,15 @@ pub const BY_DUE_SK: &str = "BY_DUE_SK";
 pub const ATTENTION: &str = "Attention";
 pub const ATTENTION_PK: &str = "ATTENTION_PK";
 pub const ATTENTION_SK: &str = "ATTENTION_SK";
+/// One customer's orders by zero-padded total (sparse: orders with a customer), so a
+/// customer's high-value list and totals read that customer's orders only.
+pub const CU_TOTAL: &str = "CustomerByTotal";
+pub const CU_TOTAL_PK: &str = "CU_TOTAL_PK";
+pub const CU_TOTAL_SK: &str = "CU_TOTAL_SK";
+/// One customer's part of the attention index (sparse, as `Attention`).
+pub const CU_ATTENTION: &str = "CustomerAttention";
+pub const CU_ATTENTION_PK: &str = "CU_ATTENTION_PK";
+pub const CU_ATTENTION_SK: &str = "CU_ATTENTION_SK";
 pub const OUTBOX_INDEX: &str = "Outbox";
 pub const OUTBOX_PK: &str = "OUTBOX_PK";
 pub const OUTBOX_SK: &str = "OUTBOX_SK";
@@ -102,9 +111,17 @@ pub fn attention_partition(c: &CompanyId) -> String {
 pub fn origin_lookup(c: &CompanyId, origin: &str) -> String {
     format!("C#{c}#ORIGINS#{origin}")
 }
-/// Search index entries of words starting with `first` (one partition per first letter).
-pub fn search_partition(c: &CompanyId, first: char) -> String {
-    format!("C#{c}#SEARCH#{first}")
+pub fn customer_attention(c: &CompanyId, customer: CustomerId) -> String {
+    format!("C#{c}#CU#{customer}#ATTENTION")
+}
+/// Search index entries of words starting with `first` (one partition per first letter):
+/// the company's, or one customer's own (an order with a customer is indexed in both, so
+/// a customer's search never reads another customer's entries).
+pub fn search_partition(c: &CompanyId, customer: Option<CustomerId>, first: char) -> String {
+    match customer {
+        None => format!("C#{c}#SEARCH#{first}"),
+        Some(cu) => format!("C#{c}#CU#{cu}#SEARCH#{first}"),
+    }
 }
 /// Which search entries an order has, kept in the order's partition.
 pub fn search_manifest(c: &CompanyId, id: OrderId) -> (String, String) {

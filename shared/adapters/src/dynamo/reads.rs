@@ -72,7 +72,17 @@ pub fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
         (BY_DUE_PK, Some(orders_by_date(c))),
         (BY_DUE_SK, Some(index::due_key(o))),
         (ATTENTION_PK, attention.as_ref().map(|_| attention_partition(c))),
-        (ATTENTION_SK, attention),
+        (ATTENTION_SK, attention.clone()),
+        (CU_TOTAL_PK, o.customer_id.map(|cu| customer_orders(c, cu))),
+        (CU_TOTAL_SK, o.customer_id.map(|_| index::total_key(o))),
+        (
+            CU_ATTENTION_PK,
+            o.customer_id
+                .and(attention.as_ref())
+                .and(o.customer_id)
+                .map(|cu| customer_attention(c, cu)),
+        ),
+        (CU_ATTENTION_SK, o.customer_id.and(attention)),
     ]
 }
 
@@ -232,6 +242,21 @@ impl DynamoStore {
         filter: &Filter,
         projection: Option<&str>,
     ) -> Result<(Vec<Item>, Option<Item>), Error> {
+        let (items, last, _) = self.query_page(seg, start, limit, forward, filter, projection).await?;
+        Ok((items, last))
+    }
+
+    /// One `Query` page of a segment: its items, `LastEvaluatedKey`, and how many entries
+    /// it examined (`ScannedCount`).
+    async fn query_page(
+        &self,
+        seg: &Segment,
+        start: Option<Item>,
+        limit: i32,
+        forward: bool,
+        filter: &Filter,
+        projection: Option<&str>,
+    ) -> Result<(Vec<Item>, Option<Item>, usize), Error> {
         let mut vals: Item = [(":pk".to_owned(), av_s(seg.pk.clone()))].into();
         let mut names: HashMap<String, String> = [
             ("#pk".to_owned(), seg.pk_attr.to_owned()),
@@ -273,8 +298,13 @@ impl DynamoStore {
             .send()
             .await
             .map_err(Error::internal)?;
-        self.stats.record(u64::try_from(out.scanned_count).unwrap_or(0));
-        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+        let scanned = u64::try_from(out.scanned_count).unwrap_or(0);
+        self.stats.record(scanned);
+        Ok((
+            out.items.unwrap_or_default(),
+            out.last_evaluated_key,
+            usize::try_from(scanned).unwrap_or(usize::MAX),
+        ))
     }
 
     /// Fills one page from `segments` in order, starting at the page token: each `Query`
@@ -362,12 +392,13 @@ impl DynamoStore {
             }
             OrderSort::TotalAmount => {
                 covered.push(BY_TOTAL_SK);
-                vec![
-                    Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c)).range(
-                        f.min_total.map(index::padded_amount),
-                        f.max_total.map(|m| format!("{}#~", index::padded_amount(m))),
-                    ),
-                ]
+                if f.customer_id.is_some() {
+                    covered.push("customer_id");
+                }
+                vec![Self::by_total(c, f.customer_id).range(
+                    f.min_total.map(index::padded_amount),
+                    f.max_total.map(|m| format!("{}#~", index::padded_amount(m))),
+                )]
             }
             OrderSort::DueDate => vec![Segment::on(BY_DUE, BY_DUE_PK, BY_DUE_SK, orders_by_date(c))],
             OrderSort::Status => {
@@ -442,27 +473,77 @@ impl DynamoStore {
             .collect()
     }
 
-    /// Every item of a segment's range, only the `projection` attributes (meta counts).
-    async fn walk(&self, seg: &Segment, filter: &Filter, projection: &str) -> Result<Vec<Item>, Error> {
+    /// The items of `segments`' ranges, in order, with only the `projection` attributes
+    /// (meta counts and sums): at most `max` entries are examined in all, and the flag
+    /// says whether any were left unexamined.
+    async fn walk(
+        &self,
+        segments: &[Segment],
+        forward: bool,
+        filter: &Filter,
+        projection: &str,
+        max: usize,
+    ) -> Result<(Vec<Item>, bool), Error> {
         let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let (items, last) = self
-                .query_segment(seg, start, 1000, true, filter, Some(projection))
-                .await?;
-            out.extend(items);
-            match last {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
+        let mut examined = 0usize;
+        for (i, seg) in segments.iter().enumerate() {
+            let mut start = None;
+            loop {
+                if examined >= max {
+                    // The budget is spent: partial if any entry is left here or later.
+                    let mut left = self.has_entries(seg, start.take(), forward).await?;
+                    for later in &segments[i + 1..] {
+                        if left {
+                            break;
+                        }
+                        left = self.has_entries(later, None, forward).await?;
+                    }
+                    return Ok((out, left));
+                }
+                let ask = i32::try_from((max - examined).min(1000)).unwrap_or(1000);
+                let (items, last, scanned) = self
+                    .query_page(seg, start.take(), ask, forward, filter, Some(projection))
+                    .await?;
+                examined += scanned;
+                out.extend(items);
+                match last {
+                    Some(k) => start = Some(k),
+                    None => break,
+                }
             }
         }
+        Ok((out, false))
     }
 
-    fn attention_segments(c: &CompanyId, due_bound: NaiveDate) -> [Segment; 2] {
-        let seg = || Segment::on(ATTENTION, ATTENTION_PK, ATTENTION_SK, attention_partition(c));
+    /// Whether `seg`'s range has an entry after `start` (one key read at most).
+    async fn has_entries(&self, seg: &Segment, start: Option<Item>, forward: bool) -> Result<bool, Error> {
+        let (items, _, _) = self
+            .query_page(seg, start, 1, forward, &Filter::default(), Some("PK"))
+            .await?;
+        Ok(!items.is_empty())
+    }
+
+    fn attention_segments(c: &CompanyId, customer: Option<CustomerId>, due_bound: NaiveDate) -> [Segment; 2] {
+        let seg = || match customer {
+            None => Segment::on(ATTENTION, ATTENTION_PK, ATTENTION_SK, attention_partition(c)),
+            Some(cu) => Segment::on(
+                CU_ATTENTION,
+                CU_ATTENTION_PK,
+                CU_ATTENTION_SK,
+                customer_attention(c, cu),
+            ),
+        };
         let mut held = seg();
         held.prefix = Some("H#".into());
         [seg().range(Some("D#".into()), Some(format!("D#{due_bound}#~"))), held]
+    }
+
+    /// The company's total index, or one customer's.
+    fn by_total(c: &CompanyId, customer: Option<CustomerId>) -> Segment {
+        match customer {
+            None => Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c)),
+            Some(cu) => Segment::on(CU_TOTAL, CU_TOTAL_PK, CU_TOTAL_SK, customer_orders(c, cu)),
+        }
     }
 }
 
@@ -500,13 +581,9 @@ impl OrderReadStore for DynamoStore {
         due_bound: NaiveDate,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error> {
-        let segments = Self::attention_segments(c, due_bound);
-        let filter = Filter::of(&OrderFilter {
-            customer_id: customer,
-            ..OrderFilter::default()
-        });
+        let segments = Self::attention_segments(c, customer, due_bound);
         let keep = move |o: &Order| customer.is_none_or(|cu| o.customer_id == Some(cu));
-        self.fill(c, &segments, true, &filter, &keep, page).await
+        self.fill(c, &segments, true, &Filter::default(), &keep, page).await
     }
 
     async fn attention_counts(
@@ -514,26 +591,26 @@ impl OrderReadStore for DynamoStore {
         c: &CompanyId,
         customer: Option<CustomerId>,
         now: DateTime<Utc>,
+        max: usize,
     ) -> Result<AttentionCounts, Error> {
-        let mut counts = AttentionCounts::default();
-        let filter = Filter::of(&OrderFilter {
-            customer_id: customer,
-            ..OrderFilter::default()
-        });
-        for seg in Self::attention_segments(c, index::attention_due_bound(now)) {
-            for item in self.walk(&seg, &filter, "#sk").await? {
-                // `D#<due>#…` or `H#<due or 9999-12-31>#…`
-                let sk = item
-                    .get(ATTENTION_SK)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default();
-                let due = sk.split('#').nth(1).and_then(|d| NaiveDate::from_str(d).ok());
-                let (overdue, urgent) = index::due_state(due, now);
-                counts.total += 1;
-                counts.overdue += u64::from(overdue);
-                counts.urgent += u64::from(urgent);
-            }
+        let segments = Self::attention_segments(c, customer, index::attention_due_bound(now));
+        let (items, partial) = self.walk(&segments, true, &Filter::default(), "#sk", max).await?;
+        let mut counts = AttentionCounts {
+            partial,
+            ..AttentionCounts::default()
+        };
+        for item in items {
+            // `D#<due>#…` or `H#<due or 9999-12-31>#…`
+            let sk = [ATTENTION_SK, CU_ATTENTION_SK]
+                .iter()
+                .find_map(|a| item.get(*a).and_then(|v| v.as_s().ok()))
+                .cloned()
+                .unwrap_or_default();
+            let due = sk.split('#').nth(1).and_then(|d| NaiveDate::from_str(d).ok());
+            let (overdue, urgent) = index::due_state(due, now);
+            counts.total += 1;
+            counts.overdue += u64::from(overdue);
+            counts.urgent += u64::from(urgent);
         }
         Ok(counts)
     }
@@ -545,14 +622,13 @@ impl OrderReadStore for DynamoStore {
         filter: &OrderFilter,
         page: &PageRequest,
     ) -> Result<Page<Order>, Error> {
-        let seg = Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c))
-            .range(Some(index::padded_amount(minimum)), None);
+        let seg = Self::by_total(c, filter.customer_id).range(Some(index::padded_amount(minimum)), None);
         let f = filter.clone();
         self.fill(
             c,
             &[seg],
             false,
-            &Filter::of(filter).without(&[BY_TOTAL_SK]),
+            &Filter::of(filter).without(&[BY_TOTAL_SK, "customer_id"]),
             &move |o| o.total_amount.value() >= minimum && f.matches(o),
             page,
         )
@@ -590,21 +666,24 @@ impl OrderReadStore for DynamoStore {
         c: &CompanyId,
         minimum: Decimal,
         filter: &OrderFilter,
+        max: usize,
     ) -> Result<HighValueTotals, Error> {
-        let seg = Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c))
-            .range(Some(index::padded_amount(minimum)), None);
-        let mut t = HighValueTotals::default();
-        for item in self
-            .walk(&seg, &Filter::of(filter).without(&[BY_TOTAL_SK]), "total_amount")
-            .await?
-        {
+        let seg = Self::by_total(c, filter.customer_id).range(Some(index::padded_amount(minimum)), None);
+        let filter = Filter::of(filter).without(&[BY_TOTAL_SK, "customer_id"]);
+        // Largest first: a partial sum covers the biggest orders.
+        let (items, partial) = self.walk(&[seg], false, &filter, "total_amount", max).await?;
+        let mut t = HighValueTotals {
+            partial,
+            ..HighValueTotals::default()
+        };
+        for item in items {
             let v = item
                 .get("total_amount")
                 .and_then(|v| v.as_s().ok())
                 .and_then(|s| Decimal::from_str(s).ok())
                 .ok_or_else(|| Error::internal("an order without a total"))?;
             t.count += 1;
-            t.total_value += v;
+            t.total_value = t.total_value.saturating_add(v);
         }
         Ok(t)
     }

@@ -17,19 +17,23 @@ use super::keys::*;
 use super::reads::{decode, encode, Filter, Segment, MAX_QUERIES_PER_PAGE};
 use super::{av_s, from_item, DynamoStore, Item};
 
-/// An order's search entries: one item per word, under the word's first letter.
+/// An order's search entries: one item per word, under the word's first letter, in the
+/// company's partitions and, for an order with a customer, again in that customer's.
 fn search_entries(o: &Order) -> Vec<((String, String), Item)> {
     let words = index::search_words(o);
     let list: Vec<AttributeValue> = words.iter().map(|w| av_s(w.clone())).collect();
     let mut out = Vec::new();
-    for w in &words {
-        let Some(first) = w.chars().next() else { continue };
-        let key = (search_partition(&o.company_id, first), index::search_key(w, o));
-        let mut item = super::key_of(key.clone());
-        item.insert(TYPE.into(), av_s("SEARCH_WORD"));
-        item.insert("order_id".into(), av_s(o.id.to_string()));
-        item.insert("words".into(), AttributeValue::L(list.clone()));
-        out.push((key, item));
+    let scopes = [None, o.customer_id];
+    for scope in scopes.iter().take(if o.customer_id.is_some() { 2 } else { 1 }) {
+        for w in &words {
+            let Some(first) = w.chars().next() else { continue };
+            let key = (search_partition(&o.company_id, *scope, first), index::search_key(w, o));
+            let mut item = super::key_of(key.clone());
+            item.insert(TYPE.into(), av_s("SEARCH_WORD"));
+            item.insert("order_id".into(), av_s(o.id.to_string()));
+            item.insert("words".into(), AttributeValue::L(list.clone()));
+            out.push((key, item));
+        }
     }
     out
 }
@@ -199,7 +203,9 @@ impl DynamoStore {
             index: None,
             pk_attr: PK,
             sk_attr: SK,
-            pk: search_partition(c, first),
+            // A customer reads its own entries only: no other customer's order is read,
+            // costs it anything, or moves its cursor.
+            pk: search_partition(c, filter.customer_id, first),
             lo: None,
             hi: None,
             prefix: Some(term.clone()),

@@ -109,18 +109,29 @@ impl OrderReadStore for MemoryStore {
         c: &CompanyId,
         customer: Option<CustomerId>,
         now: DateTime<Utc>,
+        max: usize,
     ) -> Result<AttentionCounts, Error> {
         let s = self.lock();
-        let mut counts = AttentionCounts::default();
-        for o in s
+        // The index entries DynamoDB would walk, in its order: due-dated entries up to the
+        // bound, then held ones; at most `max` of them.
+        let bound = format!("D#{}#~", index::attention_due_bound(now));
+        let mut keys: Vec<String> = s
             .company_orders(c)
             .filter(|o| customer.is_none_or(|cu| o.customer_id == Some(cu)))
-        {
-            if let Some(a) = index::attention(o, now) {
-                counts.total += 1;
-                counts.overdue += u64::from(a.is_overdue);
-                counts.urgent += u64::from(a.is_urgent);
-            }
+            .filter_map(index::attention_key)
+            .filter(|k| k.starts_with("H#") || k.as_str() <= bound.as_str())
+            .collect();
+        keys.sort();
+        let mut counts = AttentionCounts {
+            partial: keys.len() > max,
+            ..AttentionCounts::default()
+        };
+        for key in keys.iter().take(max) {
+            let due = key.split('#').nth(1).and_then(|d| d.parse::<NaiveDate>().ok());
+            let (overdue, urgent) = index::due_state(due, now);
+            counts.total += 1;
+            counts.overdue += u64::from(overdue);
+            counts.urgent += u64::from(urgent);
         }
         Ok(counts)
     }
@@ -150,14 +161,25 @@ impl OrderReadStore for MemoryStore {
         c: &CompanyId,
         minimum: Decimal,
         filter: &OrderFilter,
+        max: usize,
     ) -> Result<HighValueTotals, Error> {
         let s = self.lock();
-        let mut t = HighValueTotals::default();
-        for o in s.company_orders(c) {
-            if o.total_amount.value() >= minimum && filter.matches(o) {
-                t.count += 1;
-                t.total_value += o.total_amount.value();
-            }
+        // The index range DynamoDB walks (the company's, or the customer's), largest first,
+        // at most `max` entries examined; the filter applies to those.
+        let mut range: Vec<(String, &Order)> = s
+            .company_orders(c)
+            .filter(|o| o.total_amount.value() >= minimum)
+            .filter(|o| filter.customer_id.is_none_or(|cu| o.customer_id == Some(cu)))
+            .map(|o| (index::total_key(o), o))
+            .collect();
+        range.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut t = HighValueTotals {
+            partial: range.len() > max,
+            ..HighValueTotals::default()
+        };
+        for (_, o) in range.into_iter().take(max).filter(|(_, o)| filter.matches(o)) {
+            t.count += 1;
+            t.total_value = t.total_value.saturating_add(o.total_amount.value());
         }
         Ok(t)
     }

@@ -37,14 +37,14 @@ fn time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
 #[utoipa::path(
     get, path = "/api/v1/audit-log", tag = "audit", operation_id = "list_audit_log",
     params(
-        ("entity" = Option<String>, Query, description = "order, product, customer or settings"),
+        ("entity" = Option<EntityKind>, Query, description = "Only entries about this kind of entity."),
         ("entity_id" = Option<String>, Query, description = "One entity's history (needs entity)."),
-        ("action" = Option<String>, Query, description = "OrderPlaced, OrderStatusChanged, OrderUpdated, ProductCreated, ProductUpdated, ..."),
-        ("actor" = Option<String>, Query, description = "The user id (sub) who acted."),
-        ("from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive."),
-        ("to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD, inclusive."),
-        ("per_page" = Option<u32>, Query, description = "1-100, default 25."),
-        ("cursor" = Option<String>, Query, description = "links.next of the previous page."),
+        ("action" = Option<AuditAction>, Query, description = "Only entries of this action."),
+        ("actor" = Option<String>, Query, pattern = r"^[A-Za-z0-9._@|-]{1,64}$", description = "The user id (sub) who acted."),
+        ("from" = Option<String>, Query, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$", description = "RFC 3339 time or YYYY-MM-DD, inclusive; not after to."),
+        ("to" = Option<String>, Query, pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])([Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$", description = "RFC 3339 time or YYYY-MM-DD (the whole day), inclusive."),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
+        ("cursor" = Option<String>, Query, description = "links.next of the previous page (opaque; only a cursor this list issued is accepted)."),
     ),
     responses(
         (status = 200, description = "A page of audit entries.", body = ListResponse<AuditEntry>),

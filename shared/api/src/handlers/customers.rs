@@ -42,7 +42,7 @@ pub async fn create_customer(app: &App, req: Request) -> Response<Body> {
 
 #[utoipa::path(
     get, path = "/api/v1/customers/{id}", tag = "customers", operation_id = "get_customer",
-    params(("id" = String, Path, description = "Customer id (UUID)")),
+    params(("id" = String, Path, format = Uuid, description = "Customer id (UUID); anything else is 404")),
     responses(
         (status = 200, description = "The customer with its negotiated prices.", body = Data<CustomerView>),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
@@ -63,7 +63,7 @@ pub async fn get_customer(app: &App, req: Request) -> Response<Body> {
 /// Set this customer's price for one product (used instead of the catalog price).
 #[utoipa::path(
     put, path = "/api/v1/customers/{id}/prices/{product_id}", tag = "customers", operation_id = "set_customer_price",
-    params(("id" = String, Path, description = "Customer id (UUID)"), ("product_id" = String, Path, description = "Product id (UUID)")),
+    params(("id" = String, Path, format = Uuid, description = "Customer id (UUID); anything else is 404"), ("product_id" = String, Path, format = Uuid, description = "Product id (UUID); anything else is 404")),
     request_body = SetPriceRequest,
     responses(
         (status = 200, description = "The negotiated price.", body = Data<PriceOverride>),

@@ -124,10 +124,13 @@ pub struct AttentionItem {
 pub struct AttentionMeta {
     pub per_page: u32,
     pub count: usize,
-    /// Every order that needs attention now, not just this page.
+    /// Every order that needs attention now, not just this page (a customer: its own).
     pub total_attention_required: u64,
     pub overdue_count: u64,
     pub urgent_count: u64,
+    /// True when more than 2,000 orders need attention: the counts then cover the first
+    /// 2,000 (most overdue first) and are lower bounds. Counting never reads more.
+    pub counts_partial: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -155,6 +158,10 @@ pub struct HighValueMeta {
     /// Exact sum of their totals.
     #[schema(value_type = String)]
     pub total_value: Decimal,
+    /// True when summing over the orders stopped after the 2,000 largest at or above the
+    /// minimum: `total` and `total_value` then cover those and are lower bounds. Never set
+    /// when the totals come from the counters.
+    pub totals_partial: bool,
     /// `total_value / total`, rounded half away from zero to 2 decimals.
     #[schema(value_type = String)]
     pub average_value: Decimal,
@@ -315,22 +322,22 @@ const LIST_PARAMS: &[&str] = &[
 #[utoipa::path(
     get, path = "/api/v1/sales/orders", tag = "orders", operation_id = "list_orders",
     params(
-        ("status" = Option<String>, Query, description = "draft, pending, pending_approval, confirmed, processing, on_hold, shipped, delivered, completed, cancelled"),
-        ("customer_id" = Option<String>, Query, description = "One customer's orders (a customer's own token always gets only its own)."),
-        ("sales_rep_id" = Option<String>, Query, description = "One sales rep's orders."),
-        ("source" = Option<String>, Query, description = "online_store, manual, phone, email, api"),
-        ("channel" = Option<String>, Query, description = "storefront, dashboard, api, webhook"),
-        ("priority" = Option<String>, Query, description = "low, normal, high, urgent"),
-        ("from_date" = Option<String>, Query, description = "order_date on or after (YYYY-MM-DD)."),
-        ("to_date" = Option<String>, Query, description = "order_date on or before (YYYY-MM-DD)."),
-        ("min_total" = Option<String>, Query, description = "total_amount at least."),
-        ("max_total" = Option<String>, Query, description = "total_amount at most."),
-        ("origin_order_id" = Option<String>, Query, description = "The integration's own order id."),
-        ("search" = Option<String>, Query, description = "Word-prefix search, as /search (cannot be combined with sort_by)."),
-        ("sort_by" = Option<String>, Query, description = "order_date (default), total_amount, status (lifecycle order), due_date"),
-        ("sort_direction" = Option<String>, Query, description = "desc (default) or asc"),
-        ("per_page" = Option<u32>, Query, description = "1-100, default 25."),
-        ("cursor" = Option<String>, Query, description = "links.next of the previous page."),
+        ("status" = Option<OrderStatus>, Query, description = "Only orders in this status."),
+        ("customer_id" = Option<String>, Query, format = Uuid, description = "One customer's orders (a customer's own token always gets only its own; another customer's id answers 404)."),
+        ("sales_rep_id" = Option<String>, Query, pattern = r"^[A-Za-z0-9._@|-]{1,64}$", description = "One sales rep's orders (a user id)."),
+        ("source" = Option<Source>, Query, description = "Only orders from this source."),
+        ("channel" = Option<Channel>, Query, description = "Only orders through this channel."),
+        ("priority" = Option<Priority>, Query, description = "Only orders of this priority."),
+        ("from_date" = Option<NaiveDate>, Query, description = "order_date on or after (YYYY-MM-DD); not after to_date."),
+        ("to_date" = Option<NaiveDate>, Query, description = "order_date on or before (YYYY-MM-DD)."),
+        ("min_total" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$", description = "total_amount at least (a decimal from 0 to 10^15); not above max_total."),
+        ("max_total" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$", description = "total_amount at most (a decimal from 0 to 10^15)."),
+        ("origin_order_id" = Option<String>, Query, min_length = 1, max_length = 128, description = "The integration's own order id (1-128 bytes)."),
+        ("search" = Option<String>, Query, pattern = r"^[\W_]*[^\W_]+([\W_]+[^\W_]+){0,7}[\W_]*$", description = "Word-prefix search, as /search: 1-8 words of letters or digits (cannot be combined with sort_by or sort_direction)."),
+        ("sort_by" = Option<String>, Query, pattern = "^(order_date|total_amount|status|due_date)$", description = "order_date (default), total_amount, status (lifecycle order), due_date"),
+        ("sort_direction" = Option<String>, Query, pattern = "^(asc|desc)$", description = "desc (default) or asc"),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
+        ("cursor" = Option<String>, Query, description = "links.next of the previous page (opaque; only a cursor this list issued is accepted)."),
     ),
     responses(
         (status = 200, description = "A page of orders.", body = OrderListResponse),
@@ -417,12 +424,12 @@ pub async fn list_orders(app: &App, req: Request) -> Response<Body> {
 #[utoipa::path(
     get, path = "/api/v1/sales/orders/search", tag = "orders", operation_id = "search_orders",
     params(
-        ("q" = String, Query, description = "Words to find; each matches the beginning of a word, case-insensitively (`acm corp` finds Acme Corporation)."),
-        ("status" = Option<String>, Query, description = "Only orders in this status."),
-        ("date_from" = Option<String>, Query, description = "order_date on or after (YYYY-MM-DD)."),
-        ("date_to" = Option<String>, Query, description = "order_date on or before (YYYY-MM-DD)."),
-        ("per_page" = Option<u32>, Query, description = "1-100, default 25."),
-        ("cursor" = Option<String>, Query, description = "links.next of the previous page."),
+        ("q" = String, Query, pattern = r"^[\W_]*[^\W_]+([\W_]+[^\W_]+){0,7}[\W_]*$", description = "1-8 words to find; each matches the beginning of a word, case-insensitively (`acm corp` finds Acme Corporation)."),
+        ("status" = Option<OrderStatus>, Query, description = "Only orders in this status."),
+        ("date_from" = Option<NaiveDate>, Query, description = "order_date on or after (YYYY-MM-DD); not after date_to."),
+        ("date_to" = Option<NaiveDate>, Query, description = "order_date on or before (YYYY-MM-DD)."),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
+        ("cursor" = Option<String>, Query, description = "links.next of the previous page (opaque; only a cursor this list issued is accepted)."),
     ),
     responses(
         (status = 200, description = "Matching orders, by matched word, newest first.", body = OrderListResponse),
@@ -464,8 +471,8 @@ pub async fn search_orders(app: &App, req: Request) -> Response<Body> {
 #[utoipa::path(
     get, path = "/api/v1/sales/orders/requires-attention", tag = "orders", operation_id = "requires_attention",
     params(
-        ("per_page" = Option<u32>, Query, description = "1-100, default 25."),
-        ("cursor" = Option<String>, Query, description = "links.next of the previous page."),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
+        ("cursor" = Option<String>, Query, description = "links.next of the previous page (opaque; only a cursor this list issued is accepted)."),
     ),
     responses(
         (status = 200, description = "A page of orders with why each needs attention, and the counts over all of them.", body = AttentionResponse),
@@ -502,6 +509,7 @@ pub async fn requires_attention(app: &App, req: Request) -> Response<Body> {
                     count: data.len(),
                     total_attention_required: found.counts.total,
                     overdue_count: found.counts.overdue,
+                    counts_partial: found.counts.partial,
                     urgent_count: found.counts.urgent,
                 },
                 data,
@@ -517,12 +525,12 @@ pub async fn requires_attention(app: &App, req: Request) -> Response<Body> {
 #[utoipa::path(
     get, path = "/api/v1/sales/orders/high-value", tag = "orders", operation_id = "high_value_orders",
     params(
-        ("minimum_amount" = Option<String>, Query, description = "Default: the company's high_value_threshold (10000 unless set)."),
-        ("status" = Option<String>, Query, description = "Only orders in this status."),
-        ("from_date" = Option<String>, Query, description = "order_date on or after (YYYY-MM-DD)."),
-        ("to_date" = Option<String>, Query, description = "order_date on or before (YYYY-MM-DD)."),
-        ("per_page" = Option<u32>, Query, description = "1-100, default 25."),
-        ("cursor" = Option<String>, Query, description = "links.next of the previous page."),
+        ("minimum_amount" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$", description = "A decimal from 0 to 10^15. Default: the company's high_value_threshold (10000 unless set)."),
+        ("status" = Option<OrderStatus>, Query, description = "Only orders in this status."),
+        ("from_date" = Option<NaiveDate>, Query, description = "order_date on or after (YYYY-MM-DD); not after to_date."),
+        ("to_date" = Option<NaiveDate>, Query, description = "order_date on or before (YYYY-MM-DD)."),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
+        ("cursor" = Option<String>, Query, description = "links.next of the previous page (opaque; only a cursor this list issued is accepted)."),
     ),
     responses(
         (status = 200, description = "A page of high-value orders and the totals over all of them.", body = HighValueResponse),
@@ -559,6 +567,7 @@ pub async fn high_value_orders(app: &App, req: Request) -> Response<Body> {
                     minimum_amount: found.minimum,
                     total: t.count,
                     total_value: t.total_value,
+                    totals_partial: t.partial,
                     average_value: t.average(),
                     totals_from: if found.from_counters { "counters" } else { "orders" },
                 },

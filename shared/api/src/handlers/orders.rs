@@ -20,7 +20,7 @@ use crate::App;
 #[utoipa::path(
     post, path = "/api/v1/sales/orders", tag = "orders", operation_id = "create_order",
     request_body = CreateOrderRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retrying with the same key and body returns the first response; a different body answers 422.")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1-255 visible ASCII characters. Retrying with the same key and body returns the first response; a different body answers 422.")),
     responses(
         (status = 201, description = "The order was placed (or this is the first response to a retried Idempotency-Key).", body = Data<Order>),
         (status = 200, description = "An integration resent an origin_order_id it already placed: the existing order.", body = Data<Order>),
@@ -64,7 +64,7 @@ pub async fn create_order(app: &App, req: Request) -> Response<Body> {
 /// Read one order with its lines and customer summary.
 #[utoipa::path(
     get, path = "/api/v1/sales/orders/{id}", tag = "orders", operation_id = "get_order",
-    params(("id" = String, Path, description = "Order id (UUID)")),
+    params(("id" = String, Path, format = Uuid, description = "Order id (UUID); anything else is 404")),
     responses(
         (status = 200, description = "The order.", body = Data<Order>),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
@@ -98,8 +98,8 @@ fn with_etag(mut resp: Response<Body>, order: &Order) -> Response<Body> {
 #[utoipa::path(
     post, path = "/api/v1/sales/orders/{id}/status", tag = "orders", operation_id = "change_order_status",
     params(
-        ("id" = String, Path, description = "Order id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; a newer order answers 412."),
+        ("id" = String, Path, format = Uuid, description = "Order id (UUID); anything else is 404"),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag you read (`\"3\"`), or `*`; a newer order answers 412, anything else 422."),
     ),
     request_body = ChangeStatusRequest,
     responses(
@@ -133,8 +133,8 @@ pub async fn change_order_status(app: &App, req: Request) -> Response<Body> {
 #[utoipa::path(
     method(put, patch), path = "/api/v1/sales/orders/{id}", tag = "orders", operation_id = "update_order",
     params(
-        ("id" = String, Path, description = "Order id (UUID)"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; a newer order answers 412."),
+        ("id" = String, Path, format = Uuid, description = "Order id (UUID); anything else is 404"),
+        ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(\*|(W/)?"[0-9]{1,19}"|[0-9]{1,19})$"#, description = "The ETag you read (`\"3\"`), or `*`; a newer order answers 412, anything else 422."),
     ),
     request_body = UpdateOrderRequest,
     responses(

@@ -44,7 +44,7 @@ pub async fn create_product(app: &App, req: Request) -> Response<Body> {
 
 #[utoipa::path(
     get, path = "/api/v1/products/{id}", tag = "products", operation_id = "get_product",
-    params(("id" = String, Path, description = "Product id (UUID)")),
+    params(("id" = String, Path, format = Uuid, description = "Product id (UUID); anything else is 404")),
     responses(
         (status = 200, description = "The product.", body = Data<Product>),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
@@ -70,8 +70,8 @@ pub async fn get_product(app: &App, req: Request) -> Response<Body> {
         ("category" = Option<String>, Query, description = "Only this category (case-insensitive)."),
         ("active" = Option<bool>, Query, description = "true: only active products."),
         ("in_stock" = Option<bool>, Query, description = "true: only products with stock > 0."),
-        ("per_page" = Option<u32>, Query, description = "1-100, default 25."),
-        ("cursor" = Option<String>, Query, description = "links.next of the previous page."),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
+        ("cursor" = Option<String>, Query, description = "links.next of the previous page (opaque; only a cursor this list issued is accepted)."),
     ),
     responses(
         (status = 200, description = "A page of products.", body = ListResponse<Product>),
@@ -107,7 +107,7 @@ pub async fn list_products(app: &App, req: Request) -> Response<Body> {
 /// decrement is never overwritten.
 #[utoipa::path(
     patch, path = "/api/v1/products/{id}", tag = "products", operation_id = "update_product",
-    params(("id" = String, Path, description = "Product id (UUID)")),
+    params(("id" = String, Path, format = Uuid, description = "Product id (UUID); anything else is 404")),
     request_body = UpdateProductRequest,
     responses(
         (status = 200, description = "The product after the edit.", body = Data<Product>),

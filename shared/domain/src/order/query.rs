@@ -90,19 +90,30 @@ pub struct OrderListQuery {
     pub descending: bool,
 }
 
+/// At most this many index entries are read to count or sum over a set (the attention
+/// counts, high-value totals for another minimum): about two `Query` pages of keys. A set
+/// larger than that is reported as partial, never walked to its end, so no read grows
+/// with the tenant.
+pub const MAX_COUNTED: usize = 2_000;
+
 /// `meta` of the requires-attention list, over every order that needs attention now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AttentionCounts {
     pub total: u64,
     pub overdue: u64,
     pub urgent: u64,
+    /// The set was larger than the entries read ([`MAX_COUNTED`]): the counts are lower
+    /// bounds.
+    pub partial: bool,
 }
 
-/// `meta` of the high-value list: exact decimal sums over every matching order.
+/// `meta` of the high-value list: exact decimal sums over every matching order, or over
+/// the first [`MAX_COUNTED`] of them with `partial` set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HighValueTotals {
     pub count: u64,
     pub total_value: Decimal,
+    pub partial: bool,
 }
 
 impl HighValueTotals {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use crate::auth::{Actor, Permission};
 use crate::error::Error;
 use crate::order::index::{self, Attention};
-use crate::order::query::{AttentionCounts, HighValueTotals, OrderFilter, OrderListQuery};
+use crate::order::query::{AttentionCounts, HighValueTotals, OrderFilter, OrderListQuery, MAX_COUNTED};
 use crate::order::Order;
 use crate::ports::{Deps, Page, PageRequest};
 
@@ -126,7 +126,7 @@ pub async fn requires_attention(deps: &Deps, actor: &Actor, page: PageRequest) -
         .filter_map(|o| index::attention(&o, now).map(|a| (o, a)))
         .collect();
     // Over every order that needs attention (a customer's: its own), not just this page.
-    let counts = deps.store.attention_counts(c, customer, now).await?;
+    let counts = deps.store.attention_counts(c, customer, now, MAX_COUNTED).await?;
     Ok(AttentionPage {
         items,
         next: found.next,
@@ -175,8 +175,8 @@ pub async fn high_value(
                 let mut t = HighValueTotals::default();
                 for (status, (n, v)) in &s.by_status {
                     if filter.status.is_none_or(|f| f.as_str() == *status) {
-                        t.count += n;
-                        t.total_value += v;
+                        t.count = t.count.saturating_add(*n);
+                        t.total_value = t.total_value.saturating_add(*v);
                     }
                 }
                 t
@@ -186,7 +186,7 @@ pub async fn high_value(
     let from_counters = counted.is_some();
     let mut totals = match counted {
         Some(t) => t,
-        None => deps.store.high_value_totals(c, minimum, &filter).await?,
+        None => deps.store.high_value_totals(c, minimum, &filter, MAX_COUNTED).await?,
     };
     if totals.count == 0 {
         // Counters that went up and back down hold "0.00"; nothing summed is "0".
