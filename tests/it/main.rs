@@ -11,6 +11,7 @@ mod drift;
 mod edge_trust;
 mod events;
 mod generated_bodies;
+mod iam;
 mod lifecycle;
 mod notifications;
 mod order_lists;

@@ -6,6 +6,8 @@
 //! `OMS_TEST_DYNAMODB_ENDPOINT`. Run without it they fail with that instruction, unless
 //! `OMS_SKIP_DYNAMODB=1` says to skip them on purpose (the fast loop: `make test-fast`).
 
+pub mod sdk;
+
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;

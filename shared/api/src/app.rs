@@ -80,7 +80,9 @@ pub async fn mailer_from_env() -> anyhow::Result<SesMailer> {
     ))
 }
 
-async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+/// The SDK configuration every client is built from: the default AWS chain, or a local
+/// endpoint with throwaway credentials (tests add interceptors to clients built from it).
+pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     match endpoint {
         None => aws_config::load_defaults(BehaviorVersion::latest()).await,
         Some(url) => aws_config::SdkConfig::builder()

@@ -1,0 +1,119 @@
+//! SDK interceptors for tests: a recorder of the AWS operations a piece of code really
+//! performs (and the IAM actions they need), installed on the same SDK clients production
+//! builds, so what is recorded is what the adapters send.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// One IAM permission a call needs: the action, and whether it reads a secondary index
+/// (which IAM authorizes on the `<table>/index/*` resource, not the table's).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Needed {
+    pub action: String,
+    pub on_index: bool,
+}
+
+/// Records the IAM actions of every operation sent through the clients it is installed on
+/// (once per operation, before it is serialized, whatever its retries).
+#[derive(Debug, Clone, Default)]
+pub struct CallRecorder(Arc<Mutex<BTreeSet<Needed>>>);
+
+impl CallRecorder {
+    /// Everything recorded since the last call, and clears it.
+    pub fn take(&self) -> BTreeSet<Needed> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn add(&self, action: String, on_index: bool) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(Needed { action, on_index });
+    }
+
+    /// A DynamoDB client over `config` that records through this recorder.
+    pub fn dynamodb(&self, config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(config)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    pub fn sqs(&self, config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(config)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    pub fn ses(&self, config: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
+        aws_sdk_sesv2::Client::from_conf(
+            aws_sdk_sesv2::config::Builder::from(config)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+}
+
+impl Intercept for CallRecorder {
+    fn name(&self) -> &'static str {
+        "CallRecorder"
+    }
+
+    fn read_before_serialization(
+        &self,
+        ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(meta) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
+        let (service, op) = (meta.service().to_ascii_lowercase(), meta.name().to_owned());
+        let input = ctx.input();
+        use aws_sdk_dynamodb::operation as ddb;
+        match (service.as_str(), op.as_str()) {
+            // IAM authorizes each action of a transaction as the single-item write it is.
+            ("dynamodb", "TransactWriteItems") => {
+                if let Some(i) = input.downcast_ref::<ddb::transact_write_items::TransactWriteItemsInput>() {
+                    for item in i.transact_items() {
+                        let action = if item.put().is_some() {
+                            "PutItem"
+                        } else if item.update().is_some() {
+                            "UpdateItem"
+                        } else if item.delete().is_some() {
+                            "DeleteItem"
+                        } else {
+                            "ConditionCheckItem"
+                        };
+                        self.add(format!("dynamodb:{action}"), false);
+                    }
+                }
+            }
+            ("dynamodb", "TransactGetItems") => self.add("dynamodb:GetItem".into(), false),
+            ("dynamodb", "Query") => {
+                let on_index = input
+                    .downcast_ref::<ddb::query::QueryInput>()
+                    .is_some_and(|q| q.index_name().is_some());
+                self.add("dynamodb:Query".into(), on_index);
+            }
+            ("dynamodb", _) => self.add(format!("dynamodb:{op}"), false),
+            // Batches are authorized as the single-message action.
+            ("sqs", "SendMessageBatch") => self.add("sqs:SendMessage".into(), false),
+            ("sqs", _) => self.add(format!("sqs:{op}"), false),
+            // SES v2's SendEmail is authorized as ses:SendEmail (raw content included).
+            (s, _) if s.starts_with("ses") => self.add(format!("ses:{op}"), false),
+            (s, _) => self.add(format!("{s}:{op}"), false),
+        }
+        Ok(())
+    }
+}
