@@ -80,6 +80,21 @@ async fn a_customer_high_value_list_and_totals_are_its_own(app: TestApp) {
     assert_eq!(r.body["meta"]["total"], 2);
     assert_eq!(r.body["meta"]["total_value"], "27500.50");
     assert_eq!(r.body["meta"]["totals_partial"], false);
+    assert_eq!(
+        r.body["meta"]["totals_from"], "counters",
+        "the customer's own counters: one read"
+    );
+    // Another minimum sums over the customer's own index entries instead.
+    let other = app
+        .call(
+            "GET",
+            &format!("{ORDERS}/high-value?minimum_amount=13000"),
+            &d.buyer,
+            None,
+        )
+        .await;
+    assert_eq!(other.body["meta"]["total"], 1, "{}", other.body);
+    assert_eq!(other.body["meta"]["totals_from"], "orders");
     let next = r.body["links"]["next"].as_str().expect("a second page").to_owned();
     let r2 = app.call("GET", &next, &d.buyer, None).await;
     assert_eq!(r2.body["data"][0]["id"], a2["id"]);

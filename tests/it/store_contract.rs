@@ -254,6 +254,7 @@ async fn memory_store_fails_a_commit_before_it_mutates_anything() {
     let before = app.counts(&d.t.company).await;
     let overflowing = || oms_domain::order::query::HighValueDelta {
         threshold: rust_decimal::Decimal::ZERO,
+        customer: None,
         changes: vec![(template.status, 1, rust_decimal::Decimal::MAX)],
     };
     let mut first = commit_of(&d, &template, "C-MAX-1");

@@ -34,7 +34,7 @@ use crate::handlers;
         handlers::customers::get_customer,
         handlers::customers::set_customer_price,
     ),
-    modifiers(&BearerAuth, &CommonResponses)
+    modifiers(&BearerAuth, &CommonResponses, &DecimalInputSchema)
 )]
 pub struct ApiDoc;
 
@@ -133,6 +133,32 @@ impl Modify for CommonResponses {
                 }
             }
         }
+    }
+}
+
+/// `DecimalInput` (every amount a request sends) reads a JSON string or a number
+/// (`money::deserialize_decimal`); its derived schema says only "string". Amounts are at
+/// least 0 and at most 10^12, with at most the currency's decimal places (2 for USD).
+struct DecimalInputSchema;
+
+impl Modify for DecimalInputSchema {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.insert(
+            "DecimalInput".to_owned(),
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+                .description(Some(
+                    "A decimal amount as a string (\"12.50\") or a JSON number: from 0 to 1000000000000, \
+                     with at most the currency's decimal places.",
+                ))
+                .pattern(Some(r"^[0-9]{1,12}(\.[0-9]{1,2})?$"))
+                .minimum(Some(0))
+                .maximum(Some(1_000_000_000_000_i64))
+                .examples([serde_json::json!("12.50")])
+                .into(),
+        );
     }
 }
 

@@ -40,7 +40,7 @@ fn too_large(field: &str) -> Error {
 
 /// A non-negative decimal amount, serialized as a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, utoipa::ToSchema)]
-#[schema(value_type = String, example = "349.97")]
+#[schema(value_type = String, example = "349.97", pattern = r"^[0-9]+(\.[0-9]+)?$")]
 pub struct Amount(Decimal);
 
 impl Amount {

@@ -337,7 +337,12 @@ pub trait OrderReadStore: Send + Sync {
     /// The high-value counters kept with each order, if any order has touched them. They
     /// count against the threshold in force when they were first written: a company that
     /// changed its threshold since gets `threshold` different from its setting.
-    async fn high_value_stats(&self, company: &CompanyId) -> Result<Option<HighValueStats>, Error>;
+    /// The company's counters, or `customer`'s own.
+    async fn high_value_stats(
+        &self,
+        company: &CompanyId,
+        customer: Option<CustomerId>,
+    ) -> Result<Option<HighValueStats>, Error>;
 
     /// Count and exact sum of the orders `high_value_orders` would list, summed over the
     /// matching index entries (used when the counters cannot answer): at most `max`

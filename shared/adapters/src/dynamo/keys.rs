@@ -57,9 +57,13 @@ pub fn settings(c: &CompanyId) -> (String, String) {
     (tenant(c), "SETTINGS".into())
 }
 
-/// The company's high-value counters (per status: count and summed totals).
-pub fn high_value_stats(c: &CompanyId) -> (String, String) {
-    (tenant(c), "STATS#HIGH_VALUE".into())
+/// The high-value counters (per status: count and summed totals) of the company, or of one
+/// customer (in the customer's partition).
+pub fn high_value_stats(c: &CompanyId, customer: Option<CustomerId>) -> (String, String) {
+    match customer {
+        None => (tenant(c), "STATS#HIGH_VALUE".into()),
+        Some(cu) => (self::customer(c, cu).0, "STATS#HIGH_VALUE".into()),
+    }
 }
 
 pub fn product(c: &CompanyId, id: ProductId) -> (String, String) {

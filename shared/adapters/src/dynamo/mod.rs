@@ -517,6 +517,18 @@ fn count_high_value(
     delta: Option<&oms_domain::order::query::HighValueDelta>,
 ) -> Result<(), Error> {
     let Some(d) = delta else { return Ok(()) };
+    for scope in std::iter::once(None).chain(d.customer.map(Some)) {
+        add_high_value(tx, c, scope, d)?;
+    }
+    Ok(())
+}
+
+fn add_high_value(
+    tx: &mut Tx<OrderGuard>,
+    c: &CompanyId,
+    customer: Option<oms_domain::ids::CustomerId>,
+    d: &oms_domain::order::query::HighValueDelta,
+) -> Result<(), Error> {
     let mut names = HashMap::from([("#thr".to_owned(), "threshold".to_owned())]);
     let mut vals = values([(":thr", av_s(d.threshold.normalize().to_string()))]);
     let mut add = Vec::new();
@@ -528,7 +540,7 @@ fn count_high_value(
         add.push(format!("#n{i} :n{i}, #v{i} :v{i}"));
     }
     tx.update(
-        high_value_stats(c),
+        high_value_stats(c, customer),
         &format!("SET #thr = if_not_exists(#thr, :thr) ADD {}", add.join(", ")),
         None,
         names,

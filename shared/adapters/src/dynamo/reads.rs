@@ -635,8 +635,12 @@ impl OrderReadStore for DynamoStore {
         .await
     }
 
-    async fn high_value_stats(&self, c: &CompanyId) -> Result<Option<HighValueStats>, Error> {
-        let Some(item) = self.get(high_value_stats(c)).await? else {
+    async fn high_value_stats(
+        &self,
+        c: &CompanyId,
+        customer: Option<CustomerId>,
+    ) -> Result<Option<HighValueStats>, Error> {
+        let Some(item) = self.get(high_value_stats(c, customer)).await? else {
             return Ok(None);
         };
         let num = |name: &str| {

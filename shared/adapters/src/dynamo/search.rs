@@ -95,13 +95,21 @@ impl DynamoStore {
             puts.push(search_manifest_item(o, &keys));
         }
         self.batch_write(puts, Vec::new()).await?;
-        let mut by_company: HashMap<&CompanyId, Vec<(OrderStatus, i64, Decimal)>> = HashMap::new();
+        // Summed per counters item (the company's and each customer's), one update each.
+        type Scope<'a> = (&'a CompanyId, Option<oms_domain::ids::CustomerId>);
+        let mut by_scope: HashMap<Scope, Vec<(OrderStatus, i64, Decimal)>> = HashMap::new();
         for o in orders {
             if let Some(d) = oms_domain::order::query::HighValueDelta::between(None, o, high_value_threshold) {
-                by_company.entry(&o.company_id).or_default().extend(d.changes);
+                by_scope
+                    .entry((&o.company_id, None))
+                    .or_default()
+                    .extend(d.changes.clone());
+                if let Some(cu) = d.customer {
+                    by_scope.entry((&o.company_id, Some(cu))).or_default().extend(d.changes);
+                }
             }
         }
-        for (c, changes) in by_company {
+        for ((c, customer), changes) in by_scope {
             let mut sum: HashMap<OrderStatus, (i64, Decimal)> = HashMap::new();
             for (s, n, v) in changes {
                 let e = sum.entry(s).or_insert((0, Decimal::ZERO));
@@ -110,10 +118,11 @@ impl DynamoStore {
             }
             let delta = oms_domain::order::query::HighValueDelta {
                 threshold: high_value_threshold,
+                customer: None,
                 changes: sum.into_iter().map(|(s, (n, v))| (s, n, v)).collect(),
             };
             let mut tx = super::tx::Tx::new(&self.table);
-            super::count_high_value(&mut tx, c, Some(&delta))?;
+            super::add_high_value(&mut tx, c, customer, &delta)?;
             tx.commit(&self.client)
                 .await
                 .map_err(|_| Error::internal("high-value counters"))?

@@ -54,28 +54,34 @@ struct State {
     search: BTreeMap<Key<String>, (OrderId, BTreeSet<String>)>,
     /// Which search keys each order has, so re-indexing removes the stale ones.
     search_keys: HashMap<Key<OrderId>, Vec<String>>,
-    /// High-value counters, as the DynamoDB store keeps them on one item per company.
-    high_value: HashMap<CompanyId, HighValueStats>,
+    /// High-value counters, as the DynamoDB store keeps them: one item per company and one
+    /// per customer.
+    high_value: HashMap<(CompanyId, Option<CustomerId>), HighValueStats>,
 }
 
 impl State {
     /// The high-value counters after `delta`, computed without touching the state: all of
     /// a write's fallible work happens before anything is mutated.
-    fn next_high_value(&self, c: &CompanyId, delta: Option<&HighValueDelta>) -> Result<Option<HighValueStats>, Error> {
-        let Some(d) = delta else { return Ok(None) };
-        let mut stats = self.high_value.get(c).cloned().unwrap_or_else(|| HighValueStats {
-            // Like `if_not_exists`: the threshold the counters were started with stays.
-            threshold: d.threshold,
-            ..HighValueStats::default()
-        });
-        for (status, n, v) in &d.changes {
-            let e = stats.by_status.entry(status.as_str()).or_insert((0, Decimal::ZERO));
-            e.0 = e.0.saturating_add_signed(*n);
-            e.1 =
-                e.1.checked_add(*v)
-                    .ok_or_else(|| Error::internal("high-value counter overflow"))?;
+    fn next_high_value(&self, c: &CompanyId, delta: Option<&HighValueDelta>) -> Result<Vec<HighValueEntry>, Error> {
+        let Some(d) = delta else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for scope in std::iter::once(None).chain(d.customer.map(Some)) {
+            let key = (c.clone(), scope);
+            let mut stats = self.high_value.get(&key).cloned().unwrap_or_else(|| HighValueStats {
+                // Like `if_not_exists`: the threshold the counters were started with stays.
+                threshold: d.threshold,
+                ..HighValueStats::default()
+            });
+            for (status, n, v) in &d.changes {
+                let e = stats.by_status.entry(status.as_str()).or_insert((0, Decimal::ZERO));
+                e.0 = e.0.saturating_add_signed(*n);
+                e.1 =
+                    e.1.checked_add(*v)
+                        .ok_or_else(|| Error::internal("high-value counter overflow"))?;
+            }
+            out.push((key, stats));
         }
-        Ok(Some(stats))
+        Ok(out)
     }
 }
 
@@ -199,6 +205,8 @@ impl State {
         }
     }
 }
+
+type HighValueEntry = ((CompanyId, Option<CustomerId>), HighValueStats);
 
 /// Stock levels and the cap counter as a write will leave them.
 struct Planned {
@@ -580,9 +588,7 @@ impl OrderStore for MemoryStore {
         let high_value = s.next_high_value(c, ch.high_value.as_ref())?;
         // Everything that can fail has: apply.
         s.apply(c, planned, ch.after.updated_at);
-        if let Some(h) = high_value {
-            s.high_value.insert(c.clone(), h);
-        }
+        s.high_value.extend(high_value);
         s.orders.insert(key, merged.clone());
         s.audit.push(ch.audit.clone());
         s.outbox.push(ch.outbox.clone());
@@ -619,9 +625,7 @@ impl OrderStore for MemoryStore {
         let planned = s.next_stock_and_cap(c, &commit.stock, &[], commit.cap.as_ref())?;
         let high_value = s.next_high_value(c, commit.high_value.as_ref())?;
         s.apply(c, planned, o.created_at);
-        if let Some(h) = high_value {
-            s.high_value.insert(c.clone(), h);
-        }
+        s.high_value.extend(high_value);
         if let Some((k, rec)) = &commit.idempotency {
             s.idempotency
                 .insert((c.clone(), k.principal.to_string(), k.key.clone()), rec.clone());

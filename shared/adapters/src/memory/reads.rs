@@ -152,8 +152,12 @@ impl OrderReadStore for MemoryStore {
         Ok(Page::of_keyed(rows, true, page))
     }
 
-    async fn high_value_stats(&self, c: &CompanyId) -> Result<Option<HighValueStats>, Error> {
-        Ok(self.lock().high_value.get(c).cloned())
+    async fn high_value_stats(
+        &self,
+        c: &CompanyId,
+        customer: Option<CustomerId>,
+    ) -> Result<Option<HighValueStats>, Error> {
+        Ok(self.lock().high_value.get(&(c.clone(), customer)).cloned())
     }
 
     async fn high_value_totals(

@@ -18,7 +18,7 @@ use crate::App;
     post, path = "/api/v1/customers", tag = "customers", operation_id = "create_customer",
     request_body = CreateCustomerRequest,
     responses(
-        (status = 201, description = "Created, with the next CUST- number.", body = Data<Customer>),
+        (status = 201, description = "Created, with the next CUST- number.", body = Data<Customer>, headers(("Location" = String, description = "The customer's URL."))),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks customers:write.", body = ErrorBody),

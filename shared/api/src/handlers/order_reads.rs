@@ -151,19 +151,19 @@ pub struct HighValueItem {
 pub struct HighValueMeta {
     pub per_page: u32,
     pub count: usize,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub minimum_amount: Decimal,
     /// Every matching order, not just this page.
     pub total: u64,
     /// Exact sum of their totals.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub total_value: Decimal,
     /// True when summing over the orders stopped after the 2,000 largest at or above the
     /// minimum: `total` and `total_value` then cover those and are lower bounds. Never set
     /// when the totals come from the counters.
     pub totals_partial: bool,
     /// `total_value / total`, rounded half away from zero to 2 decimals.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub average_value: Decimal,
     /// `counters` (kept with every order, for the company's threshold without dates) or
     /// `orders` (summed over the matching orders' index entries).
@@ -333,7 +333,7 @@ const LIST_PARAMS: &[&str] = &[
         ("min_total" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$", description = "total_amount at least (a decimal from 0 to 10^15); not above max_total."),
         ("max_total" = Option<String>, Query, pattern = r"^[0-9]{1,15}(\.[0-9]{1,2})?$", description = "total_amount at most (a decimal from 0 to 10^15)."),
         ("origin_order_id" = Option<String>, Query, min_length = 1, max_length = 128, description = "The integration's own order id (1-128 bytes)."),
-        ("search" = Option<String>, Query, pattern = r"^[\W_]*[^\W_]+([\W_]+[^\W_]+){0,7}[\W_]*$", description = "Word-prefix search, as /search: 1-8 words of letters or digits (cannot be combined with sort_by or sort_direction)."),
+        ("search" = Option<String>, Query, min_length = 1, description = "Word-prefix search, as /search: 1-8 words, each a run of letters or digits (cannot be combined with sort_by or sort_direction)."),
         ("sort_by" = Option<String>, Query, pattern = "^(order_date|total_amount|status|due_date)$", description = "order_date (default), total_amount, status (lifecycle order), due_date"),
         ("sort_direction" = Option<String>, Query, pattern = "^(asc|desc)$", description = "desc (default) or asc"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
@@ -424,7 +424,7 @@ pub async fn list_orders(app: &App, req: Request) -> Response<Body> {
 #[utoipa::path(
     get, path = "/api/v1/sales/orders/search", tag = "orders", operation_id = "search_orders",
     params(
-        ("q" = String, Query, pattern = r"^[\W_]*[^\W_]+([\W_]+[^\W_]+){0,7}[\W_]*$", description = "1-8 words to find; each matches the beginning of a word, case-insensitively (`acm corp` finds Acme Corporation)."),
+        ("q" = String, Query, min_length = 1, description = "1-8 words to find, each a run of letters or digits; each matches the beginning of a word, case-insensitively (`acm corp` finds Acme Corporation)."),
         ("status" = Option<OrderStatus>, Query, description = "Only orders in this status."),
         ("date_from" = Option<NaiveDate>, Query, description = "order_date on or after (YYYY-MM-DD); not after date_to."),
         ("date_to" = Option<NaiveDate>, Query, description = "order_date on or before (YYYY-MM-DD)."),

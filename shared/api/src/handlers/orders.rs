@@ -22,8 +22,17 @@ use crate::App;
     request_body = CreateOrderRequest,
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, pattern = r"^[\x21-\x7E]{1,255}$", description = "1-255 visible ASCII characters. Retrying with the same key and body returns the first response; a different body answers 422.")),
     responses(
-        (status = 201, description = "The order was placed (or this is the first response to a retried Idempotency-Key).", body = Data<Order>),
-        (status = 200, description = "An integration resent an origin_order_id it already placed: the existing order.", body = Data<Order>),
+        (status = 201, description = "The order was placed (or this is the first response to a retried Idempotency-Key).", body = Data<Order>,
+            headers(
+                ("Location" = String, description = "The order's URL."),
+                ("ETag" = String, description = "The order's version, quoted (`\"1\"`), for If-Match."),
+                ("Idempotent-Replayed" = String, description = "`true` when this is the stored response to a retried Idempotency-Key."),
+            )),
+        (status = 200, description = "An integration resent an origin_order_id it already placed: the existing order.", body = Data<Order>,
+            headers(
+                ("Location" = String, description = "The order's URL."),
+                ("ETag" = String, description = "The order's version, quoted, for If-Match."),
+            )),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks a needed permission (e.g. orders:price_override).", body = ErrorBody),
@@ -66,7 +75,7 @@ pub async fn create_order(app: &App, req: Request) -> Response<Body> {
     get, path = "/api/v1/sales/orders/{id}", tag = "orders", operation_id = "get_order",
     params(("id" = String, Path, format = Uuid, description = "Order id (UUID); anything else is 404")),
     responses(
-        (status = 200, description = "The order.", body = Data<Order>),
+        (status = 200, description = "The order.", body = Data<Order>, headers(("ETag" = String, description = "The order's version, quoted (`\"3\"`), for If-Match."))),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks orders:read.", body = ErrorBody),
         (status = 404, description = "No such order for this company (or customer).", body = ErrorBody),
@@ -103,7 +112,7 @@ fn with_etag(mut resp: Response<Body>, order: &Order) -> Response<Body> {
     ),
     request_body = ChangeStatusRequest,
     responses(
-        (status = 200, description = "The whole order after the change.", body = Data<Order>),
+        (status = 200, description = "The whole order after the change.", body = Data<Order>, headers(("ETag" = String, description = "The order's version, quoted (`\"3\"`), for If-Match."))),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks orders:status (or stock:adjust for restock).", body = ErrorBody),
@@ -138,7 +147,7 @@ pub async fn change_order_status(app: &App, req: Request) -> Response<Body> {
     ),
     request_body = UpdateOrderRequest,
     responses(
-        (status = 200, description = "The whole order after the update.", body = Data<Order>),
+        (status = 200, description = "The whole order after the update.", body = Data<Order>, headers(("ETag" = String, description = "The order's version, quoted (`\"3\"`), for If-Match."))),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks orders:update.", body = ErrorBody),

@@ -19,7 +19,7 @@ use crate::App;
     post, path = "/api/v1/products", tag = "products", operation_id = "create_product",
     request_body = CreateProductRequest,
     responses(
-        (status = 201, description = "Created.", body = Data<Product>),
+        (status = 201, description = "Created.", body = Data<Product>, headers(("Location" = String, description = "The product's URL."))),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks products:write.", body = ErrorBody),

@@ -119,20 +119,28 @@ impl FulfillmentMethod {
 #[serde(deny_unknown_fields)]
 pub struct ShippingInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 100)]
     pub method: Option<String>,
     #[serde(alias = "street", skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub address1: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub address2: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub city: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub postal_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub country: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub instructions: Option<String>,
 }
 
@@ -161,10 +169,13 @@ impl ShippingInfo {
 #[serde(deny_unknown_fields)]
 pub struct PaymentTerms {
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 50)]
     pub method: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 100)]
     pub terms: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(maximum = 3650)]
     pub due_days: Option<u32>,
 }
 

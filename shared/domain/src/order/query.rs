@@ -129,11 +129,15 @@ impl HighValueTotals {
     }
 }
 
-/// A change to the company's high-value counters: per status, how many orders at or above
-/// `threshold` and their summed totals, kept in the same transaction as the order.
+/// A change to the high-value counters: per status, how many orders at or above
+/// `threshold` and their summed totals, kept in the same transaction as the order. The
+/// company's counters move, and so do the order's customer's own (a customer token's
+/// high-value totals are one read too).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HighValueDelta {
     pub threshold: Decimal,
+    /// The order's customer, whose counters move too.
+    pub customer: Option<CustomerId>,
     /// (status, count change, value change); never both zero.
     pub changes: Vec<(OrderStatus, i64, Decimal)>,
 }
@@ -157,12 +161,16 @@ impl HighValueDelta {
             e.2 += after.total_amount.value();
         }
         let changes: Vec<_> = by.into_values().filter(|(_, n, v)| *n != 0 || !v.is_zero()).collect();
-        (!changes.is_empty()).then_some(HighValueDelta { threshold, changes })
+        (!changes.is_empty()).then_some(HighValueDelta {
+            threshold,
+            customer: after.customer_id,
+            changes,
+        })
     }
 }
 
-/// The high-value counters as stored: the threshold they count against, and per status the
-/// number of orders and their summed totals.
+/// The high-value counters as stored (a company's, or one customer's): the threshold they
+/// count against, and per status the number of orders and their summed totals.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HighValueStats {
     pub threshold: Decimal,

@@ -17,16 +17,24 @@ const MAX_STOCK: i64 = 1_000_000_000;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
+    /// Unique per company, compared case-insensitively.
+    #[schema(pattern = "^[A-Za-z0-9._/+-]{1,64}$")]
     pub sku: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(max_length = 100)]
     pub category: Option<String>,
+    #[schema(max_length = 4000)]
     pub description: Option<String>,
     pub price: DecimalInput,
     /// ISO 4217; defaults to the company's currency.
+    #[schema(pattern = "^[A-Za-z]{3}$")]
     pub currency: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub stock: i64,
     pub active: Option<bool>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub low_stock_threshold: Option<i64>,
     pub track_inventory: Option<bool>,
     pub fulfillment: Option<Fulfillment>,
@@ -37,13 +45,19 @@ pub struct CreateProductRequest {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductRequest {
+    #[schema(pattern = "^[A-Za-z0-9._/+-]{1,64}$")]
     pub sku: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(max_length = 100)]
     pub category: Option<String>,
+    #[schema(max_length = 4000)]
     pub description: Option<String>,
     pub price: Option<DecimalInput>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub stock: Option<i64>,
     pub active: Option<bool>,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub low_stock_threshold: Option<i64>,
     pub track_inventory: Option<bool>,
     pub fulfillment: Option<Fulfillment>,

@@ -15,9 +15,14 @@ use crate::ports::Deps;
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomerRequest {
+    #[schema(min_length = 1, max_length = 200)]
     pub company_name: String,
+    #[schema(max_length = 200)]
     pub contact_name: Option<String>,
+    /// An RFC 5322 address.
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(max_length = 40)]
     pub phone: Option<String>,
     pub billing_address: Option<Address>,
     pub shipping_address: Option<Address>,

@@ -27,6 +27,7 @@ use crate::usecases::orders::get_order;
 #[serde(deny_unknown_fields)]
 pub struct ChangeStatusRequest {
     /// The target status.
+    #[schema(value_type = OrderStatus)]
     pub status: String,
     /// Required when cancelling.
     pub cancellation_reason: Option<String>,
@@ -146,7 +147,8 @@ async fn change_status_once(
             }
             let room = deps.store.max_transaction_items().saturating_sub(
                 3 + usize::from(cap.is_some())
-                    + usize::from(before.total_amount.value() >= settings.high_value_threshold),
+                    + usize::from(before.total_amount.value() >= settings.high_value_threshold)
+                        * (1 + usize::from(before.customer_id.is_some())),
             );
             stock = stock_decrements(&snapshot, &before.items, MAX_STOCKED_PRODUCTS.min(room))?;
         }
@@ -240,7 +242,10 @@ pub struct UpdateOrderRequest {
     pub due_date: Option<NaiveDate>,
     pub shipping_info: Option<ShippingInfo>,
     /// Up to 2,000 characters; `""` clears.
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
+    /// At most 50, each 1-64 characters.
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Map<String, Value>>,
@@ -257,7 +262,8 @@ pub struct UpdateOrderRequest {
     /// Draft only.
     pub opportunity_id: Option<String>,
     /// Draft only: replaces every line, priced as at placement (explicit prices and
-    /// discounts need `orders:price_override`).
+    /// discounts need `orders:price_override`). 1-250 lines.
+    #[schema(min_items = 1, max_items = 250)]
     pub items: Option<Vec<CreateOrderItem>>,
     /// Draft only.
     pub shipping_amount: Option<DecimalInput>,

@@ -161,14 +161,14 @@ pub async fn high_value(
     let threshold = deps.store.get_settings(c).await?.high_value_threshold;
     let minimum = minimum.unwrap_or(threshold);
     let found = only_scoped(&filter, deps.store.high_value_orders(c, minimum, &filter, &page).await?);
-    // The counters answer the company's own threshold, by status, in one read; anything
-    // else (another minimum, dates, one customer) is summed over the matching orders.
-    let countable =
-        minimum == threshold && filter.from_date.is_none() && filter.to_date.is_none() && filter.customer_id.is_none();
+    // The counters (the company's, or a customer's own) answer the company's threshold, by
+    // status, in one read; anything else (another minimum, dates) is summed over the
+    // matching orders' index entries, up to a bound.
+    let countable = minimum == threshold && filter.from_date.is_none() && filter.to_date.is_none();
     let counted = match countable {
         true => deps
             .store
-            .high_value_stats(c)
+            .high_value_stats(c, filter.customer_id)
             .await?
             .filter(|s| s.threshold == minimum)
             .map(|s| {

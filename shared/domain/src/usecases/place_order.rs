@@ -42,23 +42,31 @@ pub struct CreateOrderRequest {
     /// Required for API orders; a CUSTOMER token orders for its own customer.
     pub customer_id: Option<CustomerId>,
     /// Your own order number (unique per company); generated as `ORD-XXXXXXXX` if absent.
+    #[schema(min_length = 1)]
     pub order_number: Option<String>,
-    /// The order's id in the integrator's system; a repeat returns the existing order.
+    /// The order's id in the integrator's system (1-128 bytes, no `#`); a repeat returns the
+    /// existing order.
+    #[schema(min_length = 1, max_length = 128)]
     pub origin_order_id: Option<String>,
     /// `pending` (default) or, for API orders, `draft`.
+    #[schema(pattern = "^(pending|draft)$")]
     pub status: Option<String>,
     pub source: Option<Source>,
     pub priority: Option<Priority>,
     pub order_date: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
     /// ISO 4217; defaults to the company's currency.
+    #[schema(pattern = "^[A-Za-z]{3}$")]
     pub currency: Option<String>,
     pub billing_address: Option<Address>,
     pub shipping_info: Option<ShippingInfo>,
     pub payment_terms: Option<PaymentTerms>,
     pub sales_rep_id: Option<String>,
     /// Up to 2,000 characters.
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
+    /// At most 50, each 1-64 characters.
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Map<String, Value>>,
@@ -67,6 +75,8 @@ pub struct CreateOrderRequest {
     pub shipping_amount: Option<DecimalInput>,
     /// An order-level discount (needs `orders:price_override`).
     pub discount_amount: Option<DecimalInput>,
+    /// 1-250 lines.
+    #[schema(min_items = 1, max_items = 250)]
     pub items: Vec<CreateOrderItem>,
 }
 
@@ -78,6 +88,7 @@ pub struct CreateOrderItem {
     /// ... or by SKU (case-insensitive).
     pub sku: Option<String>,
     /// A whole number from 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub quantity: i64,
     /// An explicit price instead of the catalog's (needs `orders:price_override`).
     pub unit_price: Option<DecimalInput>,
@@ -281,12 +292,12 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     let threshold = snapshot.settings.high_value_threshold;
     let high_value = totals.total_amount.value() >= threshold;
     // The order, its number claim, audit entry and outbox record, plus the optional claims
-    // and the high-value counters.
+    // and the high-value counters (the company's and the customer's).
     let fixed_actions = 4
         + usize::from(idempotency.is_some())
         + usize::from(origin.is_some())
         + usize::from(cap.is_some())
-        + usize::from(high_value);
+        + usize::from(high_value) * (1 + usize::from(customer_id.is_some()));
     let max_stocked = MAX_STOCKED_PRODUCTS.min(deps.store.max_transaction_items().saturating_sub(fixed_actions));
     let stock = if decrements_stock {
         stock_decrements(&snapshot, &lines, max_stocked)?
