@@ -13,6 +13,7 @@ pub mod money;
 pub mod notify;
 pub mod order;
 pub mod outbox;
+pub mod plan;
 pub mod ports;
 pub mod settings;
 pub mod usecases;

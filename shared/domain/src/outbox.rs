@@ -1,27 +1,97 @@
 //! Transactional outbox (SPEC §2): an event that must lead to an e-mail or a follow-up is
 //! written in the same transaction as the change, then relayed to a queue. A crash between
 //! commit and relay delays the event; it never drops it.
+//!
+//! Events are typed: each kind carries its own fields, and consumers match on the enum,
+//! never on JSON by string. On the wire (DynamoDB item, SQS body) the kind is the `kind`
+//! field next to the event's own.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::ids::{CompanyId, EventId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EventKind {
-    OrderPlaced,
-    OrderStatusChanged,
-    OrderUpdated,
-}
+use crate::ids::{CompanyId, CustomerId, EventId, OrderId, ProductId};
+use crate::money::{Amount, Currency};
+use crate::order::{Channel, OrderNumber, OrderStatus};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEvent {
     pub id: EventId,
     pub company_id: CompanyId,
-    pub kind: EventKind,
     /// The entity the event is about (an order id).
     pub subject: String,
     pub occurred_at: DateTime<Utc>,
-    pub data: Value,
+    #[serde(flatten)]
+    pub event: DomainEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DomainEvent {
+    OrderPlaced(OrderPlaced),
+    OrderStatusChanged(OrderStatusChanged),
+    OrderUpdated(OrderUpdated),
+}
+
+/// A new order (a draft too: it places nothing until it leaves draft).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order_id: OrderId,
+    pub order_number: OrderNumber,
+    pub channel: Channel,
+    pub status: OrderStatus,
+    pub customer_id: Option<CustomerId>,
+    pub total_amount: Amount,
+    pub currency: Currency,
+    pub cap_month: Option<String>,
+    pub decremented_products: Vec<ProductId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderStatusChanged {
+    pub order_id: OrderId,
+    pub order_number: OrderNumber,
+    pub customer_id: Option<CustomerId>,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub restocked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderUpdated {
+    pub order_id: OrderId,
+    pub order_number: OrderNumber,
+    pub customer_id: Option<CustomerId>,
+    pub status: OrderStatus,
+    /// The top-level order fields that changed.
+    pub fields: Vec<String>,
+}
+
+impl DomainEvent {
+    pub fn order_id(&self) -> OrderId {
+        match self {
+            DomainEvent::OrderPlaced(e) => e.order_id,
+            DomainEvent::OrderStatusChanged(e) => e.order_id,
+            DomainEvent::OrderUpdated(e) => e.order_id,
+        }
+    }
+
+    /// The order this event places, if it is a placement: a new order that is not a
+    /// draft, or a draft leaving draft for anything but cancelled.
+    pub fn placed_order(&self) -> Option<OrderId> {
+        match self {
+            DomainEvent::OrderPlaced(e) if e.status != OrderStatus::Draft => Some(e.order_id),
+            DomainEvent::OrderStatusChanged(e) if e.from == OrderStatus::Draft && e.to != OrderStatus::Cancelled => {
+                Some(e.order_id)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            DomainEvent::OrderPlaced(_) => "order_placed",
+            DomainEvent::OrderStatusChanged(_) => "order_status_changed",
+            DomainEvent::OrderUpdated(_) => "order_updated",
+        }
+    }
 }

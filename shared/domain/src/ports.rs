@@ -13,11 +13,10 @@ use crate::catalog::{Customer, PriceOverride, Product, Sku};
 use crate::error::Error;
 use crate::ids::{CompanyId, CustomerId, OrderId, ProductId, UserId};
 use crate::money::Amount;
-use crate::order::query::{
-    AttentionCounts, HighValueDelta, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery,
-};
+use crate::order::query::{AttentionCounts, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery};
 use crate::order::{Order, OrderNumber};
 use crate::outbox::OutboxEvent;
+use crate::plan::EffectPlan;
 use crate::settings::CompanySettings;
 
 /// A page request: how many, and where the previous page stopped (adapter-specific,
@@ -98,6 +97,9 @@ pub trait CustomerStore: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct PlacementKeys {
     pub company: CompanyId,
+    /// Now, on the use case's clock: an idempotency record older than its 24 hours is
+    /// treated as absent.
+    pub at: DateTime<Utc>,
     pub products: Vec<ProductId>,
     pub customer: Option<CustomerId>,
     pub idempotency: Option<IdempotencyKey>,
@@ -136,78 +138,27 @@ pub struct IdempotencyRecord {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StockDecrement {
-    pub product_id: ProductId,
-    pub quantity: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapIncrement {
-    /// `YYYY-MM`, UTC.
-    pub month: String,
-    /// Refuse the order if the month's count has reached this.
-    pub limit: Option<u32>,
-}
-
-/// Everything one order placement writes, committed all together or not at all.
-#[derive(Debug, Clone)]
-pub struct OrderCommit {
-    pub order: Order,
-    pub stock: Vec<StockDecrement>,
-    pub cap: Option<CapIncrement>,
-    pub idempotency: Option<(IdempotencyKey, IdempotencyRecord)>,
-    pub origin: Option<OriginKey>,
-    /// The high-value counters, when the order is at or above the company's threshold.
-    pub high_value: Option<HighValueDelta>,
-    pub audit: AuditEntry,
-    pub outbox: OutboxEvent,
-}
-
-/// Why a commit was refused; each maps to one condition in the transaction.
+/// Why a commit was refused; each maps to one guard of the plan's transaction. When
+/// several fail, the adapters report the first of: a claim (idempotency, then origin,
+/// then order number, so a retried request is answered as a retry), the order's own
+/// guard, then stock and the cap.
 #[derive(Debug)]
 pub enum CommitRejection {
+    IdempotencyKeyTaken,
+    OriginTaken,
+    OrderNumberTaken(OrderNumber),
+    /// The order is no longer at the version the change was derived from: another change
+    /// landed first. `current` is its status and version now (`None`: it is gone).
+    OrderMoved {
+        current: Option<(crate::order::OrderStatus, u64)>,
+    },
     /// Products whose stock no longer covers the line, with what is left.
     InsufficientStock(Vec<(ProductId, u32)>),
     /// Deleted or deactivated since it was read.
     ProductUnavailable(ProductId),
-    OrderNumberTaken(OrderNumber),
-    IdempotencyKeyTaken,
-    OriginTaken,
     MonthlyCapReached {
         limit: u32,
     },
-    /// An order change lost to another: the order is no longer in the status it was read in.
-    StatusChanged {
-        current: crate::order::OrderStatus,
-    },
-    /// `If-Match` named a version the order has moved past.
-    VersionChanged {
-        current: u64,
-    },
-    /// Another change moved a field the order's index keys derive from (due date, total,
-    /// sales rep, ...) after this change read it; the change is redone from a fresh read.
-    IndexKeysMoved,
-}
-
-/// A change to a placed order (its status or its fields), written in one transaction:
-/// only the fields that differ between `before` and `after`, only if the order is still in
-/// `before.status` (and at `expect_version`, when the caller sent `If-Match`), together
-/// with any stock moves, the cap counter, the audit entry and the outbox event.
-#[derive(Debug, Clone)]
-pub struct OrderChange {
-    pub before: Order,
-    pub after: Order,
-    pub expect_version: Option<u64>,
-    /// Units taken out of stock (leaving draft), each guarded by `stock >= qty`.
-    pub stock: Vec<StockDecrement>,
-    /// Units put back (cancel with restock).
-    pub restock: Vec<StockDecrement>,
-    pub cap: Option<CapIncrement>,
-    /// The high-value counters, when the change moves a counted order (status or total).
-    pub high_value: Option<HighValueDelta>,
-    pub audit: AuditEntry,
-    pub outbox: OutboxEvent,
 }
 
 #[derive(Debug)]
@@ -227,22 +178,18 @@ pub trait OrderStore: Send + Sync {
     /// Reads settings, products, customer and overrides, the idempotency record and the
     /// origin claim in one batch read.
     async fn load_placement(&self, keys: &PlacementKeys) -> Result<PlacementSnapshot, Error>;
-    /// Writes the whole placement in one transaction, guarded by its conditions.
-    async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError>;
+    /// Writes the whole plan in one transaction, every entry guarded (see
+    /// [`crate::plan`]), and returns the order as stored afterwards. All or nothing.
+    async fn commit(&self, plan: &EffectPlan) -> Result<Order, CommitError>;
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error>;
+    /// The record under `key`, unless it expired (24 hours after it was made) by `at`.
     async fn get_idempotency(
         &self,
         company: &CompanyId,
         key: &IdempotencyKey,
+        at: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, Error>;
     async fn origin_order(&self, company: &CompanyId, origin: &OriginKey) -> Result<Option<OrderId>, Error>;
-    /// Applies an [`OrderChange`] and returns the order as stored afterwards.
-    async fn commit_order_change(&self, change: &OrderChange) -> Result<Order, CommitError>;
-    /// How many actions one transaction may hold (DynamoDB: 100; the 2020 DynamoDB Local
-    /// jar: 10). Placement sizes orders to fit.
-    fn max_transaction_items(&self) -> usize {
-        100
-    }
 }
 
 #[async_trait]

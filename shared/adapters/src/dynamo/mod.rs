@@ -4,7 +4,7 @@
 
 mod audit_log;
 mod catalog;
-mod changes;
+mod commit;
 mod keys;
 mod notify;
 mod reads;
@@ -28,14 +28,15 @@ use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, OrderId, ProductId};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
+use oms_domain::plan::EffectPlan;
 use oms_domain::ports::{
-    CapIncrement, CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderChange, OrderCommit,
-    OrderStore, OriginKey, PlacementKeys, PlacementSnapshot, SettingsStore, StockDecrement,
+    CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderStore, OriginKey, PlacementKeys,
+    PlacementSnapshot, SettingsStore,
 };
 use oms_domain::settings::CompanySettings;
 
 use keys::*;
-use tx::{n, Guard, Tx};
+use tx::{Guard, Tx};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -342,7 +343,7 @@ impl OrderStore for DynamoStore {
         if let Some(i) = &k.idempotency {
             snap.idempotency = found
                 .remove(&idempotency(c, i.principal.as_str(), &i.key))
-                .filter(|item| !expired(item))
+                .filter(|item| !expired(item, k.at))
                 .map(from_item)
                 .transpose()?;
         }
@@ -355,100 +356,23 @@ impl OrderStore for DynamoStore {
         Ok(snap)
     }
 
-    async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError> {
-        let o = &commit.order;
-        let c = &o.company_id;
-        if let Some(CapIncrement { limit: Some(0), .. }) = &commit.cap {
-            // "orders < 0" can never hold, but a missing counter would pass the condition.
-            return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
-        }
-        let mut tx = Tx::new(&self.table);
-        let item = Self::order_item(o)?;
-        tx.put(
-            order(c, o.id),
-            item,
-            Some((NOT_EXISTS, Item::new())),
-            Guard::Rule(OrderGuard::Order),
-        )?;
-        let claim = values([("order_id", av_s(o.id.to_string()))]);
-        tx.put(
-            order_number_claim(c, &o.order_number.key()),
-            claim.clone(),
-            Some((NOT_EXISTS, Item::new())),
-            Guard::Rule(OrderGuard::OrderNumber),
-        )?;
-        if let Some(origin) = &commit.origin {
-            // Also found by origin order id alone (the list's `origin_order_id` filter).
-            let mut claim = claim.clone();
-            claim.insert(GSI1PK.into(), av_s(origin_lookup(c, &origin.origin_order_id)));
-            claim.insert(GSI1SK.into(), av_s(origin.integration_id.clone()));
-            tx.put(
-                origin_claim(c, &origin.integration_id, &origin.origin_order_id),
-                claim,
-                Some((NOT_EXISTS, Item::new())),
-                Guard::Rule(OrderGuard::Origin),
-            )?;
-        }
-        if let Some((key, rec)) = &commit.idempotency {
-            let mut item = to_item(rec)?;
-            item.insert(EXPIRES_AT.into(), n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS));
-            tx.put(
-                idempotency(c, key.principal.as_str(), &key.key),
-                item,
-                Some((
-                    "attribute_not_exists(PK) OR expires_at < :now",
-                    values([(":now", n(rec.created_at.timestamp()))]),
-                )),
-                Guard::Rule(OrderGuard::Idempotency),
-            )?;
-        }
-        stock_and_cap(&mut tx, c, &commit.stock, commit.cap.as_ref(), o.created_at)?;
-        count_high_value(&mut tx, c, commit.high_value.as_ref())?;
-        Self::audit_put(&mut tx, &commit.audit)?;
-        Self::outbox_put(&mut tx, &commit.outbox)?;
-        if tx.len() > MAX_TRANSACTION_ITEMS {
-            return Err(CommitError::Failed(Error::internal(format!(
-                "{} actions exceed the transaction limit",
-                tx.len()
-            ))));
-        }
-
-        let failed = match tx.commit(&self.client).await? {
-            Ok(()) => return Ok(()),
-            Err(failed) => failed,
-        };
-        let rejected = |r| Err(CommitError::Rejected(r));
-        // Claims first: a retried request must be answered as a retry, not as short stock.
-        for f in &failed {
-            match f.guard {
-                OrderGuard::Idempotency => return rejected(CommitRejection::IdempotencyKeyTaken),
-                OrderGuard::Origin => return rejected(CommitRejection::OriginTaken),
-                OrderGuard::OrderNumber => return rejected(CommitRejection::OrderNumberTaken(o.order_number.clone())),
-                _ => {}
-            }
-        }
-        if let Some(r) = stock_cap_rejection(&failed) {
-            return rejected(r);
-        }
-        Err(CommitError::Failed(Error::internal("order id collision")))
+    async fn commit(&self, plan: &EffectPlan) -> Result<Order, CommitError> {
+        self.commit_plan(plan).await
     }
 
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error> {
         self.get(order(company, id)).await?.map(from_item).transpose()
     }
 
-    async fn commit_order_change(&self, change: &OrderChange) -> Result<Order, CommitError> {
-        self.apply_change(change).await
-    }
-
     async fn get_idempotency(
         &self,
         company: &CompanyId,
         key: &IdempotencyKey,
+        at: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<IdempotencyRecord>, Error> {
         self.get(idempotency(company, key.principal.as_str(), &key.key))
             .await?
-            .filter(|i| !expired(i))
+            .filter(|i| !expired(i, at))
             .map(from_item)
             .transpose()
     }
@@ -459,53 +383,6 @@ impl OrderStore for DynamoStore {
             .and_then(|i| i.get("order_id").and_then(|v| v.as_s().ok()).map(|s| OrderId::parse(s)))
             .transpose()
     }
-}
-
-/// The cap counter and one guarded decrement per stocked product, shared by placement and
-/// by an order leaving draft.
-fn stock_and_cap(
-    tx: &mut Tx<OrderGuard>,
-    c: &CompanyId,
-    stock: &[StockDecrement],
-    cap: Option<&CapIncrement>,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    if let Some(cap) = cap {
-        let (condition, guard) = match cap.limit {
-            Some(limit) => (
-                Some("attribute_not_exists(orders) OR orders < :limit"),
-                Guard::Rule(OrderGuard::Cap(limit)),
-            ),
-            None => (None, Guard::None),
-        };
-        let mut vals = values([(":one", n(1))]);
-        if let Some(limit) = cap.limit {
-            vals.insert(":limit".into(), n(limit));
-        }
-        tx.update(
-            monthly_usage(c, &cap.month),
-            "ADD orders :one",
-            condition,
-            HashMap::new(),
-            vals,
-            guard,
-        )?;
-    }
-    for d in stock {
-        tx.update(
-            product(c, d.product_id),
-            "SET stock = stock - :q, updated_at = :now",
-            Some("attribute_exists(PK) AND active = :t AND stock >= :q"),
-            HashMap::new(),
-            values([
-                (":q", n(d.quantity)),
-                (":t", AttributeValue::Bool(true)),
-                (":now", av_s(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
-            ]),
-            Guard::Rule(OrderGuard::Stock(d.product_id)),
-        )?;
-    }
-    Ok(())
 }
 
 /// The high-value counters: one `UpdateItem` adding to each status's count and sum. The
@@ -582,10 +459,11 @@ fn audit_sort(a: &AuditEntry) -> String {
     format!("{}#{}", a.at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), a.id)
 }
 
-/// TTL deletion lags by up to two days, so expiry is also checked on read.
-fn expired(item: &Item) -> bool {
+/// TTL deletion lags by up to two days, so expiry is also checked on read, at the use
+/// case's time (its injected clock).
+fn expired(item: &Item, at: chrono::DateTime<chrono::Utc>) -> bool {
     item.get(EXPIRES_AT)
         .and_then(|v| v.as_n().ok())
         .and_then(|s| s.parse::<i64>().ok())
-        .is_some_and(|t| t < chrono::Utc::now().timestamp())
+        .is_some_and(|t| t < at.timestamp())
 }

@@ -20,10 +20,11 @@ use oms_domain::notify::User;
 use oms_domain::order::query::{HighValueDelta, HighValueStats};
 use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
+use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, StockMove};
 use oms_domain::ports::{
-    AuditFilter, AuditStore, CapIncrement, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
-    IdempotencyRecord, NotificationStore, OrderChange, OrderCommit, OrderStore, OriginKey, OutboxStore, Page,
-    PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, SettingsStore, StockDecrement,
+    AuditFilter, AuditStore, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
+    IdempotencyRecord, NotificationStore, OrderStore, OriginKey, OutboxStore, Page, PageRequest, PlacementKeys,
+    PlacementSnapshot, ProductFilter, SettingsStore,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -127,11 +128,12 @@ impl MemoryStore {
 }
 
 impl State {
-    /// The cap and stock conditions of a transaction, in its order.
+    /// The cap and stock guards of a plan, as the transaction checks them: the cap, each
+    /// take (active, enough stock), each put-back (the product exists).
     fn check_stock_and_cap(
         &self,
         c: &CompanyId,
-        stock: &[StockDecrement],
+        moves: &[StockMove],
         cap: Option<&CapIncrement>,
     ) -> Option<CommitRejection> {
         if let Some(cap) = cap {
@@ -141,49 +143,45 @@ impl State {
             }
         }
         let mut short = Vec::new();
-        for d in stock {
-            match self.products.get(&(c.clone(), d.product_id)) {
-                Some(p) if !p.active => return Some(CommitRejection::ProductUnavailable(d.product_id)),
-                None => return Some(CommitRejection::ProductUnavailable(d.product_id)),
-                Some(p) if p.stock < d.quantity => short.push((d.product_id, p.stock)),
-                Some(_) => {}
+        for m in moves {
+            let product = self.products.get(&(c.clone(), m.product_id()));
+            match (*m, product) {
+                (_, None) => return Some(CommitRejection::ProductUnavailable(m.product_id())),
+                (StockMove::Take { product_id, .. }, Some(p)) if !p.active => {
+                    return Some(CommitRejection::ProductUnavailable(product_id))
+                }
+                (StockMove::Take { product_id, quantity }, Some(p)) if p.stock < quantity => {
+                    short.push((product_id, p.stock))
+                }
+                _ => {}
             }
         }
         (!short.is_empty()).then_some(CommitRejection::InsufficientStock(short))
     }
 
     /// Every stock level and the cap counter after the write, computed without touching
-    /// the state (restocks are checked for overflow here, not while applying).
+    /// the state (a put-back that would overflow fails here, not while applying).
     fn next_stock_and_cap(
         &self,
         c: &CompanyId,
-        take: &[StockDecrement],
-        put_back: &[StockDecrement],
+        moves: &[StockMove],
         cap: Option<&CapIncrement>,
     ) -> Result<Planned, Error> {
         let mut stock: BTreeMap<ProductId, u32> = BTreeMap::new();
-        for d in take {
+        for m in moves {
+            let id = m.product_id();
             let now = stock
-                .get(&d.product_id)
+                .get(&id)
                 .copied()
-                .or_else(|| self.products.get(&(c.clone(), d.product_id)).map(|p| p.stock))
+                .or_else(|| self.products.get(&(c.clone(), id)).map(|p| p.stock))
                 .unwrap_or(0);
-            stock.insert(d.product_id, now.saturating_sub(d.quantity));
-        }
-        for r in put_back {
-            // A restock of a product deleted since is skipped, as DynamoDB's
-            // `attribute_exists` condition would refuse it: nothing to put back into.
-            let Some(now) = stock
-                .get(&r.product_id)
-                .copied()
-                .or_else(|| self.products.get(&(c.clone(), r.product_id)).map(|p| p.stock))
-            else {
-                continue;
+            let next = match *m {
+                StockMove::Take { quantity, .. } => now.saturating_sub(quantity),
+                StockMove::PutBack { quantity, .. } => now
+                    .checked_add(quantity)
+                    .ok_or_else(|| Error::internal(format!("restocking {id} would overflow its stock")))?,
             };
-            let next = now
-                .checked_add(r.quantity)
-                .ok_or_else(|| Error::internal(format!("restocking {} would overflow its stock", r.product_id)))?;
-            stock.insert(r.product_id, next);
+            stock.insert(id, next);
         }
         let usage = cap.map(|cap| {
             let key = (c.clone(), cap.month.clone());
@@ -212,6 +210,51 @@ type HighValueEntry = ((CompanyId, Option<CustomerId>), HighValueStats);
 struct Planned {
     stock: BTreeMap<ProductId, u32>,
     usage: Option<(Key<String>, u32)>,
+}
+
+impl State {
+    /// The first claim of `plan` that is taken: idempotency, then origin, then order
+    /// number (a retried request is answered as a retry). An expired idempotency record
+    /// (on the plan's clock) may be taken over, as in DynamoDB.
+    fn claim_refusal(&self, c: &CompanyId, plan: &EffectPlan) -> Option<CommitRejection> {
+        let taken = |claim: &Claim| match claim {
+            Claim::Idempotency(k, _) => self
+                .idempotency
+                .get(&(c.clone(), k.principal.to_string(), k.key.clone()))
+                .is_some_and(|r| !expired(r, plan.at))
+                .then_some((0, CommitRejection::IdempotencyKeyTaken)),
+            Claim::Origin(o) => self
+                .origins
+                .contains_key(&(c.clone(), o.integration_id.clone(), o.origin_order_id.clone()))
+                .then_some((1, CommitRejection::OriginTaken)),
+            Claim::OrderNumber(n) => self
+                .order_numbers
+                .contains_key(&(c.clone(), n.key()))
+                .then(|| (2, CommitRejection::OrderNumberTaken(n.clone()))),
+        };
+        plan.claims
+            .iter()
+            .filter_map(taken)
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, r)| r)
+    }
+}
+
+/// An idempotency record is kept 24 hours (DynamoDB's `expires_at`).
+fn expired(r: &IdempotencyRecord, at: DateTime<Utc>) -> bool {
+    r.created_at + chrono::Duration::hours(24) < at
+}
+
+/// The order after a change: the fields the change differs in, laid over the order as
+/// stored (the DynamoDB adapter `SET`s exactly these).
+fn merge(current: &Order, before: &Order, after: &Order) -> Result<Order, Error> {
+    let mut merged = serde_json::to_value(current).map_err(Error::internal)?;
+    if let Some(obj) = merged.as_object_mut() {
+        obj.extend(crate::changed_fields(before, after));
+        obj.insert("version".into(), serde_json::json!(after.version));
+        obj.insert("updated_at".into(), serde_json::json!(after.updated_at));
+    }
+    serde_json::from_value(merged).map_err(Error::internal)
 }
 
 /// The audit sort key, the same string the DynamoDB adapter sorts by.
@@ -544,6 +587,7 @@ impl OrderStore for MemoryStore {
             idempotency: keys.idempotency.as_ref().and_then(|k| {
                 s.idempotency
                     .get(&(c.clone(), k.principal.to_string(), k.key.clone()))
+                    .filter(|r| !expired(r, keys.at))
                     .cloned()
             }),
             origin_order: keys.origin.as_ref().and_then(|o| {
@@ -554,93 +598,60 @@ impl OrderStore for MemoryStore {
         })
     }
 
-    async fn commit_order_change(&self, ch: &OrderChange) -> Result<Order, CommitError> {
+    async fn commit(&self, plan: &EffectPlan) -> Result<Order, CommitError> {
         let mut s = self.lock();
-        let c = &ch.before.company_id;
-        let key = (c.clone(), ch.before.id);
-        let current = s
-            .orders
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| Error::not_found("order", ch.before.id))?;
-        let reject = |r| Err(CommitError::Rejected(r));
-        if current.status != ch.before.status {
-            return reject(CommitRejection::StatusChanged {
-                current: current.status,
-            });
+        let c = &plan.company;
+        // Guards first, in the DynamoDB adapter's priority order; nothing is written unless
+        // every one holds, and everything that can fail is done before the first write.
+        if let Some(r) = s.claim_refusal(c, plan) {
+            return Err(CommitError::Rejected(r));
         }
-        if ch.expect_version.is_some_and(|v| v != current.version) {
-            return reject(CommitRejection::VersionChanged {
-                current: current.version,
-            });
+        let order = match &plan.order {
+            OrderWrite::Create(o) if s.orders.contains_key(&(c.clone(), o.id)) => {
+                return Err(CommitError::Failed(Error::internal("order id collision")))
+            }
+            OrderWrite::Create(o) => (**o).clone(),
+            OrderWrite::Change { before, after, .. } => {
+                let current = s.orders.get(&(c.clone(), before.id));
+                match current {
+                    Some(now) if now.version == before.version => merge(now, before, after)?,
+                    other => {
+                        return Err(CommitError::Rejected(CommitRejection::OrderMoved {
+                            current: other.map(|o| (o.status, o.version)),
+                        }))
+                    }
+                }
+            }
+        };
+        if let Some(r) = s.check_stock_and_cap(c, &plan.stock, plan.cap.as_ref()) {
+            return Err(CommitError::Rejected(r));
         }
-        if let Some(r) = s.check_stock_and_cap(c, &ch.stock, ch.cap.as_ref()) {
-            return reject(r);
-        }
-        let mut merged = serde_json::to_value(&current).map_err(Error::internal)?;
-        if let Some(obj) = merged.as_object_mut() {
-            obj.extend(crate::changed_fields(&ch.before, &ch.after));
-            obj.insert("version".into(), serde_json::json!(current.version + 1));
-            obj.insert("updated_at".into(), serde_json::json!(ch.after.updated_at));
-        }
-        let merged: Order = serde_json::from_value(merged).map_err(Error::internal)?;
-        let planned = s.next_stock_and_cap(c, &ch.stock, &ch.restock, ch.cap.as_ref())?;
-        let high_value = s.next_high_value(c, ch.high_value.as_ref())?;
-        // Everything that can fail has: apply.
-        s.apply(c, planned, ch.after.updated_at);
+        let planned = s.next_stock_and_cap(c, &plan.stock, plan.cap.as_ref())?;
+        let high_value = s.next_high_value(c, plan.high_value.as_ref())?;
+        // Every guard holds and nothing is left to fail: apply every effect.
+        s.apply(c, planned, plan.at);
         s.high_value.extend(high_value);
-        s.orders.insert(key, merged.clone());
-        s.audit.push(ch.audit.clone());
-        s.outbox.push(ch.outbox.clone());
-        Ok(merged)
-    }
-
-    async fn commit_order(&self, commit: &OrderCommit) -> Result<(), CommitError> {
-        let mut s = self.lock();
-        let o = &commit.order;
-        let c = &o.company_id;
-        let reject = |r| Err(CommitError::Rejected(r));
-        // Conditions first, in the transaction's order; nothing is written unless all hold.
-        if s.order_numbers.contains_key(&(c.clone(), o.order_number.key())) {
-            return reject(CommitRejection::OrderNumberTaken(o.order_number.clone()));
-        }
-        if let Some(origin) = &commit.origin {
-            if s.origins
-                .contains_key(&(c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()))
-            {
-                return reject(CommitRejection::OriginTaken);
+        for claim in &plan.claims {
+            match claim {
+                Claim::OrderNumber(n) => {
+                    s.order_numbers.insert((c.clone(), n.key()), order.id);
+                }
+                Claim::Origin(o) => {
+                    s.origins.insert(
+                        (c.clone(), o.integration_id.clone(), o.origin_order_id.clone()),
+                        order.id,
+                    );
+                }
+                Claim::Idempotency(k, rec) => {
+                    s.idempotency
+                        .insert((c.clone(), k.principal.to_string(), k.key.clone()), (**rec).clone());
+                }
             }
         }
-        if let Some((k, _)) = &commit.idempotency {
-            if s.idempotency
-                .contains_key(&(c.clone(), k.principal.to_string(), k.key.clone()))
-            {
-                return reject(CommitRejection::IdempotencyKeyTaken);
-            }
-        }
-        if let Some(r) = s.check_stock_and_cap(c, &commit.stock, commit.cap.as_ref()) {
-            return reject(r);
-        }
-        // All conditions hold; the fallible work next, then every effect.
-        let planned = s.next_stock_and_cap(c, &commit.stock, &[], commit.cap.as_ref())?;
-        let high_value = s.next_high_value(c, commit.high_value.as_ref())?;
-        s.apply(c, planned, o.created_at);
-        s.high_value.extend(high_value);
-        if let Some((k, rec)) = &commit.idempotency {
-            s.idempotency
-                .insert((c.clone(), k.principal.to_string(), k.key.clone()), rec.clone());
-        }
-        if let Some(origin) = &commit.origin {
-            s.origins.insert(
-                (c.clone(), origin.integration_id.clone(), origin.origin_order_id.clone()),
-                o.id,
-            );
-        }
-        s.order_numbers.insert((c.clone(), o.order_number.key()), o.id);
-        s.orders.insert((c.clone(), o.id), o.clone());
-        s.audit.push(commit.audit.clone());
-        s.outbox.push(commit.outbox.clone());
-        Ok(())
+        s.orders.insert((c.clone(), order.id), order.clone());
+        s.audit.push(plan.audit.clone());
+        s.outbox.push(plan.event.clone());
+        Ok(order)
     }
 
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error> {
@@ -651,11 +662,13 @@ impl OrderStore for MemoryStore {
         &self,
         company: &CompanyId,
         key: &IdempotencyKey,
+        at: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>, Error> {
         Ok(self
             .lock()
             .idempotency
             .get(&(company.clone(), key.principal.to_string(), key.key.clone()))
+            .filter(|r| !expired(r, at))
             .cloned())
     }
 

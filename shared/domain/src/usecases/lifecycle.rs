@@ -5,12 +5,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 
 use super::lines::{
-    build_lines, parse_items, parse_tags, placement_rejection, resolve_products, stock_decrements, totals_of,
+    build_lines, check_stock, parse_items, parse_tags, placement_rejection, resolve_products, totals_of,
 };
-use super::place_order::{CreateOrderItem, MAX_NOTES, MAX_STOCKED_PRODUCTS};
+use super::place_order::{CreateOrderItem, MAX_NOTES};
 use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
 use crate::auth::{Actor, Permission};
@@ -18,9 +17,11 @@ use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, OrderId, UserId};
 use crate::order::query::HighValueDelta;
-use crate::order::{status, Channel, FulfillmentMethod, Order, OrderStatus, PaymentTerms, Priority, ShippingInfo};
-use crate::outbox::{EventKind, OutboxEvent};
-use crate::ports::{CapIncrement, CommitError, CommitRejection, Deps, OrderChange, PlacementKeys, StockDecrement};
+use crate::order::{status, FulfillmentMethod, Order, OrderStatus, PaymentTerms, Priority, ShippingInfo};
+use crate::outbox::{DomainEvent, OrderStatusChanged, OrderUpdated, OutboxEvent};
+use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, StockMove, StockPolicy};
+use crate::ports::{CommitError, CommitRejection, Deps, PlacementKeys};
+use crate::settings::CompanySettings;
 use crate::usecases::orders::get_order;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -46,13 +47,14 @@ pub async fn change_status(
     retry_raced(|| change_status_once(deps, actor, id, req.clone(), if_match)).await
 }
 
-/// How often a change is redone after another change moved the order's index keys.
+/// How often a change is redone after another change landed between its read and its write.
 const RACE_RETRIES: usize = 5;
 const RACED: &str = "order_raced";
 
-/// Runs a read-validate-commit attempt again when another change moved the fields the
-/// order's index keys are built from in between (the store refuses to write keys derived
-/// from a stale read). Each attempt re-reads and re-checks every rule.
+/// Runs a read-validate-commit attempt again when another change landed on the order
+/// between the read and the write (every change is conditional on the version it read).
+/// Each attempt re-reads and re-checks every rule, so a change never applies to an order
+/// it did not validate.
 async fn retry_raced<F, Fut>(attempt: F) -> Result<Order, Error>
 where
     F: Fn() -> Fut,
@@ -75,108 +77,43 @@ async fn change_status_once(
     if_match: Option<u64>,
 ) -> Result<Order, Error> {
     actor.require(Permission::OrdersStatus)?;
-    let to = OrderStatus::parse(&req.status).ok_or_else(|| {
-        let all: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
-        Error::invalid(
-            "status",
-            format!("`{}` is not a status; use one of {}", req.status, all.join(", ")),
-        )
-    })?;
-    let mut errors = FieldErrors::default();
-    let reason = text(&mut errors, "cancellation_reason", req.cancellation_reason, 500);
-    if to == OrderStatus::Cancelled && reason.is_none() {
-        errors.push("cancellation_reason", "cancelling an order needs a cancellation_reason");
-    }
-    if req.restock.is_some() && to != OrderStatus::Cancelled {
-        errors.push("restock", "restock applies only when cancelling");
-    }
-    errors.finish()?;
+    let (to, reason) = parse_change(&req)?;
     if req.restock == Some(true) {
         actor.require(Permission::StockAdjust)?;
     }
-
     let before = get_order(deps, actor, id).await?;
     check_if_match(&before, if_match)?;
     status::check(before.status, before.held_from, to)?;
     let settings = deps.store.get_settings(&actor.company_id).await?;
     let now = deps.clock.now();
     let mut after = before.clone();
-    let mut to = to;
+    after.status = to;
 
     // Leaving draft is the placement: the channel's stock and cap rules apply now.
     let placing = before.status == OrderStatus::Draft && matches!(to, OrderStatus::Pending | OrderStatus::Confirmed);
-    let mut stock = Vec::new();
-    let mut cap = None;
+    let (mut stock, mut cap) = (Vec::new(), None);
     if placing {
-        if to == OrderStatus::Pending
-            && settings
-                .discount_approval_threshold
-                .is_some_and(|t| before.discount_amount.value() > t)
-        {
-            to = OrderStatus::PendingApproval;
-        }
-        let decrements = before.channel != Channel::Dashboard || settings.dashboard_orders_decrement_stock;
-        cap = (before.customer_id.is_some() && before.channel != Channel::Dashboard).then(|| CapIncrement {
-            month: now.format("%Y-%m").to_string(),
-            limit: settings.monthly_order_limit,
-        });
-        if decrements {
-            let mut products: Vec<_> = before.items.iter().map(|l| l.product_id).collect();
-            products.sort();
-            products.dedup();
-            let snapshot = deps
-                .store
-                .load_placement(&PlacementKeys {
-                    company: actor.company_id.clone(),
-                    products,
-                    customer: None,
-                    idempotency: None,
-                    origin: None,
-                })
-                .await?;
-            for l in &before.items {
-                match snapshot.products.get(&l.product_id) {
-                    Some(p) if p.active => {}
-                    _ => {
-                        return Err(Error::invalid(
-                            "items",
-                            format!("{} ({}) is no longer available", l.name, l.sku),
-                        ))
-                    }
-                }
-            }
-            let room = deps.store.max_transaction_items().saturating_sub(
-                3 + usize::from(cap.is_some())
-                    + usize::from(before.total_amount.value() >= settings.high_value_threshold)
-                        * (1 + usize::from(before.customer_id.is_some())),
-            );
-            stock = stock_decrements(&snapshot, &before.items, MAX_STOCKED_PRODUCTS.min(room))?;
-        }
-        after.stock_decremented = !stock.is_empty();
-        after.cap_month = cap.as_ref().map(|c| c.month.clone());
+        after.status = plan::approval_status(to, &before, &settings);
+        (stock, cap) = leave_draft(deps, actor, &mut after, &settings, now).await?;
     }
-
-    let mut restock = Vec::new();
     if to == OrderStatus::Cancelled {
-        let wanted = req.restock.unwrap_or(settings.restock_on_cancel);
-        if wanted && before.stock_decremented {
-            restock = units_of(&before);
+        stock = StockPolicy::default().on_cancel(&before, req.restock.unwrap_or(settings.restock_on_cancel));
+        if !stock.is_empty() {
             after.stock_decremented = false;
         }
         after.cancelled_at = Some(now);
         after.cancellation_reason = reason.clone();
     }
-    match to {
+    match after.status {
         OrderStatus::Confirmed if after.confirmed_at.is_none() => after.confirmed_at = Some(now),
         OrderStatus::Shipped => after.shipped_at = Some(now),
         OrderStatus::Delivered => after.delivered_at = Some(now),
         _ => {}
     }
     after.held_from = (to == OrderStatus::OnHold).then_some(before.status);
-    after.status = to;
     after.version = before.version + 1;
     after.updated_at = now;
-
+    let restocked = to == OrderStatus::Cancelled && !stock.is_empty();
     let audit = AuditEntry::new(
         EventId::new(deps.ids.uuid()),
         now,
@@ -185,52 +122,91 @@ async fn change_status_once(
         EntityKind::Order,
         id,
         Some(json!({ "status": before.status })),
-        Some(json!({ "status": to })),
+        Some(json!({ "status": after.status })),
         json!({
             "order_number": before.order_number,
             "from": before.status,
-            "to": to,
+            "to": after.status,
             "cancellation_reason": reason,
-            "restocked": !restock.is_empty(),
+            "restocked": restocked,
             "placed": placing,
         }),
     );
-    let outbox = event(
-        deps,
-        &after,
-        EventKind::OrderStatusChanged,
-        json!({ "from": before.status, "to": to, "restocked": !restock.is_empty() }),
-        now,
-    );
-    let change = OrderChange {
-        before: before.clone(),
-        high_value: HighValueDelta::between(Some(&before), &after, settings.high_value_threshold),
-        after,
-        expect_version: if_match,
-        stock,
-        restock,
-        cap,
-        audit,
-        outbox,
-    };
-    let order = commit(deps, &change).await.map_err(|e| match e {
-        Rejected::Status(current) => status::invalid_transition(current, to, &status::targets(current, None)),
-        Rejected::Other(e) => e,
-    })?;
-    tracing::info!(order_id = %id, from = %before.status, to = %order.status, "order status changed");
+    let event = DomainEvent::OrderStatusChanged(OrderStatusChanged {
+        order_id: id,
+        order_number: before.order_number.clone(),
+        customer_id: before.customer_id,
+        from: before.status,
+        to: after.status,
+        restocked,
+    });
+    let threshold = settings.high_value_threshold;
+    let plan = change_plan(deps, before, after, if_match, stock, cap, threshold, audit, event, now)?;
+    let order = commit_change(deps, &plan, if_match).await?;
+    tracing::info!(order_id = %id, to = %order.status, "order status changed");
     Ok(order)
 }
 
-/// Every tracked unit the order took out of stock, per product.
-fn units_of(order: &Order) -> Vec<StockDecrement> {
-    let mut units: BTreeMap<_, u32> = BTreeMap::new();
-    for l in order.items.iter().filter(|l| l.track_inventory) {
-        *units.entry(l.product_id).or_default() += l.quantity;
+/// The target status and the cancellation reason, checked.
+fn parse_change(req: &ChangeStatusRequest) -> Result<(OrderStatus, Option<String>), Error> {
+    let to = OrderStatus::parse(&req.status).ok_or_else(|| {
+        let all: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+        Error::invalid(
+            "status",
+            format!("`{}` is not a status; use one of {}", req.status, all.join(", ")),
+        )
+    })?;
+    let mut errors = FieldErrors::default();
+    let reason = text(&mut errors, "cancellation_reason", req.cancellation_reason.clone(), 500);
+    if to == OrderStatus::Cancelled && reason.is_none() {
+        errors.push("cancellation_reason", "cancelling an order needs a cancellation_reason");
     }
-    units
-        .into_iter()
-        .map(|(product_id, quantity)| StockDecrement { product_id, quantity })
-        .collect()
+    if req.restock.is_some() && to != OrderStatus::Cancelled {
+        errors.push("restock", "restock applies only when cancelling");
+    }
+    errors.finish()?;
+    Ok((to, reason))
+}
+
+/// A draft leaving draft: the stock it takes (checked against the catalog now, refused
+/// whole if short) and the cap counter, as at placement.
+async fn leave_draft(
+    deps: &Deps,
+    actor: &Actor,
+    after: &mut Order,
+    settings: &CompanySettings,
+    now: DateTime<Utc>,
+) -> Result<(Vec<StockMove>, Option<CapIncrement>), Error> {
+    let stock = StockPolicy::default().on_placement(after, settings);
+    if !stock.is_empty() {
+        let mut products: Vec<_> = after.items.iter().map(|l| l.product_id).collect();
+        products.sort();
+        products.dedup();
+        let snapshot = deps
+            .store
+            .load_placement(&PlacementKeys {
+                company: actor.company_id.clone(),
+                at: now,
+                products,
+                customer: None,
+                idempotency: None,
+                origin: None,
+            })
+            .await?;
+        for l in &after.items {
+            if !snapshot.products.get(&l.product_id).is_some_and(|p| p.active) {
+                return Err(Error::invalid(
+                    "items",
+                    format!("{} ({}) is no longer available", l.name, l.sku),
+                ));
+            }
+        }
+        check_stock(&snapshot, &stock)?;
+    }
+    let cap = plan::cap_increment(after, settings, now);
+    after.stock_decremented = !stock.is_empty();
+    after.cap_month = cap.as_ref().map(|c| c.month.clone());
+    Ok((stock, cap))
 }
 
 /// A partial update; absent fields stay as they are. Which fields may change depends on
@@ -457,32 +433,27 @@ async fn update_order_once(
         Some(pick(&after)),
         json!({ "order_number": before.order_number, "fields": changed }),
     );
-    let outbox = event(deps, &after, EventKind::OrderUpdated, json!({ "fields": changed }), now);
-    // Only a draft's repricing moves the total; the status does not change here.
-    let high_value = if before.total_amount != after.total_amount {
-        let threshold = deps.store.get_settings(&actor.company_id).await?.high_value_threshold;
-        HighValueDelta::between(Some(&before), &after, threshold)
-    } else {
-        None
-    };
-    let change = OrderChange {
-        before: before.clone(),
+    let event = DomainEvent::OrderUpdated(OrderUpdated {
+        order_id: id,
+        order_number: before.order_number.clone(),
+        customer_id: before.customer_id,
+        status: before.status,
+        fields: changed,
+    });
+    let threshold = deps.store.get_settings(&actor.company_id).await?.high_value_threshold;
+    let plan = change_plan(
+        deps,
+        before,
         after,
-        high_value,
-        expect_version: if_match,
-        stock: Vec::new(),
-        restock: Vec::new(),
-        cap: None,
+        if_match,
+        Vec::new(),
+        None,
+        threshold,
         audit,
-        outbox,
-    };
-    commit(deps, &change).await.map_err(|e| match e {
-        Rejected::Status(current) => Error::Conflict {
-            code: "version_conflict",
-            message: format!("the order moved to {current} while this update was being made; reload and retry"),
-        },
-        Rejected::Other(e) => e,
-    })
+        event,
+        now,
+    )?;
+    commit_change(deps, &plan, if_match).await
 }
 
 /// A draft's lines, shipping or order discount changed: price the lines as placement does
@@ -523,6 +494,7 @@ async fn reprice_draft(
             .store
             .load_placement(&PlacementKeys {
                 company: actor.company_id.clone(),
+                at: deps.clock.now(),
                 products: distinct,
                 customer: before.customer_id,
                 idempotency: None,
@@ -565,46 +537,64 @@ fn check_if_match(order: &Order, if_match: Option<u64>) -> Result<(), Error> {
     }
 }
 
-fn event(deps: &Deps, order: &Order, kind: EventKind, data: Value, now: DateTime<Utc>) -> OutboxEvent {
-    let mut data = data;
-    if let Some(d) = data.as_object_mut() {
-        d.insert("order_id".into(), json!(order.id));
-        d.insert("order_number".into(), json!(order.order_number));
-        d.insert("status".into(), json!(order.status));
-        d.insert("customer_id".into(), json!(order.customer_id));
-    }
-    OutboxEvent {
-        id: EventId::new(deps.ids.uuid()),
-        company_id: order.company_id.clone(),
-        kind,
-        subject: order.id.to_string(),
-        occurred_at: now,
-        data,
-    }
+/// The plan of an order change: the order written only if still at the version read,
+/// with its stock moves, cap counter, high-value counters, audit entry and event.
+#[allow(clippy::too_many_arguments)]
+fn change_plan(
+    deps: &Deps,
+    before: Order,
+    after: Order,
+    if_match: Option<u64>,
+    stock: Vec<StockMove>,
+    cap: Option<CapIncrement>,
+    threshold: rust_decimal::Decimal,
+    audit: AuditEntry,
+    event: DomainEvent,
+    now: DateTime<Utc>,
+) -> Result<EffectPlan, Error> {
+    let plan = EffectPlan {
+        company: before.company_id.clone(),
+        high_value: HighValueDelta::between(Some(&before), &after, threshold),
+        stock,
+        cap,
+        claims: Vec::new(),
+        audit,
+        event: OutboxEvent {
+            id: EventId::new(deps.ids.uuid()),
+            company_id: before.company_id.clone(),
+            subject: before.id.to_string(),
+            occurred_at: now,
+            event,
+        },
+        order: OrderWrite::Change {
+            before: Box::new(before),
+            after: Box::new(after),
+            if_match,
+        },
+        at: now,
+    };
+    plan.check()?;
+    Ok(plan)
 }
 
-enum Rejected {
-    /// Another change moved the order first.
-    Status(OrderStatus),
-    Other(Error),
-}
-
-async fn commit(deps: &Deps, change: &OrderChange) -> Result<Order, Rejected> {
-    match deps.store.commit_order_change(change).await {
+/// Commits a change. Another change landing first is a 412 for a caller that named the
+/// version it read (`If-Match`), and otherwise a redo from a fresh read.
+async fn commit_change(deps: &Deps, plan: &EffectPlan, if_match: Option<u64>) -> Result<Order, Error> {
+    match deps.store.commit(plan).await {
         Ok(o) => Ok(o),
-        Err(CommitError::Failed(e)) => Err(Rejected::Other(e)),
-        Err(CommitError::Rejected(CommitRejection::StatusChanged { current })) => Err(Rejected::Status(current)),
-        Err(CommitError::Rejected(CommitRejection::IndexKeysMoved)) => Err(Rejected::Other(Error::Conflict {
-            code: RACED,
-            message: "another change moved this order; retrying".into(),
-        })),
-        Err(CommitError::Rejected(CommitRejection::VersionChanged { current })) => {
-            Err(Rejected::Other(Error::PreconditionFailed {
+        Err(CommitError::Failed(e)) => Err(e),
+        Err(CommitError::Rejected(CommitRejection::OrderMoved { current })) => match (current, if_match) {
+            (None, _) => Err(Error::not_found("order", plan.order().id)),
+            (Some((_, version)), Some(_)) => Err(Error::PreconditionFailed {
                 message: format!(
-                    "the order changed (now version {current}) since the version named by If-Match; reload and retry"
+                    "the order changed (now version {version}) since the version named by If-Match; reload and retry"
                 ),
-            }))
-        }
-        Err(CommitError::Rejected(other)) => Err(Rejected::Other(placement_rejection(&change.before, other))),
+            }),
+            (Some(_), None) => Err(Error::Conflict {
+                code: RACED,
+                message: "another change landed on this order first; redoing".into(),
+            }),
+        },
+        Err(CommitError::Rejected(other)) => Err(placement_rejection(plan.order(), other)),
     }
 }

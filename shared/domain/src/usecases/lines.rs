@@ -1,7 +1,7 @@
 //! From requested items to priced order lines, their totals and the stock they need:
 //! shared by placement and by edits of a draft.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::place_order::{CreateOrderItem, MAX_ITEMS, MAX_QUANTITY};
 use super::{amount_input, text, DecimalInput};
@@ -11,7 +11,8 @@ use crate::error::{Error, FieldErrors, ShortLine};
 use crate::ids::ProductId;
 use crate::money::{checked_sum, Amount, Currency};
 use crate::order::{compute_totals, LineAmounts, Order, OrderLine};
-use crate::ports::{CommitRejection, Deps, PlacementSnapshot, StockDecrement};
+use crate::plan::{StockMove, MAX_STOCKED_PRODUCTS};
+use crate::ports::{CommitRejection, Deps, PlacementSnapshot};
 use crate::settings::StorefrontPricing;
 
 const MAX_TAGS: usize = 50;
@@ -277,47 +278,47 @@ fn errors_take_amount(errors: &mut FieldErrors, field: &str, v: rust_decimal::De
     }
 }
 
-/// One decrement per stock-tracked product (lines of the same product are summed), after
-/// checking the snapshot so a short order is refused before any write.
-pub(crate) fn stock_decrements(
-    snap: &PlacementSnapshot,
-    lines: &[OrderLine],
-    max: usize,
-) -> Result<Vec<StockDecrement>, Error> {
-    let mut wanted: BTreeMap<ProductId, u64> = BTreeMap::new();
-    for l in lines.iter().filter(|l| l.track_inventory) {
-        *wanted.entry(l.product_id).or_default() += u64::from(l.quantity);
-    }
-    if wanted.len() > max {
+/// Checks a placement's stock moves before any write: at most
+/// [`MAX_STOCKED_PRODUCTS`] products, and every `Take` covered by the snapshot's stock,
+/// so a short order is refused whole, naming every short line (the transaction's guards
+/// still decide under concurrency).
+pub(crate) fn check_stock(snap: &PlacementSnapshot, moves: &[StockMove]) -> Result<(), Error> {
+    if moves.len() > MAX_STOCKED_PRODUCTS {
         return Err(Error::LimitExceeded {
             code: "too_many_products",
             message: format!(
-                "an order may decrement stock of at most {max} distinct products ({} given); split it into several orders",
-                wanted.len()
+                "an order may decrement stock of at most {MAX_STOCKED_PRODUCTS} distinct products ({} given); split it into several orders",
+                moves.len()
             ),
         });
     }
     let mut short = Vec::new();
-    let mut out = Vec::with_capacity(wanted.len());
-    for (id, qty) in wanted {
-        let p = snap.products.get(&id).ok_or_else(|| Error::not_found("product", id))?;
-        if u64::from(p.stock) < qty {
+    for m in moves {
+        let StockMove::Take { product_id, quantity } = *m else {
+            continue;
+        };
+        let p = snap
+            .products
+            .get(&product_id)
+            .ok_or_else(|| Error::not_found("product", product_id))?;
+        if !p.active {
+            return Err(Error::invalid(
+                "items",
+                format!("{} ({}) is no longer available", p.name, p.sku),
+            ));
+        }
+        if p.stock < quantity {
             short.push(ShortLine {
-                product_id: id.to_string(),
+                product_id: product_id.to_string(),
                 sku: p.sku.to_string(),
                 name: p.name.clone(),
-                requested: u32::try_from(qty).unwrap_or(u32::MAX),
+                requested: quantity,
                 available: p.stock,
-            });
-        } else {
-            out.push(StockDecrement {
-                product_id: id,
-                quantity: u32::try_from(qty).unwrap_or(u32::MAX),
             });
         }
     }
     if short.is_empty() {
-        Ok(out)
+        Ok(())
     } else {
         Err(Error::InsufficientStock(short))
     }

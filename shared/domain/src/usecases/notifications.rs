@@ -8,10 +8,9 @@ use std::sync::Arc;
 
 use crate::auth::Role;
 use crate::error::Error;
-use crate::ids::OrderId;
 use crate::notify::{self, Email, EmailKind};
 use crate::order::{Channel, Order, OrderStatus};
-use crate::outbox::{EventKind, OutboxEvent};
+use crate::outbox::OutboxEvent;
 use crate::ports::{Deps, Mailer, PlacementKeys};
 
 /// How long a sender may hold a claim before another may take over.
@@ -50,23 +49,9 @@ pub struct NotifyDeps {
     pub mailer: Arc<dyn Mailer>,
 }
 
-/// The order an event places, if it is a placement: a new non-draft order, or a draft
-/// leaving draft.
-fn placed_order_id(event: &OutboxEvent) -> Option<OrderId> {
-    let placed = match event.kind {
-        EventKind::OrderPlaced => event.data["status"] != "draft",
-        EventKind::OrderStatusChanged => event.data["from"] == "draft" && event.data["to"] != "cancelled",
-        EventKind::OrderUpdated => false,
-    };
-    if !placed {
-        return None;
-    }
-    OrderId::parse(event.data["order_id"].as_str().unwrap_or(&event.subject)).ok()
-}
-
 /// Handles one event for one worker; returns the kinds of e-mail it sent.
 pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Result<Vec<EmailKind>, Error> {
-    let Some(id) = placed_order_id(event) else {
+    let Some(id) = event.event.placed_order() else {
         return Ok(Vec::new());
     };
     let store = &n.deps.store;
@@ -103,6 +88,7 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
             let snap = store
                 .load_placement(&PlacementKeys {
                     company: order.company_id.clone(),
+                    at: n.deps.clock.now(),
                     products: ids.clone(),
                     customer: None,
                     idempotency: None,

@@ -1,12 +1,13 @@
-//! Placing an order (SPEC §5.3): one batch read, rules applied in memory, one transaction.
+//! Placing an order (SPEC §5.3): the idempotency key first, then one batch read, the
+//! rules applied in memory, and one effect plan committed as one transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lines::{
-    build_lines, parse_items, parse_tags, placement_rejection, price_storefront, resolve_products, stock_decrements,
-    totals_of,
+    build_lines, check_stock, parse_items, parse_tags, placement_rejection, price_storefront, resolve_products,
+    totals_of, ParsedItem,
 };
 use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
@@ -20,18 +21,14 @@ use crate::order::{
     Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, Order, OrderNumber, OrderStatus, PaymentTerms,
     PlacedBy, Priority, ShippingInfo, Source,
 };
-use crate::outbox::{EventKind, OutboxEvent};
+use crate::outbox::{DomainEvent, OrderPlaced, OutboxEvent};
+use crate::plan::{self, Claim, EffectPlan, OrderWrite, StockMove, StockPolicy};
 use crate::ports::{
-    CapIncrement, CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord, OrderCommit, OriginKey,
-    PlacementKeys, StockDecrement,
+    CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord, OriginKey, PlacementKeys, PlacementSnapshot,
 };
 
 /// Lines one order may carry (the order is one item, well under DynamoDB's 400 KB).
 pub const MAX_ITEMS: usize = 250;
-/// Distinct stock-tracked products one order may decrement: each is one action of the
-/// 100-action transaction, and 10 actions are kept for the order and its side effects.
-/// A store with smaller transactions lowers this (see `OrderStore::max_transaction_items`).
-pub const MAX_STOCKED_PRODUCTS: usize = 90;
 pub const MAX_NOTES: usize = 2_000;
 pub const MAX_QUANTITY: i64 = 1_000_000;
 const ORDER_NUMBER_ATTEMPTS: usize = 3;
@@ -117,78 +114,100 @@ pub struct PlaceOrder {
     pub fingerprint: String,
 }
 
+/// A create-order request once every field has been checked: what the order will be,
+/// before the catalog is read.
+struct ParsedOrder {
+    channel: Channel,
+    customer_id: Option<CustomerId>,
+    status: OrderStatus,
+    order_number: Option<OrderNumber>,
+    origin: Option<OriginKey>,
+    source: Option<Source>,
+    priority: Option<Priority>,
+    order_date: NaiveDate,
+    due_date: Option<NaiveDate>,
+    currency: Option<Currency>,
+    billing_address: Option<Address>,
+    shipping_info: Option<ShippingInfo>,
+    payment_terms: Option<PaymentTerms>,
+    sales_rep_id: Option<UserId>,
+    notes: Option<String>,
+    tags: Vec<String>,
+    custom_fields: Map<String, Value>,
+    quote_id: Option<String>,
+    opportunity_id: Option<String>,
+    shipping: rust_decimal::Decimal,
+    order_discount: rust_decimal::Decimal,
+    items: Vec<ParsedItem>,
+    wants_price_override: bool,
+}
+
 pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<Placement, Error> {
     actor.require(Permission::OrdersCreate)?;
-    let req = cmd.request;
+    let now = deps.clock.now();
+    // A retry is answered before any other work: the first response, whatever changed since.
+    let idempotency = cmd.idempotency_key.map(|key| IdempotencyKey {
+        principal: actor.user_id.clone(),
+        key,
+    });
+    if let Some(key) = &idempotency {
+        if let Some(rec) = deps.store.get_idempotency(&actor.company_id, key, now).await? {
+            return replay(&rec, &cmd.fingerprint);
+        }
+    }
+    let parsed = parse(actor, cmd.request, now)?;
+    if parsed.wants_price_override || !parsed.order_discount.is_zero() {
+        actor.require(Permission::OrdersPriceOverride)?;
+    }
+    // SKUs become ids first (one extra read, only when the caller used SKUs).
+    let product_ids = resolve_products(deps, actor, &parsed.items).await?;
+    let mut distinct = product_ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    let snapshot = deps
+        .store
+        .load_placement(&PlacementKeys {
+            company: actor.company_id.clone(),
+            at: now,
+            products: distinct,
+            customer: parsed.customer_id,
+            idempotency: idempotency.clone(),
+            origin: parsed.origin.clone(),
+        })
+        .await?;
+    if let Some(rec) = &snapshot.idempotency {
+        return replay(rec, &cmd.fingerprint);
+    }
+    if let Some(existing) = snapshot.origin_order {
+        return existing_order(deps, actor, existing).await;
+    }
+    let explicit_number = parsed.order_number.is_some();
+    let origin = parsed.origin.clone();
+    let order = build_order(deps, actor, parsed, &snapshot, &product_ids, now)?;
+    let plan = placement_plan(
+        deps,
+        actor,
+        order,
+        &snapshot,
+        idempotency,
+        origin,
+        &cmd.fingerprint,
+        now,
+    )?;
+    commit_placement(deps, actor, plan, explicit_number, &cmd.fingerprint).await
+}
+
+/// Checks every field of the request (all errors at once) and decides the channel.
+fn parse(actor: &Actor, req: CreateOrderRequest, now: DateTime<Utc>) -> Result<ParsedOrder, Error> {
     let mut errors = FieldErrors::default();
-
-    // Who the order is for decides the channel and with it every stock/cap/e-mail rule.
-    let (channel, customer_id) = match actor.role {
-        Role::Customer => {
-            if req.customer_id.is_some() && req.customer_id != actor.customer_id {
-                errors.push("customer_id", "a customer token can only order for its own customer");
-            }
-            (Channel::Storefront, actor.customer_id)
-        }
-        Role::Integration => {
-            if req.customer_id.is_none() {
-                errors.push("customer_id", "customer_id is required for integration orders");
-            }
-            (Channel::Api, req.customer_id)
-        }
-        _ => match req.customer_id {
-            Some(c) => (Channel::Api, Some(c)),
-            None => (Channel::Dashboard, None),
-        },
-    };
-
+    let (channel, customer_id) = channel_of(actor, &req, &mut errors);
     super::channel_fields::refuse_unsettable(channel, &req, &mut errors);
-
-    let status = match req.status.as_deref() {
-        None | Some("pending") => OrderStatus::Pending,
-        Some("draft") if channel == Channel::Api => OrderStatus::Draft,
-        Some("draft") => {
-            errors.push(
-                "status",
-                "only API orders (staff or integration with a customer_id) may start as draft",
-            );
-            OrderStatus::Pending
-        }
-        Some(other) => {
-            errors.push(
-                "status",
-                format!("a new order starts as `pending` or `draft`, not `{other}`"),
-            );
-            OrderStatus::Pending
-        }
-    };
-
+    let status = initial_status(channel, req.status.as_deref(), &mut errors);
     let order_number = req
         .order_number
         .as_deref()
         .and_then(|n| errors.take("order_number", OrderNumber::parse(n)));
-    let origin = match req.origin_order_id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(_) if actor.role != Role::Integration => {
-            errors.push("origin_order_id", "origin_order_id is set by integrations only");
-            None
-        }
-        Some(o) if o.len() > 128 || o.contains('#') => {
-            errors.push(
-                "origin_order_id",
-                "origin_order_id must be at most 128 characters, without '#'",
-            );
-            None
-        }
-        Some(o) => Some(OriginKey {
-            integration_id: actor.user_id.to_string(),
-            origin_order_id: o.to_owned(),
-        }),
-    };
-    let notes = text(&mut errors, "notes", req.notes, MAX_NOTES);
-    let tags = parse_tags(&mut errors, req.tags.unwrap_or_default());
-    let quote_id = text(&mut errors, "quote_id", req.quote_id, 64);
-    let opportunity_id = text(&mut errors, "opportunity_id", req.opportunity_id, 64);
+    let origin = origin_of(actor, req.origin_order_id.as_deref(), &mut errors);
     let sales_rep_id = req
         .sales_rep_id
         .as_deref()
@@ -209,7 +228,6 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     {
         errors.push("custom_fields", "custom_fields must be at most 8 KB of JSON");
     }
-    let now = deps.clock.now();
     let order_date = req.order_date.unwrap_or_else(|| now.date_naive());
     if req.due_date.is_some_and(|d| d < order_date) {
         errors.push("due_date", "due_date must not be before order_date");
@@ -217,49 +235,120 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     if channel == Channel::Storefront && req.due_date.is_some_and(|d| d < now.date_naive()) {
         errors.push("due_date", "a requested due_date must be today or later");
     }
-
+    let notes = text(&mut errors, "notes", req.notes, MAX_NOTES);
+    let tags = parse_tags(&mut errors, req.tags.unwrap_or_default());
+    let quote_id = text(&mut errors, "quote_id", req.quote_id, 64);
+    let opportunity_id = text(&mut errors, "opportunity_id", req.opportunity_id, 64);
     let (items, wants_price_override) = parse_items(&mut errors, req.items);
     let shipping = amount_input(&mut errors, "shipping_amount", req.shipping_amount);
     let order_discount = amount_input(&mut errors, "discount_amount", req.discount_amount);
-    let requested_currency = req
+    let currency = req
         .currency
         .as_deref()
         .and_then(|c| errors.take("currency", Currency::parse(c)));
     errors.finish()?;
+    Ok(ParsedOrder {
+        channel,
+        customer_id,
+        status,
+        order_number,
+        origin,
+        source: req.source,
+        priority: req.priority,
+        order_date,
+        due_date: req.due_date,
+        currency,
+        billing_address: req.billing_address,
+        shipping_info: req.shipping_info,
+        payment_terms: req.payment_terms,
+        sales_rep_id,
+        notes,
+        tags,
+        custom_fields: req.custom_fields.unwrap_or_default(),
+        quote_id,
+        opportunity_id,
+        shipping,
+        order_discount,
+        items,
+        wants_price_override,
+    })
+}
 
-    if wants_price_override || !order_discount.is_zero() {
-        actor.require(Permission::OrdersPriceOverride)?;
+/// Who the order is for decides the channel, and with it every stock, cap and e-mail rule.
+fn channel_of(actor: &Actor, req: &CreateOrderRequest, errors: &mut FieldErrors) -> (Channel, Option<CustomerId>) {
+    match actor.role {
+        Role::Customer => {
+            if req.customer_id.is_some() && req.customer_id != actor.customer_id {
+                errors.push("customer_id", "a customer token can only order for its own customer");
+            }
+            (Channel::Storefront, actor.customer_id)
+        }
+        Role::Integration => {
+            if req.customer_id.is_none() {
+                errors.push("customer_id", "customer_id is required for integration orders");
+            }
+            (Channel::Api, req.customer_id)
+        }
+        _ => match req.customer_id {
+            Some(c) => (Channel::Api, Some(c)),
+            None => (Channel::Dashboard, None),
+        },
     }
+}
 
-    // SKUs become ids first (one extra read, only when the caller used SKUs).
-    let product_ids = resolve_products(deps, actor, &items).await?;
-    let mut distinct: Vec<ProductId> = product_ids.clone();
-    distinct.sort();
-    distinct.dedup();
-
-    let idempotency = cmd.idempotency_key.map(|key| IdempotencyKey {
-        principal: actor.user_id.clone(),
-        key,
-    });
-    let snapshot = deps
-        .store
-        .load_placement(&PlacementKeys {
-            company: actor.company_id.clone(),
-            products: distinct.clone(),
-            customer: customer_id,
-            idempotency: idempotency.clone(),
-            origin: origin.clone(),
-        })
-        .await?;
-
-    if let Some(rec) = &snapshot.idempotency {
-        return replay(rec, &cmd.fingerprint);
+fn initial_status(channel: Channel, asked: Option<&str>, errors: &mut FieldErrors) -> OrderStatus {
+    match asked {
+        None | Some("pending") => OrderStatus::Pending,
+        Some("draft") if channel == Channel::Api => OrderStatus::Draft,
+        Some("draft") => {
+            errors.push(
+                "status",
+                "only API orders (staff or integration with a customer_id) may start as draft",
+            );
+            OrderStatus::Pending
+        }
+        Some(other) => {
+            errors.push(
+                "status",
+                format!("a new order starts as `pending` or `draft`, not `{other}`"),
+            );
+            OrderStatus::Pending
+        }
     }
-    if let Some(existing) = snapshot.origin_order {
-        return existing_order(deps, actor, existing).await;
-    }
+}
 
-    let customer = match customer_id {
+fn origin_of(actor: &Actor, origin: Option<&str>, errors: &mut FieldErrors) -> Option<OriginKey> {
+    match origin.map(str::trim) {
+        None | Some("") => None,
+        Some(_) if actor.role != Role::Integration => {
+            errors.push("origin_order_id", "origin_order_id is set by integrations only");
+            None
+        }
+        Some(o) if o.len() > 128 || o.contains('#') => {
+            errors.push(
+                "origin_order_id",
+                "origin_order_id must be at most 128 characters, without '#'",
+            );
+            None
+        }
+        Some(o) => Some(OriginKey {
+            integration_id: actor.user_id.to_string(),
+            origin_order_id: o.to_owned(),
+        }),
+    }
+}
+
+/// The order as placed: lines priced from the snapshot, totals, and the status the
+/// company's approval rule gives it.
+fn build_order(
+    deps: &Deps,
+    actor: &Actor,
+    p: ParsedOrder,
+    snapshot: &PlacementSnapshot,
+    product_ids: &[ProductId],
+    now: DateTime<Utc>,
+) -> Result<Order, Error> {
+    let customer = match p.customer_id {
         Some(id) => Some(
             snapshot
                 .customer
@@ -268,58 +357,28 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         ),
         None => None,
     };
-    let currency = requested_currency.unwrap_or(snapshot.settings.default_currency);
-    let decrements_stock = status != OrderStatus::Draft
-        && (channel != Channel::Dashboard || snapshot.settings.dashboard_orders_decrement_stock);
-
-    let mut lines = build_lines(&snapshot, &items, &product_ids, currency)?;
+    let currency = p.currency.unwrap_or(snapshot.settings.default_currency);
+    let mut lines = build_lines(snapshot, &p.items, product_ids, currency)?;
     // A storefront order's tax and shipping are the company's, never the buyer's.
-    let shipping = match channel {
+    let shipping = match p.channel {
         Channel::Storefront => price_storefront(&mut lines, &snapshot.settings.storefront, currency)?,
-        _ => shipping,
+        _ => p.shipping,
     };
-    let totals = totals_of(&lines, shipping, order_discount, currency)?;
-
-    let status = match (status, snapshot.settings.discount_approval_threshold) {
-        (OrderStatus::Pending, Some(limit)) if totals.discount_amount.value() > limit => OrderStatus::PendingApproval,
-        (s, _) => s,
-    };
-    let counts_against_cap = customer_id.is_some() && channel != Channel::Dashboard && status != OrderStatus::Draft;
-    let cap = counts_against_cap.then(|| CapIncrement {
-        month: now.format("%Y-%m").to_string(),
-        limit: snapshot.settings.monthly_order_limit,
-    });
-    let threshold = snapshot.settings.high_value_threshold;
-    let high_value = totals.total_amount.value() >= threshold;
-    // The order, its number claim, audit entry and outbox record, plus the optional claims
-    // and the high-value counters (the company's and the customer's).
-    let fixed_actions = 4
-        + usize::from(idempotency.is_some())
-        + usize::from(origin.is_some())
-        + usize::from(cap.is_some())
-        + usize::from(high_value) * (1 + usize::from(customer_id.is_some()));
-    let max_stocked = MAX_STOCKED_PRODUCTS.min(deps.store.max_transaction_items().saturating_sub(fixed_actions));
-    let stock = if decrements_stock {
-        stock_decrements(&snapshot, &lines, max_stocked)?
-    } else {
-        Vec::new()
-    };
-
-    let order_id = OrderId::new(deps.ids.uuid());
+    let totals = totals_of(&lines, shipping, p.order_discount, currency)?;
     let mut order = Order {
-        id: order_id,
+        id: OrderId::new(deps.ids.uuid()),
         company_id: actor.company_id.clone(),
-        order_number: order_number.clone().unwrap_or_else(|| deps.ids.order_number()),
-        origin_order_id: origin.as_ref().map(|o| o.origin_order_id.clone()),
-        integration_id: origin.as_ref().map(|o| o.integration_id.clone()),
-        channel,
-        source: req.source.unwrap_or(match channel {
+        order_number: p.order_number.unwrap_or_else(|| deps.ids.order_number()),
+        origin_order_id: p.origin.as_ref().map(|o| o.origin_order_id.clone()),
+        integration_id: p.origin.as_ref().map(|o| o.integration_id.clone()),
+        channel: p.channel,
+        source: p.source.unwrap_or(match p.channel {
             Channel::Storefront => Source::OnlineStore,
             Channel::Dashboard => Source::Manual,
             Channel::Api | Channel::Webhook => Source::Api,
         }),
-        status,
-        customer_id,
+        status: p.status,
+        customer_id: p.customer_id,
         customer: customer.as_ref().map(|c| CustomerSummary {
             id: c.id,
             customer_number: c.customer_number.clone(),
@@ -332,16 +391,16 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
             user_id: actor.user_id.clone(),
             role: actor.role,
         },
-        sales_rep_id,
-        order_date,
-        due_date: req.due_date,
-        priority: req.priority.unwrap_or(Priority::Normal),
+        sales_rep_id: p.sales_rep_id,
+        order_date: p.order_date,
+        due_date: p.due_date,
+        priority: p.priority.unwrap_or(Priority::Normal),
         currency,
-        billing_address: req
+        billing_address: p
             .billing_address
             .or_else(|| customer.as_ref().and_then(|c| c.billing_address.clone())),
-        shipping_info: req.shipping_info,
-        payment_terms: req.payment_terms,
+        shipping_info: p.shipping_info,
+        payment_terms: p.payment_terms,
         financial_status: if actor.role == Role::Integration {
             FinancialStatus::Paid
         } else {
@@ -349,19 +408,19 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         },
         fulfillment_method: FulfillmentMethod::of(&lines),
         alerts: Vec::new(),
-        notes,
-        tags,
-        custom_fields: req.custom_fields.unwrap_or_default(),
-        quote_id,
-        opportunity_id,
+        notes: p.notes,
+        tags: p.tags,
+        custom_fields: p.custom_fields,
+        quote_id: p.quote_id,
+        opportunity_id: p.opportunity_id,
         items: lines,
         subtotal_amount: totals.subtotal_amount,
         tax_amount: totals.tax_amount,
         shipping_amount: totals.shipping_amount,
         discount_amount: totals.discount_amount,
         total_amount: totals.total_amount,
-        stock_decremented: !stock.is_empty(),
-        cap_month: cap.as_ref().map(|c| c.month.clone()),
+        stock_decremented: false,
+        cap_month: None,
         confirmed_at: None,
         shipped_at: None,
         delivered_at: None,
@@ -372,72 +431,137 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         updated_at: now,
         version: 1,
     };
-
+    order.status = plan::approval_status(order.status, &order, &snapshot.settings);
     order.check_fits()?;
-    for attempt in 1..=ORDER_NUMBER_ATTEMPTS {
-        let commit = OrderCommit {
-            audit: placed_audit(deps, actor, &order, now),
-            outbox: placed_event(deps, &order, &stock, now),
-            idempotency: idempotency.clone().map(|k| {
-                (
-                    k,
-                    IdempotencyRecord {
-                        request_hash: cmd.fingerprint.clone(),
-                        order: order.clone(),
-                        created_at: now,
-                    },
-                )
+    Ok(order)
+}
+
+/// Everything placing `order` writes: its stock moves (checked against the snapshot so a
+/// short order is refused before any write), the cap and high-value counters, the claims,
+/// the audit entry and the event.
+#[allow(clippy::too_many_arguments)]
+fn placement_plan(
+    deps: &Deps,
+    actor: &Actor,
+    mut order: Order,
+    snapshot: &PlacementSnapshot,
+    idempotency: Option<IdempotencyKey>,
+    origin: Option<OriginKey>,
+    fingerprint: &str,
+    now: DateTime<Utc>,
+) -> Result<EffectPlan, Error> {
+    let settings = &snapshot.settings;
+    let placed = order.status != OrderStatus::Draft;
+    let stock = match placed {
+        true => StockPolicy::default().on_placement(&order, settings),
+        false => Vec::new(),
+    };
+    check_stock(snapshot, &stock)?;
+    let cap = plan::cap_increment(&order, settings, now);
+    order.stock_decremented = !stock.is_empty();
+    order.cap_month = cap.as_ref().map(|c| c.month.clone());
+    let mut claims = vec![Claim::OrderNumber(order.order_number.clone())];
+    claims.extend(origin.map(Claim::Origin));
+    claims.extend(idempotency.map(|k| {
+        Claim::Idempotency(
+            k,
+            Box::new(IdempotencyRecord {
+                request_hash: fingerprint.to_owned(),
+                order: order.clone(),
+                created_at: now,
             }),
-            high_value: HighValueDelta::between(None, &order, threshold),
-            order: order.clone(),
-            stock: stock.clone(),
-            cap: cap.clone(),
-            origin: origin.clone(),
-        };
-        match deps.store.commit_order(&commit).await {
-            Ok(()) => {
+        )
+    }));
+    let decremented: Vec<ProductId> = stock.iter().map(StockMove::product_id).collect();
+    let plan = EffectPlan {
+        company: order.company_id.clone(),
+        stock,
+        cap,
+        high_value: HighValueDelta::between(None, &order, settings.high_value_threshold),
+        claims,
+        audit: placed_audit(deps, actor, &order, now),
+        event: placed_event(deps, &order, decremented, now),
+        order: OrderWrite::Create(Box::new(order)),
+        at: now,
+    };
+    plan.check()?;
+    Ok(plan)
+}
+
+/// Commits the placement; a generated order number that collided is drawn again. Failed
+/// claims are answered as what they mean: a retried request gets the first response, a
+/// resent origin id the existing order.
+async fn commit_placement(
+    deps: &Deps,
+    actor: &Actor,
+    mut plan: EffectPlan,
+    explicit_number: bool,
+    fingerprint: &str,
+) -> Result<Placement, Error> {
+    for attempt in 1..=ORDER_NUMBER_ATTEMPTS {
+        let rejection = match deps.store.commit(&plan).await {
+            Ok(order) => {
                 tracing::info!(order_id = %order.id, order_number = %order.order_number, channel = %order.channel,
                     total = %order.total_amount, "order placed");
                 return Ok(Placement::Created(order));
             }
             Err(CommitError::Failed(e)) => return Err(e),
-            Err(CommitError::Rejected(r)) => match r {
-                CommitRejection::OrderNumberTaken(n) => {
-                    if order_number.is_some() {
-                        return Err(Error::Conflict {
-                            code: "duplicate_order_number",
-                            message: format!("order number {n} is already used by another order"),
-                        });
-                    }
-                    tracing::warn!(attempt, "generated order number collided; drawing another");
-                    order.order_number = deps.ids.order_number();
-                }
-                CommitRejection::IdempotencyKeyTaken => {
-                    let key = idempotency
-                        .as_ref()
-                        .ok_or_else(|| Error::internal("idempotency conflict without a key"))?;
-                    let rec = deps.store.get_idempotency(&actor.company_id, key).await?;
-                    return match rec {
-                        Some(rec) => replay(&rec, &cmd.fingerprint),
-                        None => Err(Error::Contention),
-                    };
-                }
-                CommitRejection::OriginTaken => {
-                    let o = origin
-                        .as_ref()
-                        .ok_or_else(|| Error::internal("origin conflict without an origin"))?;
-                    let id = deps
-                        .store
-                        .origin_order(&actor.company_id, o)
-                        .await?
-                        .ok_or(Error::Contention)?;
-                    return existing_order(deps, actor, id).await;
-                }
-                other => return Err(placement_rejection(&order, other)),
-            },
+            Err(CommitError::Rejected(r)) => r,
+        };
+        match rejection {
+            CommitRejection::IdempotencyKeyTaken => {
+                let Some(Claim::Idempotency(key, _)) = plan.claims.iter().find(|c| matches!(c, Claim::Idempotency(..)))
+                else {
+                    return Err(Error::internal("idempotency conflict without a key"));
+                };
+                return match deps.store.get_idempotency(&actor.company_id, key, plan.at).await? {
+                    Some(rec) => replay(&rec, fingerprint),
+                    None => Err(Error::Contention),
+                };
+            }
+            CommitRejection::OriginTaken => {
+                let Some(Claim::Origin(o)) = plan.claims.iter().find(|c| matches!(c, Claim::Origin(_))) else {
+                    return Err(Error::internal("origin conflict without an origin"));
+                };
+                let id = deps
+                    .store
+                    .origin_order(&actor.company_id, o)
+                    .await?
+                    .ok_or(Error::Contention)?;
+                return existing_order(deps, actor, id).await;
+            }
+            CommitRejection::OrderNumberTaken(n) if explicit_number => {
+                return Err(Error::Conflict {
+                    code: "duplicate_order_number",
+                    message: format!("order number {n} is already used by another order"),
+                });
+            }
+            CommitRejection::OrderNumberTaken(_) => {
+                tracing::warn!(attempt, "generated order number collided; drawing another");
+                renumber(&mut plan, deps.ids.order_number());
+            }
+            other => return Err(placement_rejection(plan.order(), other)),
         }
     }
     Err(Error::Contention)
+}
+
+/// The same placement under another generated number.
+fn renumber(plan: &mut EffectPlan, number: OrderNumber) {
+    if let OrderWrite::Create(o) = &mut plan.order {
+        o.order_number = number.clone();
+    }
+    for c in &mut plan.claims {
+        match c {
+            Claim::OrderNumber(n) => *n = number.clone(),
+            Claim::Idempotency(_, rec) => rec.order.order_number = number.clone(),
+            Claim::Origin(_) => {}
+        }
+    }
+    if let DomainEvent::OrderPlaced(e) = &mut plan.event.event {
+        e.order_number = number.clone();
+    }
+    plan.audit.summary["order_number"] = json!(number);
 }
 
 fn replay(rec: &IdempotencyRecord, fingerprint: &str) -> Result<Placement, Error> {
@@ -478,23 +602,23 @@ fn placed_audit(deps: &Deps, actor: &Actor, order: &Order, now: DateTime<Utc>) -
     )
 }
 
-fn placed_event(deps: &Deps, order: &Order, stock: &[StockDecrement], now: DateTime<Utc>) -> OutboxEvent {
+/// The placement event, naming the products whose stock it took.
+fn placed_event(deps: &Deps, order: &Order, decremented: Vec<ProductId>, now: DateTime<Utc>) -> OutboxEvent {
     OutboxEvent {
         id: EventId::new(deps.ids.uuid()),
         company_id: order.company_id.clone(),
-        kind: EventKind::OrderPlaced,
         subject: order.id.to_string(),
         occurred_at: now,
-        data: json!({
-            "order_id": order.id,
-            "order_number": order.order_number,
-            "channel": order.channel,
-            "status": order.status,
-            "customer_id": order.customer_id,
-            "total_amount": order.total_amount,
-            "currency": order.currency,
-            "cap_month": order.cap_month,
-            "decremented_products": stock.iter().map(|s| s.product_id).collect::<Vec<_>>(),
+        event: DomainEvent::OrderPlaced(OrderPlaced {
+            order_id: order.id,
+            order_number: order.order_number.clone(),
+            channel: order.channel,
+            status: order.status,
+            customer_id: order.customer_id,
+            total_amount: order.total_amount,
+            currency: order.currency,
+            cap_month: order.cap_month.clone(),
+            decremented_products: decremented,
         }),
     }
 }

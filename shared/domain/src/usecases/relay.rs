@@ -14,8 +14,9 @@ pub async fn relay_pending(deps: &Deps, publisher: &dyn EventPublisher, limit: u
     for event in &pending {
         // The search index follows the order: re-derived from its current state on every
         // order event, before the event leaves, so a crash here retries both.
-        let order = crate::ids::OrderId::parse(&event.subject)?;
-        deps.store.index_order_search(&event.company_id, order).await?;
+        deps.store
+            .index_order_search(&event.company_id, event.event.order_id())
+            .await?;
         publisher.publish(event).await?;
         deps.store.mark_relayed(event).await?;
         published += 1;

@@ -1,0 +1,258 @@
+//! The effect plan as one `TransactWriteItems`: one guarded action per entry of the plan,
+//! interpreted mechanically, and a refusal mapped back to the rule that refused it.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use oms_domain::error::Error;
+use oms_domain::ids::CompanyId;
+use oms_domain::order::{Order, OrderStatus};
+use oms_domain::plan::{Claim, EffectPlan, OrderWrite, StockMove};
+use oms_domain::ports::{CommitError, CommitRejection};
+
+use super::keys::*;
+use super::reads::order_index_attrs;
+use super::tx::{n, Failed, Guard, Tx};
+use super::{
+    av_s, count_high_value, from_item, stock_cap_rejection, to_item, values, DynamoStore, Item, OrderGuard,
+    IDEMPOTENCY_TTL_SECS, MAX_TRANSACTION_ITEMS, NOT_EXISTS,
+};
+
+impl DynamoStore {
+    pub(super) async fn commit_plan(&self, plan: &EffectPlan) -> Result<Order, CommitError> {
+        let c = &plan.company;
+        if plan.cap.as_ref().is_some_and(|cap| cap.limit == Some(0)) {
+            // "orders < 0" can never hold, but a missing counter would pass the condition.
+            return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
+        }
+        let mut tx = Tx::new(&self.table);
+        match &plan.order {
+            OrderWrite::Create(o) => tx.put(
+                order(c, o.id),
+                Self::order_item(o)?,
+                Some((NOT_EXISTS, Item::new())),
+                Guard::Rule(OrderGuard::Order),
+            )?,
+            OrderWrite::Change { before, after, .. } => change_action(&mut tx, before, after)?,
+        }
+        let id = plan.order().id;
+        for claim in &plan.claims {
+            claim_action(&mut tx, c, id, claim, plan)?;
+        }
+        for m in &plan.stock {
+            stock_action(&mut tx, c, m, plan)?;
+        }
+        if let Some(cap) = &plan.cap {
+            let (condition, guard) = match cap.limit {
+                Some(_) => (
+                    Some("attribute_not_exists(orders) OR orders < :limit"),
+                    Guard::Rule(OrderGuard::Cap(cap.limit.unwrap_or(0))),
+                ),
+                None => (None, Guard::None),
+            };
+            let mut vals = values([(":one", n(1))]);
+            if let Some(limit) = cap.limit {
+                vals.insert(":limit".into(), n(limit));
+            }
+            tx.update(
+                monthly_usage(c, &cap.month),
+                "ADD orders :one",
+                condition,
+                HashMap::new(),
+                vals,
+                guard,
+            )?;
+        }
+        count_high_value(&mut tx, c, plan.high_value.as_ref())?;
+        Self::audit_put(&mut tx, &plan.audit)?;
+        Self::outbox_put(&mut tx, &plan.event)?;
+        if tx.len() != plan.actions() || tx.len() > MAX_TRANSACTION_ITEMS {
+            return Err(CommitError::Failed(Error::internal(format!(
+                "a plan of {} actions became a transaction of {}",
+                plan.actions(),
+                tx.len()
+            ))));
+        }
+        let failed = match tx.commit(&self.client).await? {
+            Ok(()) => return self.committed(plan).await,
+            Err(failed) => failed,
+        };
+        Err(reject(plan, &failed))
+    }
+
+    /// The order as stored after the commit: a change is read back, so the answer shows
+    /// anything that landed with it.
+    async fn committed(&self, plan: &EffectPlan) -> Result<Order, CommitError> {
+        match &plan.order {
+            OrderWrite::Create(o) => Ok((**o).clone()),
+            OrderWrite::Change { before, .. } => self
+                .get(order(&plan.company, before.id))
+                .await?
+                .map(from_item)
+                .transpose()?
+                .ok_or_else(|| CommitError::Failed(Error::not_found("order", before.id))),
+        }
+    }
+}
+
+/// `SET` the fields and index keys that differ (and `REMOVE` the sparse keys that no
+/// longer apply), only if the order is still at the version the change was derived from.
+fn change_action(tx: &mut Tx<OrderGuard>, before: &Order, after: &Order) -> Result<(), Error> {
+    let c = &before.company_id;
+    let mut set = vec!["#version = :next".to_owned(), "#updated_at = :updated_at".to_owned()];
+    let mut names = HashMap::from([
+        ("#version".to_owned(), "version".to_owned()),
+        ("#updated_at".to_owned(), "updated_at".to_owned()),
+    ]);
+    let mut vals = values([
+        (":read", n(before.version)),
+        (":next", n(after.version)),
+        (
+            ":updated_at",
+            serde_dynamo::to_attribute_value(after.updated_at).map_err(Error::internal)?,
+        ),
+    ]);
+    for (i, (field, value)) in crate::changed_fields(before, after).into_iter().enumerate() {
+        set.push(format!("#f{i} = :f{i}"));
+        names.insert(format!("#f{i}"), field);
+        vals.insert(
+            format!(":f{i}"),
+            serde_dynamo::to_attribute_value(value).map_err(Error::internal)?,
+        );
+    }
+    let mut remove = Vec::new();
+    for (i, ((attr, old), (_, new))) in order_index_attrs(before)
+        .into_iter()
+        .zip(order_index_attrs(after))
+        .enumerate()
+    {
+        if old == new {
+            continue;
+        }
+        names.insert(format!("#k{i}"), attr.to_owned());
+        match new {
+            Some(v) => {
+                set.push(format!("#k{i} = :k{i}"));
+                vals.insert(format!(":k{i}"), av_s(v));
+            }
+            None => remove.push(format!("#k{i}")),
+        }
+    }
+    let expr = match remove.is_empty() {
+        true => format!("SET {}", set.join(", ")),
+        false => format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")),
+    };
+    tx.update(
+        order(c, before.id),
+        &expr,
+        Some("#version = :read"),
+        names,
+        vals,
+        Guard::Rule(OrderGuard::Change),
+    )
+}
+
+fn claim_action(
+    tx: &mut Tx<OrderGuard>,
+    c: &CompanyId,
+    id: oms_domain::ids::OrderId,
+    claim: &Claim,
+    plan: &EffectPlan,
+) -> Result<(), Error> {
+    let owner = values([("order_id", av_s(id.to_string()))]);
+    match claim {
+        Claim::OrderNumber(number) => tx.put(
+            order_number_claim(c, &number.key()),
+            owner,
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(OrderGuard::OrderNumber),
+        ),
+        Claim::Origin(origin) => {
+            // Also found by origin order id alone (the list's `origin_order_id` filter).
+            let mut item = owner;
+            item.insert(GSI1PK.into(), av_s(origin_lookup(c, &origin.origin_order_id)));
+            item.insert(GSI1SK.into(), av_s(origin.integration_id.clone()));
+            tx.put(
+                origin_claim(c, &origin.integration_id, &origin.origin_order_id),
+                item,
+                Some((NOT_EXISTS, Item::new())),
+                Guard::Rule(OrderGuard::Origin),
+            )
+        }
+        Claim::Idempotency(key, rec) => {
+            let mut item = to_item(rec)?;
+            item.insert(EXPIRES_AT.into(), n(rec.created_at.timestamp() + IDEMPOTENCY_TTL_SECS));
+            // An expired record (on the plan's clock) may be taken over.
+            tx.put(
+                idempotency(c, key.principal.as_str(), &key.key),
+                item,
+                Some((
+                    "attribute_not_exists(PK) OR expires_at < :now",
+                    values([(":now", n(plan.at.timestamp()))]),
+                )),
+                Guard::Rule(OrderGuard::Idempotency),
+            )
+        }
+    }
+}
+
+fn stock_action(tx: &mut Tx<OrderGuard>, c: &CompanyId, m: &StockMove, plan: &EffectPlan) -> Result<(), Error> {
+    let at = av_s(plan.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    match *m {
+        StockMove::Take { product_id, quantity } => tx.update(
+            product(c, product_id),
+            "SET stock = stock - :q, updated_at = :now",
+            Some("attribute_exists(PK) AND active = :t AND stock >= :q"),
+            HashMap::new(),
+            values([(":q", n(quantity)), (":t", AttributeValue::Bool(true)), (":now", at)]),
+            Guard::Rule(OrderGuard::Stock(product_id)),
+        ),
+        StockMove::PutBack { product_id, quantity } => tx.update(
+            product(c, product_id),
+            "SET stock = stock + :q, updated_at = :now",
+            Some("attribute_exists(PK)"),
+            HashMap::new(),
+            values([(":q", n(quantity)), (":now", at)]),
+            Guard::Rule(OrderGuard::Stock(product_id)),
+        ),
+    }
+}
+
+/// The refusal, by priority: a claim first (a retried request is answered as a retry,
+/// not as short stock or a taken number), then the order's own guard, then stock and cap.
+fn reject(plan: &EffectPlan, failed: &[Failed<OrderGuard>]) -> CommitError {
+    let has = |g: fn(&OrderGuard) -> bool| failed.iter().find(|f| g(&f.guard));
+    let rejected = CommitError::Rejected;
+    if has(|g| matches!(g, OrderGuard::Idempotency)).is_some() {
+        return rejected(CommitRejection::IdempotencyKeyTaken);
+    }
+    if has(|g| matches!(g, OrderGuard::Origin)).is_some() {
+        return rejected(CommitRejection::OriginTaken);
+    }
+    if has(|g| matches!(g, OrderGuard::OrderNumber)).is_some() {
+        return rejected(CommitRejection::OrderNumberTaken(plan.order().order_number.clone()));
+    }
+    if has(|g| matches!(g, OrderGuard::Order)).is_some() {
+        return CommitError::Failed(Error::internal("order id collision"));
+    }
+    if let Some(f) = has(|g| matches!(g, OrderGuard::Change)) {
+        // The order as it is now, from the failed condition's ALL_OLD image.
+        let current = f.old.as_ref().and_then(|old| {
+            let status = old
+                .get("status")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|s| OrderStatus::parse(s))?;
+            let version = old
+                .get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|s| s.parse::<u64>().ok())?;
+            Some((status, version))
+        });
+        return rejected(CommitRejection::OrderMoved { current });
+    }
+    match stock_cap_rejection(failed) {
+        Some(r) => rejected(r),
+        None => CommitError::Failed(Error::internal("the transaction was refused without a reason")),
+    }
+}

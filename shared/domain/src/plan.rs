@@ -1,0 +1,195 @@
+//! The effect plan: everything one placement or order change writes, computed in the
+//! domain and committed whole, in one transaction, by [`crate::ports::OrderStore::commit`].
+//! Each adapter interprets a plan mechanically (a guarded action per entry), so the rules
+//! of what a change touches live here, once:
+//!
+//! - which stock moves ([`StockPolicy`]), each guarded (`stock >= n` to take);
+//! - which counters move (the monthly cap, the high-value counters);
+//! - which uniqueness claims are made (order number, origin id, idempotency key);
+//! - the guard on what the change was derived from: a change is written only if the
+//!   order is still at the version it was read at, so stock taken on leaving draft,
+//!   units put back on cancel and a draft's repricing can never be derived from lines
+//!   another change has since replaced;
+//! - the audit entry and the typed outbox event.
+
+use chrono::{DateTime, Utc};
+
+use crate::audit::AuditEntry;
+use crate::error::Error;
+use crate::ids::{CompanyId, ProductId};
+use crate::order::query::HighValueDelta;
+use crate::order::{Channel, Order, OrderNumber, OrderStatus};
+use crate::outbox::OutboxEvent;
+use crate::ports::{IdempotencyKey, IdempotencyRecord, OriginKey};
+use crate::settings::CompanySettings;
+
+/// Actions one DynamoDB transaction may hold.
+pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+/// Distinct stock-tracked products one order may move: each is one action, and the rest
+/// of the 100 is kept for the order and its side effects (at most 10 of them).
+pub const MAX_STOCKED_PRODUCTS: usize = 90;
+
+#[derive(Debug, Clone)]
+pub struct EffectPlan {
+    pub company: CompanyId,
+    pub order: OrderWrite,
+    pub stock: Vec<StockMove>,
+    pub cap: Option<CapIncrement>,
+    pub high_value: Option<HighValueDelta>,
+    pub claims: Vec<Claim>,
+    pub audit: AuditEntry,
+    pub event: OutboxEvent,
+    /// When the plan was made (the injected clock): claims expire relative to it.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub enum OrderWrite {
+    /// A new order, written only if its id is free.
+    Create(Box<Order>),
+    /// A change: only the fields that differ, written only if the order is still at
+    /// `before.version` (the version every derived value was computed from).
+    Change {
+        before: Box<Order>,
+        after: Box<Order>,
+        /// The caller's `If-Match`: a newer order is 412, not a silent retry.
+        if_match: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockMove {
+    /// Units out of stock, guarded by the product being active with `stock >= quantity`.
+    Take { product_id: ProductId, quantity: u32 },
+    /// Units back into stock (a restocking cancel), guarded by the product existing.
+    PutBack { product_id: ProductId, quantity: u32 },
+}
+
+impl StockMove {
+    pub fn product_id(&self) -> ProductId {
+        match self {
+            StockMove::Take { product_id, .. } | StockMove::PutBack { product_id, .. } => *product_id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapIncrement {
+    /// `YYYY-MM`, UTC.
+    pub month: String,
+    /// Refuse the order if the month's count has reached this.
+    pub limit: Option<u32>,
+}
+
+/// A uniqueness claim made with the order.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    OrderNumber(OrderNumber),
+    Origin(OriginKey),
+    Idempotency(IdempotencyKey, Box<IdempotencyRecord>),
+}
+
+impl EffectPlan {
+    /// The order as the plan writes it.
+    pub fn order(&self) -> &Order {
+        match &self.order {
+            OrderWrite::Create(o) => o,
+            OrderWrite::Change { after, .. } => after,
+        }
+    }
+
+    /// How many actions the plan's transaction holds: one per entry.
+    pub fn actions(&self) -> usize {
+        let counters = self
+            .high_value
+            .as_ref()
+            .map_or(0, |h| 1 + usize::from(h.customer.is_some()));
+        1 + self.stock.len() + usize::from(self.cap.is_some()) + counters + self.claims.len() + 2
+    }
+
+    /// A plan that cannot be one transaction is a bug in whoever built it (the stocked
+    /// products bound is checked before, with a message for the caller).
+    pub fn check(&self) -> Result<(), Error> {
+        if self.actions() > MAX_TRANSACTION_ACTIONS {
+            return Err(Error::internal(format!(
+                "an effect plan of {} actions does not fit one transaction",
+                self.actions()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// When a company's orders take stock (SPEC §10, §11). Today every company decrements at
+/// placement; the reservation policy (reserve on confirm, take on ship) comes later and
+/// slots in here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StockPolicy {
+    #[default]
+    AtPlacement,
+}
+
+impl StockPolicy {
+    /// The stock moves of placing `order` (new, or leaving draft): one `Take` per
+    /// stock-tracked product, lines of one product summed. Empty when the order's channel
+    /// does not move stock.
+    pub fn on_placement(self, order: &Order, settings: &CompanySettings) -> Vec<StockMove> {
+        if !decrements_stock(order.channel, settings) {
+            return Vec::new();
+        }
+        units(order)
+            .into_iter()
+            .map(|(product_id, quantity)| StockMove::Take { product_id, quantity })
+            .collect()
+    }
+
+    /// The stock moves of cancelling `order`: every unit it took, back, if asked to.
+    pub fn on_cancel(self, order: &Order, restock: bool) -> Vec<StockMove> {
+        if !restock || !order.stock_decremented {
+            return Vec::new();
+        }
+        units(order)
+            .into_iter()
+            .map(|(product_id, quantity)| StockMove::PutBack { product_id, quantity })
+            .collect()
+    }
+}
+
+/// Every tracked unit of an order, per product, in product order.
+fn units(order: &Order) -> Vec<(ProductId, u32)> {
+    let mut units: std::collections::BTreeMap<ProductId, u32> = std::collections::BTreeMap::new();
+    for l in order.items.iter().filter(|l| l.track_inventory) {
+        let e = units.entry(l.product_id).or_default();
+        *e = e.saturating_add(l.quantity);
+    }
+    units.into_iter().collect()
+}
+
+/// Dashboard orders move stock only when the company says so (SPEC §11); every other
+/// channel does.
+pub fn decrements_stock(channel: Channel, settings: &CompanySettings) -> bool {
+    channel != Channel::Dashboard || settings.dashboard_orders_decrement_stock
+}
+
+/// Customer orders (storefront, API, webhook) count against the monthly cap; dashboard
+/// orders and drafts do not.
+pub fn counts_against_cap(order: &Order) -> bool {
+    order.customer_id.is_some() && order.channel != Channel::Dashboard && order.status != OrderStatus::Draft
+}
+
+/// The cap counter a placement moves, if any.
+pub fn cap_increment(order: &Order, settings: &CompanySettings, now: DateTime<Utc>) -> Option<CapIncrement> {
+    counts_against_cap(order).then(|| CapIncrement {
+        month: now.format("%Y-%m").to_string(),
+        limit: settings.monthly_order_limit,
+    })
+}
+
+/// A pending order whose discount exceeds the company's approval threshold waits for
+/// approval instead.
+pub fn approval_status(status: OrderStatus, order: &Order, settings: &CompanySettings) -> OrderStatus {
+    match (status, settings.discount_approval_threshold) {
+        (OrderStatus::Pending, Some(limit)) if order.discount_amount.value() > limit => OrderStatus::PendingApproval,
+        (s, _) => s,
+    }
+}
