@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; the rest are conveniences.
-.PHONY: run test test-fast bench bench-reads lint token build-lambdas
+.PHONY: run test test-fast bench bench-reads lint token build-lambdas schemathesis
 
 # Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
 run:
@@ -25,6 +25,12 @@ bench:
 bench-reads:
 	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
 	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep cargo bench -p oms-tests --bench order_reads
+
+# Property-based API tests: schemathesis over every operation of /openapi.json on the local
+# server, with an OWNER and a CUSTOMER token (.ci/schemathesis.sh; installs it on first use).
+schemathesis:
+	cargo build -q --locked -p oms-local
+	.ci/schemathesis.sh target/debug/oms-local
 
 lint:
 	cargo fmt --all -- --check

@@ -66,6 +66,12 @@ curl -s "http://127.0.0.1:$port/api/v1/sales/orders/search?q=acme" -H "Authoriza
 grep -q "\"$number\"" .cache/smoke-search.json || { echo "FAIL: search for acme does not find the order: $(cat .cache/smoke-search.json)" >&2; exit 1; }
 echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; listed and found by search; openapi 200; no token 401"
 
+kill "$server_pid" 2>/dev/null || true
+server_pid=
+
+step "conformance: schemathesis over every operation of /openapi.json (OWNER and CUSTOMER tokens)"
+.ci/schemathesis.sh target/debug/oms-local
+
 step "summary ($((SECONDS - started)) s)"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' .cache/test.log

@@ -16,6 +16,8 @@ on_both_adapters!(
     a_storefront_order_may_set_only_the_buyers_fields,
     storefront_tax_and_shipping_come_from_the_company_settings,
     an_order_always_fits_its_item,
+    zero_and_tiny_amounts_are_written_exactly,
+    a_wrong_method_names_the_allowed_ones,
 );
 
 /// A clock that panics: the fault this test injects through a port.
@@ -449,4 +451,49 @@ async fn an_order_always_fits_its_item(app: TestApp) {
     let r = app.call("PATCH", &format!("{ORDERS}/{id}"), &d.owner, Some(grow)).await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.code(), "order_too_large");
+}
+
+async fn zero_and_tiny_amounts_are_written_exactly(app: TestApp) {
+    let d = demo(&app).await;
+    // A free line: every amount is a plain zero in the currency's minor units, never "-0".
+    let r = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(json!({"customer_id": d.t.acme, "items": [{"sku": "BOLT-M8", "quantity": 1, "unit_price": "0"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let o = &r.body["data"];
+    for field in [
+        "subtotal_amount",
+        "tax_amount",
+        "shipping_amount",
+        "discount_amount",
+        "total_amount",
+    ] {
+        assert_eq!(o[field], "0.00", "{field}: {o}");
+    }
+    assert_eq!(o["items"][0]["line_total"], "0.00");
+    // A JSON number with more digits than an amount holds is refused, not rounded to zero.
+    for tiny in [json!(1e-30), json!(-1e-30)] {
+        let p = app
+            .call(
+                "POST",
+                "/api/v1/products",
+                &d.owner,
+                Some(json!({"sku": "TINY-1", "name": "Tiny", "price": tiny})),
+            )
+            .await;
+        assert_eq!(p.status, 422, "{}", p.body);
+    }
+}
+
+async fn a_wrong_method_names_the_allowed_ones(app: TestApp) {
+    let d = demo(&app).await;
+    let r = app.call("DELETE", "/api/v1/products", &d.owner, None).await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.code(), "method_not_allowed");
+    assert_eq!(r.headers["allow"], "POST, GET");
 }

@@ -77,12 +77,17 @@ impl Gateway {
         };
         let Some(route) = matched.value.iter().find(|r| r.method == req.method) else {
             let allowed: Vec<&str> = matched.value.iter().map(|r| r.method).collect();
-            return ApiError::http(
+            let mut resp = ApiError::http(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 format!("{} is not allowed on {path}; use {}", req.method, allowed.join(", ")),
             )
             .into_response();
+            // RFC 9110: a 405 lists the methods the resource has.
+            if let Ok(v) = lambda_http::http::HeaderValue::from_str(&allowed.join(", ")) {
+                resp.headers_mut().insert("allow", v);
+            }
+            return resp;
         };
         let params: Map<String, Value> = matched.params.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
         // The JWT authorizer runs before the function, as in API Gateway.

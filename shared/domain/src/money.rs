@@ -24,6 +24,19 @@ pub fn checked_sum(a: Decimal, b: Decimal, field: &str) -> Result<Decimal, Error
         .ok_or_else(|| too_large(field))
 }
 
+/// `a − b`, refused over [`MAX_ORDER_TOTAL`] (or on overflow) as an error on `field`. Never
+/// `-0`: a zero result is written as a plain zero.
+pub fn checked_difference(a: Decimal, b: Decimal, field: &str) -> Result<Decimal, Error> {
+    let mut d = a
+        .checked_sub(b)
+        .filter(|v| v.abs() <= MAX_ORDER_TOTAL)
+        .ok_or_else(|| too_large(field))?;
+    if d.is_zero() {
+        d.set_sign_positive(true);
+    }
+    Ok(d)
+}
+
 /// `a × b`, refused over [`MAX_ORDER_TOTAL`] (or on overflow) as an error on `field`.
 pub fn checked_product(a: Decimal, b: Decimal, field: &str) -> Result<Decimal, Error> {
     a.checked_mul(b)
@@ -128,10 +141,14 @@ pub fn deserialize_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D
                 return Err(E::custom("amount must be finite"));
             }
             // Rust prints the shortest string that reads back as the same f64, which for
-            // any human-entered amount is exactly the decimal the client wrote.
+            // any human-entered amount is exactly the decimal the client wrote. A number
+            // with more digits than a decimal holds (1e-30) is refused, never rounded to
+            // something else.
             Decimal::from_str(&v.to_string())
                 .or_else(|_| Decimal::from_scientific(&format!("{v:e}")))
-                .map_err(|_| E::custom("amount is out of range"))
+                .ok()
+                .filter(|d| d.is_zero() == (v == 0.0))
+                .ok_or_else(|| E::custom("amount is out of range"))
         }
     }
     d.deserialize_any(V)

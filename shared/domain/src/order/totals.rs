@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 
 use crate::error::Error;
-use crate::money::{checked_product, checked_sum, Amount};
+use crate::money::{checked_difference, checked_product, checked_sum, Amount};
 
 /// What a line contributes: `unit_price × quantity + tax − discount`.
 #[derive(Debug, Clone, Copy)]
@@ -22,7 +22,7 @@ impl LineAmounts {
     /// `unit_price × quantity + tax − discount`, refused over the largest order amount.
     pub fn line_total(&self, field: &str) -> Result<Decimal, Error> {
         let with_tax = checked_sum(self.gross(field)?, self.tax_amount.value(), field)?;
-        checked_sum(with_tax, -self.discount_amount.value(), field)
+        checked_difference(with_tax, self.discount_amount.value(), field)
     }
 }
 
@@ -55,15 +55,12 @@ pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: A
         tax = checked_sum(tax, l.tax_amount.value(), "tax_amount")?;
         discount = checked_sum(discount, l.discount_amount.value(), "discount_amount")?;
     }
-    let total = checked_sum(
-        checked_sum(
-            checked_sum(subtotal, tax, "total_amount")?,
-            shipping.value(),
-            "total_amount",
-        )?,
-        -discount,
+    let with_shipping = checked_sum(
+        checked_sum(subtotal, tax, "total_amount")?,
+        shipping.value(),
         "total_amount",
     )?;
+    let total = checked_difference(with_shipping, discount, "total_amount")?;
     if total.is_sign_negative() && !total.is_zero() {
         return Err(Error::invalid(
             "discount_amount",

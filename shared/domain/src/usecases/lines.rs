@@ -49,7 +49,15 @@ pub(crate) fn totals_of(
         .collect();
     let shipping = Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
     let order_discount = Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
-    compute_totals(&amounts, shipping, order_discount)
+    let t = compute_totals(&amounts, shipping, order_discount)?;
+    // Written with exactly the currency's minor units ("0.00", never "0").
+    Ok(crate::order::Totals {
+        subtotal_amount: t.subtotal_amount.in_currency(currency),
+        tax_amount: t.tax_amount.in_currency(currency),
+        shipping_amount: t.shipping_amount.in_currency(currency),
+        discount_amount: t.discount_amount.in_currency(currency),
+        total_amount: t.total_amount.in_currency(currency),
+    })
 }
 
 /// The rejections placing stock and counting the cap can meet, as errors; shared by
@@ -227,7 +235,7 @@ pub(crate) fn build_lines(
             unit_price,
             tax_amount,
             discount_amount,
-            line_total: Amount::from_decimal(line_total),
+            line_total: Amount::from_decimal(line_total).in_currency(currency),
             fulfillment: p.fulfillment,
             track_inventory: p.track_inventory,
             notes: item.notes.clone(),
@@ -256,7 +264,7 @@ pub(crate) fn price_storefront(
         let gross = amounts.gross(&field)?;
         amounts.tax_amount = Amount::from_decimal(pricing.line_tax(gross, currency)?).in_currency(currency);
         l.tax_amount = amounts.tax_amount;
-        l.line_total = Amount::from_decimal(amounts.line_total(&field)?);
+        l.line_total = Amount::from_decimal(amounts.line_total(&field)?).in_currency(currency);
         subtotal = checked_sum(subtotal, gross, "subtotal_amount")?;
     }
     let shipping = pricing.shipping(subtotal);
