@@ -17,6 +17,7 @@ mod notifications;
 mod order_lists;
 mod order_updates;
 mod order_views;
+mod races;
 mod sqs_ses;
 mod store_contract;
 mod support;

@@ -117,3 +117,115 @@ impl Intercept for CallRecorder {
         Ok(())
     }
 }
+
+/// A fault [`FaultInjector`] puts in place of a real response, after the request reached
+/// the server (so whatever the server did, it did).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// DynamoDB says the same transaction is still in progress: the answer is lost.
+    TransactionInProgress,
+    /// HTTP 500 from the service (the SDK retries it).
+    InternalServerError,
+    /// Throttled (the SDK backs off and retries it).
+    Throttling,
+}
+
+/// Replaces the responses of chosen operations with faults: the first `n` of an operation,
+/// or a share of all of them chosen by a seeded generator, so a test (or the chaos run)
+/// can make answers get lost after the work was done.
+#[derive(Debug, Clone, Default)]
+pub struct FaultInjector(Arc<Mutex<FaultPlan>>);
+
+#[derive(Debug, Default)]
+struct FaultPlan {
+    /// (operation, fault, how many more times).
+    next: Vec<(String, Fault, u32)>,
+    /// (operation, fault, per mille of calls) for random faults.
+    random: Vec<(String, Fault, u32)>,
+    seed: u64,
+    injected: u64,
+}
+
+impl FaultInjector {
+    /// The next `times` responses of `operation` (e.g. "TransactWriteItems") become `fault`.
+    pub fn next(&self, operation: &str, fault: Fault, times: u32) {
+        self.lock().next.push((operation.to_owned(), fault, times));
+    }
+
+    /// About `per_mille` of `operation`'s responses become `fault`, chosen by a generator
+    /// seeded with `seed` (repeatable runs).
+    pub fn random(&self, operation: &str, fault: Fault, per_mille: u32, seed: u64) {
+        let mut p = self.lock();
+        p.random.push((operation.to_owned(), fault, per_mille));
+        p.seed = seed.max(1);
+    }
+
+    /// How many responses were replaced so far.
+    pub fn injected(&self) -> u64 {
+        self.lock().injected
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultPlan> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn choose(&self, operation: &str) -> Option<Fault> {
+        let mut p = self.lock();
+        if let Some(entry) = p.next.iter_mut().find(|(op, _, n)| op == operation && *n > 0) {
+            entry.2 -= 1;
+            let fault = entry.1;
+            p.injected += 1;
+            return Some(fault);
+        }
+        let random: Vec<(Fault, u32)> = p
+            .random
+            .iter()
+            .filter(|(op, _, _)| op == operation)
+            .map(|(_, f, pm)| (*f, *pm))
+            .collect();
+        for (fault, per_mille) in random {
+            // xorshift64: small, seeded, good enough to spread faults.
+            p.seed ^= p.seed << 13;
+            p.seed ^= p.seed >> 7;
+            p.seed ^= p.seed << 17;
+            if p.seed % 1000 < u64::from(per_mille) {
+                p.injected += 1;
+                return Some(fault);
+            }
+        }
+        None
+    }
+}
+
+impl Intercept for FaultInjector {
+    fn name(&self) -> &'static str {
+        "FaultInjector"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        ctx: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(op) = cfg.load::<Metadata>().map(|m| m.name().to_owned()) else {
+            return Ok(());
+        };
+        let Some(fault) = self.choose(&op) else { return Ok(()) };
+        let (status, kind) = match fault {
+            Fault::TransactionInProgress => (400, "TransactionInProgressException"),
+            Fault::InternalServerError => (500, "InternalServerError"),
+            Fault::Throttling => (400, "ThrottlingException"),
+        };
+        let body =
+            format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by the test"}}"#);
+        let mut resp = aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(status).map_err(|e| format!("{e:?}"))?,
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        resp.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+        resp.headers_mut().insert("x-amzn-errortype", kind);
+        *ctx.response_mut() = resp;
+        Ok(())
+    }
+}

@@ -145,27 +145,43 @@ impl<T: Clone> Tx<T> {
     /// Commits, retrying only when DynamoDB says another transaction got in the way.
     /// `Ok(Err(failed))` lists every condition that was false.
     pub async fn commit(self, client: &aws_sdk_dynamodb::Client) -> Result<Result<(), Vec<Failed<T>>>, Error> {
+        // One token per logical commit: DynamoDB applies a transaction once per token (for
+        // 10 minutes), so resending it after an answer was lost, or while DynamoDB still
+        // has it in progress, reports the commit that happened instead of running it again.
+        // Only a transaction DynamoDB refused (cancelled on a conflict) is retried as a new
+        // one, under a new token.
+        let mut token = uuid::Uuid::new_v4().to_string();
         for attempt in 0..ATTEMPTS {
             let res = client
                 .transact_write_items()
                 .set_transact_items(Some(self.items.clone()))
-                // The SDK's own retries reuse this token, so a commit whose answer was lost
-                // is not applied twice; each of our attempts draws a fresh one.
-                .client_request_token(uuid::Uuid::new_v4().to_string())
+                .client_request_token(token.clone())
                 .send()
                 .await;
             let err = match res {
                 Ok(_) => return Ok(Ok(())),
                 Err(e) => e,
             };
+            // The outcome is unknown (the request may have committed): ask again under the
+            // same token, and DynamoDB answers with what happened.
+            let unknown = match &err {
+                SdkError::ServiceError(se) => matches!(
+                    se.err(),
+                    TransactWriteItemsError::TransactionInProgressException(_)
+                        | TransactWriteItemsError::InternalServerError(_)
+                ),
+                SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+                _ => false,
+            };
+            if unknown {
+                tracing::warn!(attempt, error = %err, "transaction outcome unknown; asking again under the same token");
+                backoff(attempt).await;
+                continue;
+            }
             let SdkError::ServiceError(se) = &err else {
                 return Err(Error::internal(err));
             };
             let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() else {
-                if matches!(se.err(), TransactWriteItemsError::TransactionInProgressException(_)) {
-                    backoff(attempt).await;
-                    continue;
-                }
                 return Err(Error::internal(err));
             };
             let reasons = tc.cancellation_reasons();
@@ -201,6 +217,7 @@ impl<T: Clone> Tx<T> {
                 )));
             }
             tracing::debug!(attempt, "transaction conflict; retrying");
+            token = uuid::Uuid::new_v4().to_string();
             backoff(attempt).await;
         }
         Err(Error::Contention)
