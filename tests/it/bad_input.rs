@@ -439,7 +439,7 @@ async fn missing_permissions_are_forbidden(app: TestApp) {
             "PATCH",
             &format!("/api/v1/products/{}", d.id("BOLT-M8")),
             &d.staff,
-            Some(json!({"stock": 30})),
+            Some(json!({"stock": 30, "expected_stock": 3})),
         )
         .await;
     assert_eq!(adj.status, 200, "{}", adj.body);

@@ -315,9 +315,14 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
         "PATCH",
         &format!("/api/v1/products/{p}"),
         &d.owner,
-        Some(json!({"sku": "IAM-2", "stock": 7, "price": "2.00"})),
+        Some(json!({"sku": "IAM-2", "stock": 7, "expected_stock": 5, "price": "2.00"})),
     )
     .await;
+    for (delta, reason) in [(3, "delivery"), (-50, "count")] {
+        let path = format!("/api/v1/products/{p}/stock-adjustments");
+        r.call("POST", &path, &d.owner, Some(json!({"delta": delta, "reason": reason})))
+            .await;
+    }
     let c = r
         .call(
             "POST",

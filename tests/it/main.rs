@@ -19,5 +19,6 @@ mod order_updates;
 mod order_views;
 mod races;
 mod sqs_ses;
+mod stock_edits;
 mod store_contract;
 mod support;

@@ -27,6 +27,7 @@ on_both_adapters!(
     idempotency_records_expire_after_24_hours_on_the_plans_clock,
     a_change_derived_from_an_older_version_is_refused_and_writes_nothing,
     putting_back_stock_of_a_missing_product_is_refused_on_both,
+    a_stock_set_derived_from_a_moved_stock_is_refused,
 );
 
 async fn sku_lookups_ignore_case_and_skip_unknowns(app: TestApp) {
@@ -440,4 +441,47 @@ async fn memory_store_fails_a_commit_before_it_mutates_anything() {
     // ... and the store still answers its reads.
     let hv = app.call("GET", "/api/v1/sales/orders/high-value", &d.owner, None).await;
     assert_eq!(hv.status, 200, "{}", hv.body);
+}
+
+/// A product edit read at stock 120 that sets 150, while a sale took the stock to 119 in
+/// between: the store refuses it with the stock now, and the sale stays.
+async fn a_stock_set_derived_from_a_moved_stock_is_refused(app: TestApp) {
+    let d = demo(&app).await;
+    let store = app.store();
+    let before = store
+        .get_product(&d.t.company, d.id("WIDGET-001"))
+        .await
+        .expect("read")
+        .expect("product");
+    placed(&app, &d).await; // takes one
+    let mut after = before.clone();
+    after.stock = 150;
+    after.version = before.version + 1;
+    let audit = AuditEntry::new(
+        EventId::new(uuid::Uuid::new_v4()),
+        Utc::now(),
+        &actor(&d),
+        AuditAction::ProductUpdated,
+        EntityKind::Product,
+        before.id,
+        None,
+        None,
+        json!({}),
+    );
+    match store.update_product(&before, &after, &audit).await {
+        Err(oms_domain::Error::StockChanged { current_stock }) => assert_eq!(current_stock, 119),
+        other => panic!("expected stock_changed, got {other:?}"),
+    }
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, 119);
+    // A catalog-only edit from the same read still lands: sales do not move the version.
+    let mut renamed = before.clone();
+    renamed.name = "Widget, renamed".into();
+    renamed.version = before.version + 1;
+    store.update_product(&before, &renamed, &audit).await.expect("a rename");
+    let now = store
+        .get_product(&d.t.company, d.id("WIDGET-001"))
+        .await
+        .expect("read")
+        .expect("product");
+    assert_eq!((now.name.as_str(), now.stock), ("Widget, renamed", 119));
 }

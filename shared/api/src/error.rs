@@ -93,6 +93,12 @@ impl ApiError {
                         Some(json!({ "lines": lines })),
                     ),
                     Error::Conflict { code, .. } => (StatusCode::CONFLICT, *code, message, None),
+                    Error::StockChanged { current_stock } => (
+                        StatusCode::CONFLICT,
+                        "stock_changed",
+                        message,
+                        Some(json!({ "current_stock": current_stock })),
+                    ),
                     Error::LimitExceeded { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code, message, None),
                     Error::PreconditionFailed { .. } => {
                         (StatusCode::PRECONDITION_FAILED, "precondition_failed", message, None)

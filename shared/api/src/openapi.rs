@@ -30,6 +30,7 @@ use crate::handlers;
         handlers::products::list_products,
         handlers::products::get_product,
         handlers::products::update_product,
+        handlers::products::adjust_stock,
         handlers::customers::create_customer,
         handlers::customers::get_customer,
         handlers::customers::set_customer_price,

@@ -35,6 +35,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/products", "list_products"),
     r("GET", "/api/v1/products/{id}", "get_product"),
     r("PATCH", "/api/v1/products/{id}", "update_product"),
+    r("POST", "/api/v1/products/{id}/stock-adjustments", "adjust_stock"),
     r("POST", "/api/v1/customers", "create_customer"),
     r("GET", "/api/v1/customers/{id}", "get_customer"),
     r(
@@ -60,6 +61,7 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "list_products" => products::list_products(app, req).await,
         "get_product" => products::get_product(app, req).await,
         "update_product" => products::update_product(app, req).await,
+        "adjust_stock" => products::adjust_stock(app, req).await,
         "create_customer" => customers::create_customer(app, req).await,
         "get_customer" => customers::get_customer(app, req).await,
         "set_customer_price" => customers::set_customer_price(app, req).await,

@@ -14,6 +14,7 @@ pub enum AuditAction {
     OrderUpdated,
     ProductCreated,
     ProductUpdated,
+    StockAdjusted,
     ProductBulkUpdated,
     ProductsImported,
     CustomerCreated,

@@ -67,6 +67,9 @@ impl fmt::Display for Sku {
     }
 }
 
+/// The most units of one product the stock may hold.
+pub const MAX_STOCK: u32 = 1_000_000_000;
+
 /// How a product ships: from the company's own stock or dropshipped by a supplier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

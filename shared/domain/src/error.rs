@@ -40,6 +40,10 @@ pub enum Error {
     /// A request that would have to be split to fit one transaction, and so is refused whole.
     #[error("{message}")]
     LimitExceeded { code: &'static str, message: String },
+    /// An absolute stock set was based on a stock level that has changed since (a sale or
+    /// another edit landed): refused, with the stock as it is now.
+    #[error("the stock changed since you read it: it is now {current_stock}; set it again from that, or adjust it by a difference instead")]
+    StockChanged { current_stock: u32 },
     /// `If-Match` named a version the entity has moved past.
     #[error("{message}")]
     PreconditionFailed { message: String },

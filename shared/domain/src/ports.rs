@@ -68,9 +68,30 @@ pub trait CatalogStore: Send + Sync {
     /// Creates the product and claims its SKU; `duplicate_sku` if the SKU is taken.
     async fn create_product(&self, product: &Product, audit: &AuditEntry) -> Result<(), Error>;
     async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error>;
-    /// Replaces `before` with `after` if nobody wrote in between (`version` check); moves
-    /// the SKU claim when the SKU changes. `version_conflict` otherwise.
+    /// Writes the fields `after` changes if nobody edited the product in between
+    /// (`version` check, `version_conflict` otherwise); moves the SKU claim when the SKU
+    /// changes. A changed `stock` is written only if the stock is still `before.stock`
+    /// (`StockChanged` otherwise): a sale in between is never overwritten.
     async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error>;
+    /// Adds `delta` (negative: removes) to the stock in one conditional `ADD`, with its
+    /// audit entry, unless the result would be below 0 or above `MAX_STOCK`.
+    async fn adjust_stock(
+        &self,
+        company: &CompanyId,
+        id: ProductId,
+        delta: i64,
+        audit: &AuditEntry,
+    ) -> Result<StockAdjust, Error>;
+    /// Sets the stock to `to` if it is still `expected` (`StockChanged` otherwise), with
+    /// its audit entry.
+    async fn set_stock(
+        &self,
+        company: &CompanyId,
+        id: ProductId,
+        expected: u32,
+        to: u32,
+        audit: &AuditEntry,
+    ) -> Result<(), Error>;
     async fn list_products(
         &self,
         company: &CompanyId,
@@ -79,6 +100,20 @@ pub trait CatalogStore: Send + Sync {
     ) -> Result<Page<Product>, Error>;
     /// Resolves SKUs (case-insensitively) to product ids; unknown SKUs are left out.
     async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error>;
+}
+
+/// What a conditional stock `ADD` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockAdjust {
+    Applied,
+    /// Refused: the stock (`current`) is smaller than the units to remove.
+    Short {
+        current: u32,
+    },
+    /// Refused: the stock (`current`) plus the units would exceed the maximum.
+    OverMax {
+        current: u32,
+    },
 }
 
 #[async_trait]

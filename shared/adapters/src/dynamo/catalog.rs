@@ -5,15 +5,20 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
 use oms_domain::audit::AuditEntry;
-use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku};
+use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku, MAX_STOCK};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, ProductId};
-use oms_domain::ports::{CatalogStore, CustomerStore, Page, PageRequest, ProductFilter};
+use oms_domain::ports::{CatalogStore, CustomerStore, Page, PageRequest, ProductFilter, StockAdjust};
 use oms_domain::usecases::catalog::version_conflict;
 
 use super::keys::{self, *};
 use super::tx::{n, Guard, Tx};
 use super::{av_s, from_item, key_of, names, to_item, values, DynamoStore, Item, NOT_EXISTS};
+
+/// The stock of a product item as a failed condition saw it.
+fn stock_of(old: Option<Item>) -> Option<u32> {
+    old?.get("stock")?.as_n().ok()?.parse().ok()
+}
 
 #[derive(Clone, Debug)]
 enum CatalogGuard {
@@ -90,11 +95,18 @@ impl CatalogStore for DynamoStore {
         if !remove.is_empty() {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
+        // A stock set is conditional on the stock it was based on: a sale in between wins.
+        let condition = if after.stock != before.stock {
+            vals.insert(":expected_stock".into(), n(before.stock));
+            "#version = :expected AND stock = :expected_stock"
+        } else {
+            "#version = :expected"
+        };
         let mut tx = Tx::new(&self.table);
         tx.update(
             product(c, before.id),
             &expr,
-            Some("#version = :expected"),
+            Some(condition),
             nm,
             vals,
             Guard::Rule(CatalogGuard::Version),
@@ -120,9 +132,99 @@ impl CatalogStore for DynamoStore {
                 code: "duplicate_sku",
                 message: format!("SKU {} is already used by another product", after.sku),
             }),
-            Err(_) => match self.get_product(c, before.id).await? {
-                Some(current) => Err(version_conflict(&current)),
-                None => Err(Error::not_found("product", before.id)),
+            Err(failed) => {
+                // The product as the failed condition saw it (not the SKU claim's image).
+                let old = failed
+                    .into_iter()
+                    .filter_map(|f| f.old)
+                    .find(|o| o.contains_key("stock"));
+                let current = match old {
+                    Some(item) => Some(from_item::<Product>(item)?),
+                    None => self.get_product(c, before.id).await?,
+                };
+                match current {
+                    Some(current) if current.version != before.version || current.stock == before.stock => {
+                        Err(version_conflict(&current))
+                    }
+                    Some(current) => Err(Error::StockChanged {
+                        current_stock: current.stock,
+                    }),
+                    None => Err(Error::not_found("product", before.id)),
+                }
+            }
+        }
+    }
+
+    async fn adjust_stock(
+        &self,
+        c: &CompanyId,
+        id: ProductId,
+        delta: i64,
+        audit: &AuditEntry,
+    ) -> Result<StockAdjust, Error> {
+        // One conditional ADD: never below 0, never above the maximum.
+        let floor = (-delta).max(0);
+        let ceiling = i64::from(MAX_STOCK) - delta.max(0);
+        let mut tx = Tx::new(&self.table);
+        tx.update(
+            product(c, id),
+            "SET updated_at = :now ADD stock :d",
+            Some("attribute_exists(PK) AND stock >= :floor AND stock <= :ceiling"),
+            HashMap::new(),
+            values([
+                (":d", n(delta)),
+                (":floor", n(floor)),
+                (":ceiling", n(ceiling)),
+                (
+                    ":now",
+                    av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                ),
+            ]),
+            Guard::Rule(CatalogGuard::Version),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        let failed = match tx.commit(&self.client).await? {
+            Ok(()) => return Ok(StockAdjust::Applied),
+            Err(failed) => failed,
+        };
+        let current =
+            stock_of(failed.into_iter().find_map(|f| f.old)).ok_or_else(|| Error::not_found("product", id))?;
+        Ok(match i64::from(current) < floor {
+            true => StockAdjust::Short { current },
+            false => StockAdjust::OverMax { current },
+        })
+    }
+
+    async fn set_stock(
+        &self,
+        c: &CompanyId,
+        id: ProductId,
+        expected: u32,
+        to: u32,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
+        let mut tx = Tx::new(&self.table);
+        tx.update(
+            product(c, id),
+            "SET stock = :to, updated_at = :now",
+            Some("attribute_exists(PK) AND stock = :expected"),
+            HashMap::new(),
+            values([
+                (":to", n(to)),
+                (":expected", n(expected)),
+                (
+                    ":now",
+                    av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                ),
+            ]),
+            Guard::Rule(CatalogGuard::Version),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) => match stock_of(failed.into_iter().find_map(|f| f.old)) {
+                Some(current_stock) => Err(Error::StockChanged { current_stock }),
+                None => Err(Error::not_found("product", id)),
             },
         }
     }

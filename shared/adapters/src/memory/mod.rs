@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use oms_domain::audit::AuditEntry;
 use oms_domain::auth::Role;
-use oms_domain::catalog::{Customer, PriceOverride, Product, Sku};
+use oms_domain::catalog::{Customer, PriceOverride, Product, Sku, MAX_STOCK};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, EventId, OrderId, ProductId, UserId};
 use oms_domain::notify::User;
@@ -24,7 +24,7 @@ use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, StockMove};
 use oms_domain::ports::{
     AuditFilter, AuditStore, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
     IdempotencyRecord, NotificationStore, OrderStore, OriginKey, OutboxStore, Page, PageRequest, PlacementKeys,
-    PlacementSnapshot, ProductFilter, SettingsStore,
+    PlacementSnapshot, ProductFilter, SettingsStore, StockAdjust,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -432,6 +432,11 @@ impl CatalogStore for MemoryStore {
         if current.version != before.version {
             return Err(version_conflict(&current));
         }
+        if after.stock != before.stock && current.stock != before.stock {
+            return Err(Error::StockChanged {
+                current_stock: current.stock,
+            });
+        }
         let new_sku = (after.company_id.clone(), after.sku.key());
         if after.sku.key() != before.sku.key() && s.skus.contains_key(&new_sku) {
             return Err(duplicate_sku(&after.sku));
@@ -449,6 +454,53 @@ impl CatalogStore for MemoryStore {
             s.skus.insert(new_sku, after.id);
         }
         s.products.insert(key, merged);
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn adjust_stock(
+        &self,
+        c: &CompanyId,
+        id: ProductId,
+        delta: i64,
+        audit: &AuditEntry,
+    ) -> Result<StockAdjust, Error> {
+        let mut s = self.lock();
+        let p = s
+            .products
+            .get_mut(&(c.clone(), id))
+            .ok_or_else(|| Error::not_found("product", id))?;
+        let next = i64::from(p.stock) + delta;
+        if next < 0 {
+            return Ok(StockAdjust::Short { current: p.stock });
+        }
+        let Some(next) = u32::try_from(next).ok().filter(|n| *n <= MAX_STOCK) else {
+            return Ok(StockAdjust::OverMax { current: p.stock });
+        };
+        p.stock = next;
+        p.updated_at = audit.at;
+        s.audit.push(audit.clone());
+        Ok(StockAdjust::Applied)
+    }
+
+    async fn set_stock(
+        &self,
+        c: &CompanyId,
+        id: ProductId,
+        expected: u32,
+        to: u32,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
+        let mut s = self.lock();
+        let p = s
+            .products
+            .get_mut(&(c.clone(), id))
+            .ok_or_else(|| Error::not_found("product", id))?;
+        if p.stock != expected {
+            return Err(Error::StockChanged { current_stock: p.stock });
+        }
+        p.stock = to;
+        p.updated_at = audit.at;
         s.audit.push(audit.clone());
         Ok(())
     }

@@ -7,7 +7,7 @@ use oms_domain::catalog::Product;
 use oms_domain::ids::ProductId;
 use oms_domain::ports::ProductFilter;
 use oms_domain::usecases::catalog as uc;
-use oms_domain::usecases::catalog::{CreateProductRequest, UpdateProductRequest};
+use oms_domain::usecases::catalog::{AdjustStockRequest, CreateProductRequest, StockAdjustment, UpdateProductRequest};
 
 use super::{list_page, ok, run, Data, ListResponse};
 use crate::auth::actor;
@@ -102,9 +102,9 @@ pub async fn list_products(app: &App, req: Request) -> Response<Body> {
     .await
 }
 
-/// Edit a product: any subset of fields. `stock` needs `stock:adjust`, the rest
-/// `products:write`; only the fields sent are written, so a concurrent order's stock
-/// decrement is never overwritten.
+/// Edit a product: any subset of fields. `stock` needs `stock:adjust` and
+/// `expected_stock` (the level the new value is based on; a sale since is never erased),
+/// the rest `products:write`; only the fields sent are written.
 #[utoipa::path(
     patch, path = "/api/v1/products/{id}", tag = "products", operation_id = "update_product",
     params(("id" = String, Path, format = Uuid, description = "Product id (UUID); anything else is 404")),
@@ -115,7 +115,7 @@ pub async fn list_products(app: &App, req: Request) -> Response<Body> {
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks products:write or stock:adjust.", body = ErrorBody),
         (status = 404, description = "No such product for this company.", body = ErrorBody),
-        (status = 409, description = "duplicate_sku or version_conflict.", body = ErrorBody),
+        (status = 409, description = "duplicate_sku, version_conflict, or stock_changed: the stock is no longer expected_stock (details.current_stock has it now).", body = ErrorBody),
         (status = 422, description = "validation_error naming each field.", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -128,6 +128,36 @@ pub async fn update_product(app: &App, req: Request) -> Response<Body> {
         Ok(ok(
             StatusCode::OK,
             uc::update_product(&app.deps, &actor, id, body).await?,
+        ))
+    })
+    .await
+}
+
+/// Add or remove stock by a difference, with a reason: one conditional `ADD`, so a sale
+/// landing at the same moment is never erased. Removing more than there is leaves 0 (and
+/// says `clamped`). The audit log keeps who, how much and why.
+#[utoipa::path(
+    post, path = "/api/v1/products/{id}/stock-adjustments", tag = "products", operation_id = "adjust_stock",
+    params(("id" = String, Path, format = Uuid, description = "Product id (UUID); anything else is 404")),
+    request_body = AdjustStockRequest,
+    responses(
+        (status = 201, description = "The adjustment (what was applied), and the product after it.", body = Data<StockAdjustment>),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
+        (status = 403, description = "The role lacks stock:adjust.", body = ErrorBody),
+        (status = 404, description = "No such product for this company.", body = ErrorBody),
+        (status = 422, description = "validation_error: delta 0 or out of range, no reason, or over the maximum stock.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn adjust_stock(app: &App, req: Request) -> Response<Body> {
+    run("adjust_stock", &req, async {
+        let actor = actor(&req)?;
+        let id = path_id(&req, "id", "product", ProductId::parse)?;
+        let (body, _): (AdjustStockRequest, _) = json_body(&req)?;
+        Ok(ok(
+            StatusCode::CREATED,
+            uc::adjust_stock(&app.deps, &actor, id, body).await?,
         ))
     })
     .await

@@ -10,9 +10,9 @@ use crate::catalog::{Fulfillment, Product, Sku};
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, ProductId};
 use crate::money::{Amount, Currency};
-use crate::ports::{Deps, Page, PageRequest, ProductFilter};
+use crate::ports::{Deps, Page, PageRequest, ProductFilter, StockAdjust};
 
-const MAX_STOCK: i64 = 1_000_000_000;
+const MAX_STOCK: i64 = crate::catalog::MAX_STOCK as i64;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +63,37 @@ pub struct UpdateProductRequest {
     pub fulfillment: Option<Fulfillment>,
     /// Optimistic concurrency: the version you read; a newer one answers 409.
     pub expected_version: Option<u64>,
+    /// Required with `stock`: the stock level this set is based on (what you read). If a
+    /// sale or another edit moved it since, the set is refused (409 `stock_changed`, with
+    /// the stock now) instead of erasing it. For a difference, use the stock-adjustments
+    /// endpoint.
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub expected_stock: Option<i64>,
+}
+
+/// A relative stock change: `delta` units in (positive) or out (negative), with why.
+/// Removing more than there is leaves 0.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustStockRequest {
+    /// Units to add (positive) or remove (negative); not 0.
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
+    pub delta: i64,
+    /// Why (a delivery, a count, damage): kept in the audit log.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// What an adjustment did, and the product after it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StockAdjustment {
+    pub requested: i64,
+    /// What was applied: the request, or less when the stock could not go below 0.
+    pub applied: i64,
+    /// The stock would have gone below 0 and was set to 0 instead.
+    pub clamped: bool,
+    pub reason: String,
+    pub product: Product,
 }
 
 fn name(errors: &mut FieldErrors, v: String) -> String {
@@ -212,6 +243,20 @@ pub async fn update_product(
     }
     if let Some(s) = req.stock {
         after.stock = count(&mut errors, "stock", s);
+        match req.expected_stock {
+            None => errors.push(
+                "expected_stock",
+                "setting stock needs expected_stock, the stock level the new value is based on (or adjust it by a difference instead)",
+            ),
+            Some(e) if e != i64::from(before.stock) => {
+                return Err(Error::StockChanged {
+                    current_stock: before.stock,
+                })
+            }
+            Some(_) => {}
+        }
+    } else if req.expected_stock.is_some() {
+        errors.push("expected_stock", "expected_stock goes with stock");
     }
     if let Some(a) = req.active {
         after.active = a;
@@ -242,6 +287,94 @@ pub async fn update_product(
     );
     deps.store.update_product(&before, &after, &audit).await?;
     Ok(after)
+}
+
+const ADJUST_ATTEMPTS: usize = 5;
+
+/// `POST /api/v1/products/{id}/stock-adjustments`: adds or removes units with one
+/// conditional `ADD`, audited with its reason. Removing more than the stock sets it to 0
+/// (conditional on the stock it saw, so a sale in between is never erased), and says so.
+pub async fn adjust_stock(
+    deps: &Deps,
+    actor: &Actor,
+    id: ProductId,
+    req: AdjustStockRequest,
+) -> Result<StockAdjustment, Error> {
+    actor.require(Permission::StockAdjust)?;
+    let mut errors = FieldErrors::default();
+    if req.delta == 0 || req.delta.abs() > MAX_STOCK {
+        errors.push(
+            "delta",
+            format!("delta must be a whole number from -{MAX_STOCK} to {MAX_STOCK}, not 0"),
+        );
+    }
+    let reason = text(&mut errors, "reason", Some(req.reason), 500);
+    if reason.is_none() {
+        errors.push("reason", "an adjustment needs a reason (1-500 characters)");
+    }
+    errors.finish()?;
+    let reason = reason.unwrap_or_default();
+    let c = &actor.company_id;
+    let product = deps
+        .store
+        .get_product(c, id)
+        .await?
+        .ok_or_else(|| Error::not_found("product", id))?;
+    let audit = |applied: i64, clamped: bool, before: Option<u32>| {
+        AuditEntry::new(
+            EventId::new(deps.ids.uuid()),
+            deps.clock.now(),
+            actor,
+            AuditAction::StockAdjusted,
+            EntityKind::Product,
+            id,
+            before.map(|b| json!({ "stock": b })),
+            before.map(|_| json!({ "stock": 0 })),
+            json!({ "sku": product.sku, "requested": req.delta, "applied": applied, "clamped": clamped, "reason": reason }),
+        )
+    };
+    for _ in 0..ADJUST_ATTEMPTS {
+        let (applied, clamped) = match deps
+            .store
+            .adjust_stock(c, id, req.delta, &audit(req.delta, false, None))
+            .await?
+        {
+            StockAdjust::Applied => (req.delta, false),
+            StockAdjust::OverMax { current } => {
+                return Err(Error::invalid(
+                    "delta",
+                    format!("the stock is {current}; adding {} would exceed {MAX_STOCK}", req.delta),
+                ))
+            }
+            // Removing more than there is: take it to 0, if it is still what we saw.
+            StockAdjust::Short { current } => {
+                let applied = -i64::from(current);
+                match deps
+                    .store
+                    .set_stock(c, id, current, 0, &audit(applied, true, Some(current)))
+                    .await
+                {
+                    Ok(()) => (applied, true),
+                    Err(Error::StockChanged { .. }) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        let product = deps
+            .store
+            .get_product(c, id)
+            .await?
+            .ok_or_else(|| Error::not_found("product", id))?;
+        tracing::info!(product_id = %id, requested = req.delta, applied, clamped, "stock adjusted");
+        return Ok(StockAdjustment {
+            requested: req.delta,
+            applied,
+            clamped,
+            reason,
+            product,
+        });
+    }
+    Err(Error::Contention)
 }
 
 pub fn version_conflict(p: &Product) -> Error {
