@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 use oms_api::routes::{dispatch, ROUTES};
+use oms_tests::TEST_LEASE_SECS;
 use oms_tests::{on_both_adapters, TestApp};
 
 use crate::support::{demo, items, ORDERS};
@@ -82,6 +83,7 @@ async fn the_worker_sample_events_are_handled_without_failures(app: TestApp) {
     let n = NotifyDeps {
         deps: app.app().deps.clone(),
         mailer: std::sync::Arc::new(mailer.clone()),
+        lease_secs: TEST_LEASE_SECS,
     };
     for w in Worker::ALL {
         let mut ev: SqsEvent = serde_json::from_value(event(&format!("{}_worker", w.as_str()))).expect("an SQS event");

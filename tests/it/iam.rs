@@ -20,6 +20,7 @@ use oms_api::workers::{relay_until_empty, sqs_batch};
 use oms_api::App;
 use oms_domain::usecases::notifications::{NotifyDeps, Worker};
 use oms_tests::sdk::{CallRecorder, Needed};
+use oms_tests::TEST_LEASE_SECS;
 use oms_tests::{dynamodb_endpoint, moto_endpoint, Backend, TestApp};
 
 use crate::support::{demo, ORDERS};
@@ -352,6 +353,7 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
     let notify = NotifyDeps {
         deps: r.app.app().deps.clone(),
         mailer: Arc::new(SesMailer::new(rec.ses(&sdk), sender)),
+        lease_secs: TEST_LEASE_SECS,
     };
     for (w, url) in &queues {
         let mut records = Vec::new();

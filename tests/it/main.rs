@@ -9,6 +9,7 @@ mod create_order;
 mod customer_reads;
 mod drift;
 mod edge_trust;
+mod email_crashes;
 mod events;
 mod generated_bodies;
 mod iam;

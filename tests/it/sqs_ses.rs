@@ -13,6 +13,7 @@ use oms_adapters::ses::SesMailer;
 use oms_adapters::sqs::SqsPublisher;
 use oms_api::workers::{relay_until_empty, sqs_batch};
 use oms_domain::usecases::notifications::{NotifyDeps, Worker};
+use oms_tests::TEST_LEASE_SECS;
 use oms_tests::{http_get_json, moto_endpoint, TestApp};
 
 use crate::support::{demo, items, Demo, ORDERS};
@@ -42,6 +43,7 @@ async fn setup() -> Option<Aws> {
     let notify = NotifyDeps {
         deps: app.app().deps.clone(),
         mailer: Arc::new(SesMailer::new(ses, sender.clone())),
+        lease_secs: TEST_LEASE_SECS,
     };
     Some(Aws {
         app,

@@ -24,6 +24,9 @@ use oms_domain::ids::{CompanyId, CustomerId};
 use oms_domain::ports::Store;
 
 pub const JWT_SECRET: &[u8] = b"test-signing-key";
+/// The e-mail claim lease the worker tests use: the template's 60 s visibility timeout and
+/// 10 s function timeout give 35 s.
+pub const TEST_LEASE_SECS: i64 = 35;
 
 #[derive(Clone)]
 pub enum Backend {

@@ -27,11 +27,14 @@ where
 pub async fn serve_worker(worker: oms_domain::usecases::notifications::Worker) -> Result<(), Error> {
     use aws_lambda_events::event::sqs::SqsEvent;
     use lambda_runtime::LambdaEvent;
-    use oms_domain::usecases::notifications::NotifyDeps;
+    use oms_domain::usecases::notifications::{email_lease_secs, NotifyDeps};
     crate::telemetry::init();
+    // The template sets both from the worker's queue and function, so the lease follows them.
+    let secs = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let notify = NotifyDeps {
         deps: crate::app::deps_from_env().await?,
         mailer: std::sync::Arc::new(crate::app::mailer_from_env().await?),
+        lease_secs: email_lease_secs(secs("VISIBILITY_TIMEOUT_SECS", 60), secs("FUNCTION_TIMEOUT_SECS", 10))?,
     };
     let notify = &notify;
     lambda_runtime::run(lambda_runtime::service_fn(

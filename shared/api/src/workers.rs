@@ -11,7 +11,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use oms_domain::error::Error;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{Deps, EventPublisher, Mailer};
-use oms_domain::usecases::notifications::{handle, NotifyDeps, Worker};
+use oms_domain::usecases::notifications::{email_lease_secs, handle, NotifyDeps, Worker};
 use oms_domain::usecases::relay::relay_pending;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -21,6 +21,11 @@ use tracing::Instrument;
 const RELAY_EVERY: Duration = Duration::from_millis(100);
 /// Deliveries before a message is dead-lettered (the template's `maxReceiveCount`).
 pub const MAX_RECEIVES: u32 = 5;
+/// The in-process stand-ins for a queue's visibility timeout and a worker's timeout: a
+/// failed delivery comes back after 200 ms, 400 ms, 800 ms and 1.6 s, so a claim left by a
+/// crashed delivery (a 1 s lease) has expired before the last ones.
+const LOCAL_VISIBILITY_SECS: i64 = 3;
+const LOCAL_WORKER_TIMEOUT_SECS: i64 = 0;
 
 /// Publishes every event to every worker's channel, as the relay fans out to the queues.
 pub struct ChannelPublisher {
@@ -64,6 +69,7 @@ pub fn spawn(deps: Deps, mailer: Arc<dyn Mailer>) -> LocalWorkers {
     let notify = NotifyDeps {
         deps: deps.clone(),
         mailer,
+        lease_secs: email_lease_secs(LOCAL_VISIBILITY_SECS, LOCAL_WORKER_TIMEOUT_SECS).unwrap_or(1),
     };
     for worker in Worker::ALL {
         let (tx, rx) = unbounded_channel();
@@ -99,7 +105,7 @@ async fn work(n: NotifyDeps, worker: Worker, mut rx: UnboundedReceiver<OutboxEve
                 Ok(_) => break,
                 Err(e) if attempt < MAX_RECEIVES => {
                     tracing::warn!(attempt, error = %e, "worker failed; will retry");
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                     attempt += 1;
                 }
                 Err(e) => {

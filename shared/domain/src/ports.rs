@@ -358,9 +358,8 @@ pub trait NotificationStore: Send + Sync {
         company: &CompanyId,
         roles: &[crate::auth::Role],
     ) -> Result<Vec<crate::notify::User>, Error>;
-    /// Claims the right to send the e-mail `key` for `lease_secs`. `false` if it was sent, or
-    /// another sender holds a claim that has not expired. A claim that outlives its lease
-    /// (a crashed sender) can be taken over, so an e-mail is delayed, never lost.
+    /// Claims the right to send the e-mail `key` for `lease_secs`. A claim that outlives its
+    /// lease (a crashed sender) can be taken over, so an e-mail is delayed, never lost.
     async fn claim_email(
         &self,
         company: &CompanyId,
@@ -368,7 +367,7 @@ pub trait NotificationStore: Send + Sync {
         claim: &str,
         now: DateTime<Utc>,
         lease_secs: i64,
-    ) -> Result<bool, Error>;
+    ) -> Result<EmailClaim, Error>;
     /// The conditional "sent" marker: the e-mail `key` went out under `claim`.
     async fn mark_email_sent(
         &self,
@@ -381,6 +380,18 @@ pub trait NotificationStore: Send + Sync {
     async fn release_email(&self, company: &CompanyId, key: &str, claim: &str) -> Result<(), Error>;
     /// Customer orders counted against the cap in a UTC month (`YYYY-MM`).
     async fn monthly_usage(&self, company: &CompanyId, month: &str) -> Result<u32, Error>;
+}
+
+/// What claiming an e-mail found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailClaim {
+    /// Ours to send.
+    Claimed,
+    /// It went out already.
+    AlreadySent,
+    /// Another delivery holds an unexpired claim and has not marked it sent: it may be
+    /// sending now, or it crashed. Not sent, so the message must be retried.
+    HeldByOther { until: DateTime<Utc> },
 }
 
 /// Delivers one e-mail (SES in AWS, `.eml` files locally); returns the message id.

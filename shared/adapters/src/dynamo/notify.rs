@@ -11,7 +11,7 @@ use oms_domain::error::Error;
 use oms_domain::ids::CompanyId;
 use oms_domain::notify::User;
 use oms_domain::outbox::OutboxEvent;
-use oms_domain::ports::{NotificationStore, OutboxStore};
+use oms_domain::ports::{EmailClaim, NotificationStore, OutboxStore};
 
 use super::keys::*;
 use super::tx::n;
@@ -101,7 +101,7 @@ impl NotificationStore for DynamoStore {
         claim: &str,
         now: DateTime<Utc>,
         lease_secs: i64,
-    ) -> Result<bool, Error> {
+    ) -> Result<EmailClaim, Error> {
         let (pk, sk) = mail_marker(c, key);
         let item = values([
             (PK, av_s(pk)),
@@ -119,15 +119,31 @@ impl NotificationStore for DynamoStore {
             .condition_expression("attribute_not_exists(PK) OR (mail_status = :claimed AND lease_until < :now)")
             .expression_attribute_values(":claimed", av_s("claimed"))
             .expression_attribute_values(":now", n(now.timestamp()))
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
-                Ok(false)
-            }
-            Err(e) => Err(Error::internal(e)),
+        let failed = match res {
+            Ok(_) => return Ok(EmailClaim::Claimed),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(f) => f,
+                other => return Err(Error::internal(other)),
+            },
+            Err(e) => return Err(Error::internal(e)),
+        };
+        // Sent, or held by another claim whose lease has not run out.
+        let old = failed.item.unwrap_or_default();
+        if old.get("mail_status").and_then(|v| v.as_s().ok()).map(String::as_str) == Some("sent") {
+            return Ok(EmailClaim::AlreadySent);
         }
+        let until = old
+            .get("lease_until")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|s| s.parse::<i64>().ok())
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .unwrap_or(now);
+        Ok(EmailClaim::HeldByOther { until })
     }
 
     async fn mark_email_sent(&self, c: &CompanyId, key: &str, claim: &str, now: DateTime<Utc>) -> Result<(), Error> {

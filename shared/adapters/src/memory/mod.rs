@@ -22,7 +22,7 @@ use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, StockMove};
 use oms_domain::ports::{
-    AuditFilter, AuditStore, CatalogStore, CommitError, CommitRejection, CustomerStore, IdempotencyKey,
+    AuditFilter, AuditStore, CatalogStore, CommitError, CommitRejection, CustomerStore, EmailClaim, IdempotencyKey,
     IdempotencyRecord, NotificationStore, OrderStore, OriginKey, OutboxStore, Page, PageRequest, PlacementKeys,
     PlacementSnapshot, ProductFilter, SettingsStore, StockAdjust,
 };
@@ -336,18 +336,19 @@ impl NotificationStore for MemoryStore {
         claim: &str,
         now: DateTime<Utc>,
         lease_secs: i64,
-    ) -> Result<bool, Error> {
+    ) -> Result<EmailClaim, Error> {
         let mut s = self.lock();
         let k = (company.clone(), key.to_owned());
         match s.mail.get(&k) {
-            Some((_, true, _)) => Ok(false),
-            Some((_, false, until)) if *until > now => Ok(false),
+            Some((_, true, _)) => Ok(EmailClaim::AlreadySent),
+            // As DynamoDB's `lease_until < :now`: a lease is over only strictly after it ends.
+            Some((_, false, until)) if *until >= now => Ok(EmailClaim::HeldByOther { until: *until }),
             _ => {
                 s.mail.insert(
                     k,
                     (claim.to_owned(), false, now + chrono::Duration::seconds(lease_secs)),
                 );
-                Ok(true)
+                Ok(EmailClaim::Claimed)
             }
         }
     }

@@ -11,10 +11,20 @@ use crate::error::Error;
 use crate::notify::{self, Email, EmailKind};
 use crate::order::{Channel, Order, OrderStatus};
 use crate::outbox::OutboxEvent;
-use crate::ports::{Deps, Mailer, PlacementKeys};
+use crate::ports::{Deps, EmailClaim, Mailer, PlacementKeys};
 
-/// How long a sender may hold a claim before another may take over.
-const CLAIM_LEASE_SECS: i64 = 120;
+/// How long a sender holds its claim on an e-mail before another delivery may take over:
+/// longer than one worker run (`function_timeout`), so a live sender is never overtaken,
+/// and shorter than the queue's visibility timeout, so the redelivery that follows a
+/// crashed run finds the claim expired and sends. Midway between the two.
+pub fn email_lease_secs(visibility_timeout_secs: i64, function_timeout_secs: i64) -> Result<i64, Error> {
+    if visibility_timeout_secs <= function_timeout_secs + 1 {
+        return Err(Error::internal(format!(
+            "the queue's visibility timeout ({visibility_timeout_secs} s) must exceed the worker's timeout ({function_timeout_secs} s)"
+        )));
+    }
+    Ok((visibility_timeout_secs + function_timeout_secs) / 2)
+}
 
 /// The four workers, each its own Lambda and queue in AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,6 +57,8 @@ impl Worker {
 pub struct NotifyDeps {
     pub deps: Deps,
     pub mailer: Arc<dyn Mailer>,
+    /// See [`email_lease_secs`].
+    pub lease_secs: i64,
 }
 
 /// Handles one event for one worker; returns the kinds of e-mail it sent.
@@ -67,11 +79,14 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
             if order.channel == Channel::Dashboard || order.customer.is_none() {
                 return Ok(sent);
             }
-            if let Some(to) = order.customer.as_ref().and_then(|c| c.email.clone()) {
-                send_once(n, &notify::receipt(&order, &settings.name, to), &mut sent).await?;
-            }
+            // Each e-mail on its own: a refused receipt does not hold back the staff alert.
+            let receipt = match order.customer.as_ref().and_then(|c| c.email.clone()) {
+                Some(to) => send_once(n, &notify::receipt(&order, &settings.name, to), &mut sent).await,
+                None => Ok(()),
+            };
             let staff = emails(n, &order, EmailKind::StaffAlert).await?;
-            send_once(n, &notify::staff_alert(&order, staff), &mut sent).await?;
+            let alert = send_once(n, &notify::staff_alert(&order, staff), &mut sent).await;
+            receipt.and(alert)?;
         }
         Worker::LowStock => {
             if !order.stock_decremented {
@@ -150,7 +165,8 @@ async fn emails(n: &NotifyDeps, order: &Order, kind: EmailKind) -> Result<Vec<St
 }
 
 /// Claim, send, mark sent; on a failed send give the claim back and fail, so the message is
-/// retried. Already sent (or being sent by another delivery of the same message): skip.
+/// retried. Already sent: skip. Claimed by another delivery and not sent (yet): fail, so
+/// the message comes back after the claim's lease, and is sent then if the other never did.
 async fn send_once(n: &NotifyDeps, email: &Email, sent: &mut Vec<EmailKind>) -> Result<(), Error> {
     if email.to.is_empty() {
         tracing::warn!(kind = email.kind.as_str(), key = %email.dedupe_key, "no recipients; e-mail not sent");
@@ -159,12 +175,26 @@ async fn send_once(n: &NotifyDeps, email: &Email, sent: &mut Vec<EmailKind>) -> 
     let store = &n.deps.store;
     let claim = n.deps.ids.uuid().to_string();
     let now = n.deps.clock.now();
-    if !store
-        .claim_email(&email.company_id, &email.dedupe_key, &claim, now, CLAIM_LEASE_SECS)
+    match store
+        .claim_email(&email.company_id, &email.dedupe_key, &claim, now, n.lease_secs)
         .await?
     {
-        tracing::info!(kind = email.kind.as_str(), key = %email.dedupe_key, "already sent; skipping the duplicate");
-        return Ok(());
+        EmailClaim::Claimed => {}
+        EmailClaim::AlreadySent => {
+            tracing::info!(kind = email.kind.as_str(), key = %email.dedupe_key, "already sent; skipping the duplicate");
+            return Ok(());
+        }
+        EmailClaim::HeldByOther { until } => {
+            tracing::warn!(kind = email.kind.as_str(), key = %email.dedupe_key, %until,
+                "another delivery holds this e-mail's claim; retrying after its lease");
+            return Err(Error::Conflict {
+                code: "email_claimed",
+                message: format!(
+                    "e-mail {} is claimed by another delivery until {until}",
+                    email.dedupe_key
+                ),
+            });
+        }
     }
     match n.mailer.send(email).await {
         Ok(message_id) => {
