@@ -75,7 +75,7 @@ async fn setup(app: &TestApp, crash: Crash) -> Setup {
     assert_eq!(r.status, 201, "{}", r.body);
     let event = app
         .store()
-        .pending_outbox(10)
+        .pending_outbox(10, 0)
         .await
         .expect("pending")
         .pop()

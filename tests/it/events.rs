@@ -110,4 +110,9 @@ async fn the_worker_sample_events_are_handled_without_failures(app: TestApp) {
         relay["Records"][0]["dynamodb"]["NewImage"]["_type"]["S"], "OUTBOX",
         "matches the stream filter"
     );
+    // The stream relay reads the event from the record's image.
+    let batch: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(relay).expect("a stream event");
+    let image = batch.records[0].change.new_image.clone();
+    let event: oms_domain::outbox::OutboxEvent = serde_dynamo::from_item(image).expect("an outbox event image");
+    assert!(event.event.placed_order().is_some(), "{event:?}");
 }

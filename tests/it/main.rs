@@ -19,6 +19,7 @@ mod order_lists;
 mod order_updates;
 mod order_views;
 mod races;
+mod relay;
 mod sqs_ses;
 mod stock_edits;
 mod store_contract;

@@ -228,7 +228,7 @@ mod scenarios {
             .expect("relay");
         assert_eq!(relayed, 1);
         assert!(
-            aws.app.store().pending_outbox(10).await.expect("pending").is_empty(),
+            aws.app.store().pending_outbox(10, 0).await.expect("pending").is_empty(),
             "marked relayed"
         );
         for w in Worker::ALL {

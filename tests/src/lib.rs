@@ -248,6 +248,7 @@ impl TestApp {
         while oms_domain::usecases::relay::relay_pending(&self.app().deps, &Drop, 100)
             .await
             .expect("relay")
+            .published
             > 0
         {}
     }

@@ -45,8 +45,9 @@ pub async fn serve_worker(worker: oms_domain::usecases::notifications::Worker) -
     .await
 }
 
-/// Runs the outbox relay: woken by the table's stream (outbox inserts) and by a schedule
-/// (the sweep), it publishes whatever is pending; the event payload itself is not needed.
+/// Runs the outbox relay. Woken by the table's stream, it relays the outbox events in the
+/// records it is handed; woken by the schedule, it sweeps what is still pending (a failed
+/// or crashed pass's events).
 pub async fn serve_relay() -> Result<(), Error> {
     use lambda_runtime::LambdaEvent;
     crate::telemetry::init();
@@ -54,10 +55,25 @@ pub async fn serve_relay() -> Result<(), Error> {
     let publisher = crate::app::publisher_from_env().await?;
     let (deps, publisher) = (&deps, &publisher);
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            let from_stream = event.payload["Records"][0]["eventSource"] == "aws:dynamodb";
+            if from_stream {
+                let batch: aws_lambda_events::event::dynamodb::Event = serde_json::from_value(event.payload)?;
+                let r = crate::workers::relay_stream(deps, publisher, batch).await?;
+                tracing::info!(
+                    published = r.published,
+                    failed = r.failed,
+                    parked = r.parked,
+                    skipped = r.skipped,
+                    "stream records relayed"
+                );
+                return Ok::<_, Error>(
+                    serde_json::json!({ "published": r.published, "failed": r.failed, "parked": r.parked }),
+                );
+            }
             let relayed =
                 crate::workers::relay_until_empty(deps, publisher, std::time::Duration::from_secs(20)).await?;
-            tracing::info!(relayed, "outbox relayed");
+            tracing::info!(relayed, "outbox swept");
             Ok::<_, Error>(serde_json::json!({ "relayed": relayed }))
         },
     ))

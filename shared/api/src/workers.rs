@@ -12,7 +12,7 @@ use oms_domain::error::Error;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{Deps, EventPublisher, Mailer};
 use oms_domain::usecases::notifications::{email_lease_secs, handle, NotifyDeps, Worker};
-use oms_domain::usecases::relay::relay_pending;
+use oms_domain::usecases::relay::{relay_events, relay_pending, RelayReport};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use tracing::Instrument;
@@ -80,8 +80,8 @@ pub fn spawn(deps: Deps, mailer: Arc<dyn Mailer>) -> LocalWorkers {
     tokio::spawn(async move {
         loop {
             match relay_pending(&deps, &publisher, 100).await {
-                Ok(0) => tokio::time::sleep(RELAY_EVERY).await,
-                Ok(n) => tracing::debug!(events = n, "relayed"),
+                Ok(r) if r.published == 0 => tokio::time::sleep(RELAY_EVERY).await,
+                Ok(r) => tracing::debug!(published = r.published, failed = r.failed, parked = r.parked, "relayed"),
                 Err(e) => {
                     tracing::warn!(error = %e, "relay failed; retrying");
                     tokio::time::sleep(RELAY_EVERY * 5).await;
@@ -149,16 +149,42 @@ pub async fn sqs_batch(n: &NotifyDeps, worker: Worker, batch: SqsEvent) -> SqsBa
     response
 }
 
-/// The relay Lambda's work: publish pending events until none are left (or `budget` runs
-/// out; the next invocation continues). Returns how many were published.
+/// The scheduled sweep's work: relay pending events until a pass publishes nothing (or
+/// `budget` runs out; the next invocation continues). Returns how many were published.
 pub async fn relay_until_empty(deps: &Deps, publisher: &dyn EventPublisher, budget: Duration) -> Result<usize, Error> {
     let started = std::time::Instant::now();
     let mut total = 0;
     loop {
-        let n = relay_pending(deps, publisher, 100).await?;
-        total += n;
-        if n == 0 || started.elapsed() > budget {
+        let r = relay_pending(deps, publisher, 100).await?;
+        total += r.published;
+        if r.published == 0 || started.elapsed() > budget {
             return Ok(total);
         }
     }
+}
+
+/// The stream-triggered relay's work: the outbox events the table's stream hands over
+/// (inserts of outbox items, their new images), relayed as they are, without a read of the
+/// pending index. Records that are not outbox inserts are ignored.
+pub async fn relay_stream(
+    deps: &Deps,
+    publisher: &dyn EventPublisher,
+    batch: aws_lambda_events::event::dynamodb::Event,
+) -> Result<RelayReport, Error> {
+    let mut events = Vec::new();
+    for record in batch.records {
+        let image = record.change.new_image;
+        let is_outbox = image
+            .get("_type")
+            .is_some_and(|t| matches!(t, serde_dynamo::AttributeValue::S(s) if s == "OUTBOX"));
+        if record.event_name != "INSERT" || !is_outbox {
+            continue;
+        }
+        match serde_dynamo::from_item::<_, OutboxEvent>(image) {
+            Ok(e) => events.push(e),
+            // Left for the sweep, which reads it through the store.
+            Err(e) => tracing::error!(error = %e, "an outbox image the relay cannot read"),
+        }
+    }
+    relay_events(deps, publisher, &events).await
 }

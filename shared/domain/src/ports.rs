@@ -339,14 +339,33 @@ pub trait OrderReadStore: Send + Sync {
     ) -> Result<HighValueTotals, Error>;
 }
 
-/// Outbox records not yet on their queue: the local relay's source, and the sweep that
-/// recovers events a crash left behind between commit and publish.
+/// Outbox records not yet on their queue: the relay's claims on them, and the parking lot
+/// for events that keep failing.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// Up to `limit` pending events (one `Query` per index shard).
-    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error>;
+    /// Up to `limit` pending events (one `Query` per index shard), oldest first per shard,
+    /// starting at shard `start` (concurrent sweeps start at different shards).
+    async fn pending_outbox(&self, limit: u32, start: u32) -> Result<Vec<OutboxEvent>, Error>;
+    /// Claims a pending event for one relay for `lease_secs`, counting the attempt, unless
+    /// another relay holds an unexpired claim or it is no longer pending.
+    async fn claim_relay(&self, event: &OutboxEvent, now: DateTime<Utc>, lease_secs: i64) -> Result<RelayClaim, Error>;
     /// The event is on its queue: it leaves the pending index (the record stays).
-    async fn mark_relayed(&self, event: &OutboxEvent) -> Result<(), Error>;
+    async fn mark_relayed(&self, event: &OutboxEvent, now: DateTime<Utc>) -> Result<(), Error>;
+    /// The event failed too often: it leaves the pending index for the parked one, with why.
+    async fn park_outbox(&self, event: &OutboxEvent, now: DateTime<Utc>, reason: &str) -> Result<(), Error>;
+    /// Parked events, oldest first (what the relay's alarm points at).
+    async fn parked_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error>;
+}
+
+/// What claiming an outbox event for relaying found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayClaim {
+    /// Ours; this is attempt number `attempts`.
+    Claimed { attempts: u32 },
+    /// Another relay is on it.
+    Busy,
+    /// Relayed or parked already.
+    Done,
 }
 
 /// What the notification workers read and write besides orders.

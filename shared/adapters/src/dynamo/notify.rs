@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use chrono::{DateTime, Utc};
 
 use oms_domain::auth::Role;
@@ -11,17 +12,22 @@ use oms_domain::error::Error;
 use oms_domain::ids::CompanyId;
 use oms_domain::notify::User;
 use oms_domain::outbox::OutboxEvent;
-use oms_domain::ports::{EmailClaim, NotificationStore, OutboxStore};
+use oms_domain::ports::{EmailClaim, NotificationStore, OutboxStore, RelayClaim};
 
 use super::keys::*;
 use super::tx::n;
 use super::{av_s, from_item, key_of, to_item, values, DynamoStore};
 
+/// The pending and parked partitions of the outbox index.
+const PENDING: &str = "PENDING#";
+const PARKED: &str = "PARKED#0";
+
 #[async_trait]
 impl OutboxStore for DynamoStore {
-    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error> {
+    async fn pending_outbox(&self, limit: u32, start: u32) -> Result<Vec<OutboxEvent>, Error> {
         let mut out = Vec::new();
-        for shard in 0..OUTBOX_SHARDS {
+        for i in 0..OUTBOX_SHARDS {
+            let shard = start.wrapping_add(i) % OUTBOX_SHARDS;
             let left = limit.saturating_sub(out.len() as u32);
             if left == 0 {
                 break;
@@ -32,7 +38,7 @@ impl OutboxStore for DynamoStore {
                 .table_name(&self.table)
                 .index_name(OUTBOX_INDEX)
                 .key_condition_expression(format!("{OUTBOX_PK} = :pk"))
-                .expression_attribute_values(":pk", av_s(format!("PENDING#{shard}")))
+                .expression_attribute_values(":pk", av_s(format!("{PENDING}{shard}")))
                 .limit(i32::try_from(left).unwrap_or(100))
                 .send()
                 .await
@@ -44,17 +50,99 @@ impl OutboxStore for DynamoStore {
         Ok(out)
     }
 
-    async fn mark_relayed(&self, e: &OutboxEvent) -> Result<(), Error> {
+    async fn claim_relay(&self, e: &OutboxEvent, now: DateTime<Utc>, lease_secs: i64) -> Result<RelayClaim, Error> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(outbox(&e.company_id, &e.id.to_string()))))
+            .update_expression("SET relay_until = :until ADD relay_attempts :one")
+            .condition_expression(format!(
+                "begins_with({OUTBOX_PK}, :pending) AND (attribute_not_exists(relay_until) OR relay_until < :now)"
+            ))
+            .expression_attribute_values(":until", n(now.timestamp() + lease_secs))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":pending", av_s(PENDING))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            )
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let attempts = out
+                    .attributes
+                    .and_then(|a| {
+                        a.get("relay_attempts")
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|s| s.parse().ok())
+                    })
+                    .unwrap_or(1);
+                Ok(RelayClaim::Claimed { attempts })
+            }
+            Err(SdkError::ServiceError(se)) => match se.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(f) => {
+                    let pending = f
+                        .item
+                        .as_ref()
+                        .and_then(|i| i.get(OUTBOX_PK))
+                        .and_then(|v| v.as_s().ok())
+                        .is_some_and(|pk| pk.starts_with(PENDING));
+                    Ok(if pending { RelayClaim::Busy } else { RelayClaim::Done })
+                }
+                other => Err(Error::internal(other)),
+            },
+            Err(e) => Err(Error::internal(e)),
+        }
+    }
+
+    async fn mark_relayed(&self, e: &OutboxEvent, now: DateTime<Utc>) -> Result<(), Error> {
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(outbox(&e.company_id, &e.id.to_string()))))
-            .update_expression(format!("REMOVE {OUTBOX_PK}, {OUTBOX_SK} SET relayed_at = :now"))
-            .expression_attribute_values(":now", av_s(Utc::now().to_rfc3339()))
+            .update_expression(format!(
+                "REMOVE {OUTBOX_PK}, {OUTBOX_SK}, relay_until SET relayed_at = :now"
+            ))
+            .expression_attribute_values(":now", av_s(now.to_rfc3339()))
             .send()
             .await
             .map_err(Error::internal)?;
         Ok(())
+    }
+
+    async fn park_outbox(&self, e: &OutboxEvent, now: DateTime<Utc>, reason: &str) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(outbox(&e.company_id, &e.id.to_string()))))
+            .update_expression(format!(
+                "SET {OUTBOX_PK} = :parked, parked_at = :now, parked_reason = :reason REMOVE relay_until"
+            ))
+            .expression_attribute_values(":parked", av_s(PARKED))
+            .expression_attribute_values(":now", av_s(now.to_rfc3339()))
+            .expression_attribute_values(":reason", av_s(reason))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        Ok(())
+    }
+
+    async fn parked_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OUTBOX_INDEX)
+            .key_condition_expression(format!("{OUTBOX_PK} = :pk"))
+            .expression_attribute_values(":pk", av_s(PARKED))
+            .limit(i32::try_from(limit).unwrap_or(100))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        page.items.unwrap_or_default().into_iter().map(from_item).collect()
     }
 }
 

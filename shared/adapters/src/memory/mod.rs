@@ -24,7 +24,7 @@ use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, StockMove};
 use oms_domain::ports::{
     AuditFilter, AuditStore, CatalogStore, CommitError, CommitRejection, CustomerStore, EmailClaim, IdempotencyKey,
     IdempotencyRecord, NotificationStore, OrderStore, OriginKey, OutboxStore, Page, PageRequest, PlacementKeys,
-    PlacementSnapshot, ProductFilter, SettingsStore, StockAdjust,
+    PlacementSnapshot, ProductFilter, RelayClaim, SettingsStore, StockAdjust,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -48,6 +48,9 @@ struct State {
     audit: Vec<AuditEntry>,
     outbox: Vec<OutboxEvent>,
     relayed: HashSet<EventId>,
+    parked: HashSet<EventId>,
+    /// Relay claims: attempts so far, and until when the current one holds.
+    relay_claims: HashMap<EventId, (u32, Option<DateTime<Utc>>)>,
     users: BTreeMap<(CompanyId, UserId), User>,
     /// Sent markers: (company, e-mail key) -> (claim, sent, lease until).
     mail: HashMap<(CompanyId, String), (String, bool, DateTime<Utc>)>,
@@ -295,19 +298,57 @@ impl AuditStore for MemoryStore {
 
 #[async_trait]
 impl OutboxStore for MemoryStore {
-    async fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error> {
+    async fn pending_outbox(&self, limit: u32, _start: u32) -> Result<Vec<OutboxEvent>, Error> {
         let s = self.lock();
         Ok(s.outbox
             .iter()
-            .filter(|e| !s.relayed.contains(&e.id))
+            .filter(|e| !s.relayed.contains(&e.id) && !s.parked.contains(&e.id))
             .take(limit as usize)
             .cloned()
             .collect())
     }
 
-    async fn mark_relayed(&self, event: &OutboxEvent) -> Result<(), Error> {
-        self.lock().relayed.insert(event.id);
+    async fn claim_relay(&self, e: &OutboxEvent, now: DateTime<Utc>, lease_secs: i64) -> Result<RelayClaim, Error> {
+        let mut s = self.lock();
+        // As DynamoDB's condition on the pending index: gone, relayed or parked is done.
+        if !s.outbox.iter().any(|o| o.id == e.id) || s.relayed.contains(&e.id) || s.parked.contains(&e.id) {
+            return Ok(RelayClaim::Done);
+        }
+        let claim = s.relay_claims.entry(e.id).or_insert((0, None));
+        // As DynamoDB's `relay_until < :now`, in whole seconds.
+        if claim
+            .1
+            .is_some_and(|until: DateTime<Utc>| until.timestamp() >= now.timestamp())
+        {
+            return Ok(RelayClaim::Busy);
+        }
+        claim.0 += 1;
+        claim.1 = Some(now + chrono::Duration::seconds(lease_secs));
+        Ok(RelayClaim::Claimed { attempts: claim.0 })
+    }
+
+    async fn mark_relayed(&self, event: &OutboxEvent, _now: DateTime<Utc>) -> Result<(), Error> {
+        let mut s = self.lock();
+        s.relayed.insert(event.id);
+        s.relay_claims.remove(&event.id);
         Ok(())
+    }
+
+    async fn park_outbox(&self, event: &OutboxEvent, _now: DateTime<Utc>, _reason: &str) -> Result<(), Error> {
+        let mut s = self.lock();
+        s.parked.insert(event.id);
+        s.relay_claims.remove(&event.id);
+        Ok(())
+    }
+
+    async fn parked_outbox(&self, limit: u32) -> Result<Vec<OutboxEvent>, Error> {
+        let s = self.lock();
+        Ok(s.outbox
+            .iter()
+            .filter(|e| s.parked.contains(&e.id))
+            .take(limit as usize)
+            .cloned()
+            .collect())
     }
 }
 

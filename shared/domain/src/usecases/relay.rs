@@ -1,25 +1,91 @@
-//! The outbox relay: pending outbox records go to the workers' queues. In AWS the table's
-//! stream drives it within a second of the commit; the same function also sweeps what a
-//! crash left behind. Publishing is at-least-once: an event published but not yet marked
-//! relayed when a crash hits is published again, and the workers' sent markers absorb it.
-//! The relay also keeps the order search index (SPEC §12 pattern 8) up to date.
+//! The outbox relay: committed outbox events go to the workers' queues. In AWS the table's
+//! stream hands the relay the events it just committed ([`relay_events`]); a scheduled
+//! sweep ([`relay_pending`]) picks up stragglers (a failed pass, a crash). Each event is
+//! claimed before it is published, so concurrent relays do not publish the same event; a
+//! failing event is retried on later passes, counted, and parked after
+//! [`MAX_RELAY_ATTEMPTS`], without holding up the others. Publishing is at-least-once: an
+//! event published but not yet marked relayed when a crash hits is published again, and
+//! the workers' sent markers absorb it. The relay also keeps the order search index
+//! (SPEC §12 pattern 8) up to date.
 
 use crate::error::Error;
-use crate::ports::{Deps, EventPublisher};
+use crate::outbox::OutboxEvent;
+use crate::ports::{Deps, EventPublisher, RelayClaim};
 
-/// Publishes up to `limit` pending events; returns how many went out.
-pub async fn relay_pending(deps: &Deps, publisher: &dyn EventPublisher, limit: u32) -> Result<usize, Error> {
-    let pending = deps.store.pending_outbox(limit).await?;
-    let mut published = 0;
-    for event in &pending {
-        // The search index follows the order: re-derived from its current state on every
-        // order event, before the event leaves, so a crash here retries both.
-        deps.store
-            .index_order_search(&event.company_id, event.event.order_id())
-            .await?;
-        publisher.publish(event).await?;
-        deps.store.mark_relayed(event).await?;
-        published += 1;
+/// Attempts before an event is parked (and alarmed) instead of retried.
+pub const MAX_RELAY_ATTEMPTS: u32 = 5;
+/// How long one relay holds its claim on an event: longer than a relay run.
+pub const RELAY_LEASE_SECS: i64 = 60;
+
+/// What one relay pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayReport {
+    pub published: usize,
+    /// Failed this time; retried by a later pass.
+    pub failed: usize,
+    /// Failed too often: moved to the parked index.
+    pub parked: usize,
+    /// Claimed by another relay, or already done.
+    pub skipped: usize,
+}
+
+impl RelayReport {
+    /// Events this pass looked at.
+    pub fn seen(&self) -> usize {
+        self.published + self.failed + self.parked + self.skipped
     }
-    Ok(published)
+}
+
+/// Relays these events (from the stream, or a sweep), each on its own: one that fails
+/// does not stop the rest.
+pub async fn relay_events(
+    deps: &Deps,
+    publisher: &dyn EventPublisher,
+    events: &[OutboxEvent],
+) -> Result<RelayReport, Error> {
+    let mut report = RelayReport::default();
+    for event in events {
+        let now = deps.clock.now();
+        let attempts = match deps.store.claim_relay(event, now, RELAY_LEASE_SECS).await? {
+            RelayClaim::Claimed { attempts } => attempts,
+            RelayClaim::Busy | RelayClaim::Done => {
+                report.skipped += 1;
+                continue;
+            }
+        };
+        if attempts > MAX_RELAY_ATTEMPTS {
+            let reason = format!("failed {MAX_RELAY_ATTEMPTS} relay attempts");
+            deps.store.park_outbox(event, now, &reason).await?;
+            // The template's metric filter counts this line and alarms on it.
+            tracing::error!(event_id = %event.id, company_id = %event.company_id, kind = event.event.name(),
+                attempts = MAX_RELAY_ATTEMPTS, "outbox event parked");
+            report.parked += 1;
+            continue;
+        }
+        match relay_one(deps, publisher, event).await {
+            Ok(()) => report.published += 1,
+            Err(e) => {
+                tracing::warn!(event_id = %event.id, attempts, error = %e, "relaying an event failed; a later pass retries it");
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn relay_one(deps: &Deps, publisher: &dyn EventPublisher, event: &OutboxEvent) -> Result<(), Error> {
+    // The search index follows the order: re-derived from its current state on every
+    // order event, before the event leaves, so a failure here retries both.
+    deps.store
+        .index_order_search(&event.company_id, event.event.order_id())
+        .await?;
+    publisher.publish(event).await?;
+    deps.store.mark_relayed(event, deps.clock.now()).await
+}
+
+/// The sweep: up to `limit` pending events, from a random shard on, relayed as above.
+pub async fn relay_pending(deps: &Deps, publisher: &dyn EventPublisher, limit: u32) -> Result<RelayReport, Error> {
+    let start = rand::random_range(0..u32::MAX);
+    let pending = deps.store.pending_outbox(limit, start).await?;
+    relay_events(deps, publisher, &pending).await
 }
