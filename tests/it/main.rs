@@ -4,6 +4,7 @@
 mod audit_log;
 mod bad_input;
 mod catalog;
+mod chaos;
 mod concurrency;
 mod create_order;
 mod customer_reads;
