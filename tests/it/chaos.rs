@@ -210,7 +210,7 @@ async fn chaos_keeps_the_books_balanced() {
     let seed = std::env::var("OMS_CHAOS_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5eed_c4a0_5u64);
+        .unwrap_or(0x0005_eedc_4a05_u64);
     let dice = Arc::new(Dice(AtomicU64::new(seed)));
     // The injected kills are panics the workers catch; keep them out of the output.
     let default_hook = std::panic::take_hook();
