@@ -3,6 +3,7 @@
 //! Local (counted by an SDK interceptor on every HTTP attempt, retries included).
 #![allow(clippy::print_stdout)]
 
+use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -216,6 +217,42 @@ async fn dynamo_bench(endpoint: &str) {
     }
 }
 
+/// Relay throughput: `n` placed orders' events, relayed by one sweeping relay and by four
+/// concurrent ones (each event claimed, its search entries written, published to a
+/// publisher that drops it, marked relayed).
+async fn relay_bench(label: &str, app: &TestApp, n: usize) {
+    struct Drop;
+    #[async_trait::async_trait]
+    impl oms_domain::ports::EventPublisher for Drop {
+        async fn publish(&self, _: &oms_domain::outbox::OutboxEvent) -> Result<(), oms_domain::Error> {
+            Ok(())
+        }
+    }
+    let (tokens, ids) = prepare(app, 5).await;
+    for relays in [1usize, 4] {
+        let placed = (0..n).map(|i| {
+            let body = order(&ids[i % ids.len()..], 1);
+            let token = tokens.staff.clone();
+            async move { app.call("POST", ORDERS, &token, Some(body)).await.status }
+        });
+        let statuses: Vec<_> = futures_util::stream::iter(placed).buffer_unordered(8).collect().await;
+        assert!(statuses.iter().all(|s| *s == 201));
+        let start = Instant::now();
+        let passes =
+            (0..relays).map(|_| oms_api::workers::relay_until_empty(&app.app().deps, &Drop, Duration::from_secs(600)));
+        let relayed: usize = futures_util::future::join_all(passes)
+            .await
+            .into_iter()
+            .map(|r| r.expect("relay"))
+            .sum();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{label}: {relays} relay(s): {relayed} events in {secs:.2} s = {:.0} events/s",
+            relayed as f64 / secs
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // Quiet: the handlers log every request at info.
@@ -223,8 +260,15 @@ async fn main() {
         std::env::set_var("RUST_LOG", "error");
     }
     memory_bench().await;
+    println!("\n== outbox relay throughput (claim, search index, publish, mark relayed) ==");
+    relay_bench("memory", &TestApp::memory().await, 2000).await;
     match std::env::var("OMS_TEST_DYNAMODB_ENDPOINT") {
-        Ok(ep) if !ep.is_empty() => dynamo_bench(&ep).await,
+        Ok(ep) if !ep.is_empty() => {
+            if let Some(app) = TestApp::dynamo_at(&ep).await {
+                relay_bench("DynamoDB Local", &app, 300).await;
+            }
+            dynamo_bench(&ep).await
+        }
         _ => println!("\nDynamoDB request counts skipped: run `make bench`, which starts DynamoDB Local."),
     }
 }

@@ -144,6 +144,12 @@ impl TestApp {
     /// DynamoDB tests are skipped on purpose.
     pub async fn dynamo() -> Option<TestApp> {
         let endpoint = dynamodb_endpoint()?;
+        TestApp::dynamo_at(&endpoint).await
+    }
+
+    /// A fresh table at this DynamoDB endpoint.
+    pub async fn dynamo_at(endpoint: &str) -> Option<TestApp> {
+        let endpoint = endpoint.to_owned();
         let client = oms_api::app::dynamo_client(Some(&endpoint)).await;
         let table = format!("oms-test-{}", uuid::Uuid::new_v4().simple());
         if let Err(e) = create_table(&client, &table).await {
