@@ -109,36 +109,8 @@ struct Queue {
 }
 
 async fn queue(sqs: &aws_sdk_sqs::Client, w: Worker) -> Queue {
-    let name = format!("chaos-{}-{}", w.as_str(), uuid::Uuid::new_v4().simple());
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{name}-dlq"))
-        .send()
-        .await
-        .expect("dlq")
-        .queue_url
-        .expect("url");
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("attrs")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("arn");
-    let redrive = json!({"deadLetterTargetArn": arn, "maxReceiveCount": "10"}).to_string();
-    let url = sqs
-        .create_queue()
-        .queue_name(name)
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .attributes(QueueAttributeName::VisibilityTimeout, VISIBILITY_SECS.to_string())
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
+    let name = format!("chaos-{}", w.as_str());
+    let (url, dlq) = oms_tests::moto_queue(sqs, &name, 10, VISIBILITY_SECS as u32).await;
     Queue { worker: w, url, dlq }
 }
 

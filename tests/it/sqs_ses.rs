@@ -3,8 +3,6 @@
 //! both against moto's server; the worker Lambda's batch handler fed real SQS messages.
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::QueueAttributeName;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,40 +56,7 @@ async fn setup() -> Option<Aws> {
 impl Aws {
     /// A queue with a dead-letter queue after `max_receives`; returns (queue, dlq) URLs.
     async fn queue(&self, name: &str, max_receives: u32) -> (String, String) {
-        let unique = format!("{name}-{}", uuid::Uuid::new_v4().simple());
-        let dlq = self
-            .sqs
-            .create_queue()
-            .queue_name(format!("{unique}-dlq"))
-            .send()
-            .await
-            .expect("dlq")
-            .queue_url
-            .expect("url");
-        let dlq_arn = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&dlq)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("attrs")
-            .attributes
-            .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-            .expect("arn");
-        let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
-        let q = self
-            .sqs
-            .create_queue()
-            .queue_name(unique)
-            .attributes(QueueAttributeName::RedrivePolicy, redrive)
-            .attributes(QueueAttributeName::VisibilityTimeout, "0")
-            .send()
-            .await
-            .expect("queue")
-            .queue_url
-            .expect("url");
-        (q, dlq)
+        oms_tests::moto_queue(&self.sqs, name, max_receives, 0).await
     }
 
     async fn receive(&self, url: &str) -> Vec<aws_sdk_sqs::types::Message> {

@@ -379,3 +379,46 @@ impl oms_domain::ports::Clock for ManualClock {
         *self.0.lock().expect("clock")
     }
 }
+
+/// A queue on moto with a dead-letter queue after `max_receives`, under a unique name
+/// starting with `name`: returns (queue URL, DLQ URL).
+pub async fn moto_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    max_receives: u32,
+    visibility_secs: u32,
+) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let unique = format!("{name}-{}", uuid::Uuid::new_v4().simple());
+    let dlq = sqs
+        .create_queue()
+        .queue_name(format!("{unique}-dlq"))
+        .send()
+        .await
+        .expect("dlq")
+        .queue_url
+        .expect("url");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attrs")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("arn");
+    let redrive =
+        serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives.to_string()}).to_string();
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility_secs.to_string())
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
+    (queue, dlq)
+}

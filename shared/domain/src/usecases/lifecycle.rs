@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lines::{
-    build_lines, check_stock, parse_items, parse_tags, placement_rejection, resolve_products, totals_of,
+    build_lines, check_stock, parse_items, parse_tags, placement_rejection, snapshot_for, totals_of,
 };
 use super::place_order::{CreateOrderItem, MAX_NOTES};
 use super::{amount_input, text, DecimalInput};
@@ -486,21 +486,15 @@ async fn reprice_draft(
         actor.require(Permission::OrdersPriceOverride)?;
     }
     if let Some((parsed, _)) = parsed {
-        let ids = resolve_products(deps, actor, &parsed).await?;
-        let mut distinct = ids.clone();
-        distinct.sort();
-        distinct.dedup();
-        let snapshot = deps
-            .store
-            .load_placement(&PlacementKeys {
-                company: actor.company_id.clone(),
-                at: deps.clock.now(),
-                products: distinct,
-                customer: before.customer_id,
-                idempotency: None,
-                origin: None,
-            })
-            .await?;
+        let keys = PlacementKeys {
+            company: actor.company_id.clone(),
+            at: deps.clock.now(),
+            products: Vec::new(),
+            customer: before.customer_id,
+            idempotency: None,
+            origin: None,
+        };
+        let (ids, snapshot) = snapshot_for(deps, actor, &parsed, keys).await?;
         after.items = build_lines(&snapshot, &parsed, &ids, before.currency)?;
         after.fulfillment_method = FulfillmentMethod::of(&after.items);
     }

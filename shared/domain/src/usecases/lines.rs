@@ -12,7 +12,7 @@ use crate::ids::ProductId;
 use crate::money::{checked_sum, Amount, Currency};
 use crate::order::{compute_totals, LineAmounts, Order, OrderLine};
 use crate::plan::{StockMove, MAX_STOCKED_PRODUCTS};
-use crate::ports::{CommitRejection, Deps, PlacementSnapshot};
+use crate::ports::{CommitRejection, Deps, PlacementKeys, PlacementSnapshot};
 use crate::settings::StorefrontPricing;
 
 const MAX_TAGS: usize = 50;
@@ -175,6 +175,29 @@ pub(crate) async fn resolve_products(
                 .ok_or_else(|| Error::not_found("product with sku", s)),
         })
         .collect()
+}
+
+/// Resolves the items' products (SKUs to ids, one extra read only when SKUs were used) and
+/// reads everything pricing them needs in one batch: the ids, in item order, and the
+/// snapshot.
+pub(crate) async fn snapshot_for(
+    deps: &Deps,
+    actor: &Actor,
+    items: &[ParsedItem],
+    keys: PlacementKeys,
+) -> Result<(Vec<ProductId>, PlacementSnapshot), Error> {
+    let ids = resolve_products(deps, actor, items).await?;
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    let snapshot = deps
+        .store
+        .load_placement(&PlacementKeys {
+            products: distinct,
+            ..keys
+        })
+        .await?;
+    Ok((ids, snapshot))
 }
 
 pub(crate) fn build_lines(

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lines::{
-    build_lines, check_stock, parse_items, parse_tags, placement_rejection, price_storefront, resolve_products,
-    totals_of, ParsedItem,
+    build_lines, check_stock, parse_items, parse_tags, placement_rejection, price_storefront, snapshot_for, totals_of,
+    ParsedItem,
 };
 use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
@@ -159,22 +159,15 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     if parsed.wants_price_override || !parsed.order_discount.is_zero() {
         actor.require(Permission::OrdersPriceOverride)?;
     }
-    // SKUs become ids first (one extra read, only when the caller used SKUs).
-    let product_ids = resolve_products(deps, actor, &parsed.items).await?;
-    let mut distinct = product_ids.clone();
-    distinct.sort();
-    distinct.dedup();
-    let snapshot = deps
-        .store
-        .load_placement(&PlacementKeys {
-            company: actor.company_id.clone(),
-            at: now,
-            products: distinct,
-            customer: parsed.customer_id,
-            idempotency: idempotency.clone(),
-            origin: parsed.origin.clone(),
-        })
-        .await?;
+    let keys = PlacementKeys {
+        company: actor.company_id.clone(),
+        at: now,
+        products: Vec::new(),
+        customer: parsed.customer_id,
+        idempotency: idempotency.clone(),
+        origin: parsed.origin.clone(),
+    };
+    let (product_ids, snapshot) = snapshot_for(deps, actor, &parsed.items, keys).await?;
     if let Some(rec) = &snapshot.idempotency {
         return replay(rec, &cmd.fingerprint);
     }
