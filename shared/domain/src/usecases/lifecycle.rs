@@ -6,9 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::lines::{
-    build_lines, check_stock, parse_items, parse_tags, placement_rejection, snapshot_for, totals_of,
-};
+use super::lines::{build_lines, check_stock, parse_items, parse_tags, placement_rejection, snapshot_for, totals_of};
 use super::place_order::{CreateOrderItem, MAX_NOTES};
 use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
