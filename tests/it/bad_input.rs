@@ -15,6 +15,7 @@ on_both_adapters!(
     customer_bodies_are_checked,
     unknown_and_malformed_ids_are_not_found,
     missing_permissions_are_forbidden,
+    whole_numbers_written_with_a_decimal_point_are_accepted,
 );
 
 /// A concrete path for a route, using demo ids.
@@ -445,4 +446,56 @@ async fn missing_permissions_are_forbidden(app: TestApp) {
     assert_eq!(adj.status, 200, "{}", adj.body);
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 30);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
+}
+
+/// JSON Schema's `integer` (the OpenAPI document's type for quantities, stock and deltas)
+/// counts `2.0` as 2, so the API does too; `2.5` stays a 422 (above).
+async fn whole_numbers_written_with_a_decimal_point_are_accepted(app: TestApp) {
+    let d = demo(&app).await;
+    let before = stock(&app, &d, "WIDGET-001").await;
+    let r = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.buyer,
+            Some(json!({"items": [{"sku": "WIDGET-001", "quantity": 2.0}]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["items"][0]["quantity"], 2);
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, before - 2);
+
+    let path = format!("/api/v1/products/{}", d.id("WIDGET-001"));
+    let r = app
+        .call(
+            "POST",
+            &format!("{path}/stock-adjustments"),
+            &d.staff,
+            Some(json!({"delta": 3.0, "reason": "delivery"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["applied"], 3);
+    let r = app
+        .call(
+            "PATCH",
+            &path,
+            &d.staff,
+            Some(json!({"stock": 1e2, "expected_stock": f64::from(before + 1)})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["stock"], 100);
+    // A fraction is still refused, and changes nothing.
+    let r = app
+        .call(
+            "POST",
+            &format!("{path}/stock-adjustments"),
+            &d.staff,
+            Some(json!({"delta": 0.5, "reason": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["fields"][0]["field"], "delta");
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, 100);
 }

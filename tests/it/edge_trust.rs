@@ -18,6 +18,7 @@ on_both_adapters!(
     an_order_always_fits_its_item,
     zero_and_tiny_amounts_are_written_exactly,
     a_wrong_method_names_the_allowed_ones,
+    amounts_sent_as_json_numbers_are_read_as_written,
 );
 
 /// A clock that panics: the fault this test injects through a port.
@@ -496,4 +497,50 @@ async fn a_wrong_method_names_the_allowed_ones(app: TestApp) {
     assert_eq!(r.status, 405, "{}", r.body);
     assert_eq!(r.code(), "method_not_allowed");
     assert_eq!(r.headers["allow"], "POST, GET");
+}
+
+/// An amount may be a JSON number as well as a string. The number is read as the decimal
+/// the client wrote, not as a nearby double: the largest valid amounts (15 significant
+/// digits) come through exactly, and one ten-thousandth past the maximum is still over it.
+async fn amounts_sent_as_json_numbers_are_read_as_written(app: TestApp) {
+    let d = demo(&app).await;
+    let send = |method: &'static str, path: String, body: String| {
+        let app = &app;
+        let headers = vec![
+            ("authorization".to_owned(), format!("Bearer {}", d.owner)),
+            ("content-type".to_owned(), "application/json".to_owned()),
+        ];
+        async move { app.raw(method, &path, headers, body.into_bytes()).await }
+    };
+    let price_path = format!("/api/v1/customers/{}/prices/{}", d.t.acme, d.id("WIDGET-001"));
+    for (literal, want) in [
+        ("999999999999.99", Some("999999999999.99")),
+        ("1000000000000", Some("1000000000000.00")),
+        ("12.5", Some("12.50")),
+        ("0.07", Some("0.07")),
+        ("1000000000000.0001", None),
+        ("1000000000000.01", None),
+        ("0.005", None),
+        ("123456789012.345", None),
+    ] {
+        let r = send("PUT", price_path.clone(), format!(r#"{{"price": {literal}}}"#)).await;
+        match want {
+            Some(want) => {
+                assert_eq!(r.status, 200, "{literal}: {}", r.body);
+                assert_eq!(r.body["data"]["price"], want, "{literal}");
+            }
+            None => {
+                assert_eq!(r.status, 422, "{literal} must be refused: {}", r.body);
+                assert_eq!(r.body["error"]["details"]["fields"][0]["field"], "price", "{literal}");
+            }
+        }
+    }
+    // The same reading on an order line.
+    let body = format!(
+        r#"{{"customer_id": "{}", "items": [{{"sku": "WIDGET-001", "quantity": 1, "unit_price": 1000000000000.0001}}]}}"#,
+        d.t.acme
+    );
+    let r = send("POST", ORDERS.to_owned(), body).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["fields"][0]["field"], "items[0].unit_price");
 }

@@ -116,7 +116,8 @@ async fn adjustments_add_and_remove_and_stop_at_zero_audited(app: TestApp) {
     // Up to the maximum stock, and not past it.
     assert_eq!(adjust(&app, &d, "BOLT-M8", 1_000_000_000, "x").await.status, 201);
     let over = adjust(&app, &d, "BOLT-M8", 1, "x").await;
-    assert_eq!(over.status, 422, "{}", over.body);
+    assert_eq!(over.status, 409, "{}", over.body);
+    assert_eq!(over.body["error"]["code"], "stock_limit_exceeded");
     assert_eq!(stock(&app, &d, "BOLT-M8").await, 1_000_000_000);
     assert_eq!(adjust(&app, &d, "BOLT-M8", -1_000_000_000, "x").await.status, 201);
     let finance = app

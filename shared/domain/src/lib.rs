@@ -17,5 +17,6 @@ pub mod plan;
 pub mod ports;
 pub mod settings;
 pub mod usecases;
+pub mod whole;
 
 pub use error::{Error, FieldError};

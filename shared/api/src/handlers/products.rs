@@ -146,7 +146,8 @@ pub async fn update_product(app: &App, req: Request) -> Response<Body> {
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks stock:adjust.", body = ErrorBody),
         (status = 404, description = "No such product for this company.", body = ErrorBody),
-        (status = 422, description = "validation_error: delta 0 or out of range, no reason, or over the maximum stock.", body = ErrorBody),
+        (status = 409, description = "stock_limit_exceeded: adding delta would pass the maximum stock (1,000,000,000); nothing changed.", body = ErrorBody),
+        (status = 422, description = "validation_error: delta 0 or out of range, or no reason.", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -176,6 +176,7 @@ pub struct PaymentTerms {
     pub terms: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(maximum = 3650)]
+    #[serde(default, deserialize_with = "crate::whole::de_opt")]
     pub due_days: Option<u32>,
 }
 

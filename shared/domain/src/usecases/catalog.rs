@@ -32,9 +32,11 @@ pub struct CreateProductRequest {
     pub currency: Option<String>,
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(deserialize_with = "crate::whole::de")]
     pub stock: i64,
     pub active: Option<bool>,
     #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "crate::whole::de_opt")]
     pub low_stock_threshold: Option<i64>,
     pub track_inventory: Option<bool>,
     pub fulfillment: Option<Fulfillment>,
@@ -55,19 +57,23 @@ pub struct UpdateProductRequest {
     pub description: Option<String>,
     pub price: Option<DecimalInput>,
     #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "crate::whole::de_opt")]
     pub stock: Option<i64>,
     pub active: Option<bool>,
     #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "crate::whole::de_opt")]
     pub low_stock_threshold: Option<i64>,
     pub track_inventory: Option<bool>,
     pub fulfillment: Option<Fulfillment>,
     /// Optimistic concurrency: the version you read; a newer one answers 409.
+    #[serde(default, deserialize_with = "crate::whole::de_opt")]
     pub expected_version: Option<u64>,
     /// Required with `stock`: the stock level this set is based on (what you read). If a
     /// sale or another edit moved it since, the set is refused (409 `stock_changed`, with
     /// the stock now) instead of erasing it. For a difference, use the stock-adjustments
     /// endpoint.
     #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "crate::whole::de_opt")]
     pub expected_stock: Option<i64>,
 }
 
@@ -77,11 +83,33 @@ pub struct UpdateProductRequest {
 #[serde(deny_unknown_fields)]
 pub struct AdjustStockRequest {
     /// Units to add (positive) or remove (negative); not 0.
-    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
+    #[schema(schema_with = nonzero_delta_schema)]
+    #[serde(deserialize_with = "crate::whole::de")]
     pub delta: i64,
     /// Why (a delivery, a count, damage): kept in the audit log.
     #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
+}
+
+/// `delta` in the OpenAPI document: a non-zero whole number, written as the two
+/// ranges either side of 0 so generated clients and fuzzers see the rule too.
+fn nonzero_delta_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Integer))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    OneOfBuilder::new()
+        .item(range(-MAX_STOCK, -1))
+        .item(range(1, MAX_STOCK))
+        .description(Some("Units to add (positive) or remove (negative); not 0."))
+        .build()
+        .into()
 }
 
 /// What an adjustment did, and the product after it.
@@ -340,11 +368,16 @@ pub async fn adjust_stock(
             .await?
         {
             StockAdjust::Applied => (req.delta, false),
+            // The request is well formed; it is the current stock that refuses
+            // it, so this is a conflict with state (409), like a stale write.
             StockAdjust::OverMax { current } => {
-                return Err(Error::invalid(
-                    "delta",
-                    format!("the stock is {current}; adding {} would exceed {MAX_STOCK}", req.delta),
-                ))
+                return Err(Error::Conflict {
+                    code: "stock_limit_exceeded",
+                    message: format!(
+                        "the stock is {current}; adding {} would pass the maximum stock of {MAX_STOCK}",
+                        req.delta
+                    ),
+                })
             }
             // Removing more than there is: take it to 0, if it is still what we saw.
             StockAdjust::Short { current } => {

@@ -86,6 +86,7 @@ pub struct CreateOrderItem {
     pub sku: Option<String>,
     /// A whole number from 1 to 1,000,000.
     #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "crate::whole::de")]
     pub quantity: i64,
     /// An explicit price instead of the catalog's (needs `orders:price_override`).
     pub unit_price: Option<DecimalInput>,
