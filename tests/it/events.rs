@@ -2,10 +2,12 @@
 //! deliver them (the same `lambda_http` conversion), against the seeded demo tenant.
 
 use lambda_http::request::LambdaRequest;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 
 use oms_api::routes::{dispatch, ROUTES};
+use oms_domain::integration::IntegrationKind::Standard;
+use oms_tests::webhooks::sign;
 use oms_tests::TEST_LEASE_SECS;
 use oms_tests::{on_both_adapters, TestApp};
 
@@ -30,8 +32,27 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
         .call("POST", ORDERS, &d.staff, Some(items(&[("WIDGET-001", 1)])))
         .await;
     let order_id = placed.body["data"]["id"].as_str().expect("id").to_owned();
+    // The delivery events name a delivery of the demo Standard integration: a failed one
+    // (an unknown SKU), so that retrying it is allowed.
+    let standard = d.t.integration(Standard).expect("demo integration");
+    let body = json!({"origin_order_id": "EV-1", "customer": {"email": "ev@example.com"},
+        "items": [{"sku": "NO-SUCH-SKU", "quantity": 1}]})
+    .to_string();
+    let headers = sign(
+        Standard,
+        standard.secret,
+        &body,
+        "msg_events",
+        chrono::Utc::now().timestamp(),
+    );
+    let r = app.post_webhook(&standard.id.to_string(), headers, &body).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let delivery_id = r.body["data"]["delivery_id"].as_str().expect("id").to_owned();
+    app.relay().await;
     let mut functions: Vec<_> = ROUTES.iter().map(|r| r.function).collect();
     functions.dedup();
+    // Disabling the demo integration comes last, after its other events ran.
+    functions.sort_by_key(|f| *f == "delete_integration");
     for function in functions {
         let mut ev = event(function);
         let method = ev["requestContext"]["http"]["method"]
@@ -46,17 +67,28 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
             let raw = ev["rawPath"]
                 .as_str()
                 .unwrap_or_default()
-                .replace("00000000-0000-4000-8000-00000000a001", &order_id);
+                .replace("00000000-0000-4000-8000-00000000a001", &order_id)
+                .replace("00000000-0000-4000-8000-00000000d001", &delivery_id);
             ev["pathParameters"]["id"] = Value::from(order_id.clone());
+            ev["rawPath"] = Value::from(raw);
+        }
+        if ev["pathParameters"]["delivery_id"].is_string() {
+            let raw = ev["rawPath"]
+                .as_str()
+                .unwrap_or_default()
+                .replace("00000000-0000-4000-8000-00000000d001", &delivery_id);
+            ev["pathParameters"]["delivery_id"] = Value::from(delivery_id.clone());
             ev["rawPath"] = Value::from(raw);
         }
         let req: LambdaRequest = serde_json::from_value(ev).expect("a valid API Gateway v2 event");
         let resp = dispatch(app.app(), function, req.into()).await.expect("a handler");
         let status = resp.status().as_u16();
-        let expected = if method == "POST" && function != "change_order_status" {
-            201
-        } else {
-            200
+        let expected = match function {
+            // Recorded for the worker; a retry goes back to it.
+            "receive_webhook" | "retry_delivery" => 202,
+            "change_order_status" | "rotate_integration_secret" => 200,
+            _ if method == "POST" => 201,
+            _ => 200,
         };
         let body = match resp.body() {
             lambda_http::Body::Text(t) => t.clone(),
@@ -79,6 +111,18 @@ async fn the_worker_sample_events_are_handled_without_failures(app: TestApp) {
         )
         .await;
     let order_id = placed.body["data"]["id"].as_str().expect("id").to_owned();
+    // The webhook worker's event names a delivery: record the Shopify sample as one.
+    let received: LambdaRequest = serde_json::from_value(event("receive_webhook")).expect("an API Gateway event");
+    let resp = dispatch(app.app(), "receive_webhook", received.into())
+        .await
+        .expect("a handler");
+    let body = match resp.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        _ => String::new(),
+    };
+    assert_eq!(resp.status().as_u16(), 202, "{body}");
+    let delivery: Value = serde_json::from_str(&body).expect("JSON");
+    let delivery_id = delivery["data"]["delivery_id"].as_str().expect("id").to_owned();
     let mailer = oms_adapters::mail::MemoryMailer::default();
     let n = NotifyDeps {
         deps: app.app().deps.clone(),
@@ -93,7 +137,8 @@ async fn the_worker_sample_events_are_handled_without_failures(app: TestApp) {
                 .body
                 .clone()
                 .unwrap_or_default()
-                .replace("00000000-0000-4000-8000-00000000a001", &order_id);
+                .replace("00000000-0000-4000-8000-00000000a001", &order_id)
+                .replace("00000000-0000-4000-8000-00000000d001", &delivery_id);
             r.body = Some(body);
         }
         let resp = oms_api::workers::sqs_batch(&n, w, ev).await;
@@ -105,6 +150,19 @@ async fn the_worker_sample_events_are_handled_without_failures(app: TestApp) {
     }
     let kinds: Vec<_> = mailer.sent().iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, vec!["receipt", "staff_alert", "low_stock"]);
+    // The webhook worker placed the Shopify sample's order.
+    let delivery_id = oms_domain::ids::DeliveryId::parse(&delivery_id).expect("id");
+    let placed = app
+        .store()
+        .get_delivery(&d.t.company, delivery_id)
+        .await
+        .expect("read")
+        .expect("delivery");
+    assert_eq!(
+        placed.status,
+        oms_domain::integration::DeliveryStatus::Placed,
+        "{placed:?}"
+    );
     let relay: serde_json::Value = event("outbox_relay");
     assert_eq!(
         relay["Records"][0]["dynamodb"]["NewImage"]["_type"]["S"], "OUTBOX",

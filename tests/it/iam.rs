@@ -111,6 +111,22 @@ impl Recording {
         r.body
     }
 
+    /// A signed webhook delivery (no token), filed under `receive_webhook`.
+    async fn webhook(&mut self, integration: &str, secret: &str, id: &str, body: &str) -> Value {
+        self.rec.take();
+        let ts = chrono::Utc::now().timestamp();
+        let sig = oms_domain::webhook::sign_standard(secret, id, ts, body.as_bytes()).expect("a whsec_ secret");
+        let headers = vec![
+            ("webhook-id".to_owned(), id.to_owned()),
+            ("webhook-timestamp".to_owned(), ts.to_string()),
+            ("webhook-signature".to_owned(), sig),
+        ];
+        let r = self.app.post_webhook(integration, headers, body).await;
+        assert_eq!(r.status.as_u16(), 202, "{}", r.body);
+        self.file("receive_webhook");
+        r.body
+    }
+
     fn file(&mut self, function: &str) {
         let calls = self.rec.take();
         self.seen.entry(function.to_owned()).or_default().extend(calls);
@@ -236,7 +252,40 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
     )
     .await;
 
-    // The outbox relay: pending events to four queues, search index kept.
+    // Integrations, and two deliveries for the webhook worker: one it places (a new
+    // customer), one that fails on an unknown SKU (retried below).
+    let created = r
+        .call(
+            "POST",
+            "/api/v1/integrations",
+            &d.owner,
+            Some(json!({"name": "IAM ERP", "kind": "standard"})),
+        )
+        .await;
+    let integration = created["data"]["id"].as_str().unwrap_or_default().to_owned();
+    r.call("GET", "/api/v1/integrations", &d.owner, None).await;
+    r.call("GET", &format!("/api/v1/integrations/{integration}"), &d.owner, None)
+        .await;
+    let rotated = r
+        .call(
+            "POST",
+            &format!("/api/v1/integrations/{integration}/rotate-secret"),
+            &d.owner,
+            None,
+        )
+        .await;
+    let secret = rotated["data"]["secret"].as_str().unwrap_or_default().to_owned();
+    let mut delivery_ids = Vec::new();
+    for (n, sku) in ["WIDGET-001", "NO-SUCH-SKU"].into_iter().enumerate() {
+        let body = json!({"origin_order_id": format!("IAM-{n}"), "customer": {"external_id": "X1", "email": "iam-buyer@example.com"},
+            "items": [{"sku": sku, "quantity": 1}],
+            "shipping_address": {"address1": "1 Main", "city": "Austin", "postal_code": "78701", "country": "US"}})
+        .to_string();
+        let got = r.webhook(&integration, &secret, &format!("msg_iam_{n}"), &body).await;
+        delivery_ids.push(got["data"]["delivery_id"].as_str().unwrap_or_default().to_owned());
+    }
+
+    // The outbox relay: pending events to the worker queues, search index kept.
     let sqs_plain = oms_api::app::sqs_client(Some(&moto)).await;
     let mut queues = Vec::new();
     for w in Worker::ALL {
@@ -388,6 +437,23 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
         );
         r.file(&format!("{}_worker", w.as_str()));
     }
+
+    // The delivery log, and a retry of the failed delivery; then the integration goes.
+    let deliveries = format!("/api/v1/integrations/{integration}/deliveries");
+    r.call("GET", &deliveries, &d.owner, None).await;
+    r.call("GET", &format!("{deliveries}?status=failed"), &d.owner, None)
+        .await;
+    r.call("GET", &format!("{deliveries}/{}", delivery_ids[1]), &d.owner, None)
+        .await;
+    r.call(
+        "POST",
+        &format!("{deliveries}/{}/retry", delivery_ids[1]),
+        &d.owner,
+        None,
+    )
+    .await;
+    r.call("DELETE", &format!("/api/v1/integrations/{integration}"), &d.owner, None)
+        .await;
 
     // Compare with the template.
     let policies = policies();

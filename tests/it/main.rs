@@ -25,3 +25,4 @@ mod sqs_ses;
 mod stock_edits;
 mod store_contract;
 mod support;
+mod webhooks;

@@ -7,6 +7,7 @@
 //! `OMS_SKIP_DYNAMODB=1` says to skip them on purpose (the fast loop: `make test-fast`).
 
 pub mod sdk;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -242,16 +243,23 @@ impl TestApp {
     }
 
     /// Runs the outbox relay until nothing is pending, as the stream-driven relay does in
-    /// AWS: it keeps the search index, and the events go nowhere (no workers here).
+    /// AWS: it keeps the search index, and hands webhook deliveries to the webhook worker
+    /// (the same use case its Lambda runs), so the orders they place are placed here too.
+    /// E-mail events go nowhere (no mail workers here).
     pub async fn relay(&self) {
-        struct Drop;
+        struct Inline(oms_domain::ports::Deps);
         #[async_trait::async_trait]
-        impl oms_domain::ports::EventPublisher for Drop {
-            async fn publish(&self, _: &oms_domain::outbox::OutboxEvent) -> Result<(), oms_domain::Error> {
+        impl oms_domain::ports::EventPublisher for Inline {
+            async fn publish(&self, e: &oms_domain::outbox::OutboxEvent) -> Result<(), oms_domain::Error> {
+                if let oms_domain::outbox::DomainEvent::DeliveryReceived(d) = &e.event {
+                    oms_domain::usecases::webhooks::process_delivery(&self.0, &e.company_id, d).await?;
+                }
                 Ok(())
             }
         }
-        while oms_domain::usecases::relay::relay_pending(&self.app().deps, &Drop, 100)
+        let publisher = Inline(self.app().deps.clone());
+        // Placing a delivery writes new events (the order's): relay until none are left.
+        while oms_domain::usecases::relay::relay_pending(&self.app().deps, &publisher, 100)
             .await
             .expect("relay")
             .published

@@ -16,6 +16,9 @@ use crate::cursor::CursorSigner;
 pub struct App {
     pub deps: Deps,
     pub cursors: CursorSigner,
+    /// The API's public address, for the webhook URLs integrations are given
+    /// (`PUBLIC_BASE_URL` in AWS; the local server's own address locally).
+    pub base_url: String,
 }
 
 impl App {
@@ -23,6 +26,7 @@ impl App {
         App {
             deps: Deps::new(store),
             cursors: CursorSigner::new(cursor_secret),
+            base_url: "http://127.0.0.1:3000".into(),
         }
     }
 
@@ -40,6 +44,7 @@ impl App {
         Ok(App {
             deps: deps_from_env().await?,
             cursors: CursorSigner::new(secret.as_bytes()),
+            base_url: std::env::var("PUBLIC_BASE_URL").unwrap_or_default(),
         })
     }
 }

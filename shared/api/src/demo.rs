@@ -1,7 +1,10 @@
 //! The demo tenant the local server seeds: a company with products (one low on stock, one
 //! out of stock, one not stock-tracked, one inactive), two customers (one with a
-//! negotiated price) and users for each role. Ids are fixed so seeding twice (e.g. into a
-//! persistent DynamoDB) changes nothing and printed examples stay valid.
+//! negotiated price), users for each role, and one integration of each kind (Standard
+//! Webhooks, Shopify, WooCommerce). Ids, and the integrations' secrets, are fixed so seeding
+//! twice (e.g. into a persistent DynamoDB) changes nothing and printed examples (and the
+//! signed sample events in `events/`) stay valid. The secrets are public: the demo tenant
+//! is for a local server, never for a deployed stack.
 
 use chrono::Utc;
 use rust_decimal::Decimal;
@@ -12,7 +15,8 @@ use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
 use oms_domain::auth::{Actor, Role};
 use oms_domain::catalog::{Address, Customer, Fulfillment, PriceOverride, Product, Sku};
 use oms_domain::error::Error;
-use oms_domain::ids::{CompanyId, CustomerId, EventId, ProductId, UserId};
+use oms_domain::ids::{CompanyId, CustomerId, EventId, IntegrationId, ProductId, UserId};
+use oms_domain::integration::{Integration, IntegrationKind, Secret};
 use oms_domain::money::{Amount, Currency};
 use oms_domain::notify::User;
 use oms_domain::settings::CompanySettings;
@@ -34,11 +38,32 @@ pub struct DemoTenant {
     pub globex: CustomerId,
     /// (sku, id)
     pub products: Vec<(&'static str, ProductId)>,
+    /// One integration of each kind, with its (public, demo-only) secret.
+    pub integrations: Vec<DemoIntegration>,
 }
 
 impl DemoTenant {
     pub fn product(&self, sku: &str) -> Option<ProductId> {
         self.products.iter().find(|(s, _)| *s == sku).map(|(_, id)| *id)
+    }
+}
+
+/// A seeded integration and the secret it verifies with.
+pub struct DemoIntegration {
+    pub id: IntegrationId,
+    pub kind: IntegrationKind,
+    pub name: &'static str,
+    pub secret: &'static str,
+}
+
+/// The demo Standard Webhooks secret: `whsec_` and the base64 of 32 bytes.
+pub const DEMO_STANDARD_SECRET: &str = "whsec_ZGVtby1zdGFuZGFyZC13ZWJob29rcy1zZWNyZXQtMzI=";
+pub const DEMO_SHOPIFY_SECRET: &str = "demo-shopify-webhook-secret";
+pub const DEMO_WOOCOMMERCE_SECRET: &str = "demo-woocommerce-webhook-secret";
+
+impl DemoTenant {
+    pub fn integration(&self, kind: IntegrationKind) -> Option<&DemoIntegration> {
+        self.integrations.iter().find(|i| i.kind == kind)
     }
 }
 
@@ -90,6 +115,26 @@ pub fn tenant() -> Result<DemoTenant, Error> {
             ("CABLE-CAT6", ProductId::new(fixed(4))),
             ("PALLET-JACK", ProductId::new(fixed(5))),
             ("OLD-GIZMO", ProductId::new(fixed(6))),
+        ],
+        integrations: vec![
+            DemoIntegration {
+                id: IntegrationId::new(fixed(0xb01)),
+                kind: IntegrationKind::Standard,
+                name: "Demo ERP (Standard Webhooks)",
+                secret: DEMO_STANDARD_SECRET,
+            },
+            DemoIntegration {
+                id: IntegrationId::new(fixed(0xb02)),
+                kind: IntegrationKind::Shopify,
+                name: "Demo Shopify store",
+                secret: DEMO_SHOPIFY_SECRET,
+            },
+            DemoIntegration {
+                id: IntegrationId::new(fixed(0xb03)),
+                kind: IntegrationKind::Woocommerce,
+                name: "Demo WooCommerce store",
+                secret: DEMO_WOOCOMMERCE_SECRET,
+            },
         ],
     })
 }
@@ -286,5 +331,32 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             &audit(AuditAction::CustomerPriceSet, EntityKind::Customer, t.acme.to_string()),
         )
         .await?;
+    for i in &t.integrations {
+        if store.find_integration(i.id).await?.is_some() {
+            continue;
+        }
+        let integration = Integration {
+            id: i.id,
+            company_id: t.company.clone(),
+            name: i.name.into(),
+            kind: i.kind,
+            can_set_prices: false,
+            active: true,
+            secrets: vec![Secret::current(i.secret)],
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        store
+            .create_integration(
+                &integration,
+                &audit(
+                    AuditAction::IntegrationCreated,
+                    EntityKind::Integration,
+                    i.id.to_string(),
+                ),
+            )
+            .await?;
+    }
     Ok(t)
 }

@@ -93,6 +93,8 @@ impl ApiError {
                         Some(json!({ "lines": lines })),
                     ),
                     Error::Conflict { code, .. } => (StatusCode::CONFLICT, *code, message, None),
+                    Error::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", message, None),
+                    Error::Gone { .. } => (StatusCode::GONE, "integration_disabled", message, None),
                     Error::StockChanged { current_stock } => (
                         StatusCode::CONFLICT,
                         "stock_changed",

@@ -90,12 +90,17 @@ impl Gateway {
             return resp;
         };
         let params: Map<String, Value> = matched.params.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
-        // The JWT authorizer runs before the function, as in API Gateway.
-        let claims = match self.authorize(&req.headers) {
-            Ok(c) => c,
-            Err(e) => return e.into_response(),
+        // The JWT authorizer runs before the function, as in API Gateway (not on the
+        // webhook intake, which checks the integration's signature itself).
+        let claims = if crate::routes::PUBLIC_FUNCTIONS.contains(&route.function) {
+            None
+        } else {
+            match self.authorize(&req.headers) {
+                Ok(c) => Some(c),
+                Err(e) => return e.into_response(),
+            }
         };
-        let event = api_gateway_event(route, &req, &path, &query, params, &claims);
+        let event = api_gateway_event(route, &req, &path, &query, params, claims.as_ref());
         let lambda_req: LambdaRequest = match serde_json::from_value(event) {
             Ok(r) => r,
             Err(e) => {
@@ -136,7 +141,7 @@ fn api_gateway_event(
     path: &str,
     query: &str,
     params: Map<String, Value>,
-    claims: &Claims,
+    claims: Option<&Claims>,
 ) -> Value {
     let mut headers = Map::new();
     for (k, v) in &req.headers {
@@ -156,17 +161,23 @@ fn api_gateway_event(
         qs.insert(k.into_owned(), json!(joined));
     }
     let mut claim_map = Map::new();
-    for (k, v) in [
-        ("sub", &claims.sub),
-        ("company_id", &claims.company_id),
-        ("role", &claims.role),
-        ("iss", &claims.iss),
-    ] {
-        claim_map.insert(k.into(), json!(v));
+    if let Some(claims) = claims {
+        for (k, v) in [
+            ("sub", &claims.sub),
+            ("company_id", &claims.company_id),
+            ("role", &claims.role),
+            ("iss", &claims.iss),
+        ] {
+            claim_map.insert(k.into(), json!(v));
+        }
+        if let Some(c) = &claims.customer_id {
+            claim_map.insert("customer_id".into(), json!(c));
+        }
     }
-    if let Some(c) = &claims.customer_id {
-        claim_map.insert("customer_id".into(), json!(c));
-    }
+    let authorizer = match claims {
+        Some(_) => json!({"jwt": {"claims": claim_map, "scopes": null}}),
+        None => Value::Null,
+    };
     let (body, is_b64) = match std::str::from_utf8(&req.body) {
         Ok(s) => (s.to_owned(), false),
         Err(_) => (STANDARD.encode(&req.body), true),
@@ -191,7 +202,7 @@ fn api_gateway_event(
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "timeEpoch": now.timestamp_millis(),
-            "authorizer": {"jwt": {"claims": claim_map, "scopes": null}}
+            "authorizer": authorizer
         },
         "body": if req.body.is_empty() { Value::Null } else { json!(body) },
         "isBase64Encoded": is_b64

@@ -34,6 +34,15 @@ use crate::handlers;
         handlers::customers::create_customer,
         handlers::customers::get_customer,
         handlers::customers::set_customer_price,
+        handlers::integrations::create_integration,
+        handlers::integrations::list_integrations,
+        handlers::integrations::get_integration,
+        handlers::integrations::delete_integration,
+        handlers::integrations::rotate_integration_secret,
+        handlers::integrations::list_deliveries,
+        handlers::integrations::get_delivery,
+        handlers::integrations::retry_delivery,
+        handlers::integrations::receive_webhook,
     ),
     modifiers(&BearerAuth, &CommonResponses, &DecimalInputSchema)
 )]

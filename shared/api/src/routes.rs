@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::handlers::{audit, customers, order_reads, orders, products};
+use crate::handlers::{audit, customers, integrations, order_reads, orders, products};
 use crate::App;
 
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +43,32 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/customers/{id}/prices/{product_id}",
         "set_customer_price",
     ),
+    r("POST", "/api/v1/integrations", "create_integration"),
+    r("GET", "/api/v1/integrations", "list_integrations"),
+    r("GET", "/api/v1/integrations/{id}", "get_integration"),
+    r("DELETE", "/api/v1/integrations/{id}", "delete_integration"),
+    r(
+        "POST",
+        "/api/v1/integrations/{id}/rotate-secret",
+        "rotate_integration_secret",
+    ),
+    r("GET", "/api/v1/integrations/{id}/deliveries", "list_deliveries"),
+    r(
+        "GET",
+        "/api/v1/integrations/{id}/deliveries/{delivery_id}",
+        "get_delivery",
+    ),
+    r(
+        "POST",
+        "/api/v1/integrations/{id}/deliveries/{delivery_id}/retry",
+        "retry_delivery",
+    ),
+    r("POST", "/api/v1/webhooks/{integration_id}/orders", "receive_webhook"),
 ];
+
+/// Functions reached without a bearer token: the webhook intake authenticates by the
+/// integration's signature (API Gateway route without the JWT authorizer).
+pub const PUBLIC_FUNCTIONS: &[&str] = &["receive_webhook"];
 
 /// Runs the handler of `function`, as its Lambda would.
 pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Response<Body>> {
@@ -65,6 +90,15 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "create_customer" => customers::create_customer(app, req).await,
         "get_customer" => customers::get_customer(app, req).await,
         "set_customer_price" => customers::set_customer_price(app, req).await,
+        "create_integration" => integrations::create_integration(app, req).await,
+        "list_integrations" => integrations::list_integrations(app, req).await,
+        "get_integration" => integrations::get_integration(app, req).await,
+        "delete_integration" => integrations::delete_integration(app, req).await,
+        "rotate_integration_secret" => integrations::rotate_integration_secret(app, req).await,
+        "list_deliveries" => integrations::list_deliveries(app, req).await,
+        "get_delivery" => integrations::get_delivery(app, req).await,
+        "retry_delivery" => integrations::retry_delivery(app, req).await,
+        "receive_webhook" => integrations::receive_webhook(app, req).await,
         _ => return None,
     })
 }

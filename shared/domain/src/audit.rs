@@ -20,6 +20,9 @@ pub enum AuditAction {
     CustomerCreated,
     CustomerPriceSet,
     SettingsUpdated,
+    IntegrationCreated,
+    IntegrationSecretRotated,
+    IntegrationDisabled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -29,6 +32,7 @@ pub enum EntityKind {
     Product,
     Customer,
     Settings,
+    Integration,
 }
 
 impl EntityKind {
@@ -38,6 +42,7 @@ impl EntityKind {
             EntityKind::Product => "product",
             EntityKind::Customer => "customer",
             EntityKind::Settings => "settings",
+            EntityKind::Integration => "integration",
         }
     }
 }

@@ -63,6 +63,7 @@ impl Role {
                 StockAdjust,
                 AuditRead,
                 SettingsWrite,
+                IntegrationsWrite,
             ],
             Role::Admin => &[
                 OrdersCreate,
@@ -76,6 +77,7 @@ impl Role {
                 CustomersWrite,
                 StockAdjust,
                 AuditRead,
+                IntegrationsWrite,
             ],
             Role::Staff => &[
                 OrdersCreate,
@@ -114,6 +116,7 @@ pub enum Permission {
     StockAdjust,
     AuditRead,
     SettingsWrite,
+    IntegrationsWrite,
 }
 
 impl fmt::Display for Permission {
@@ -132,6 +135,7 @@ impl fmt::Display for Permission {
             StockAdjust => "stock:adjust",
             AuditRead => "audit:read",
             SettingsWrite => "settings:write",
+            IntegrationsWrite => "integrations:write",
         })
     }
 }

@@ -44,6 +44,13 @@ pub enum Error {
     /// another edit landed): refused, with the stock as it is now.
     #[error("the stock changed since you read it: it is now {current_stock}; set it again from that, or adjust it by a difference instead")]
     StockChanged { current_stock: u32 },
+    /// A request that proves no identity (a webhook with a bad signature, for an unknown
+    /// integration): 401.
+    #[error("{message}")]
+    Unauthenticated { message: String },
+    /// The target existed and was disabled (a deleted integration's webhook URL): 410.
+    #[error("{message}")]
+    Gone { message: String },
     /// `If-Match` named a version the entity has moved past.
     #[error("{message}")]
     PreconditionFailed { message: String },

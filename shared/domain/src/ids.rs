@@ -117,3 +117,13 @@ uuid_id!(
     EventId,
     "event_id"
 );
+uuid_id!(
+    /// An integration: a shop platform, marketplace or ERP that posts signed webhooks.
+    IntegrationId,
+    "integration_id"
+);
+uuid_id!(
+    /// One webhook delivery received from an integration.
+    DeliveryId,
+    "delivery_id"
+);

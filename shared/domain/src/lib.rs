@@ -9,14 +9,17 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod ids;
+pub mod integration;
 pub mod money;
 pub mod notify;
 pub mod order;
 pub mod outbox;
 pub mod plan;
 pub mod ports;
+pub mod postal;
 pub mod settings;
 pub mod usecases;
+pub mod webhook;
 pub mod whole;
 
 pub use error::{Error, FieldError};

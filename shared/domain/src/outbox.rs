@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CompanyId, CustomerId, EventId, OrderId, ProductId};
+use crate::ids::{CompanyId, CustomerId, DeliveryId, EventId, IntegrationId, OrderId, ProductId};
 use crate::money::{Amount, Currency};
 use crate::order::{Channel, OrderNumber, OrderStatus};
 
@@ -30,6 +30,14 @@ pub enum DomainEvent {
     OrderPlaced(OrderPlaced),
     OrderStatusChanged(OrderStatusChanged),
     OrderUpdated(OrderUpdated),
+    /// A verified webhook delivery to place (or to place again, after a retry).
+    DeliveryReceived(DeliveryReceived),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryReceived {
+    pub delivery_id: DeliveryId,
+    pub integration_id: IntegrationId,
 }
 
 /// A new order (a draft too: it places nothing until it leaves draft).
@@ -67,11 +75,13 @@ pub struct OrderUpdated {
 }
 
 impl DomainEvent {
-    pub fn order_id(&self) -> OrderId {
+    /// The order the event is about; none for a delivery not placed yet.
+    pub fn order_id(&self) -> Option<OrderId> {
         match self {
-            DomainEvent::OrderPlaced(e) => e.order_id,
-            DomainEvent::OrderStatusChanged(e) => e.order_id,
-            DomainEvent::OrderUpdated(e) => e.order_id,
+            DomainEvent::OrderPlaced(e) => Some(e.order_id),
+            DomainEvent::OrderStatusChanged(e) => Some(e.order_id),
+            DomainEvent::OrderUpdated(e) => Some(e.order_id),
+            DomainEvent::DeliveryReceived(_) => None,
         }
     }
 
@@ -92,6 +102,7 @@ impl DomainEvent {
             DomainEvent::OrderPlaced(_) => "order_placed",
             DomainEvent::OrderStatusChanged(_) => "order_status_changed",
             DomainEvent::OrderUpdated(_) => "order_updated",
+            DomainEvent::DeliveryReceived(_) => "delivery_received",
         }
     }
 }

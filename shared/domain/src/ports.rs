@@ -11,7 +11,8 @@ use std::sync::Arc;
 use crate::audit::AuditEntry;
 use crate::catalog::{Customer, PriceOverride, Product, Sku};
 use crate::error::Error;
-use crate::ids::{CompanyId, CustomerId, OrderId, ProductId, UserId};
+use crate::ids::{CompanyId, CustomerId, DeliveryId, IntegrationId, OrderId, ProductId, UserId};
+use crate::integration::{Delivery, DeliveryPayload, DeliveryStatus, Integration};
 use crate::money::Amount;
 use crate::order::query::{AttentionCounts, HighValueStats, HighValueTotals, OrderFilter, OrderListQuery};
 use crate::order::{Order, OrderNumber};
@@ -368,6 +369,75 @@ pub enum RelayClaim {
     Done,
 }
 
+/// Integrations and their webhook deliveries.
+#[async_trait]
+pub trait IntegrationStore: Send + Sync {
+    /// Creates the integration, with its audit entry.
+    async fn create_integration(&self, i: &Integration, audit: &AuditEntry) -> Result<(), Error>;
+    /// By id alone (the webhook route knows no company): the integration names its company.
+    async fn find_integration(&self, id: IntegrationId) -> Result<Option<Integration>, Error>;
+    /// Writes `after` if the integration is still at `before.version`, with its audit entry.
+    async fn update_integration(
+        &self,
+        before: &Integration,
+        after: &Integration,
+        audit: &AuditEntry,
+    ) -> Result<(), Error>;
+    /// A company's integrations (a company has a handful), oldest first.
+    async fn list_integrations(&self, company: &CompanyId) -> Result<Vec<Integration>, Error>;
+    /// Records a verified delivery and the outbox event that gets it placed, in one
+    /// transaction; a delivery whose `webhook_id` was recorded before is not recorded
+    /// again: the earlier one is returned.
+    async fn record_delivery(
+        &self,
+        d: &Delivery,
+        payload: &DeliveryPayload,
+        event: &OutboxEvent,
+    ) -> Result<RecordedDelivery, Error>;
+    async fn get_delivery(&self, company: &CompanyId, id: DeliveryId) -> Result<Option<Delivery>, Error>;
+    /// The body and headers recorded with a delivery.
+    async fn get_delivery_payload(&self, company: &CompanyId, id: DeliveryId)
+        -> Result<Option<DeliveryPayload>, Error>;
+    /// Newest first, optionally only one status; one bounded query per page either way.
+    async fn list_deliveries(
+        &self,
+        company: &CompanyId,
+        integration: IntegrationId,
+        status: Option<DeliveryStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, Error>;
+    /// Writes what processing a delivery did (status, order, alerts, error, attempts) if it
+    /// is still `received`; `false` if another run marked it first.
+    async fn update_delivery(&self, d: &Delivery) -> Result<bool, Error>;
+    /// Sets a failed delivery back to `received` with an outbox event, in one
+    /// transaction, if it is still failed (`false` otherwise).
+    async fn retry_delivery(&self, d: &Delivery, event: &OutboxEvent) -> Result<bool, Error>;
+    /// The customer an integration knows by `external_id`, or that has this e-mail.
+    async fn find_customer_for(
+        &self,
+        company: &CompanyId,
+        integration: IntegrationId,
+        external_id: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Option<CustomerId>, Error>;
+    /// Remembers that the integration knows `customer` as `external_id`.
+    async fn link_customer(
+        &self,
+        company: &CompanyId,
+        integration: IntegrationId,
+        external_id: &str,
+        customer: CustomerId,
+    ) -> Result<(), Error>;
+}
+
+/// What recording a delivery did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordedDelivery {
+    New,
+    /// Its webhook id was seen before: the earlier delivery.
+    Replay(Box<Delivery>),
+}
+
 /// What the notification workers read and write besides orders.
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
@@ -428,6 +498,7 @@ pub trait EventPublisher: Send + Sync {
 /// The whole store, as the use cases see it.
 pub trait Store:
     CatalogStore
+    + IntegrationStore
     + CustomerStore
     + OrderStore
     + OrderReadStore
@@ -439,6 +510,7 @@ pub trait Store:
 }
 impl<T> Store for T where
     T: CatalogStore
+        + IntegrationStore
         + CustomerStore
         + OrderStore
         + OrderReadStore

@@ -317,6 +317,11 @@ impl CustomerStore for DynamoStore {
         item.insert(TYPE.into(), av_s("CUSTOMER"));
         item.insert(GSI1PK.into(), av_s(customers_by_number(&c)));
         item.insert(GSI1SK.into(), av_s(customer.customer_number.clone()));
+        // Found by e-mail too (a webhook order's customer).
+        if let Some(email) = &customer.email {
+            item.insert(GSI2PK.into(), av_s(customers_by_email(&c, email)));
+            item.insert(GSI2SK.into(), av_s(customer.id.to_string()));
+        }
         let mut tx = Tx::new(&self.table);
         tx.put(
             keys::customer(&c, customer.id),

@@ -1,7 +1,7 @@
 //! Every key of the single table, in one place. Each starts with the tenant (`C#<company>`),
 //! so no key built here can reach another company's items. See `DATA_MODEL.md`.
 
-use oms_domain::ids::{CompanyId, CustomerId, OrderId, ProductId};
+use oms_domain::ids::{CompanyId, CustomerId, DeliveryId, IntegrationId, OrderId, ProductId};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -84,6 +84,43 @@ pub fn customer(c: &CompanyId, id: CustomerId) -> (String, String) {
 }
 pub fn customers_by_number(c: &CompanyId) -> String {
     format!("C#{c}#CUSTOMERS")
+}
+/// Customers with an e-mail (GSI2), lower-cased.
+pub fn customers_by_email(c: &CompanyId, email: &str) -> String {
+    format!("C#{c}#CUSTOMERS#EMAIL#{}", email.to_lowercase())
+}
+
+/// An integration, by its id alone: the webhook route knows no company. The one key that
+/// does not start with the tenant; the id is a random UUID, and the item names its company.
+pub fn integration(id: IntegrationId) -> (String, String) {
+    (format!("INTEGRATION#{id}"), "INTEGRATION".into())
+}
+/// A company's integrations (GSI1).
+pub fn integrations_of(c: &CompanyId) -> String {
+    format!("C#{c}#INTEGRATIONS")
+}
+pub fn delivery(c: &CompanyId, id: DeliveryId) -> (String, String) {
+    (format!("C#{c}#DELIVERY#{id}"), "DELIVERY".into())
+}
+/// What a delivery carried (body and headers), beside it in its partition.
+pub fn delivery_payload(c: &CompanyId, id: DeliveryId) -> (String, String) {
+    (format!("C#{c}#DELIVERY#{id}"), "PAYLOAD".into())
+}
+/// An integration's deliveries in one status, newest first (GSI2).
+pub fn deliveries_in(c: &CompanyId, integration: IntegrationId, status: &str) -> String {
+    format!("C#{c}#INT#{integration}#DELIVERIES#{status}")
+}
+/// An integration's deliveries, newest first (GSI1).
+pub fn deliveries_of(c: &CompanyId, integration: IntegrationId) -> String {
+    format!("C#{c}#INT#{integration}#DELIVERIES")
+}
+/// The claim on a platform's delivery id: one delivery per webhook id.
+pub fn webhook_id_claim(c: &CompanyId, integration: IntegrationId, webhook_id: &str) -> (String, String) {
+    (format!("C#{c}#INT#{integration}#WHID#{webhook_id}"), "WHID".into())
+}
+/// The customer an integration knows by its own id.
+pub fn external_customer(c: &CompanyId, integration: IntegrationId, external: &str) -> (String, String) {
+    (format!("C#{c}#INT#{integration}#CUEXT#{external}"), "CUEXT".into())
 }
 pub const PRICE_PREFIX: &str = "PRICE#";
 pub fn price_override(c: &CompanyId, customer_id: CustomerId, product: ProductId) -> (String, String) {

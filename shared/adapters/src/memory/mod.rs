@@ -15,7 +15,8 @@ use oms_domain::audit::AuditEntry;
 use oms_domain::auth::Role;
 use oms_domain::catalog::{Customer, PriceOverride, Product, Sku, MAX_STOCK};
 use oms_domain::error::Error;
-use oms_domain::ids::{CompanyId, CustomerId, EventId, OrderId, ProductId, UserId};
+use oms_domain::ids::{CompanyId, CustomerId, DeliveryId, EventId, IntegrationId, OrderId, ProductId, UserId};
+use oms_domain::integration::{Delivery, DeliveryPayload, DeliveryStatus, Integration};
 use oms_domain::notify::User;
 use oms_domain::order::query::{HighValueDelta, HighValueStats};
 use oms_domain::order::Order;
@@ -23,8 +24,8 @@ use oms_domain::outbox::OutboxEvent;
 use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, StockMove};
 use oms_domain::ports::{
     AuditFilter, AuditStore, CatalogStore, CommitError, CommitRejection, CustomerStore, EmailClaim, IdempotencyKey,
-    IdempotencyRecord, NotificationStore, OrderStore, OriginKey, OutboxStore, Page, PageRequest, PlacementKeys,
-    PlacementSnapshot, ProductFilter, RelayClaim, SettingsStore, StockAdjust,
+    IdempotencyRecord, IntegrationStore, NotificationStore, OrderStore, OriginKey, OutboxStore, Page, PageRequest,
+    PlacementKeys, PlacementSnapshot, ProductFilter, RecordedDelivery, RelayClaim, SettingsStore, StockAdjust,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -58,6 +59,11 @@ struct State {
     search: BTreeMap<Key<String>, (OrderId, BTreeSet<String>)>,
     /// Which search keys each order has, so re-indexing removes the stale ones.
     search_keys: HashMap<Key<OrderId>, Vec<String>>,
+    integrations: HashMap<IntegrationId, Integration>,
+    deliveries: HashMap<Key<DeliveryId>, Delivery>,
+    delivery_payloads: HashMap<Key<DeliveryId>, DeliveryPayload>,
+    webhook_claims: HashMap<(CompanyId, IntegrationId, String), DeliveryId>,
+    customer_links: HashMap<(CompanyId, IntegrationId, String), CustomerId>,
     /// High-value counters, as the DynamoDB store keeps them: one item per company and one
     /// per customer.
     high_value: HashMap<(CompanyId, Option<CustomerId>), HighValueStats>,
@@ -776,5 +782,181 @@ impl OrderStore for MemoryStore {
                 origin.origin_order_id.clone(),
             ))
             .copied())
+    }
+}
+
+impl MemoryStore {
+    /// Test support: writes a delivery as given, without the `received` guard (to put the
+    /// store in the state a crashed worker leaves).
+    pub fn put_delivery_for_tests(&self, d: &Delivery) {
+        self.lock().deliveries.insert((d.company_id.clone(), d.id), d.clone());
+    }
+}
+
+#[async_trait]
+impl IntegrationStore for MemoryStore {
+    async fn create_integration(&self, i: &Integration, audit: &AuditEntry) -> Result<(), Error> {
+        let mut s = self.lock();
+        if s.integrations.contains_key(&i.id) {
+            return Err(Error::internal("integration id collision"));
+        }
+        s.integrations.insert(i.id, i.clone());
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn find_integration(&self, id: IntegrationId) -> Result<Option<Integration>, Error> {
+        Ok(self.lock().integrations.get(&id).cloned())
+    }
+
+    async fn update_integration(
+        &self,
+        before: &Integration,
+        after: &Integration,
+        audit: &AuditEntry,
+    ) -> Result<(), Error> {
+        let mut s = self.lock();
+        if s.integrations.get(&before.id).map(|i| i.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                code: "version_conflict",
+                message: format!("integration {} changed meanwhile; reload and retry", before.id),
+            });
+        }
+        s.integrations.insert(after.id, after.clone());
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn list_integrations(&self, company: &CompanyId) -> Result<Vec<Integration>, Error> {
+        let s = self.lock();
+        let mut all: Vec<Integration> = s
+            .integrations
+            .values()
+            .filter(|i| &i.company_id == company)
+            .cloned()
+            .collect();
+        all.sort_by_key(|a| (a.created_at, a.id));
+        Ok(all)
+    }
+
+    async fn record_delivery(
+        &self,
+        d: &Delivery,
+        payload: &DeliveryPayload,
+        event: &OutboxEvent,
+    ) -> Result<RecordedDelivery, Error> {
+        let mut s = self.lock();
+        let c = &d.company_id;
+        if let Some(w) = &d.webhook_id {
+            if let Some(earlier) = s.webhook_claims.get(&(c.clone(), d.integration_id, w.clone())) {
+                let found = s
+                    .deliveries
+                    .get(&(c.clone(), *earlier))
+                    .cloned()
+                    .ok_or_else(|| Error::internal("a webhook id claim without its delivery"))?;
+                return Ok(RecordedDelivery::Replay(Box::new(found)));
+            }
+            s.webhook_claims.insert((c.clone(), d.integration_id, w.clone()), d.id);
+        }
+        s.deliveries.insert((c.clone(), d.id), d.clone());
+        s.delivery_payloads.insert((c.clone(), d.id), payload.clone());
+        s.outbox.push(event.clone());
+        Ok(RecordedDelivery::New)
+    }
+
+    async fn get_delivery(&self, company: &CompanyId, id: DeliveryId) -> Result<Option<Delivery>, Error> {
+        Ok(self.lock().deliveries.get(&(company.clone(), id)).cloned())
+    }
+
+    async fn get_delivery_payload(
+        &self,
+        company: &CompanyId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryPayload>, Error> {
+        Ok(self.lock().delivery_payloads.get(&(company.clone(), id)).cloned())
+    }
+
+    async fn list_deliveries(
+        &self,
+        company: &CompanyId,
+        integration: IntegrationId,
+        status: Option<DeliveryStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, Error> {
+        let s = self.lock();
+        let rows = s
+            .deliveries
+            .values()
+            .filter(|d| &d.company_id == company && d.integration_id == integration)
+            .filter(|d| status.is_none_or(|st| d.status == st))
+            .map(|d| {
+                (
+                    format!("{}#{}", d.received_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"), d.id),
+                    d.clone(),
+                )
+            })
+            .collect();
+        Ok(Page::of_keyed(rows, true, page))
+    }
+
+    async fn update_delivery(&self, d: &Delivery) -> Result<bool, Error> {
+        let mut s = self.lock();
+        match s.deliveries.get_mut(&(d.company_id.clone(), d.id)) {
+            Some(current) if current.status == DeliveryStatus::Received => {
+                *current = d.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn retry_delivery(&self, d: &Delivery, event: &OutboxEvent) -> Result<bool, Error> {
+        let mut s = self.lock();
+        let key = (d.company_id.clone(), d.id);
+        match s.deliveries.get_mut(&key) {
+            Some(current) if current.status == DeliveryStatus::Failed => {
+                current.status = DeliveryStatus::Received;
+                current.updated_at = d.updated_at;
+                s.outbox.push(event.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn find_customer_for(
+        &self,
+        company: &CompanyId,
+        integration: IntegrationId,
+        external_id: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Option<CustomerId>, Error> {
+        let s = self.lock();
+        if let Some(x) = external_id {
+            if let Some(id) = s.customer_links.get(&(company.clone(), integration, x.to_owned())) {
+                return Ok(Some(*id));
+            }
+        }
+        let Some(email) = email else { return Ok(None) };
+        let email = email.to_lowercase();
+        Ok(s.customers
+            .values()
+            .filter(|c| &c.company_id == company)
+            .filter(|c| c.email.as_deref().is_some_and(|e| e.to_lowercase() == email))
+            .map(|c| c.id)
+            .min())
+    }
+
+    async fn link_customer(
+        &self,
+        company: &CompanyId,
+        integration: IntegrationId,
+        external_id: &str,
+        customer: CustomerId,
+    ) -> Result<(), Error> {
+        self.lock()
+            .customer_links
+            .insert((company.clone(), integration, external_id.to_owned()), customer);
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod customers;
+pub mod integrations;
 pub mod order_reads;
 pub mod orders;
 pub mod products;

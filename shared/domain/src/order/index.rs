@@ -59,15 +59,15 @@ pub fn open_for_attention(s: OrderStatus) -> bool {
     )
 }
 
-/// The attention index holds only open orders that can need attention: held or awaiting
-/// approval (`H#…`, always listed) and open orders with a due date (`D#…`, listed once
-/// due within a day). Everything else is absent, so the index stays as small as the
-/// company's open work, whatever its history.
+/// The attention index holds only open orders that can need attention: held, awaiting
+/// approval or carrying alerts (`H#…`, always listed) and open orders with a due date
+/// (`D#…`, listed once due within a day). Everything else is absent, so the index stays
+/// as small as the company's open work, whatever its history.
 pub fn attention_key(o: &Order) -> Option<String> {
     if !open_for_attention(o.status) {
         return None;
     }
-    let held = matches!(o.status, OrderStatus::OnHold | OrderStatus::PendingApproval);
+    let held = matches!(o.status, OrderStatus::OnHold | OrderStatus::PendingApproval) || !o.alerts.is_empty();
     match (held, o.due_date) {
         (true, _) => Some(format!("H#{}", due_key(o))),
         (false, Some(_)) => Some(format!("D#{}", due_key(o))),
@@ -141,6 +141,17 @@ pub fn attention(o: &Order, now: DateTime<Utc>) -> Option<Attention> {
     if o.status == OrderStatus::OnHold {
         reasons.push("on_hold");
         reason.get_or_insert_with(|| "On hold".to_owned());
+    }
+    // A webhook order held for a person: each alert is a reason.
+    for alert in &o.alerts {
+        reasons.push(match alert.as_str() {
+            "missingShippingAddress" => "missingShippingAddress",
+            "invalidShippingPostalCode" => "invalidShippingPostalCode",
+            "noOrderItems" => "noOrderItems",
+            "insufficientStock" => "insufficientStock",
+            _ => "alert",
+        });
+        reason.get_or_insert_with(|| format!("Held: {alert}"));
     }
     reason.map(|reason| Attention {
         days_until_due,

@@ -21,6 +21,7 @@ use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, StockMove, StockPo
 use crate::ports::{CommitError, CommitRejection, Deps, PlacementKeys};
 use crate::settings::CompanySettings;
 use crate::usecases::orders::get_order;
+use crate::usecases::webhooks::INSUFFICIENT_STOCK;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +94,15 @@ async fn change_status_once(
     if placing {
         after.status = plan::approval_status(to, &before, &settings);
         (stock, cap) = leave_draft(deps, actor, &mut after, &settings, now).await?;
+    }
+    // A webhook order held for short stock takes it when it is confirmed (refused whole,
+    // 409, if it is still short); its cap was counted when it was placed.
+    let held_for_stock = before.alerts.iter().any(|a| a == INSUFFICIENT_STOCK) && !before.stock_decremented;
+    if held_for_stock && to == OrderStatus::Confirmed {
+        let cap_month = after.cap_month.clone();
+        (stock, _) = leave_draft(deps, actor, &mut after, &settings, now).await?;
+        after.cap_month = cap_month;
+        after.alerts.retain(|a| a != INSUFFICIENT_STOCK);
     }
     if to == OrderStatus::Cancelled {
         stock = StockPolicy::default().on_cancel(&before, req.restock.unwrap_or(settings.restock_on_cancel));
@@ -478,7 +488,7 @@ async fn reprice_draft(
     if discount.is_some() {
         order_discount = amount_input(&mut errors, "discount_amount", discount);
     }
-    let parsed = items.map(|i| parse_items(&mut errors, i));
+    let parsed = items.map(|i| parse_items(&mut errors, i, false));
     errors.finish()?;
     if discount.is_some_and(|d| !d.0.is_zero()) || parsed.as_ref().is_some_and(|(_, wants)| *wants) {
         actor.require(Permission::OrdersPriceOverride)?;

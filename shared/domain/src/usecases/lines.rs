@@ -102,8 +102,12 @@ pub(crate) fn parse_tags(errors: &mut FieldErrors, tags: Vec<String>) -> Vec<Str
     out
 }
 
-pub(crate) fn parse_items(errors: &mut FieldErrors, items: Vec<CreateOrderItem>) -> (Vec<ParsedItem>, bool) {
-    if items.is_empty() {
+pub(crate) fn parse_items(
+    errors: &mut FieldErrors,
+    items: Vec<CreateOrderItem>,
+    allow_empty: bool,
+) -> (Vec<ParsedItem>, bool) {
+    if items.is_empty() && !allow_empty {
         errors.push("items", "an order needs at least one item");
     }
     if items.len() > MAX_ITEMS {

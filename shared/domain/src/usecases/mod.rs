@@ -12,6 +12,7 @@ pub mod order_reads;
 pub mod orders;
 pub mod place_order;
 pub mod relay;
+pub mod webhooks;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer};
@@ -21,6 +22,13 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, utoipa::ToSchema)]
 #[schema(value_type = String, example = "12.50")]
 pub struct DecimalInput(pub Decimal);
+
+/// Written back as a string (`"12.50"`), the exact form.
+impl serde::Serialize for DecimalInput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for DecimalInput {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

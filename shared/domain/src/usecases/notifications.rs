@@ -38,16 +38,25 @@ pub enum Worker {
     CapUsage,
     /// High-value orders to FINANCE.
     Finance,
+    /// Not an e-mail worker: places verified webhook deliveries.
+    WebhookOrders,
 }
 
 impl Worker {
-    pub const ALL: [Worker; 4] = [Worker::Receipts, Worker::LowStock, Worker::CapUsage, Worker::Finance];
+    pub const ALL: [Worker; 5] = [
+        Worker::Receipts,
+        Worker::LowStock,
+        Worker::CapUsage,
+        Worker::Finance,
+        Worker::WebhookOrders,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Worker::Receipts => "receipts",
             Worker::LowStock => "low_stock",
             Worker::CapUsage => "cap_usage",
             Worker::Finance => "finance",
+            Worker::WebhookOrders => "webhook_orders",
         }
     }
 }
@@ -63,6 +72,12 @@ pub struct NotifyDeps {
 
 /// Handles one event for one worker; returns the kinds of e-mail it sent.
 pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Result<Vec<EmailKind>, Error> {
+    if worker == Worker::WebhookOrders {
+        if let crate::outbox::DomainEvent::DeliveryReceived(d) = &event.event {
+            crate::usecases::webhooks::process_delivery(&n.deps, &event.company_id, d).await?;
+        }
+        return Ok(Vec::new());
+    }
     let Some(id) = event.event.placed_order() else {
         return Ok(Vec::new());
     };
@@ -143,6 +158,7 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
                 }
             }
         }
+        Worker::WebhookOrders => {}
         Worker::Finance => {
             if order.status != OrderStatus::Draft && order.total_amount.value() >= settings.high_value_threshold {
                 let to = emails(n, &order, EmailKind::HighValue).await?;

@@ -26,6 +26,7 @@ use crate::plan::{self, Claim, EffectPlan, OrderWrite, StockMove, StockPolicy};
 use crate::ports::{
     CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord, OriginKey, PlacementKeys, PlacementSnapshot,
 };
+use crate::usecases::webhooks::INSUFFICIENT_STOCK;
 
 /// Lines one order may carry (the order is one item, well under DynamoDB's 400 KB).
 pub const MAX_ITEMS: usize = 250;
@@ -143,7 +144,43 @@ struct ParsedOrder {
     wants_price_override: bool,
 }
 
+/// What a webhook placement brings besides the request: the integration, the alerts its
+/// address and items gave, and whether the platform says it is paid.
+#[derive(Debug, Clone)]
+pub struct WebhookContext {
+    pub integration_id: crate::ids::IntegrationId,
+    pub alerts: Vec<String>,
+    pub paid: bool,
+}
+
 pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<Placement, Error> {
+    place(deps, actor, cmd, None).await
+}
+
+/// A webhook delivery's order (channel `webhook`), placed by its integration: held with
+/// alerts rather than refused (short stock holds it without moving stock), idempotent on
+/// the delivery.
+pub(crate) async fn place_webhook_order(
+    deps: &Deps,
+    actor: &Actor,
+    request: CreateOrderRequest,
+    ctx: WebhookContext,
+    delivery: String,
+) -> Result<Placement, Error> {
+    let cmd = PlaceOrder {
+        request,
+        fingerprint: format!("delivery:{delivery}"),
+        idempotency_key: Some(format!("delivery:{delivery}")),
+    };
+    place(deps, actor, cmd, Some(ctx)).await
+}
+
+async fn place(
+    deps: &Deps,
+    actor: &Actor,
+    cmd: PlaceOrder,
+    webhook: Option<WebhookContext>,
+) -> Result<Placement, Error> {
     actor.require(Permission::OrdersCreate)?;
     let now = deps.clock.now();
     // A retry is answered before any other work: the first response, whatever changed since.
@@ -156,8 +193,10 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
             return replay(&rec, &cmd.fingerprint);
         }
     }
-    let parsed = parse(actor, cmd.request, now)?;
-    if parsed.wants_price_override || !parsed.order_discount.is_zero() {
+    let parsed = parse(actor, cmd.request, now, webhook.is_some())?;
+    // A webhook's prices come only from an integration that may set them (checked when
+    // its delivery was read); everyone else needs the permission.
+    if webhook.is_none() && (parsed.wants_price_override || !parsed.order_discount.is_zero()) {
         actor.require(Permission::OrdersPriceOverride)?;
     }
     let keys = PlacementKeys {
@@ -177,7 +216,14 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
     }
     let explicit_number = parsed.order_number.is_some();
     let origin = parsed.origin.clone();
-    let order = build_order(deps, actor, parsed, &snapshot, &product_ids, now)?;
+    let mut order = build_order(deps, actor, parsed, &snapshot, &product_ids, now)?;
+    if let Some(w) = &webhook {
+        order.alerts = w.alerts.clone();
+        if !w.paid {
+            order.financial_status = FinancialStatus::Pending;
+        }
+    }
+    let hold = webhook.is_some();
     let plan = placement_plan(
         deps,
         actor,
@@ -187,14 +233,18 @@ pub async fn place_order(deps: &Deps, actor: &Actor, cmd: PlaceOrder) -> Result<
         origin,
         &cmd.fingerprint,
         now,
+        hold,
     )?;
-    commit_placement(deps, actor, plan, explicit_number, &cmd.fingerprint).await
+    commit_placement(deps, actor, plan, explicit_number, &cmd.fingerprint, hold).await
 }
 
 /// Checks every field of the request (all errors at once) and decides the channel.
-fn parse(actor: &Actor, req: CreateOrderRequest, now: DateTime<Utc>) -> Result<ParsedOrder, Error> {
+fn parse(actor: &Actor, req: CreateOrderRequest, now: DateTime<Utc>, webhook: bool) -> Result<ParsedOrder, Error> {
     let mut errors = FieldErrors::default();
-    let (channel, customer_id) = channel_of(actor, &req, &mut errors);
+    let (channel, customer_id) = match webhook {
+        true => (Channel::Webhook, req.customer_id),
+        false => channel_of(actor, &req, &mut errors),
+    };
     super::channel_fields::refuse_unsettable(channel, &req, &mut errors);
     let status = initial_status(channel, req.status.as_deref(), &mut errors);
     let order_number = req
@@ -233,7 +283,8 @@ fn parse(actor: &Actor, req: CreateOrderRequest, now: DateTime<Utc>) -> Result<P
     let tags = parse_tags(&mut errors, req.tags.unwrap_or_default());
     let quote_id = text(&mut errors, "quote_id", req.quote_id, 64);
     let opportunity_id = text(&mut errors, "opportunity_id", req.opportunity_id, 64);
-    let (items, wants_price_override) = parse_items(&mut errors, req.items);
+    // A webhook order without items is held (`noOrderItems`), not refused.
+    let (items, wants_price_override) = parse_items(&mut errors, req.items, webhook);
     let shipping = amount_input(&mut errors, "shipping_amount", req.shipping_amount);
     let order_discount = amount_input(&mut errors, "discount_amount", req.discount_amount);
     let currency = req
@@ -443,14 +494,24 @@ fn placement_plan(
     origin: Option<OriginKey>,
     fingerprint: &str,
     now: DateTime<Utc>,
+    hold_when_short: bool,
 ) -> Result<EffectPlan, Error> {
     let settings = &snapshot.settings;
     let placed = order.status != OrderStatus::Draft;
-    let stock = match placed {
+    let mut stock = match placed {
         true => StockPolicy::default().on_placement(&order, settings),
         false => Vec::new(),
     };
-    check_stock(snapshot, &stock)?;
+    match check_stock(snapshot, &stock) {
+        Ok(()) => {}
+        // A webhook order is held, not lost: placed without taking stock, with an alert;
+        // confirming it later takes the stock.
+        Err(Error::InsufficientStock(_)) if hold_when_short => {
+            stock.clear();
+            order.alerts.push(INSUFFICIENT_STOCK.to_owned());
+        }
+        Err(e) => return Err(e),
+    }
     let cap = plan::cap_increment(&order, settings, now);
     order.stock_decremented = !stock.is_empty();
     order.cap_month = cap.as_ref().map(|c| c.month.clone());
@@ -491,6 +552,7 @@ async fn commit_placement(
     mut plan: EffectPlan,
     explicit_number: bool,
     fingerprint: &str,
+    hold_when_short: bool,
 ) -> Result<Placement, Error> {
     for attempt in 1..=ORDER_NUMBER_ATTEMPTS {
         let rejection = match deps.store.commit(&plan).await {
@@ -534,10 +596,32 @@ async fn commit_placement(
                 tracing::warn!(attempt, "generated order number collided; drawing another");
                 renumber(&mut plan, deps.ids.order_number());
             }
+            // The stock went between the read and the write: a webhook order is held.
+            CommitRejection::InsufficientStock(_) if hold_when_short => hold_without_stock(&mut plan),
             other => return Err(placement_rejection(plan.order(), other)),
         }
     }
     Err(Error::Contention)
+}
+
+/// The same placement, held: no stock moved, the `insufficientStock` alert on the order.
+fn hold_without_stock(plan: &mut EffectPlan) {
+    plan.stock.clear();
+    if let OrderWrite::Create(o) = &mut plan.order {
+        o.stock_decremented = false;
+        if !o.alerts.iter().any(|a| a == INSUFFICIENT_STOCK) {
+            o.alerts.push(INSUFFICIENT_STOCK.to_owned());
+        }
+        let held = (**o).clone();
+        for c in &mut plan.claims {
+            if let Claim::Idempotency(_, rec) = c {
+                rec.order = held.clone();
+            }
+        }
+    }
+    if let DomainEvent::OrderPlaced(e) = &mut plan.event.event {
+        e.decremented_products.clear();
+    }
 }
 
 /// The same placement under another generated number.

@@ -76,9 +76,9 @@ pub async fn relay_events(
 async fn relay_one(deps: &Deps, publisher: &dyn EventPublisher, event: &OutboxEvent) -> Result<(), Error> {
     // The search index follows the order: re-derived from its current state on every
     // order event, before the event leaves, so a failure here retries both.
-    deps.store
-        .index_order_search(&event.company_id, event.event.order_id())
-        .await?;
+    if let Some(order) = event.event.order_id() {
+        deps.store.index_order_search(&event.company_id, order).await?;
+    }
     publisher.publish(event).await?;
     deps.store.mark_relayed(event, deps.clock.now()).await
 }

@@ -1,0 +1,6 @@
+//! Lambda `create_integration`: wiring only; the handler is `oms_api::handlers::integrations::create_integration`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    oms_api::lambda::serve(oms_api::handlers::integrations::create_integration).await
+}

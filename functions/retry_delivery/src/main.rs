@@ -1,0 +1,6 @@
+//! Lambda `retry_delivery`: wiring only; the handler is `oms_api::handlers::integrations::retry_delivery`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    oms_api::lambda::serve(oms_api::handlers::integrations::retry_delivery).await
+}
