@@ -66,7 +66,16 @@ curl -s "http://127.0.0.1:$port/api/v1/sales/orders?per_page=5" -H "Authorizatio
 grep -q "\"$number\"" .cache/smoke-list.json || { echo "FAIL: the order is not in its customer's list: $(cat .cache/smoke-list.json)" >&2; exit 1; }
 curl -s "http://127.0.0.1:$port/api/v1/sales/orders/search?q=acme" -H "Authorization: Bearer $buyer" >.cache/smoke-search.json
 grep -q "\"$number\"" .cache/smoke-search.json || { echo "FAIL: search for acme does not find the order: $(cat .cache/smoke-search.json)" >&2; exit 1; }
-echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; listed and found by search; openapi 200; no token 401"
+# The signed webhook call the banner prints, pasted as a newcomer would: 202, then placed.
+sed -n '/an ERP posts an order by webhook/,/deliveries -H/p' .cache/smoke-server.log | grep -v '^ *#' | grep -v '/deliveries -H' >.cache/smoke-webhook.sh
+[ -s .cache/smoke-webhook.sh ] || { echo "FAIL: the banner prints no webhook call" >&2; cat .cache/smoke-server.log >&2; exit 1; }
+bash .cache/smoke-webhook.sh >.cache/smoke-webhook.json
+grep -q '"status":"received"' .cache/smoke-webhook.json || { echo "FAIL: the banner's webhook call answered $(cat .cache/smoke-webhook.json)" >&2; exit 1; }
+owner=$(target/debug/oms-local token --role OWNER --sub user-owner)
+sleep 1
+curl -s "http://127.0.0.1:$port/api/v1/integrations/00000000-0000-4000-8000-000000000b01/deliveries" -H "Authorization: Bearer $owner" >.cache/smoke-deliveries.json
+grep -q '"status":"placed"' .cache/smoke-deliveries.json || { echo "FAIL: the banner's webhook order was not placed: $(cat .cache/smoke-deliveries.json)" >&2; exit 1; }
+echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; listed and found by search; openapi 200; no token 401; the printed signed webhook 202 -> placed"
 
 kill "$server_pid" 2>/dev/null || true
 server_pid=

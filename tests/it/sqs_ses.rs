@@ -156,10 +156,75 @@ against_real_apis!(
     the_relay_fans_out_to_every_queue_and_the_workers_send_through_ses,
     a_redelivered_batch_sends_each_email_once,
     a_failing_message_is_retried_alone_and_dead_lettered,
+    a_webhook_delivery_travels_the_queue_to_the_worker_once,
 );
 
 mod scenarios {
     use super::*;
+
+    /// A Shopify delivery, recorded by the intake, relayed to the webhook queue, placed by
+    /// the worker Lambda's batch handler; the same batch delivered again (SQS is at least
+    /// once) places nothing more; the order's own events then reach the receipts worker.
+    pub async fn a_webhook_delivery_travels_the_queue_to_the_worker_once(aws: Aws) {
+        use oms_domain::integration::IntegrationKind::Shopify;
+        let (webhooks, _) = aws.queue("webhook-orders", 3).await;
+        let (receipts, _) = aws.queue("receipts", 3).await;
+        let shop = aws.d.t.integration(Shopify).expect("demo integration");
+        let path =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events/webhooks/shopify-orders-create.json");
+        let body: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("JSON");
+        let body = body.to_string();
+        let headers =
+            oms_tests::webhooks::sign(Shopify, shop.secret, &body, "b54557e4", chrono::Utc::now().timestamp());
+        let r = aws.app.post_webhook(&shop.id.to_string(), headers, &body).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let publisher = SqsPublisher::new(aws.sqs.clone(), vec![webhooks.clone(), receipts.clone()]);
+        let relayed = relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
+            .await
+            .expect("relay");
+        assert_eq!(relayed, 1, "the delivery's event");
+        let messages = aws.receive(&webhooks).await;
+        assert_eq!(messages.len(), 1);
+        let batch = || {
+            let mut event = SqsEvent::default();
+            for m in &messages {
+                let mut r = SqsMessage::default();
+                r.message_id = m.message_id.clone();
+                r.body = m.body.clone();
+                event.records.push(r);
+            }
+            event
+        };
+        for _ in 0..2 {
+            let resp = sqs_batch(&aws.notify, Worker::WebhookOrders, batch()).await;
+            assert!(resp.batch_item_failures.is_empty(), "{:?}", resp.batch_item_failures);
+        }
+        let delivery =
+            oms_domain::ids::DeliveryId::parse(r.body["data"]["delivery_id"].as_str().unwrap_or_default()).expect("id");
+        let d = aws
+            .app
+            .store()
+            .get_delivery(&aws.d.t.company, delivery)
+            .await
+            .expect("read")
+            .expect("delivery");
+        assert_eq!(d.status, oms_domain::integration::DeliveryStatus::Placed, "{d:?}");
+        assert_eq!(d.attempts, 1, "the redelivered batch found it done");
+        assert_eq!(aws.app.counts(&aws.d.t.company).await.orders, 1);
+        // The order's placement event goes the usual way: a receipt and a staff alert.
+        let relayed = relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
+            .await
+            .expect("relay");
+        assert_eq!(relayed, 1, "the order's event");
+        let (n, failed) = aws.deliver(&receipts, Worker::Receipts).await;
+        assert_eq!((n >= 1, failed.len()), (true, 0));
+        let sent = aws.sent().await;
+        assert!(
+            sent.iter().any(|(_, raw)| raw.contains("jon@northwind.example")),
+            "the Shopify buyer got a receipt"
+        );
+    }
 
     pub async fn the_relay_fans_out_to_every_queue_and_the_workers_send_through_ses(aws: Aws) {
         let mut queues = HashMap::new();

@@ -846,11 +846,25 @@ async fn integrations_are_managed_by_owners_and_admins_and_never_show_a_secret(a
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["data"]["secret"], "shpss_0123456789abcdef0123");
+    // Pasted with a newline: the newline is not part of it.
+    let r = app
+        .call(
+            "POST",
+            INTEGRATIONS,
+            &d.owner,
+            Some(json!({"name": "Pasted", "kind": "woocommerce", "secret": " ck_0123456789abcdef0123\n"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["data"]["secret"], "ck_0123456789abcdef0123");
     for bad in [
         json!({"name": "x", "kind": "standard", "secret": "whsec_AAAAAAAAAAAAAAAAAAAAAAAA"}),
         json!({"name": "x", "kind": "ftp"}),
         json!({"name": "", "kind": "standard"}),
         json!({"name": "x", "kind": "shopify", "secret": "short"}),
+        json!({"name": "x", "kind": "shopify", "secret": "sixteen chars with spaces"}),
+        json!({"name": "x", "kind": "woocommerce", "secret": "caf\u{e9}-0123456789abcdef"}),
+        json!({"name": "   ", "kind": "standard"}),
         json!({"name": "x", "kind": "standard", "colour": "red"}),
     ] {
         let r = app.call("POST", INTEGRATIONS, &d.owner, Some(bad.clone())).await;
@@ -859,7 +873,7 @@ async fn integrations_are_managed_by_owners_and_admins_and_never_show_a_secret(a
     // Reads never show a secret.
     let list = app.call("GET", INTEGRATIONS, &d.owner, None).await;
     assert_eq!(list.status, 200);
-    assert_eq!(list.body["data"].as_array().map(Vec::len), Some(3 + 3 + 1));
+    assert_eq!(list.body["data"].as_array().map(Vec::len), Some(3 + 3 + 2));
     let text = list.body.to_string();
     for (id, secret) in &secrets {
         assert!(!text.contains(secret.as_str()));
@@ -886,8 +900,14 @@ async fn integrations_are_managed_by_owners_and_admins_and_never_show_a_secret(a
             assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
         }
     }
-    // Deleting disables: its deliveries answer 410, with nothing stored.
+    // Deleting disables: its deliveries answer 410, with nothing stored. One it accepted
+    // before is still placed.
     let (id, secret) = &secrets[0];
+    let before = order_body("BEFORE-1", json!([{"sku": "WIDGET-001", "quantity": 1}]));
+    let accepted = app
+        .post_webhook(id, sign(Standard, secret, &before, "m_before", now(&app)), &before)
+        .await;
+    assert_eq!(accepted.status, 202);
     let r = app
         .call("DELETE", &format!("{INTEGRATIONS}/{id}"), &d.owner, None)
         .await;
@@ -899,13 +919,25 @@ async fn integrations_are_managed_by_owners_and_admins_and_never_show_a_secret(a
         .await;
     assert_eq!(r.status, 410, "{}", r.body);
     assert_eq!(r.code(), "integration_disabled");
-    let r = app
-        .call("POST", &format!("{INTEGRATIONS}/{id}/rotate-secret"), &d.owner, None)
-        .await;
-    assert_eq!(r.status, 410);
-    assert!(deliveries(&app, &d, IntegrationId::parse(id).expect("id"), "")
-        .await
-        .is_empty());
+    // For the API it is gone (a DELETE's promise); the audit log keeps its history.
+    for (method, path) in [
+        ("GET", format!("{INTEGRATIONS}/{id}")),
+        ("POST", format!("{INTEGRATIONS}/{id}/rotate-secret")),
+        ("DELETE", format!("{INTEGRATIONS}/{id}")),
+        ("GET", deliveries_path(id)),
+    ] {
+        let r = app.call(method, &path, &d.owner, None).await;
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+    }
+    let list = app.call("GET", INTEGRATIONS, &d.owner, None).await;
+    assert!(!list.body.to_string().contains(id.as_str()));
+    app.relay().await;
+    assert_eq!(
+        orders_for(&app, &d, "BEFORE-1").await.len(),
+        1,
+        "accepted, so never lost"
+    );
+    assert!(orders_for(&app, &d, "GONE-1").await.is_empty());
     // Every change is audited, never with a secret.
     let r = app
         .call(

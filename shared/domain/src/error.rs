@@ -108,6 +108,11 @@ impl Error {
 pub struct FieldErrors(Vec<FieldError>);
 
 impl FieldErrors {
+    /// Whether an error is recorded for `field`.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError {
             field: field.into(),

@@ -40,6 +40,31 @@ enum Command {
     Serve(ServeArgs),
     /// Print a signed bearer token for the local API.
     Token(TokenArgs),
+    /// Print a curl that posts a file as a signed webhook delivery to an integration.
+    SignWebhook(SignWebhookArgs),
+}
+
+#[derive(Args)]
+struct SignWebhookArgs {
+    /// The integration's id (its webhook URL's). Defaults to the demo Standard Webhooks one.
+    #[arg(long)]
+    integration: Option<String>,
+    /// The body to send, byte for byte (curl sends it with --data-binary @FILE).
+    #[arg(long)]
+    file: std::path::PathBuf,
+    /// The integration's secret; known for the demo integrations.
+    #[arg(long, env = "OMS_WEBHOOK_SECRET")]
+    secret: Option<String>,
+    /// standard, shopify or woocommerce; known for the demo integrations, and `standard`
+    /// for a `whsec_` secret.
+    #[arg(long)]
+    kind: Option<String>,
+    /// The delivery's id (webhook-id, X-Shopify-Webhook-Id); a new one by default.
+    #[arg(long)]
+    id: Option<String>,
+    /// The API's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    url: String,
 }
 
 #[derive(Args)]
@@ -98,7 +123,90 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve(args).await,
+        Command::SignWebhook(a) => {
+            write_out(&sign_webhook(&a)?);
+            Ok(())
+        }
     }
+}
+
+/// A ready-to-paste curl for `args.file` signed as `args.integration` would sign it.
+fn sign_webhook(args: &SignWebhookArgs) -> anyhow::Result<String> {
+    use oms_domain::integration::IntegrationKind;
+    let demo = oms_api::demo::tenant()?;
+    let id = match &args.integration {
+        Some(i) => {
+            oms_domain::ids::IntegrationId::parse(i).map_err(|_| anyhow::anyhow!("--integration is not an id: {i}"))?
+        }
+        None => demo
+            .integration(IntegrationKind::Standard)
+            .map(|i| i.id)
+            .ok_or_else(|| anyhow::anyhow!("no demo integration"))?,
+    };
+    let known = demo.integrations.iter().find(|i| i.id == id);
+    let secret = args
+        .secret
+        .clone()
+        .or_else(|| known.map(|i| i.secret.to_owned()))
+        .ok_or_else(|| anyhow::anyhow!("--secret is needed for an integration that is not the demo's"))?;
+    let kind = match (args.kind.as_deref(), known) {
+        (Some("standard"), _) => IntegrationKind::Standard,
+        (Some("shopify"), _) => IntegrationKind::Shopify,
+        (Some("woocommerce"), _) => IntegrationKind::Woocommerce,
+        (Some(other), _) => anyhow::bail!("--kind is standard, shopify or woocommerce, not {other}"),
+        (None, Some(i)) => i.kind,
+        (None, None) if secret.starts_with(oms_domain::webhook::STANDARD_PREFIX) => IntegrationKind::Standard,
+        (None, None) => anyhow::bail!("--kind is needed (shopify or woocommerce)"),
+    };
+    let body = std::fs::read(&args.file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let delivery = args
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple()));
+    let headers = signed_headers(kind, &secret, &delivery, chrono::Utc::now().timestamp(), &body)?;
+    let url = oms_domain::integration::webhook_url(&args.url, id);
+    let mut out = format!("curl -s -X POST '{url}' -H 'Content-Type: application/json'");
+    for (k, v) in headers {
+        out.push_str(&format!(" \\\n  -H '{k}: {v}'"));
+    }
+    out.push_str(&format!(" \\\n  --data-binary @'{}'\n", args.file.display()));
+    if kind == IntegrationKind::Standard {
+        out.push_str("# (the webhook-timestamp is now: this signature is accepted for five minutes)\n");
+    }
+    Ok(out)
+}
+
+/// The headers a sender of `kind` puts on `body`.
+fn signed_headers(
+    kind: oms_domain::integration::IntegrationKind,
+    secret: &str,
+    delivery: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> anyhow::Result<Vec<(&'static str, String)>> {
+    use oms_domain::integration::IntegrationKind::*;
+    use oms_domain::webhook::{sign_body, sign_standard};
+    let bad = || anyhow::anyhow!("the secret cannot sign (a standard secret is whsec_ and base64)");
+    Ok(match kind {
+        Standard => vec![
+            ("webhook-id", delivery.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            (
+                "webhook-signature",
+                sign_standard(secret, delivery, timestamp, body).ok_or_else(bad)?,
+            ),
+        ],
+        Shopify => vec![
+            ("X-Shopify-Topic", "orders/create".to_owned()),
+            ("X-Shopify-Webhook-Id", delivery.to_owned()),
+            ("X-Shopify-Hmac-Sha256", sign_body(secret, body).ok_or_else(bad)?),
+        ],
+        Woocommerce => vec![
+            ("X-WC-Webhook-Topic", "order.created".to_owned()),
+            ("X-WC-Webhook-Delivery-ID", delivery.to_owned()),
+            ("X-WC-Webhook-Signature", sign_body(secret, body).ok_or_else(bad)?),
+        ],
+    })
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -134,6 +242,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    // Integrations' webhook URLs point here.
+    let mut app = app;
+    app.base_url = format!("http://{addr}");
     write_out(&banner(&addr, &backend, demo.as_ref(), &jwt));
     let gateway = Arc::new(Gateway::new(app, jwt));
 
@@ -242,12 +353,54 @@ Try:
   curl -s '{base}/api/v1/products?per_page=3' -H "Authorization: Bearer $OWNER_TOKEN"
   curl -s {base}/api/v1/products/{widget} -H "Authorization: Bearer $OWNER_TOKEN"
 
+  # an ERP posts an order by webhook (Standard Webhooks, signed now: valid for 5 minutes).
+  # It answers 202; the worker places it within a second; then its delivery log:
+{webhook}
+  curl -s {base}/api/v1/integrations/{standard}/deliveries -H "Authorization: Bearer $OWNER_TOKEN"
+  # sign any file for any integration (Shopify and WooCommerce demo integrations too):
+  #   cargo run -q -p oms-local -- sign-webhook --file events/webhooks/shopify-orders-create.json \
+  #     --integration {shopify} --url {base}
+
 Ctrl-C stops the server.
 "#,
         company = demo.company,
         acme = demo.acme,
         globex = demo.globex,
+        webhook = demo_webhook(&base, demo),
+        standard = integration_id(demo, oms_domain::integration::IntegrationKind::Standard),
+        shopify = integration_id(demo, oms_domain::integration::IntegrationKind::Shopify),
     ));
+    out
+}
+
+fn integration_id(demo: &oms_api::demo::DemoTenant, kind: oms_domain::integration::IntegrationKind) -> String {
+    demo.integration(kind).map(|i| i.id.to_string()).unwrap_or_default()
+}
+
+/// A signed curl for a small order to the demo Standard Webhooks integration.
+fn demo_webhook(base: &str, demo: &oms_api::demo::DemoTenant) -> String {
+    let Some(i) = demo.integration(oms_domain::integration::IntegrationKind::Standard) else {
+        return String::new();
+    };
+    let now = chrono::Utc::now().timestamp();
+    let body = serde_json::json!({
+        "origin_order_id": format!("ERP-{now}"),
+        "customer": {"external_id": "ERP-CUST-0042", "email": "purchasing@initech.example", "company_name": "Initech LLC"},
+        "items": [{"sku": "WIDGET-001", "quantity": 2}, {"sku": "GADGET-002", "quantity": 1}],
+        "shipping_address": {"address1": "4120 Freidrich Ln", "city": "Austin", "state": "TX", "postal_code": "78744", "country": "US"},
+        "shipping_cost": "12.00"
+    })
+    .to_string();
+    let delivery = format!("msg_demo_{now}");
+    let Ok(headers) = signed_headers(i.kind, i.secret, &delivery, now, body.as_bytes()) else {
+        return String::new();
+    };
+    let mut out = format!("  curl -s -X POST {}", oms_domain::integration::webhook_url(base, i.id));
+    out.push_str(" -H 'Content-Type: application/json'");
+    for (k, v) in headers {
+        out.push_str(&format!(" \\\n    -H '{k}: {v}'"));
+    }
+    out.push_str(&format!(" \\\n    --data-binary '{body}'"));
     out
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use oms_domain::ids::{DeliveryId, IntegrationId};
 use oms_domain::integration::{Delivery, DeliveryDetail, DeliveryStatus, IntegrationView};
 use oms_domain::usecases::webhooks::{
-    self as uc, CreateIntegrationRequest, Intake, IntegrationWithSecret, WebhookOrder,
+    self as uc, CreateIntegrationRequest, Intake, IntegrationWithSecret, NewIntegration, WebhookOrder,
 };
 
 use super::{list_page, ok, run, Data, ListResponse};
@@ -20,10 +20,11 @@ use crate::App;
 /// Create an integration: its webhook URL and secret (shown only here and on rotation).
 #[utoipa::path(
     post, path = "/api/v1/integrations", tag = "integrations", operation_id = "create_integration",
-    request_body = CreateIntegrationRequest,
+    request_body = NewIntegration,
     responses(
         (status = 201, description = "Created: the webhook URL to configure, and the secret (shown only now).", body = Data<IntegrationWithSecret>),
         (status = 403, description = "The role lacks integrations:write (OWNER and ADMIN have it).", body = ErrorBody),
+        (status = 422, description = "validation_error: a missing name or kind, a secret for a standard integration, or a platform secret out of bounds.", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -87,7 +87,7 @@ pub struct AdjustStockRequest {
     #[serde(deserialize_with = "crate::whole::de")]
     pub delta: i64,
     /// Why (a delivery, a count, damage): kept in the audit log.
-    #[schema(min_length = 1, max_length = 500)]
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub reason: String,
 }
 

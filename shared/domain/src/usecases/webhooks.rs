@@ -33,19 +33,66 @@ pub const INSUFFICIENT_STOCK: &str = "insufficientStock";
 // ---------------------------------------------------------------------------------------
 // Managing integrations
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+/// `POST /api/v1/integrations`, as parsed (the rules between fields are checked in
+/// [`create_integration`]; [`NewIntegration`] is how the OpenAPI document states them).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIntegrationRequest {
-    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     pub kind: IntegrationKind,
     /// Whether its deliveries' line prices are used (else the catalog's).
     #[serde(default)]
     pub can_set_prices: bool,
-    /// Shopify or WooCommerce only: the secret the platform already uses (16-200
-    /// characters). Without it one is generated, to configure the platform with.
-    #[schema(min_length = 16, max_length = 200)]
+    /// Shopify or WooCommerce only: the secret the platform already uses.
     pub secret: Option<String>,
+}
+
+/// A new integration: a `standard` one, whose `whsec_` secret is always generated, or a
+/// platform's, which may bring the secret the platform is already configured with.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum NewIntegration {
+    Standard(NewStandardIntegration),
+    Platform(NewPlatformIntegration),
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStandardIntegration {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    pub name: String,
+    pub kind: StandardKind,
+    #[serde(default)]
+    pub can_set_prices: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlatformIntegration {
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    pub name: String,
+    pub kind: PlatformKind,
+    #[serde(default)]
+    pub can_set_prices: bool,
+    /// The secret the platform already uses: 16-200 visible ASCII characters (no spaces).
+    /// Without it one is generated, to configure the platform with.
+    // `(?![\s\S])` rather than `$`: an ECMA-262 `$` is the end of the string, but
+    // Python's (which generators of test data use) also matches before a final newline.
+    #[schema(min_length = 16, max_length = 200, pattern = "^[!-~]{16,200}(?![\\s\\S])")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StandardKind {
+    Standard,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformKind {
+    Shopify,
+    Woocommerce,
 }
 
 /// An integration with its secret: answered only on creation and on rotation.
@@ -66,10 +113,12 @@ pub async fn create_integration(
     actor.require(Permission::IntegrationsWrite)?;
     let mut errors = FieldErrors::default();
     let name = text(&mut errors, "name", Some(req.name), 100);
-    if name.is_none() {
+    if name.is_none() && !errors.has("name") {
         errors.push("name", "name is required");
     }
-    let secret = match (req.kind, req.secret) {
+    // A pasted secret often brings a newline: surrounding whitespace is not part of it.
+    let given = req.secret.map(|s| s.trim().to_owned());
+    let secret = match (req.kind, given) {
         (_, None) => new_secret(req.kind),
         (IntegrationKind::Standard, Some(_)) => {
             errors.push(
@@ -78,10 +127,10 @@ pub async fn create_integration(
             );
             String::new()
         }
-        (_, Some(s)) if !(16..=200).contains(&s.chars().count()) || s.trim() != s => {
+        (_, Some(s)) if !(16..=200).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_graphic()) => {
             errors.push(
                 "secret",
-                "a platform secret is 16-200 characters, without surrounding spaces",
+                "a platform secret is 16-200 visible ASCII characters, without spaces",
             );
             String::new()
         }
@@ -130,11 +179,14 @@ fn integration_audit(
     )
 }
 
+/// The caller's company's integration. A deleted (disabled) one is gone for the API, as a
+/// DELETE promises (404); it stays in the table for the deliveries it already accepted,
+/// which the worker still places, and for the audit log.
 async fn own_integration(deps: &Deps, actor: &Actor, id: IntegrationId) -> Result<Integration, Error> {
     actor.require(Permission::IntegrationsWrite)?;
     match deps.store.find_integration(id).await? {
         // Another company's integration does not exist as far as this caller can tell.
-        Some(i) if i.company_id == actor.company_id => Ok(i),
+        Some(i) if i.company_id == actor.company_id && i.active => Ok(i),
         _ => Err(Error::not_found("integration", id)),
     }
 }
@@ -142,7 +194,7 @@ async fn own_integration(deps: &Deps, actor: &Actor, id: IntegrationId) -> Resul
 pub async fn list_integrations(deps: &Deps, actor: &Actor, base_url: &str) -> Result<Vec<IntegrationView>, Error> {
     actor.require(Permission::IntegrationsWrite)?;
     let all = deps.store.list_integrations(&actor.company_id).await?;
-    Ok(all.iter().map(|i| i.view(base_url)).collect())
+    Ok(all.iter().filter(|i| i.active).map(|i| i.view(base_url)).collect())
 }
 
 pub async fn get_integration(
@@ -162,9 +214,6 @@ pub async fn rotate_secret(
     base_url: &str,
 ) -> Result<IntegrationWithSecret, Error> {
     let before = own_integration(deps, actor, id).await?;
-    if !before.active {
-        return Err(gone(id));
-    }
     let now = deps.clock.now();
     let secret = new_secret(before.kind);
     let mut after = before.clone();
@@ -179,7 +228,8 @@ pub async fn rotate_secret(
     })
 }
 
-/// Disables the integration: from now on its deliveries answer 410.
+/// Deletes the integration by disabling it: from now on its deliveries answer 410 and the
+/// API no longer shows it (404).
 pub async fn disable_integration(
     deps: &Deps,
     actor: &Actor,
@@ -187,9 +237,6 @@ pub async fn disable_integration(
     base_url: &str,
 ) -> Result<IntegrationView, Error> {
     let before = own_integration(deps, actor, id).await?;
-    if !before.active {
-        return Ok(before.view(base_url));
-    }
     let now = deps.clock.now();
     let mut after = before.clone();
     after.active = false;
