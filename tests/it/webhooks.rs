@@ -298,6 +298,20 @@ async fn bad_signatures_stale_timestamps_and_unknown_integrations_store_nothing(
         assert_eq!(r.status, 401, "{what}: {}", r.body);
         assert_eq!(r.code(), "unauthorized", "{what}");
     }
+    // A body over the API's limit is refused before anything else, however it is signed.
+    let huge = format!(
+        r#"{{"origin_order_id": "BIG-1", "notes": "{}"}}"#,
+        "x".repeat(300 * 1024)
+    );
+    let r = app
+        .post_webhook(
+            &std_i.id.to_string(),
+            sign(Standard, std_i.secret, &huge, "msg_big", t),
+            &huge,
+        )
+        .await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.code(), "payload_too_large");
     // Nothing stored, nothing placed.
     for i in [std_i, shop, woo] {
         assert!(deliveries(&app, &d, i.id, "").await.is_empty());
@@ -1224,4 +1238,30 @@ async fn webhook_orders_count_toward_the_monthly_cap(app: TestApp) {
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
     let _ = Arc::new(());
+}
+
+/// The reference Python package signs the scheme's published vector exactly as the
+/// service's own signer does, so the tests' deliveries come from an implementation that
+/// agrees with the specification, not merely with us.
+#[test]
+fn the_reference_library_signs_the_published_vector() {
+    let (secret, id, ts) = (
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        1_614_265_330,
+    );
+    let body = r#"{"test": 2432232314}"#;
+    let headers = sign(Standard, secret, body, id, ts);
+    let signature = headers
+        .iter()
+        .find(|(k, _)| k == "webhook-signature")
+        .map(|(_, v)| v.clone());
+    assert_eq!(
+        signature.as_deref(),
+        Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+    );
+    assert_eq!(
+        oms_domain::webhook::sign_standard(secret, id, ts, body.as_bytes()),
+        signature
+    );
 }
