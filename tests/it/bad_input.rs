@@ -102,6 +102,13 @@ async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp
             "items[0].quantity",
         ),
         (line(json!({"sku": "WIDGET-001"})), 422, "items[0].product_id"),
+        // An array where an object belongs is a wrong type, not a struct by position.
+        (json!({"items": [["WIDGET-001", 1]]}), 422, "items[0]"),
+        (
+            json!({"items": [{"sku": "WIDGET-001", "quantity": 1}], "shipping_info": [null, "1 Main St"]}),
+            422,
+            "shipping_info",
+        ),
         (line(json!({"colour": "red"})), 422, "items[0].colour"),
         (line(json!({"tax_amount": "-1.00"})), 422, "items[0].tax_amount"),
         (line(json!({"tax_amount": "abc"})), 422, "items[0].tax_amount"),

@@ -252,6 +252,16 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
     )
     .await;
 
+    // Settings: read, and a change (conditional on their version, with its audit entry).
+    r.call("GET", "/api/v1/settings", &d.owner, None).await;
+    r.call(
+        "PATCH",
+        "/api/v1/settings",
+        &d.owner,
+        Some(json!({"storefront": {"tax_rate": "5"}, "email": {"reply_to": "sales@demo.example"}})),
+    )
+    .await;
+
     // Integrations, and two deliveries for the webhook worker: one it places (a new
     // customer), one that fails on an unknown SKU (retried below).
     let created = r

@@ -21,6 +21,7 @@ mod order_updates;
 mod order_views;
 mod races;
 mod relay;
+mod settings;
 mod sqs_ses;
 mod stock_edits;
 mod store_contract;

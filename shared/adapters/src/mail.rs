@@ -19,10 +19,19 @@ pub fn mime(email: &Email, from: &str, message_id: &str) -> Result<Vec<u8>, Erro
     let from: Mailbox = from
         .parse()
         .map_err(|e| Error::internal(format!("sender `{from}`: {e}")))?;
+    // The company's name on the deployment's address; lettre encodes it (RFC 2047) and the
+    // settings refuse line breaks, so it cannot add a header.
+    let from = Mailbox::new(email.sender_name.clone().or(from.name), from.email);
     let mut b = Message::builder()
         .from(from)
         .subject(email.subject.clone())
         .message_id(Some(message_id.to_owned()));
+    if let Some(reply_to) = &email.reply_to {
+        let mailbox: Mailbox = reply_to
+            .parse()
+            .map_err(|e| Error::internal(format!("reply-to `{reply_to}`: {e}")))?;
+        b = b.reply_to(mailbox);
+    }
     for to in &email.to {
         let mailbox: Mailbox = to
             .parse()

@@ -43,6 +43,8 @@ use crate::handlers;
         handlers::integrations::get_delivery,
         handlers::integrations::retry_delivery,
         handlers::integrations::receive_webhook,
+        handlers::settings::get_settings,
+        handlers::settings::update_settings,
     ),
     modifiers(&BearerAuth, &CommonResponses, &DecimalInputSchema)
 )]

@@ -60,7 +60,8 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<(T, Value), ApiEr
     if !value.is_object() {
         return Err(Error::invalid("body", "the request body must be a JSON object").into());
     }
-    let parsed = serde_path_to_error::deserialize(&value).map_err(|e| {
+    // Strict: a struct is a JSON object (serde's derive would also take an array).
+    let parsed = serde_path_to_error::deserialize(oms_domain::strict_json::Strict(&value)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner().to_string();
         // serde reports a missing field at its parent; name the field itself.

@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::handlers::{audit, customers, integrations, order_reads, orders, products};
+use crate::handlers::{audit, customers, integrations, order_reads, orders, products, settings};
 use crate::App;
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +43,8 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/customers/{id}/prices/{product_id}",
         "set_customer_price",
     ),
+    r("GET", "/api/v1/settings", "get_settings"),
+    r("PATCH", "/api/v1/settings", "update_settings"),
     r("POST", "/api/v1/integrations", "create_integration"),
     r("GET", "/api/v1/integrations", "list_integrations"),
     r("GET", "/api/v1/integrations/{id}", "get_integration"),
@@ -90,6 +92,8 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "create_customer" => customers::create_customer(app, req).await,
         "get_customer" => customers::get_customer(app, req).await,
         "set_customer_price" => customers::set_customer_price(app, req).await,
+        "get_settings" => settings::get_settings(app, req).await,
+        "update_settings" => settings::update_settings(app, req).await,
         "create_integration" => integrations::create_integration(app, req).await,
         "list_integrations" => integrations::list_integrations(app, req).await,
         "get_integration" => integrations::get_integration(app, req).await,

@@ -62,6 +62,7 @@ impl Role {
                 CustomersWrite,
                 StockAdjust,
                 AuditRead,
+                SettingsRead,
                 SettingsWrite,
                 IntegrationsWrite,
             ],
@@ -77,6 +78,7 @@ impl Role {
                 CustomersWrite,
                 StockAdjust,
                 AuditRead,
+                SettingsRead,
                 IntegrationsWrite,
             ],
             Role::Staff => &[
@@ -88,8 +90,9 @@ impl Role {
                 CustomersRead,
                 CustomersWrite,
                 StockAdjust,
+                SettingsRead,
             ],
-            Role::Finance => &[OrdersRead, ProductsRead, CustomersRead, AuditRead],
+            Role::Finance => &[OrdersRead, ProductsRead, CustomersRead, AuditRead, SettingsRead],
             Role::Customer => &[OrdersCreate, OrdersRead, ProductsRead],
             Role::Integration => &[OrdersCreate, OrdersRead, ProductsRead, CustomersRead, CustomersWrite],
         }
@@ -115,6 +118,7 @@ pub enum Permission {
     CustomersWrite,
     StockAdjust,
     AuditRead,
+    SettingsRead,
     SettingsWrite,
     IntegrationsWrite,
 }
@@ -134,6 +138,7 @@ impl fmt::Display for Permission {
             CustomersWrite => "customers:write",
             StockAdjust => "stock:adjust",
             AuditRead => "audit:read",
+            SettingsRead => "settings:read",
             SettingsWrite => "settings:write",
             IntegrationsWrite => "integrations:write",
         })

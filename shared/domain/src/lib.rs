@@ -18,6 +18,7 @@ pub mod plan;
 pub mod ports;
 pub mod postal;
 pub mod settings;
+pub mod strict_json;
 pub mod usecases;
 pub mod webhook;
 pub mod whole;

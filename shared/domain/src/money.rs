@@ -164,6 +164,26 @@ pub fn percent_of(base: Decimal, percent: Decimal, currency: Currency) -> Option
     )
 }
 
+/// The OpenAPI schema of an optional currency code in a request: the ISO 4217 codes this
+/// service prices in (those with a minor unit), upper- or lower-case (read
+/// case-insensitively), or null (absent).
+pub fn currency_code_schema() -> utoipa::openapi::schema::Schema {
+    use iso_currency::IntoEnumIterator;
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let mut codes: Vec<serde_json::Value> = iso_currency::Currency::iter()
+        .filter(|c| c.exponent().is_some())
+        .flat_map(|c| [c.code().to_owned(), c.code().to_lowercase()])
+        .map(serde_json::Value::from)
+        .collect();
+    codes.push(serde_json::Value::Null);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(codes))
+        .description(Some("ISO 4217 (case-insensitive)."))
+        .build()
+        .into()
+}
+
 /// An ISO 4217 currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
 #[schema(value_type = String, example = "USD")]
@@ -172,10 +192,19 @@ pub struct Currency(iso_currency::Currency);
 impl Currency {
     pub const USD: Currency = Currency(iso_currency::Currency::USD);
 
+    /// An ISO 4217 code of a currency with a minor unit. Gold, silver, units of account,
+    /// the testing code and "no currency" (XAU, XAG, XDR, XUA, XTS, XXX, ...) have none
+    /// ("N.A." in the standard): nobody invoices in them, and an amount in them has no
+    /// defined number of decimals, so they are refused.
     pub fn parse(code: &str) -> Result<Self, Error> {
-        iso_currency::Currency::from_code(&code.to_ascii_uppercase())
-            .map(Currency)
-            .ok_or_else(|| Error::invalid("currency", format!("`{code}` is not an ISO 4217 currency code")))
+        match iso_currency::Currency::from_code(&code.to_ascii_uppercase()) {
+            Some(c) if c.exponent().is_some() => Ok(Currency(c)),
+            Some(_) => Err(Error::invalid(
+                "currency",
+                format!("`{code}` is an ISO 4217 code with no minor unit (a metal, fund or unit of account), not a currency orders can be priced in"),
+            )),
+            None => Err(Error::invalid("currency", format!("`{code}` is not an ISO 4217 currency code"))),
+        }
     }
 
     pub fn code(self) -> &'static str {
@@ -219,6 +248,19 @@ mod tests {
         let jpy = Currency::parse("JPY").expect("JPY");
         assert_eq!(jpy.minor_units(), 0);
         assert!(Amount::parse_in(Decimal::from_str("100.5").unwrap_or_default(), jpy).is_err());
+    }
+
+    #[test]
+    fn only_currencies_with_a_minor_unit_are_accepted() {
+        assert_eq!(Currency::parse("bhd").map(Currency::minor_units).ok(), Some(3));
+        for code in ["XAU", "XUA", "XXX", "XTS", "XDR", "xag"] {
+            let err = Currency::parse(code).expect_err(code);
+            assert!(err.to_string().contains("no minor unit"), "{code}: {err}");
+        }
+        assert!(Currency::parse("ABC").is_err());
+        let schema = serde_json::to_string(&currency_code_schema()).unwrap_or_default();
+        assert!(schema.contains("\"EUR\"") && schema.contains("\"eur\""));
+        assert!(!schema.contains("\"XUA\"") && !schema.contains("\"XAU\""));
     }
 
     #[test]

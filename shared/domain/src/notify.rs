@@ -57,6 +57,24 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The display name on `From` (the address is the deployment's sender).
+    pub sender_name: Option<String>,
+    /// `Reply-To`, when the company set one.
+    pub reply_to: Option<String>,
+}
+
+impl Email {
+    /// Presented as the company's settings say: its sender name (else its name) and reply-to.
+    pub fn from_company(mut self, settings: &crate::settings::CompanySettings) -> Email {
+        let name = settings.name.trim();
+        self.sender_name = settings
+            .email
+            .sender_name
+            .clone()
+            .or_else(|| (!name.is_empty()).then(|| name.to_owned()));
+        self.reply_to = settings.email.reply_to.clone();
+        self
+    }
 }
 
 /// `USD 1,234.50`: the ISO code (unambiguous across a distributor's customers) and the
@@ -156,6 +174,8 @@ pub fn receipt(o: &Order, company_name: &str, to: String) -> Email {
         subject,
         text,
         html,
+        sender_name: None,
+        reply_to: None,
     }
 }
 
@@ -187,6 +207,8 @@ pub fn staff_alert(o: &Order, to: Vec<String>) -> Email {
         subject,
         text,
         html,
+        sender_name: None,
+        reply_to: None,
     }
 }
 
@@ -226,6 +248,8 @@ pub fn low_stock(o: &Order, products: &[(Product, u32)], to: Vec<String>) -> Ema
         subject,
         text,
         html,
+        sender_name: None,
+        reply_to: None,
     }
 }
 
@@ -260,6 +284,8 @@ pub fn cap_notice(company: &CompanyId, month: &str, used: u32, limit: u32, reach
         subject,
         text,
         html,
+        sender_name: None,
+        reply_to: None,
     }
 }
 
@@ -291,6 +317,8 @@ pub fn high_value(o: &Order, threshold: Decimal, to: Vec<String>) -> Email {
         subject,
         text,
         html,
+        sender_name: None,
+        reply_to: None,
     }
 }
 

@@ -232,6 +232,15 @@ pub trait OrderStore: Send + Sync {
 pub trait SettingsStore: Send + Sync {
     async fn get_settings(&self, company: &CompanyId) -> Result<CompanySettings, Error>;
     async fn put_settings(&self, company: &CompanyId, settings: &CompanySettings) -> Result<(), Error>;
+    /// Writes `after` with its audit entry (and outbox event, if any) in one transaction,
+    /// if the stored settings are still at `after.version - 1`; `false` if they moved.
+    async fn update_settings(
+        &self,
+        company: &CompanyId,
+        after: &CompanySettings,
+        audit: &AuditEntry,
+        event: Option<&OutboxEvent>,
+    ) -> Result<bool, Error>;
 }
 
 /// Which audit entries to list; newest first.

@@ -26,6 +26,22 @@ pub struct CompanySettings {
     pub monthly_order_limit: Option<u32>,
     /// How the server prices tax and shipping on storefront orders (buyers cannot set them).
     pub storefront: StorefrontPricing,
+    /// How the company's e-mails present themselves.
+    pub email: EmailSettings,
+    /// Bumped by every change; a change is conditional on the version it was derived from.
+    pub version: u64,
+}
+
+/// The sender of the company's e-mails as recipients see it. The address itself is the
+/// deployment's SES identity (the `SenderEmail` parameter); a company names it and says
+/// where replies go.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct EmailSettings {
+    /// The display name on `From` (`"Demo Distributors" <orders@…>`); the company name when unset.
+    pub sender_name: Option<String>,
+    /// Where replies go (`Reply-To`); none means to the sender address.
+    pub reply_to: Option<String>,
 }
 
 /// Tax and shipping of a storefront order, computed by the server: a buyer's request
@@ -78,6 +94,8 @@ impl Default for CompanySettings {
             discount_approval_threshold: None,
             monthly_order_limit: None,
             storefront: StorefrontPricing::default(),
+            email: EmailSettings::default(),
+            version: 0,
         }
     }
 }

@@ -31,6 +31,16 @@ where
     Option::<Whole<T>>::deserialize(d).map(|o| o.map(|w| w.0))
 }
 
+/// [`de_opt`] for a field where `null` means something (clear it) and absence means
+/// "leave it": absent is `None` (with `#[serde(default)]`), `null` is `Some(None)`.
+pub fn de_nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    de_opt(d).map(Some)
+}
+
 struct Whole<T>(T);
 
 impl<'de, T: TryFrom<i64>> Deserialize<'de> for Whole<T> {

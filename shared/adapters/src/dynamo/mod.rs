@@ -273,6 +273,36 @@ impl SettingsStore for DynamoStore {
         }
     }
 
+    async fn update_settings(
+        &self,
+        company: &CompanyId,
+        after: &CompanySettings,
+        audit: &AuditEntry,
+        event: Option<&OutboxEvent>,
+    ) -> Result<bool, Error> {
+        let mut item = to_item(after)?;
+        item.insert(TYPE.into(), av_s("SETTINGS"));
+        let before = after.version.saturating_sub(1);
+        // Settings never written are the defaults, version 0.
+        let condition = if before == 0 {
+            "attribute_not_exists(PK) OR attribute_not_exists(version) OR version = :v"
+        } else {
+            "version = :v"
+        };
+        let mut tx = Tx::new(&self.table);
+        tx.put(
+            settings(company),
+            item,
+            Some((condition, values([(":v", tx::n(before))]))),
+            Guard::Rule(()),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        if let Some(e) = event {
+            Self::outbox_put(&mut tx, e)?;
+        }
+        Ok(tx.commit(&self.client).await?.is_ok())
+    }
+
     async fn put_settings(&self, company: &CompanyId, s: &CompanySettings) -> Result<(), Error> {
         let mut item = to_item(s)?;
         let (pk, sk) = settings(company);

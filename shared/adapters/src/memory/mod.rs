@@ -448,6 +448,26 @@ impl SettingsStore for MemoryStore {
         self.lock().settings.insert(company.clone(), settings.clone());
         Ok(())
     }
+
+    async fn update_settings(
+        &self,
+        company: &CompanyId,
+        after: &CompanySettings,
+        audit: &AuditEntry,
+        event: Option<&OutboxEvent>,
+    ) -> Result<bool, Error> {
+        let mut s = self.lock();
+        let current = s.settings.get(company).map_or(0, |c| c.version);
+        if current != after.version.saturating_sub(1) {
+            return Ok(false);
+        }
+        s.settings.insert(company.clone(), after.clone());
+        s.audit.push(audit.clone());
+        if let Some(e) = event {
+            s.outbox.push(e.clone());
+        }
+        Ok(true)
+    }
 }
 
 #[async_trait]

@@ -7,6 +7,7 @@ pub mod integrations;
 pub mod order_reads;
 pub mod orders;
 pub mod products;
+pub mod settings;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -28,7 +28,7 @@ pub struct CreateProductRequest {
     pub description: Option<String>,
     pub price: DecimalInput,
     /// ISO 4217; defaults to the company's currency.
-    #[schema(pattern = "^[A-Za-z]{3}$")]
+    #[schema(schema_with = crate::money::currency_code_schema)]
     pub currency: Option<String>,
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1_000_000_000)]

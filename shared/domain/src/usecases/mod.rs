@@ -12,6 +12,7 @@ pub mod order_reads;
 pub mod orders;
 pub mod place_order;
 pub mod relay;
+pub mod settings;
 pub mod webhooks;
 
 use rust_decimal::Decimal;
@@ -34,6 +35,16 @@ impl<'de> Deserialize<'de> for DecimalInput {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         crate::money::deserialize_decimal(d).map(DecimalInput)
     }
+}
+
+/// For a partial update's field where `null` clears and absence leaves it alone: absent
+/// is `None` (with `#[serde(default)]`), `null` is `Some(None)`, a value `Some(Some(v))`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// An entered amount: absent is zero; negative or over [`crate::money::MAX_AMOUNT`] is

@@ -96,11 +96,23 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
             }
             // Each e-mail on its own: a refused receipt does not hold back the staff alert.
             let receipt = match order.customer.as_ref().and_then(|c| c.email.clone()) {
-                Some(to) => send_once(n, &notify::receipt(&order, &settings.name, to), &mut sent).await,
+                Some(to) => {
+                    send_once(
+                        n,
+                        &notify::receipt(&order, &settings.name, to).from_company(&settings),
+                        &mut sent,
+                    )
+                    .await
+                }
                 None => Ok(()),
             };
             let staff = emails(n, &order, EmailKind::StaffAlert).await?;
-            let alert = send_once(n, &notify::staff_alert(&order, staff), &mut sent).await;
+            let alert = send_once(
+                n,
+                &notify::staff_alert(&order, staff).from_company(&settings),
+                &mut sent,
+            )
+            .await;
             receipt.and(alert)?;
         }
         Worker::LowStock => {
@@ -133,7 +145,12 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
                 .collect();
             if !low.is_empty() {
                 let to = emails(n, &order, EmailKind::LowStock).await?;
-                send_once(n, &notify::low_stock(&order, &low, to), &mut sent).await?;
+                send_once(
+                    n,
+                    &notify::low_stock(&order, &low, to).from_company(&settings),
+                    &mut sent,
+                )
+                .await?;
             }
         }
         Worker::CapUsage => {
@@ -151,7 +168,7 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
                     let to = emails(n, &order, kind).await?;
                     send_once(
                         n,
-                        &notify::cap_notice(&order.company_id, month, used, limit, reached, to),
+                        &notify::cap_notice(&order.company_id, month, used, limit, reached, to).from_company(&settings),
                         &mut sent,
                     )
                     .await?;
@@ -164,7 +181,7 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
                 let to = emails(n, &order, EmailKind::HighValue).await?;
                 send_once(
                     n,
-                    &notify::high_value(&order, settings.high_value_threshold, to),
+                    &notify::high_value(&order, settings.high_value_threshold, to).from_company(&settings),
                     &mut sent,
                 )
                 .await?;

@@ -54,7 +54,7 @@ pub struct CreateOrderRequest {
     pub order_date: Option<NaiveDate>,
     pub due_date: Option<NaiveDate>,
     /// ISO 4217; defaults to the company's currency.
-    #[schema(pattern = "^[A-Za-z]{3}$")]
+    #[schema(schema_with = crate::money::currency_code_schema)]
     pub currency: Option<String>,
     pub billing_address: Option<Address>,
     pub shipping_info: Option<ShippingInfo>,

@@ -486,8 +486,9 @@ pub struct WebhookItem {
 pub fn parse_payload(kind: IntegrationKind, body: &str) -> Result<WebhookOrder, String> {
     match kind {
         IntegrationKind::Standard => {
-            let mut de = serde_json::Deserializer::from_str(body);
-            serde_path_to_error::deserialize(&mut de).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+            let value = json_of(body)?;
+            serde_path_to_error::deserialize(crate::strict_json::Strict(&value))
+                .map_err(|e| format!("{}: {}", e.path(), e.inner()))
         }
         IntegrationKind::Shopify => from_shopify(&json_of(body)?),
         IntegrationKind::Woocommerce => from_woocommerce(&json_of(body)?),

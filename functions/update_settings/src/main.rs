@@ -1,0 +1,6 @@
+//! Lambda `update_settings`: wiring only; the handler is `oms_api::handlers::settings::update_settings`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    oms_api::lambda::serve(oms_api::handlers::settings::update_settings).await
+}
