@@ -16,6 +16,7 @@ on_both_adapters!(
     unknown_and_malformed_ids_are_not_found,
     missing_permissions_are_forbidden,
     whole_numbers_written_with_a_decimal_point_are_accepted,
+    every_route_refuses_unknown_query_parameters,
 );
 
 /// A concrete path for a route, using demo ids.
@@ -73,6 +74,33 @@ async fn every_route_refuses_missing_expired_and_forged_tokens(app: TestApp) {
     }
     assert_eq!(app.counts(&d.t.company).await, before);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
+}
+
+/// A typo in a query parameter is a 422 naming it on every route (not a silently
+/// unfiltered list, nor an ignored option on a write), and nothing changes.
+async fn every_route_refuses_unknown_query_parameters(app: TestApp) {
+    let d = demo(&app).await;
+    let before = app.counts(&d.t.company).await;
+    for route in ROUTES {
+        let path = format!("{}?staus=held", concrete(route.path, &d));
+        let body = (route.method != "GET").then(|| json!({}));
+        let r = app.call(route.method, &path, &d.owner, body).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (422, "validation_error"),
+            "{} {path}: {}",
+            route.method,
+            r.body
+        );
+        assert_eq!(r.body["error"]["details"]["fields"][0]["field"], "staus", "{}", r.body);
+        assert_error_shape(&r.body);
+    }
+    // The declared ones are still taken.
+    let r = app
+        .call("GET", "/api/v1/products?active=true&per_page=2", &d.owner, None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(app.counts(&d.t.company).await, before);
 }
 
 async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp) {

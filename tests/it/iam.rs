@@ -23,7 +23,7 @@ use oms_tests::sdk::{CallRecorder, Needed};
 use oms_tests::TEST_LEASE_SECS;
 use oms_tests::{dynamodb_endpoint, moto_endpoint, Backend, TestApp};
 
-use crate::support::{demo, ORDERS};
+use crate::support::{demo, Demo, ORDERS};
 
 fn pascal(snake: &str) -> String {
     snake.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
@@ -252,15 +252,8 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
     )
     .await;
 
-    // Settings: read, and a change (conditional on their version, with its audit entry).
-    r.call("GET", "/api/v1/settings", &d.owner, None).await;
-    r.call(
-        "PATCH",
-        "/api/v1/settings",
-        &d.owner,
-        Some(json!({"storefront": {"tax_rate": "5"}, "email": {"reply_to": "sales@demo.example"}})),
-    )
-    .await;
+    // Boxed: the whole scenario in one future outgrows the test thread's stack.
+    Box::pin(settings_and_users(&mut r, &d)).await;
 
     // Integrations, and two deliveries for the webhook worker: one it places (a new
     // customer), one that fails on an unknown SKU (retried below).
@@ -511,4 +504,44 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
             "{id} was not exercised by this test"
         );
     }
+}
+
+/// The settings and users routes, recorded.
+async fn settings_and_users(r: &mut Recording, d: &Demo) {
+    // Settings: read, and a change (conditional on their version, with its audit entry).
+    r.call("GET", "/api/v1/settings", &d.owner, None).await;
+    r.call(
+        "PATCH",
+        "/api/v1/settings",
+        &d.owner,
+        Some(json!({"storefront": {"tax_rate": "5"}, "email": {"reply_to": "sales@demo.example"}})),
+    )
+    .await;
+
+    // Users: list, create, read, change (with an e-mail move), demote an OWNER (the
+    // ConditionCheck that another stays), deactivate.
+    r.call("GET", "/api/v1/users", &d.owner, None).await;
+    r.call(
+        "POST",
+        "/api/v1/users",
+        &d.owner,
+        Some(json!({"id": "iam-owner", "name": "IAM Owner", "email": "iam@demo.example", "role": "OWNER"})),
+    )
+    .await;
+    r.call("GET", "/api/v1/users/iam-owner", &d.owner, None).await;
+    r.call(
+        "PATCH",
+        "/api/v1/users/iam-owner",
+        &d.owner,
+        Some(json!({"email": "iam2@demo.example", "role": "ADMIN"})),
+    )
+    .await;
+    r.call(
+        "PATCH",
+        "/api/v1/users/iam-owner",
+        &d.owner,
+        Some(json!({"role": "OWNER"})),
+    )
+    .await;
+    r.call("DELETE", "/api/v1/users/iam-owner", &d.owner, None).await;
 }

@@ -26,4 +26,5 @@ mod sqs_ses;
 mod stock_edits;
 mod store_contract;
 mod support;
+mod users;
 mod webhooks;

@@ -23,6 +23,8 @@ pub struct App {
 
 impl App {
     pub fn new(store: Arc<dyn Store>, cursor_secret: &[u8]) -> App {
+        // Built here, at start-up on a shallow stack, rather than inside the first request.
+        crate::handlers::declared_params();
         App {
             deps: Deps::new(store),
             cursors: CursorSigner::new(cursor_secret),

@@ -159,6 +159,10 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             name: name.into(),
             email: email.into(),
             role,
+            active: true,
+            version: 0,
+            created_at: Some(now),
+            updated_at: Some(now),
         };
         store.put_user(&user).await?;
     }

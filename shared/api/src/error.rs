@@ -94,6 +94,7 @@ impl ApiError {
                     ),
                     Error::Conflict { code, .. } => (StatusCode::CONFLICT, *code, message, None),
                     Error::Unauthenticated { .. } => (StatusCode::UNAUTHORIZED, "unauthorized", message, None),
+                    Error::Forbidden { .. } => (StatusCode::FORBIDDEN, "permission_error", message, None),
                     Error::Gone { .. } => (StatusCode::GONE, "integration_disabled", message, None),
                     Error::StockChanged { current_stock } => (
                         StatusCode::CONFLICT,

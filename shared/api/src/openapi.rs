@@ -45,6 +45,11 @@ use crate::handlers;
         handlers::integrations::receive_webhook,
         handlers::settings::get_settings,
         handlers::settings::update_settings,
+        handlers::users::list_users,
+        handlers::users::create_user,
+        handlers::users::get_user,
+        handlers::users::update_user,
+        handlers::users::deactivate_user,
     ),
     modifiers(&BearerAuth, &CommonResponses, &DecimalInputSchema)
 )]

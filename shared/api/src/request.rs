@@ -86,7 +86,10 @@ pub fn path_id<T>(
 ) -> Result<T, ApiError> {
     let params = req.path_parameters();
     let raw = params.first(name).unwrap_or_default();
-    parse(raw).map_err(|_| Error::not_found(entity, raw).into())
+    // A path segment arrives percent-encoded (`auth0%7Cpriya`); ids never hold `%`, so
+    // decoding a value that was already decoded changes nothing.
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+    parse(&decoded).map_err(|_| Error::not_found(entity, &*decoded).into())
 }
 
 pub fn query(req: &Request, name: &str) -> Option<String> {

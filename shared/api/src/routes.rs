@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::handlers::{audit, customers, integrations, order_reads, orders, products, settings};
+use crate::handlers::{audit, customers, integrations, order_reads, orders, products, settings, users};
 use crate::App;
 
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +65,11 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/integrations/{id}/deliveries/{delivery_id}/retry",
         "retry_delivery",
     ),
+    r("GET", "/api/v1/users", "list_users"),
+    r("POST", "/api/v1/users", "create_user"),
+    r("GET", "/api/v1/users/{id}", "get_user"),
+    r("PATCH", "/api/v1/users/{id}", "update_user"),
+    r("DELETE", "/api/v1/users/{id}", "deactivate_user"),
     r("POST", "/api/v1/webhooks/{integration_id}/orders", "receive_webhook"),
 ];
 
@@ -102,6 +107,11 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "list_deliveries" => integrations::list_deliveries(app, req).await,
         "get_delivery" => integrations::get_delivery(app, req).await,
         "retry_delivery" => integrations::retry_delivery(app, req).await,
+        "list_users" => users::list_users(app, req).await,
+        "create_user" => users::create_user(app, req).await,
+        "get_user" => users::get_user(app, req).await,
+        "update_user" => users::update_user(app, req).await,
+        "deactivate_user" => users::deactivate_user(app, req).await,
         "receive_webhook" => integrations::receive_webhook(app, req).await,
         _ => return None,
     })

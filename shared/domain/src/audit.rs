@@ -23,6 +23,9 @@ pub enum AuditAction {
     IntegrationCreated,
     IntegrationSecretRotated,
     IntegrationDisabled,
+    UserCreated,
+    UserUpdated,
+    UserDeactivated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -33,6 +36,7 @@ pub enum EntityKind {
     Customer,
     Settings,
     Integration,
+    User,
 }
 
 impl EntityKind {
@@ -43,6 +47,7 @@ impl EntityKind {
             EntityKind::Customer => "customer",
             EntityKind::Settings => "settings",
             EntityKind::Integration => "integration",
+            EntityKind::User => "user",
         }
     }
 }

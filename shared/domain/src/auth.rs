@@ -65,6 +65,7 @@ impl Role {
                 SettingsRead,
                 SettingsWrite,
                 IntegrationsWrite,
+                UsersManage,
             ],
             Role::Admin => &[
                 OrdersCreate,
@@ -80,6 +81,7 @@ impl Role {
                 AuditRead,
                 SettingsRead,
                 IntegrationsWrite,
+                UsersManage,
             ],
             Role::Staff => &[
                 OrdersCreate,
@@ -121,6 +123,7 @@ pub enum Permission {
     SettingsRead,
     SettingsWrite,
     IntegrationsWrite,
+    UsersManage,
 }
 
 impl fmt::Display for Permission {
@@ -141,6 +144,7 @@ impl fmt::Display for Permission {
             SettingsRead => "settings:read",
             SettingsWrite => "settings:write",
             IntegrationsWrite => "integrations:write",
+            UsersManage => "users:manage",
         })
     }
 }

@@ -32,6 +32,10 @@ pub enum Error {
     NotFound { entity: &'static str, id: String },
     #[error("this action needs the `{0}` permission")]
     Permission(Permission),
+    /// The caller holds the permission, but a rule about the target refuses it (an ADMIN
+    /// changing an OWNER): 403.
+    #[error("{message}")]
+    Forbidden { message: String },
     #[error("{}", short_stock_message(.0))]
     InsufficientStock(Vec<ShortLine>),
     /// A business conflict with a stable code (`duplicate_sku`, `monthly_limit_reached`, ...).

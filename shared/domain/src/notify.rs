@@ -12,14 +12,29 @@ use crate::ids::{CompanyId, UserId};
 use crate::money::{Amount, Currency};
 use crate::order::Order;
 
-/// A company user who can receive staff, stock and finance e-mails.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A company user: a person who signs in to the dashboard (its `id` is the identity
+/// provider's `sub`) and who receives the staff, stock, cap and finance e-mails of its role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub company_id: CompanyId,
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// Deactivated users receive no e-mail and stay in the audit trail.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Bumped by every change; a change is conditional on it.
+    #[serde(default)]
+    pub version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

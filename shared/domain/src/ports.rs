@@ -447,10 +447,52 @@ pub enum RecordedDelivery {
     Replay(Box<Delivery>),
 }
 
+/// The company's users (the people behind the dashboard and the e-mails).
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the user with its audit entry, claiming its e-mail address within the
+    /// company: `duplicate_email` (409) if another user has it, `duplicate_user` if the id
+    /// is taken.
+    async fn create_user(&self, user: &crate::notify::User, audit: &AuditEntry) -> Result<(), Error>;
+    async fn get_user(&self, company: &CompanyId, id: &UserId) -> Result<Option<crate::notify::User>, Error>;
+    /// Active (or deactivated) users, by role then id; one index query per page.
+    async fn list_users(
+        &self,
+        company: &CompanyId,
+        active: bool,
+        page: &PageRequest,
+    ) -> Result<Page<crate::notify::User>, Error>;
+    /// Writes `after` if the user is still at `before.version`, with its audit entry, moving
+    /// the e-mail claim if the address changed. When `owner_stays` names another user, the
+    /// write also requires that user to still be an active OWNER (a company keeps one).
+    async fn update_user(
+        &self,
+        before: &crate::notify::User,
+        after: &crate::notify::User,
+        audit: &AuditEntry,
+        owner_stays: Option<&UserId>,
+    ) -> Result<UserWrite, Error>;
+}
+
+/// What a conditional user change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserWrite {
+    Written,
+    /// The user changed meanwhile.
+    Moved,
+    /// The other OWNER it relied on is no longer an active OWNER.
+    OwnerGone,
+    /// The new e-mail address belongs to another user.
+    EmailTaken,
+}
+
 /// What the notification workers read and write besides orders.
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
+    /// Writes a user as given, with its e-mail claim (seeding and tests; the API creates
+    /// users through [`UserStore::create_user`]).
     async fn put_user(&self, user: &crate::notify::User) -> Result<(), Error>;
+    /// The active users with these roles: the recipients of an e-mail.
     async fn users_with_roles(
         &self,
         company: &CompanyId,
@@ -515,6 +557,7 @@ pub trait Store:
     + AuditStore
     + OutboxStore
     + NotificationStore
+    + UserStore
 {
 }
 impl<T> Store for T where
@@ -527,6 +570,7 @@ impl<T> Store for T where
         + AuditStore
         + OutboxStore
         + NotificationStore
+        + UserStore
 {
 }
 

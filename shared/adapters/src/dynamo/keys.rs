@@ -208,3 +208,12 @@ pub fn users_by_role(c: &CompanyId) -> String {
 pub fn mail_marker(c: &CompanyId, key: &str) -> (String, String) {
     (format!("C#{c}#MAIL#{key}"), "MAIL".into())
 }
+/// Deactivated users: out of the recipient index, listed on their own.
+pub fn inactive_users(c: &CompanyId) -> String {
+    format!("C#{c}#USERS#INACTIVE")
+}
+/// The claim of an e-mail address by one user of the company (addresses are unique per
+/// company, compared case-insensitively).
+pub fn user_email(c: &CompanyId, email: &str) -> (String, String) {
+    (format!("C#{c}#USEREMAIL#{}", email.to_lowercase()), "CLAIM".into())
+}

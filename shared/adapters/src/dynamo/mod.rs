@@ -12,6 +12,7 @@ mod reads;
 mod search;
 mod table;
 mod tx;
+mod users;
 
 pub use reads::{order_index_attrs, ReadStats, MAX_QUERIES_PER_PAGE};
 pub use table::{create_table, INDEXES};

@@ -16,7 +16,7 @@ use oms_domain::ports::{EmailClaim, NotificationStore, OutboxStore, RelayClaim};
 
 use super::keys::*;
 use super::tx::n;
-use super::{av_s, from_item, key_of, to_item, values, DynamoStore};
+use super::{av_s, from_item, key_of, values, DynamoStore};
 
 /// The pending and parked partitions of the outbox index.
 const PENDING: &str = "PENDING#";
@@ -149,21 +149,23 @@ impl OutboxStore for DynamoStore {
 #[async_trait]
 impl NotificationStore for DynamoStore {
     async fn put_user(&self, u: &User) -> Result<(), Error> {
-        let mut item = to_item(u)?;
-        let (pk, sk) = user(&u.company_id, u.id.as_str());
-        item.insert(PK.into(), av_s(pk));
-        item.insert(SK.into(), av_s(sk));
-        item.insert(TYPE.into(), av_s("USER"));
-        item.insert(GSI1PK.into(), av_s(users_by_role(&u.company_id)));
-        item.insert(GSI1SK.into(), av_s(format!("{}#{}", u.role, u.id)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(Error::internal)?;
-        Ok(())
+        let mut tx: super::tx::Tx<()> = super::tx::Tx::new(&self.table);
+        tx.put(
+            user(&u.company_id, u.id.as_str()),
+            Self::user_item(u)?,
+            None,
+            super::tx::Guard::None,
+        )?;
+        tx.put(
+            user_email(&u.company_id, &u.email),
+            Self::email_claim(u),
+            None,
+            super::tx::Guard::None,
+        )?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::internal("unconditional user write refused")),
+        }
     }
 
     async fn users_with_roles(&self, c: &CompanyId, roles: &[Role]) -> Result<Vec<User>, Error> {

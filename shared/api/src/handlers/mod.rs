@@ -8,6 +8,7 @@ pub mod order_reads;
 pub mod orders;
 pub mod products;
 pub mod settings;
+pub mod users;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -76,6 +77,12 @@ where
     );
     let started = Instant::now();
     async move {
+        // On the heap: a handler's future is large, and a debug build copies it on every
+        // move; boxed, the stack holds a pointer whatever the handler.
+        let f = Box::pin(async {
+            known_params_only(operation, req)?;
+            f.await
+        });
         let resp = match crate::unwind::catch(f).await {
             Ok(result) => result.unwrap_or_else(ApiError::into_response),
             Err(panicked) => ApiError::from(panicked).into_response(),
@@ -87,6 +94,53 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Each operation's query parameters, as the OpenAPI document declares them (built once
+/// per process from the same `#[utoipa::path]` attributes that document it).
+pub(crate) fn declared_params() -> &'static std::collections::HashMap<String, Vec<String>> {
+    static PARAMS: std::sync::OnceLock<std::collections::HashMap<String, Vec<String>>> = std::sync::OnceLock::new();
+    PARAMS.get_or_init(|| {
+        use utoipa::openapi::path::ParameterIn;
+        let doc = crate::openapi::document();
+        let mut out = std::collections::HashMap::new();
+        for item in doc.paths.paths.values() {
+            let ops = [&item.get, &item.post, &item.put, &item.patch, &item.delete];
+            for op in ops.into_iter().flatten() {
+                let Some(id) = &op.operation_id else { continue };
+                let names = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter(|p| matches!(p.parameter_in, ParameterIn::Query))
+                    .map(|p| p.name.clone())
+                    .collect();
+                out.insert(id.clone(), names);
+            }
+        }
+        out
+    })
+}
+
+/// Refuses a query parameter the operation does not declare, on every route: a typo
+/// (`?staus=held`) is a 422 naming it and the accepted ones, not a silently unfiltered
+/// list or an ignored option.
+fn known_params_only(operation: &str, req: &Request) -> Result<(), ApiError> {
+    let Some(query) = req.query_string_parameters_ref() else {
+        return Ok(());
+    };
+    let known = declared_params().get(operation).map(Vec::as_slice).unwrap_or_default();
+    for (k, _) in query.iter() {
+        if !known.iter().any(|n| n == k) {
+            let message = if known.is_empty() {
+                format!("`{k}` is not a parameter here; this operation takes no query parameters")
+            } else {
+                format!("`{k}` is not a parameter here; use {}", known.join(", "))
+            };
+            return Err(oms_domain::Error::invalid(k, message).into());
+        }
+    }
+    Ok(())
 }
 
 /// Answers one page of a list: opens the `cursor` (sealed to the tenant and to `scope`, the

@@ -13,6 +13,7 @@ pub mod orders;
 pub mod place_order;
 pub mod relay;
 pub mod settings;
+pub mod users;
 pub mod webhooks;
 
 use rust_decimal::Decimal;

@@ -1,0 +1,6 @@
+//! Lambda `get_user`: wiring only; the handler is `oms_api::handlers::users::get_user`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    oms_api::lambda::serve(oms_api::handlers::users::get_user).await
+}
