@@ -544,4 +544,13 @@ async fn settings_and_users(r: &mut Recording, d: &Demo) {
     )
     .await;
     r.call("DELETE", "/api/v1/users/iam-owner", &d.owner, None).await;
+    // A bulk stock change: a batch read, then one transaction.
+    let ids = [d.id("WIDGET-001").to_string(), d.id("GADGET-002").to_string()];
+    r.call(
+        "POST",
+        "/api/v1/products/stock/bulk",
+        &d.owner,
+        Some(json!({"product_ids": ids, "mode": "delta", "value": 3, "reason": "IAM"})),
+    )
+    .await;
 }

@@ -3,6 +3,7 @@
 
 mod audit_log;
 mod bad_input;
+mod bulk_stock;
 mod catalog;
 mod chaos;
 mod concurrency;

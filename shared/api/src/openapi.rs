@@ -45,6 +45,7 @@ use crate::handlers;
         handlers::integrations::receive_webhook,
         handlers::settings::get_settings,
         handlers::settings::update_settings,
+        handlers::products::bulk_stock,
         handlers::users::list_users,
         handlers::users::create_user,
         handlers::users::get_user,

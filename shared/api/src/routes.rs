@@ -70,6 +70,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/users/{id}", "get_user"),
     r("PATCH", "/api/v1/users/{id}", "update_user"),
     r("DELETE", "/api/v1/users/{id}", "deactivate_user"),
+    r("POST", "/api/v1/products/stock/bulk", "bulk_stock"),
     r("POST", "/api/v1/webhooks/{integration_id}/orders", "receive_webhook"),
 ];
 
@@ -112,6 +113,7 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "get_user" => users::get_user(app, req).await,
         "update_user" => users::update_user(app, req).await,
         "deactivate_user" => users::deactivate_user(app, req).await,
+        "bulk_stock" => products::bulk_stock(app, req).await,
         "receive_webhook" => integrations::receive_webhook(app, req).await,
         _ => return None,
     })

@@ -99,6 +99,18 @@ pub trait CatalogStore: Send + Sync {
         filter: &ProductFilter,
         page: &PageRequest,
     ) -> Result<Page<Product>, Error>;
+    /// The products among `ids` that exist for the company, in one batch read.
+    async fn get_products(&self, company: &CompanyId, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, Error>;
+    /// Sets the stock of every product in `changes` (`(id, expected, to)`) in one
+    /// transaction with one audit entry, each write conditional on the stock still being
+    /// `expected`. All or nothing: `Ok(Err(moved))` lists the products whose stock moved
+    /// (with what it is now; `None`: the product is gone) and nothing was written.
+    async fn set_stocks(
+        &self,
+        company: &CompanyId,
+        changes: &[(ProductId, u32, u32)],
+        audit: &AuditEntry,
+    ) -> Result<Result<(), Vec<(ProductId, Option<u32>)>>, Error>;
     /// Resolves SKUs (case-insensitively) to product ids; unknown SKUs are left out.
     async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error>;
 }

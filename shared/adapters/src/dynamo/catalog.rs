@@ -24,6 +24,8 @@ fn stock_of(old: Option<Item>) -> Option<u32> {
 enum CatalogGuard {
     Sku,
     Version,
+    /// One product's stock in a bulk change.
+    Stock(ProductId),
     Customer,
 }
 
@@ -226,6 +228,45 @@ impl CatalogStore for DynamoStore {
                 Some(current_stock) => Err(Error::StockChanged { current_stock }),
                 None => Err(Error::not_found("product", id)),
             },
+        }
+    }
+
+    async fn get_products(&self, c: &CompanyId, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, Error> {
+        let found = self.batch_get(ids.iter().map(|id| product(c, *id)).collect()).await?;
+        found
+            .into_values()
+            .map(|item| from_item::<Product>(item).map(|p| (p.id, p)))
+            .collect()
+    }
+
+    async fn set_stocks(
+        &self,
+        c: &CompanyId,
+        changes: &[(ProductId, u32, u32)],
+        audit: &AuditEntry,
+    ) -> Result<Result<(), Vec<(ProductId, Option<u32>)>>, Error> {
+        let mut tx = Tx::new(&self.table);
+        let now = av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        for (id, expected, to) in changes {
+            tx.update(
+                product(c, *id),
+                "SET stock = :to, updated_at = :now",
+                Some("attribute_exists(PK) AND stock = :expected"),
+                HashMap::new(),
+                values([(":to", n(*to)), (":expected", n(*expected)), (":now", now.clone())]),
+                Guard::Rule(CatalogGuard::Stock(*id)),
+            )?;
+        }
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(Ok(())),
+            Err(failed) => Ok(Err(failed
+                .into_iter()
+                .filter_map(|f| match f.guard {
+                    CatalogGuard::Stock(id) => Some((id, stock_of(f.old))),
+                    _ => None,
+                })
+                .collect())),
         }
     }
 

@@ -622,6 +622,23 @@ impl CatalogStore for MemoryStore {
         Ok(Page { items, next })
     }
 
+    async fn get_products(&self, company: &CompanyId, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, Error> {
+        let s = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.products.get(&(company.clone(), *id)).map(|p| (*id, p.clone())))
+            .collect())
+    }
+
+    async fn set_stocks(
+        &self,
+        company: &CompanyId,
+        changes: &[(ProductId, u32, u32)],
+        audit: &AuditEntry,
+    ) -> Result<Result<(), Vec<(ProductId, Option<u32>)>>, Error> {
+        Ok(self.set_stocks_locked(company, changes, audit, audit.at))
+    }
+
     async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
         let s = self.lock();
         Ok(skus
@@ -1052,5 +1069,37 @@ impl oms_domain::ports::UserStore for MemoryStore {
         s.users.insert(key, after.clone());
         s.audit.push(audit.clone());
         Ok(UserWrite::Written)
+    }
+}
+
+impl MemoryStore {
+    /// The bulk stock write (see the port): every expectation checked before anything is
+    /// written.
+    pub(crate) fn set_stocks_locked(
+        &self,
+        c: &CompanyId,
+        changes: &[(ProductId, u32, u32)],
+        audit: &AuditEntry,
+        now: DateTime<Utc>,
+    ) -> Result<(), Vec<(ProductId, Option<u32>)>> {
+        let mut s = self.lock();
+        let moved: Vec<(ProductId, Option<u32>)> = changes
+            .iter()
+            .filter_map(|(id, expected, _)| {
+                let current = s.products.get(&(c.clone(), *id)).map(|p| p.stock);
+                (current != Some(*expected)).then_some((*id, current))
+            })
+            .collect();
+        if !moved.is_empty() {
+            return Err(moved);
+        }
+        for (id, _, to) in changes {
+            if let Some(p) = s.products.get_mut(&(c.clone(), *id)) {
+                p.stock = *to;
+                p.updated_at = now;
+            }
+        }
+        s.audit.push(audit.clone());
+        Ok(())
     }
 }

@@ -7,7 +7,9 @@ use oms_domain::catalog::Product;
 use oms_domain::ids::ProductId;
 use oms_domain::ports::ProductFilter;
 use oms_domain::usecases::catalog as uc;
-use oms_domain::usecases::catalog::{AdjustStockRequest, CreateProductRequest, StockAdjustment, UpdateProductRequest};
+use oms_domain::usecases::catalog::{
+    AdjustStockRequest, BulkStockBody, BulkStockRequest, BulkStockResult, CreateProductRequest, StockAdjustment, UpdateProductRequest,
+};
 
 use super::{list_page, ok, run, Data, ListResponse};
 use crate::auth::actor;
@@ -160,6 +162,31 @@ pub async fn adjust_stock(app: &App, req: Request) -> Response<Body> {
             StatusCode::CREATED,
             uc::adjust_stock(&app.deps, &actor, id, body).await?,
         ))
+    })
+    .await
+}
+
+/// Set or shift the stock of up to 99 products at once, all or nothing, audited as one
+/// `ProductBulkUpdated` entry with every product's before and after.
+#[utoipa::path(
+    post, path = "/api/v1/products/stock/bulk", tag = "products", operation_id = "bulk_stock",
+    request_body = BulkStockBody,
+    responses(
+        (status = 200, description = "Applied: each product's before and after (a delta below 0 leaves 0 and says clamped).", body = Data<BulkStockResult>),
+        (status = 400, description = "Malformed JSON.", body = ErrorBody),
+        (status = 403, description = "The role lacks stock:adjust.", body = ErrorBody),
+        (status = 404, description = "A product id that is not this company's; nothing changed.", body = ErrorBody),
+        (status = 409, description = "stock_limit_exceeded: a delta would pass the maximum stock; nothing changed.", body = ErrorBody),
+        (status = 422, description = "validation_error (no ids, a repeated id, a value out of range, no reason) or too_many_products (more than 99: send several requests).", body = ErrorBody),
+        (status = 503, description = "contention: orders kept moving the stock; retry.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn bulk_stock(app: &App, req: Request) -> Response<Body> {
+    run("bulk_stock", &req, async {
+        let actor = actor(&req)?;
+        let (body, _): (BulkStockRequest, _) = json_body(&req)?;
+        Ok(ok(StatusCode::OK, uc::bulk_stock(&app.deps, &actor, body).await?))
     })
     .await
 }

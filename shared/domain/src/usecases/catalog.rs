@@ -1,6 +1,6 @@
 //! Products (SPEC §4, §7): create, read, list and edit, each edit audited.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{text, DecimalInput};
@@ -418,4 +418,226 @@ pub fn version_conflict(p: &Product) -> Error {
             p.id, p.version
         ),
     }
+}
+
+/// The most products one bulk stock change takes: one transaction holds 100 actions, one
+/// per product and one for the audit entry. A larger selection is refused whole (422
+/// `too_many_products`), never split: a request is all or nothing, and a split one could
+/// half-apply. The dashboard sends a larger selection as several requests.
+pub const MAX_BULK_PRODUCTS: usize = 99;
+const BULK_ATTEMPTS: u32 = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkStockMode {
+    /// Every product's stock becomes `value`.
+    Set,
+    /// `value` is added to every product's stock (negative removes; below 0 leaves 0).
+    Delta,
+}
+
+/// `POST /api/v1/products/stock/bulk` (the dashboard's "Stock bulk action").
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkStockRequest {
+    /// 1 to 99 distinct products of the company.
+    #[schema(schema_with = bulk_ids_schema)]
+    pub product_ids: Vec<ProductId>,
+    pub mode: BulkStockMode,
+    /// `set`: 0 to 1,000,000,000. `delta`: -1,000,000,000 to 1,000,000,000, not 0.
+    #[serde(deserialize_with = "crate::whole::de")]
+    #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
+    pub value: i64,
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    pub reason: String,
+}
+
+fn bulk_ids_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaFormat, SchemaType, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::String))
+                .format(Some(SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Uuid))),
+        )
+        .min_items(Some(1))
+        .max_items(Some(MAX_BULK_PRODUCTS))
+        .unique_items(true)
+        .description(Some("1 to 99 distinct product ids of the company."))
+        .build()
+        .into()
+}
+
+/// How the OpenAPI document states [`BulkStockRequest`]'s rule between fields: a `set`
+/// takes 0 to 1,000,000,000, a `delta` any non-zero whole number in ±1,000,000,000.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum BulkStockBody {
+    Set(BulkSet),
+    Delta(BulkDelta),
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkSet {
+    #[schema(schema_with = bulk_ids_schema)]
+    pub product_ids: Vec<ProductId>,
+    #[schema(pattern = "^set$")]
+    pub mode: String,
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    pub value: i64,
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkDelta {
+    #[schema(schema_with = bulk_ids_schema)]
+    pub product_ids: Vec<ProductId>,
+    #[schema(pattern = "^delta$")]
+    pub mode: String,
+    #[schema(schema_with = nonzero_delta_schema)]
+    pub value: i64,
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    pub reason: String,
+}
+
+/// One product's stock before and after a bulk change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BulkStockLine {
+    pub product_id: ProductId,
+    pub sku: Sku,
+    pub before: u32,
+    pub after: u32,
+    /// `delta` took it below 0, so it was set to 0.
+    pub clamped: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BulkStockResult {
+    pub mode: BulkStockMode,
+    pub value: i64,
+    pub reason: String,
+    /// In the order the ids were sent.
+    pub products: Vec<BulkStockLine>,
+}
+
+/// Sets or shifts the stock of up to 99 products in one transaction with one
+/// `ProductBulkUpdated` audit entry listing each product's before and after. Each write is
+/// conditional on the stock it was computed from, so an order landing in between is never
+/// erased: the whole change is recomputed from the new stock and written again.
+pub async fn bulk_stock(deps: &Deps, actor: &Actor, req: BulkStockRequest) -> Result<BulkStockResult, Error> {
+    actor.require(Permission::StockAdjust)?;
+    let mut errors = FieldErrors::default();
+    if req.product_ids.is_empty() {
+        errors.push("product_ids", "product_ids names at least one product");
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = req.product_ids.iter().find(|id| !seen.insert(**id)) {
+        errors.push("product_ids", format!("product {dup} is named twice"));
+    }
+    let limit = MAX_STOCK;
+    match req.mode {
+        BulkStockMode::Set if !(0..=limit).contains(&req.value) => {
+            errors.push("value", format!("a stock to set is 0 to {MAX_STOCK}"))
+        }
+        BulkStockMode::Delta if req.value == 0 || req.value.abs() > limit => errors.push(
+            "value",
+            format!("a delta is a whole number from -{MAX_STOCK} to {MAX_STOCK}, not 0"),
+        ),
+        _ => {}
+    }
+    let reason = text(&mut errors, "reason", Some(req.reason.clone()), 500);
+    if reason.is_none() && !errors.has("reason") {
+        errors.push("reason", "a bulk change needs a reason (1-500 characters)");
+    }
+    errors.finish()?;
+    if req.product_ids.len() > MAX_BULK_PRODUCTS {
+        return Err(Error::LimitExceeded {
+            code: "too_many_products",
+            message: format!(
+                "one bulk change takes at most {MAX_BULK_PRODUCTS} products (one transaction); send {} as several requests",
+                req.product_ids.len()
+            ),
+        });
+    }
+    let reason = reason.unwrap_or_default();
+    let c = &actor.company_id;
+    for _ in 0..BULK_ATTEMPTS {
+        let found = deps.store.get_products(c, &req.product_ids).await?;
+        if let Some(missing) = req.product_ids.iter().find(|id| !found.contains_key(id)) {
+            return Err(Error::not_found("product", missing));
+        }
+        let mut lines = Vec::with_capacity(req.product_ids.len());
+        for id in &req.product_ids {
+            let p = &found[id];
+            let (after, clamped) = match req.mode {
+                BulkStockMode::Set => (req.value, false),
+                BulkStockMode::Delta => {
+                    let raw = i64::from(p.stock) + req.value;
+                    (raw.max(0), raw < 0)
+                }
+            };
+            let after = u32::try_from(after)
+                .ok()
+                .filter(|a| i64::from(*a) <= MAX_STOCK)
+                .ok_or_else(|| Error::Conflict {
+                    code: "stock_limit_exceeded",
+                    message: format!(
+                        "{} has {} in stock; adding {} would pass the maximum stock of {MAX_STOCK}; nothing changed",
+                        p.sku, p.stock, req.value
+                    ),
+                })?;
+            lines.push(BulkStockLine {
+                product_id: *id,
+                sku: p.sku.clone(),
+                before: p.stock,
+                after,
+                clamped,
+            });
+        }
+        let result = BulkStockResult {
+            mode: req.mode,
+            value: req.value,
+            reason: reason.clone(),
+            products: lines,
+        };
+        let stocks = |f: fn(&BulkStockLine) -> u32| -> serde_json::Value {
+            result
+                .products
+                .iter()
+                .map(|l| (l.product_id.to_string(), json!(f(l))))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        };
+        let audit = AuditEntry::new(
+            EventId::new(deps.ids.uuid()),
+            deps.clock.now(),
+            actor,
+            AuditAction::ProductBulkUpdated,
+            EntityKind::Product,
+            "bulk",
+            Some(json!({ "stock": stocks(|l| l.before) })),
+            Some(json!({ "stock": stocks(|l| l.after) })),
+            json!({ "mode": req.mode, "value": req.value, "reason": reason, "products": result.products }),
+        );
+        let changes: Vec<(ProductId, u32, u32)> = result
+            .products
+            .iter()
+            .map(|l| (l.product_id, l.before, l.after))
+            .collect();
+        match deps.store.set_stocks(c, &changes, &audit).await? {
+            Ok(()) => {
+                tracing::info!(products = changes.len(), mode = ?req.mode, value = req.value, "bulk stock change");
+                return Ok(result);
+            }
+            // An order or another edit moved some stock: recompute from what it is now.
+            Err(moved) => {
+                tracing::info!(moved = moved.len(), "bulk stock change raced; recomputing");
+                continue;
+            }
+        }
+    }
+    Err(Error::Contention)
 }
