@@ -144,6 +144,17 @@ def _cents(value):
 
 @schemathesis.hook
 def map_case(ctx, case):
+    return _normalize(case)
+
+
+# Also right before each call: cases from the coverage and examples phases do not pass
+# through map_case, and the rules hold for them too.
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    _normalize(case)
+
+
+def _normalize(case):
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive:
         return case

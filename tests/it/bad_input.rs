@@ -17,6 +17,7 @@ on_both_adapters!(
     missing_permissions_are_forbidden,
     whole_numbers_written_with_a_decimal_point_are_accepted,
     every_route_refuses_unknown_query_parameters,
+    null_in_a_change_clears_or_is_refused_never_ignored,
 );
 
 /// A concrete path for a route, using demo ids.
@@ -101,6 +102,115 @@ async fn every_route_refuses_unknown_query_parameters(app: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(app.counts(&d.t.company).await, before);
+}
+
+/// In every partial update, `null` either clears a field that may be empty or is refused
+/// naming the field; it is never read as "leave it alone" (a client that sends
+/// `"name": null` must learn the name was not cleared).
+async fn null_in_a_change_clears_or_is_refused_never_ignored(app: TestApp) {
+    let d = demo(&app).await;
+    let order = crate::support::place(&app, &d).await;
+    let product = format!("/api/v1/products/{}", d.id("WIDGET-001"));
+    let customer = format!("/api/v1/customers/{}", d.t.acme);
+    let refused = [
+        ("PATCH", "/api/v1/settings".to_owned(), json!({"name": null}), "name"),
+        (
+            "PATCH",
+            "/api/v1/settings".to_owned(),
+            json!({"restock_on_cancel": null}),
+            "restock_on_cancel",
+        ),
+        (
+            "PATCH",
+            "/api/v1/settings".to_owned(),
+            json!({"low_stock_threshold": null}),
+            "low_stock_threshold",
+        ),
+        (
+            "PATCH",
+            "/api/v1/settings".to_owned(),
+            json!({"storefront": {"tax_rate": null}}),
+            "tax_rate",
+        ),
+        (
+            "PATCH",
+            "/api/v1/settings".to_owned(),
+            json!({"default_currency": null}),
+            "default_currency",
+        ),
+        ("PATCH", product.clone(), json!({"name": null}), "name"),
+        ("PATCH", product.clone(), json!({"price": null}), "price"),
+        ("PATCH", product.clone(), json!({"active": null}), "active"),
+        (
+            "PATCH",
+            product.clone(),
+            json!({"stock": null, "expected_stock": 120}),
+            "stock",
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/user-staff".to_owned(),
+            json!({"role": null}),
+            "role",
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/user-staff".to_owned(),
+            json!({"email": null}),
+            "email",
+        ),
+        ("PATCH", customer.clone(), json!({"company_name": null}), "company_name"),
+        (
+            "PATCH",
+            format!("{ORDERS}/{order}"),
+            json!({"priority": null}),
+            "priority",
+        ),
+        ("PATCH", format!("{ORDERS}/{order}"), json!({"notes": null}), "notes"),
+    ];
+    let before = app.counts(&d.t.company).await;
+    for (method, path, body, field) in refused {
+        let before_body = app.call("GET", &path, &d.owner, None).await.body;
+        let r = app.call(method, &path, &d.owner, Some(body.clone())).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (422, "validation_error"),
+            "{path} {body}: {}",
+            r.body
+        );
+        assert!(
+            r.body["error"].to_string().contains(field),
+            "{body} should name {field}: {}",
+            r.body
+        );
+        assert_eq!(
+            app.call("GET", &path, &d.owner, None).await.body,
+            before_body,
+            "{path} {body}"
+        );
+    }
+    assert_eq!(app.counts(&d.t.company).await, before);
+    // Where empty is allowed, null clears.
+    let r = app
+        .call(
+            "PATCH",
+            &product,
+            &d.owner,
+            Some(json!({"category": null, "low_stock_threshold": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["category"], Value::Null);
+    assert_eq!(r.body["data"]["low_stock_threshold"], Value::Null);
+    let r = app
+        .call("PATCH", &customer, &d.owner, Some(json!({"phone": null})))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["data"]["phone"]),
+        (200, &Value::Null),
+        "{}",
+        r.body
+    );
 }
 
 async fn order_bodies_are_checked_field_by_field_and_change_nothing(app: TestApp) {

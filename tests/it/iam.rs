@@ -544,6 +544,27 @@ async fn settings_and_users(r: &mut Recording, d: &Demo) {
     )
     .await;
     r.call("DELETE", "/api/v1/users/iam-owner", &d.owner, None).await;
+    // Customers: the list (by number, and searched), a change (terms moved), the price
+    // list, and removing a negotiated price.
+    let acme = d.t.acme;
+    r.call("GET", "/api/v1/customers", &d.owner, None).await;
+    r.call("GET", "/api/v1/customers?q=acme", &d.owner, None).await;
+    r.call(
+        "PATCH",
+        &format!("/api/v1/customers/{acme}"),
+        &d.owner,
+        Some(json!({"company_name": "Acme Rockets"})),
+    )
+    .await;
+    r.call("GET", &format!("/api/v1/customers/{acme}/prices"), &d.owner, None)
+        .await;
+    r.call(
+        "DELETE",
+        &format!("/api/v1/customers/{acme}/prices/{}", d.id("WIDGET-001")),
+        &d.owner,
+        None,
+    )
+    .await;
     // A bulk stock change: a batch read, then one transaction.
     let ids = [d.id("WIDGET-001").to_string(), d.id("GADGET-002").to_string()];
     r.call(

@@ -8,6 +8,7 @@ mod catalog;
 mod chaos;
 mod concurrency;
 mod create_order;
+mod customer_admin;
 mod customer_reads;
 mod drift;
 mod edge_trust;

@@ -311,6 +311,7 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             shipping_address: Some(address.clone()),
             created_at: now,
             updated_at: now,
+            version: 0,
         };
         store
             .create_customer(

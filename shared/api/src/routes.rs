@@ -71,6 +71,14 @@ pub const ROUTES: &[Route] = &[
     r("PATCH", "/api/v1/users/{id}", "update_user"),
     r("DELETE", "/api/v1/users/{id}", "deactivate_user"),
     r("POST", "/api/v1/products/stock/bulk", "bulk_stock"),
+    r("GET", "/api/v1/customers", "list_customers"),
+    r("PATCH", "/api/v1/customers/{id}", "update_customer"),
+    r("GET", "/api/v1/customers/{id}/prices", "list_customer_prices"),
+    r(
+        "DELETE",
+        "/api/v1/customers/{id}/prices/{product_id}",
+        "delete_customer_price",
+    ),
     r("POST", "/api/v1/webhooks/{integration_id}/orders", "receive_webhook"),
 ];
 
@@ -114,6 +122,10 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "update_user" => users::update_user(app, req).await,
         "deactivate_user" => users::deactivate_user(app, req).await,
         "bulk_stock" => products::bulk_stock(app, req).await,
+        "list_customers" => customers::list_customers(app, req).await,
+        "update_customer" => customers::update_customer(app, req).await,
+        "list_customer_prices" => customers::list_customer_prices(app, req).await,
+        "delete_customer_price" => customers::delete_customer_price(app, req).await,
         "receive_webhook" => integrations::receive_webhook(app, req).await,
         _ => return None,
     })

@@ -19,6 +19,8 @@ pub enum AuditAction {
     ProductsImported,
     CustomerCreated,
     CustomerPriceSet,
+    CustomerUpdated,
+    CustomerPriceDeleted,
     SettingsUpdated,
     IntegrationCreated,
     IntegrationSecretRotated,

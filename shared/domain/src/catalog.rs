@@ -128,7 +128,7 @@ pub struct Address {
     #[schema(max_length = 200)]
     pub postal_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^[A-Za-z]{2}$")]
+    #[schema(schema_with = country_code_schema)]
     pub country: Option<String>,
 }
 
@@ -168,6 +168,24 @@ pub fn parse_email(s: &str) -> Result<String, Error> {
     }
 }
 
+/// The OpenAPI schema of an address's country: the ISO 3166-1 alpha-2 codes, upper- or
+/// lower-case (read case-insensitively), or null. An enum, not `^[A-Za-z]{2}$`: `AA` fits
+/// that pattern and is no country.
+pub fn country_code_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let mut codes: Vec<serde_json::Value> = isocountry::CountryCode::iter()
+        .flat_map(|c| [c.alpha2().to_owned(), c.alpha2().to_lowercase()])
+        .map(serde_json::Value::from)
+        .collect();
+    codes.push(serde_json::Value::Null);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(codes))
+        .description(Some("ISO 3166-1 alpha-2 (case-insensitive)."))
+        .build()
+        .into()
+}
+
 /// The buying business.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customer {
@@ -183,6 +201,39 @@ pub struct Customer {
     pub shipping_address: Option<Address>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; a change is conditional on it.
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// The most search terms one customer is indexed under.
+pub const MAX_CUSTOMER_TERMS: usize = 24;
+
+impl Customer {
+    /// What a prefix search finds this customer by, lower-cased: the whole company name,
+    /// each word of the company and contact names, the customer number and the e-mail
+    /// address. (`#` is dropped: it separates key parts.)
+    pub fn search_terms(&self) -> std::collections::BTreeSet<String> {
+        let clean = |s: &str| s.trim().to_lowercase().replace('#', "");
+        // In priority order: the number, the address and the whole name always fit.
+        let mut terms = vec![clean(&self.customer_number), clean(&self.company_name)];
+        terms.extend(self.email.as_deref().map(clean));
+        for name in std::iter::once(&self.company_name).chain(self.contact_name.as_ref()) {
+            terms.extend(
+                name.split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_lowercase),
+            );
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for t in terms.into_iter().filter(|t| !t.is_empty()) {
+            if out.len() == MAX_CUSTOMER_TERMS {
+                break;
+            }
+            out.insert(t);
+        }
+        out
+    }
 }
 
 pub fn customer_number(seq: u64) -> String {

@@ -168,6 +168,15 @@ pub fn percent_of(base: Decimal, percent: Decimal, currency: Currency) -> Option
 /// service prices in (those with a minor unit), upper- or lower-case (read
 /// case-insensitively), or null (absent).
 pub fn currency_code_schema() -> utoipa::openapi::schema::Schema {
+    currency_codes(true)
+}
+
+/// [`currency_code_schema`] where `null` is not allowed (a change of currency).
+pub fn required_currency_code_schema() -> utoipa::openapi::schema::Schema {
+    currency_codes(false)
+}
+
+fn currency_codes(nullable: bool) -> utoipa::openapi::schema::Schema {
     use iso_currency::IntoEnumIterator;
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     let mut codes: Vec<serde_json::Value> = iso_currency::Currency::iter()
@@ -175,9 +184,13 @@ pub fn currency_code_schema() -> utoipa::openapi::schema::Schema {
         .flat_map(|c| [c.code().to_owned(), c.code().to_lowercase()])
         .map(serde_json::Value::from)
         .collect();
-    codes.push(serde_json::Value::Null);
+    let mut types = vec![Type::String];
+    if nullable {
+        codes.push(serde_json::Value::Null);
+        types.push(Type::Null);
+    }
     ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .schema_type(SchemaType::from_iter(types))
         .enum_values(Some(codes))
         .description(Some("ISO 4217 (case-insensitive)."))
         .build()

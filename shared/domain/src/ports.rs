@@ -139,6 +139,33 @@ pub trait CustomerStore: Send + Sync {
     /// Sets one negotiated price; the customer and product must exist.
     async fn put_price_override(&self, company: &CompanyId, o: &PriceOverride, audit: &AuditEntry)
         -> Result<(), Error>;
+    /// By customer number, or (with `prefix`, lower-case) the customers with a search term
+    /// starting with it ([`Customer::search_terms`]), in term order. One index query per
+    /// page; a customer matching on two terms appears once per page.
+    async fn list_customers(
+        &self,
+        company: &CompanyId,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, Error>;
+    /// Writes `after` (and moves its search terms) if the customer is still at
+    /// `before.version` (`version_conflict` otherwise), with its audit entry.
+    async fn update_customer(&self, before: &Customer, after: &Customer, audit: &AuditEntry) -> Result<(), Error>;
+    /// One page of the customer's negotiated prices, by product id.
+    async fn price_list(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+        page: &PageRequest,
+    ) -> Result<Page<PriceOverride>, Error>;
+    /// Removes one negotiated price with its audit entry; `false` if there was none.
+    async fn delete_price_override(
+        &self,
+        company: &CompanyId,
+        customer: CustomerId,
+        product: ProductId,
+        audit: &AuditEntry,
+    ) -> Result<bool, Error>;
 }
 
 /// What placing an order needs to read, all in one round trip.

@@ -31,6 +31,21 @@ where
     Option::<Whole<T>>::deserialize(d).map(|o| o.map(|w| w.0))
 }
 
+/// [`de_opt`] for a partial update's field that cannot be empty: absent is `None` (with
+/// `#[serde(default)]`), `null` is refused.
+pub fn de_present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    match de_opt(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "must not be null (it cannot be empty); leave the field out to keep its value",
+        )),
+    }
+}
+
 /// [`de_opt`] for a field where `null` means something (clear it) and absence means
 /// "leave it": absent is `None` (with `#[serde(default)]`), `null` is `Some(None)`.
 pub fn de_nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>

@@ -330,8 +330,169 @@ impl CatalogStore for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    fn customer_item(customer: &Customer) -> Result<Item, Error> {
+        let c = &customer.company_id;
+        let mut item = to_item(customer)?;
+        item.insert(TYPE.into(), av_s("CUSTOMER"));
+        item.insert(GSI1PK.into(), av_s(customers_by_number(c)));
+        item.insert(GSI1SK.into(), av_s(customer.customer_number.clone()));
+        // Found by e-mail too (a webhook order's customer).
+        if let Some(email) = &customer.email {
+            item.insert(GSI2PK.into(), av_s(customers_by_email(c, email)));
+            item.insert(GSI2SK.into(), av_s(customer.id.to_string()));
+        }
+        Ok(item)
+    }
+
+    fn term_item(customer: &Customer, term: &str) -> Item {
+        values([
+            (TYPE, av_s("CUSTOMER_TERM")),
+            ("customer_id", av_s(customer.id.to_string())),
+            (GSI1PK, av_s(customer_terms(&customer.company_id))),
+            (GSI1SK, av_s(format!("{term}#{}", customer.id))),
+        ])
+    }
+}
+
 #[async_trait]
 impl CustomerStore for DynamoStore {
+    async fn list_customers(
+        &self,
+        c: &CompanyId,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, Error> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
+            .limit(i32::try_from(page.limit).unwrap_or(100));
+        let query = match prefix {
+            None => query
+                .key_condition_expression(format!("{GSI1PK} = :pk"))
+                .expression_attribute_values(":pk", av_s(customers_by_number(c))),
+            Some(p) => query
+                .key_condition_expression(format!("{GSI1PK} = :pk AND begins_with({GSI1SK}, :p)"))
+                .expression_attribute_values(":pk", av_s(customer_terms(c)))
+                .expression_attribute_values(":p", av_s(p)),
+        };
+        let out = query.send().await.map_err(Error::internal)?;
+        let next = Self::page_token(out.last_evaluated_key.as_ref());
+        let rows = out.items.unwrap_or_default();
+        let items = match prefix {
+            None => rows.into_iter().map(from_item).collect::<Result<_, _>>()?,
+            Some(_) => {
+                // Term entries: the customers they name, once each, in term order.
+                let mut ids: Vec<CustomerId> = Vec::new();
+                for row in &rows {
+                    if let Some(AttributeValue::S(id)) = row.get("customer_id") {
+                        let id = CustomerId::parse(id)?;
+                        if !ids.contains(&id) {
+                            ids.push(id);
+                        }
+                    }
+                }
+                let found = self
+                    .batch_get(ids.iter().map(|id| keys::customer(c, *id)).collect())
+                    .await?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(item) = found.get(&keys::customer(c, id)) {
+                        out.push(from_item::<Customer>(item.clone())?);
+                    }
+                }
+                out
+            }
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn update_customer(&self, before: &Customer, after: &Customer, audit: &AuditEntry) -> Result<(), Error> {
+        let c = &after.company_id;
+        let mut tx = Tx::new(&self.table);
+        tx.put(
+            keys::customer(c, after.id),
+            Self::customer_item(after)?,
+            Some(("version = :v", values([(":v", n(before.version))]))),
+            Guard::Rule(CatalogGuard::Version),
+        )?;
+        let (old, new) = (before.search_terms(), after.search_terms());
+        for gone in old.difference(&new) {
+            // A customer written before search terms existed has none to delete.
+            tx.delete(
+                customer_term(c, after.id, gone),
+                "attribute_exists(PK) OR attribute_not_exists(PK)",
+                Item::new(),
+                Guard::None,
+            )?;
+        }
+        for added in new.difference(&old) {
+            tx.put(
+                customer_term(c, after.id, added),
+                Self::term_item(after, added),
+                None,
+                Guard::None,
+            )?;
+        }
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::Conflict {
+                code: "version_conflict",
+                message: format!("customer {} changed meanwhile; reload and retry", before.id),
+            }),
+        }
+    }
+
+    async fn price_list(
+        &self,
+        c: &CompanyId,
+        id: CustomerId,
+        page: &PageRequest,
+    ) -> Result<Page<PriceOverride>, Error> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", av_s(keys::customer(c, id).0))
+            .expression_attribute_values(":prefix", av_s(PRICE_PREFIX))
+            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
+            .limit(i32::try_from(page.limit).unwrap_or(100))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        let next = Self::page_token(out.last_evaluated_key.as_ref());
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn delete_price_override(
+        &self,
+        c: &CompanyId,
+        customer: CustomerId,
+        product: ProductId,
+        audit: &AuditEntry,
+    ) -> Result<bool, Error> {
+        let mut tx = Tx::new(&self.table);
+        tx.delete(
+            price_override(c, customer, product),
+            "attribute_exists(PK)",
+            Item::new(),
+            Guard::Rule(CatalogGuard::Customer),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        Ok(tx.commit(&self.client).await?.is_ok())
+    }
+
     async fn create_customer(&self, mut customer: Customer, audit: &AuditEntry) -> Result<Customer, Error> {
         let c = customer.company_id.clone();
         // The number is drawn first; a failed create leaves a gap, never a duplicate.
@@ -354,22 +515,21 @@ impl CustomerStore for DynamoStore {
             })
             .ok_or_else(|| Error::internal("customer sequence returned no number"))?;
         customer.customer_number = customer_number(seq);
-        let mut item = to_item(&customer)?;
-        item.insert(TYPE.into(), av_s("CUSTOMER"));
-        item.insert(GSI1PK.into(), av_s(customers_by_number(&c)));
-        item.insert(GSI1SK.into(), av_s(customer.customer_number.clone()));
-        // Found by e-mail too (a webhook order's customer).
-        if let Some(email) = &customer.email {
-            item.insert(GSI2PK.into(), av_s(customers_by_email(&c, email)));
-            item.insert(GSI2SK.into(), av_s(customer.id.to_string()));
-        }
         let mut tx = Tx::new(&self.table);
         tx.put(
             keys::customer(&c, customer.id),
-            item,
+            Self::customer_item(&customer)?,
             Some((NOT_EXISTS, Item::new())),
             Guard::Rule(CatalogGuard::Customer),
         )?;
+        for term in customer.search_terms() {
+            tx.put(
+                customer_term(&c, customer.id, &term),
+                Self::term_item(&customer, &term),
+                None,
+                Guard::None,
+            )?;
+        }
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(customer),

@@ -217,3 +217,11 @@ pub fn inactive_users(c: &CompanyId) -> String {
 pub fn user_email(c: &CompanyId, email: &str) -> (String, String) {
     (format!("C#{c}#USEREMAIL#{}", email.to_lowercase()), "CLAIM".into())
 }
+/// The company's customer search terms (GSI1), `<term>#<customer id>`.
+pub fn customer_terms(c: &CompanyId) -> String {
+    format!("C#{c}#CUSTOMERS#TERMS")
+}
+/// One search term of one customer, in the customer's partition.
+pub fn customer_term(c: &CompanyId, id: CustomerId, term: &str) -> (String, String) {
+    (customer(c, id).0, format!("TERM#{term}"))
+}

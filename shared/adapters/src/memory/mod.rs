@@ -696,6 +696,75 @@ impl CustomerStore for MemoryStore {
         s.audit.push(audit.clone());
         Ok(())
     }
+
+    async fn list_customers(
+        &self,
+        company: &CompanyId,
+        prefix: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Customer>, Error> {
+        let s = self.lock();
+        let rows = s
+            .customers
+            .values()
+            .filter(|c| &c.company_id == company)
+            .filter_map(|c| match prefix {
+                None => Some((c.customer_number.clone(), c.clone())),
+                // Keyed like the DynamoDB term index: its first matching term, then its id.
+                Some(p) => c
+                    .search_terms()
+                    .into_iter()
+                    .find(|t| t.starts_with(p))
+                    .map(|t| (format!("{t}#{}", c.id), c.clone())),
+            })
+            .collect();
+        Ok(Page::of_keyed(rows, false, page))
+    }
+
+    async fn update_customer(&self, before: &Customer, after: &Customer, audit: &AuditEntry) -> Result<(), Error> {
+        let mut s = self.lock();
+        let key = (after.company_id.clone(), after.id);
+        if s.customers.get(&key).map(|c| c.version) != Some(before.version) {
+            return Err(Error::Conflict {
+                code: "version_conflict",
+                message: format!("customer {} changed meanwhile; reload and retry", before.id),
+            });
+        }
+        s.customers.insert(key, after.clone());
+        s.audit.push(audit.clone());
+        Ok(())
+    }
+
+    async fn price_list(
+        &self,
+        company: &CompanyId,
+        id: CustomerId,
+        page: &PageRequest,
+    ) -> Result<Page<PriceOverride>, Error> {
+        let s = self.lock();
+        let rows = s
+            .overrides
+            .iter()
+            .filter(|((c, cu, _), _)| c == company && *cu == id)
+            .map(|((_, _, p), o)| (p.to_string(), o.clone()))
+            .collect();
+        Ok(Page::of_keyed(rows, false, page))
+    }
+
+    async fn delete_price_override(
+        &self,
+        company: &CompanyId,
+        customer: CustomerId,
+        product: ProductId,
+        audit: &AuditEntry,
+    ) -> Result<bool, Error> {
+        let mut s = self.lock();
+        if s.overrides.remove(&(company.clone(), customer, product)).is_none() {
+            return Ok(false);
+        }
+        s.audit.push(audit.clone());
+        Ok(true)
+    }
 }
 
 #[async_trait]

@@ -8,7 +8,8 @@ use oms_domain::ids::ProductId;
 use oms_domain::ports::ProductFilter;
 use oms_domain::usecases::catalog as uc;
 use oms_domain::usecases::catalog::{
-    AdjustStockRequest, BulkStockBody, BulkStockRequest, BulkStockResult, CreateProductRequest, StockAdjustment, UpdateProductRequest,
+    AdjustStockRequest, BulkStockBody, BulkStockRequest, BulkStockResult, CreateProductRequest, StockAdjustment,
+    UpdateProductRequest,
 };
 
 use super::{list_page, ok, run, Data, ListResponse};

@@ -47,33 +47,49 @@ pub struct CreateProductRequest {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductRequest {
-    #[schema(pattern = "^[A-Za-z0-9._/+-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._/+-]{1,64}$", nullable = false)]
+    #[serde(default, deserialize_with = "super::present")]
     pub sku: Option<String>,
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, nullable = false)]
+    #[serde(default, deserialize_with = "super::present")]
     pub name: Option<String>,
-    #[schema(max_length = 100)]
-    pub category: Option<String>,
-    #[schema(max_length = 4000)]
-    pub description: Option<String>,
+    /// `null` (or `""`) clears it.
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub category: Option<Option<String>>,
+    /// `null` (or `""`) clears it.
+    #[serde(default, deserialize_with = "super::nullable")]
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub price: Option<DecimalInput>,
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
-    #[serde(default, deserialize_with = "crate::whole::de_opt")]
+    #[schema(minimum = 0, maximum = 1_000_000_000, nullable = false)]
+    #[serde(default, deserialize_with = "crate::whole::de_present")]
     pub stock: Option<i64>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub active: Option<bool>,
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
-    #[serde(default, deserialize_with = "crate::whole::de_opt")]
-    pub low_stock_threshold: Option<i64>,
+    /// `null` returns the product to the company's default threshold.
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "crate::whole::de_nullable")]
+    pub low_stock_threshold: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub track_inventory: Option<bool>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub fulfillment: Option<Fulfillment>,
     /// Optimistic concurrency: the version you read; a newer one answers 409.
-    #[serde(default, deserialize_with = "crate::whole::de_opt")]
+    #[serde(default, deserialize_with = "crate::whole::de_present")]
+    #[schema(nullable = false)]
     pub expected_version: Option<u64>,
     /// Required with `stock`: the stock level this set is based on (what you read). If a
     /// sale or another edit moved it since, the set is refused (409 `stock_changed`, with
     /// the stock now) instead of erasing it. For a difference, use the stock-adjustments
     /// endpoint.
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
-    #[serde(default, deserialize_with = "crate::whole::de_opt")]
+    #[schema(minimum = 0, maximum = 1_000_000_000, nullable = false)]
+    #[serde(default, deserialize_with = "crate::whole::de_present")]
     pub expected_stock: Option<i64>,
 }
 
@@ -87,7 +103,7 @@ pub struct AdjustStockRequest {
     #[serde(deserialize_with = "crate::whole::de")]
     pub delta: i64,
     /// Why (a delivery, a count, damage): kept in the audit log.
-    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]")]
     pub reason: String,
 }
 
@@ -258,11 +274,11 @@ pub async fn update_product(
     if let Some(n) = req.name {
         after.name = name(&mut errors, n);
     }
-    if req.category.is_some() {
-        after.category = text(&mut errors, "category", req.category, 100);
+    if let Some(c) = req.category {
+        after.category = text(&mut errors, "category", c, 100);
     }
-    if req.description.is_some() {
-        after.description = text(&mut errors, "description", req.description, 4_000);
+    if let Some(d) = req.description {
+        after.description = text(&mut errors, "description", d, 4_000);
     }
     if let Some(p) = req.price {
         if let Some(p) = errors.take("price", Amount::parse_in(p.0, after.currency)) {
@@ -290,7 +306,7 @@ pub async fn update_product(
         after.active = a;
     }
     if let Some(t) = req.low_stock_threshold {
-        after.low_stock_threshold = Some(count(&mut errors, "low_stock_threshold", t));
+        after.low_stock_threshold = t.map(|t| count(&mut errors, "low_stock_threshold", t));
     }
     if let Some(t) = req.track_inventory {
         after.track_inventory = t;
@@ -448,7 +464,7 @@ pub struct BulkStockRequest {
     #[serde(deserialize_with = "crate::whole::de")]
     #[schema(minimum = -1_000_000_000, maximum = 1_000_000_000)]
     pub value: i64,
-    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]")]
     pub reason: String,
 }
 
@@ -486,7 +502,7 @@ pub struct BulkSet {
     pub mode: String,
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     pub value: i64,
-    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]")]
     pub reason: String,
 }
 
@@ -499,7 +515,7 @@ pub struct BulkDelta {
     pub mode: String,
     #[schema(schema_with = nonzero_delta_schema)]
     pub value: i64,
-    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 500, pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]")]
     pub reason: String,
 }
 

@@ -222,36 +222,62 @@ async fn leave_draft(
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrderRequest {
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub priority: Option<Priority>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub due_date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub shipping_info: Option<ShippingInfo>,
     /// Up to 2,000 characters; `""` clears.
-    #[schema(max_length = 2000)]
+    #[schema(max_length = 2000, nullable = false)]
+    #[serde(default, deserialize_with = "super::present")]
     pub notes: Option<String>,
     /// At most 50, each 1-64 characters.
-    #[schema(max_items = 50)]
+    #[schema(max_items = 50, nullable = false)]
+    #[serde(default, deserialize_with = "super::present")]
     pub tags: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Object>, nullable = false)]
+    #[serde(default, deserialize_with = "super::present")]
     pub custom_fields: Option<Map<String, Value>>,
     /// Draft only.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub order_date: Option<NaiveDate>,
     /// Draft only.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub billing_address: Option<Address>,
     /// Draft only.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub payment_terms: Option<PaymentTerms>,
     /// Draft only.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub sales_rep_id: Option<String>,
     /// Draft only.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub quote_id: Option<String>,
     /// Draft only.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub opportunity_id: Option<String>,
     /// Draft only: replaces every line, priced as at placement (explicit prices and
     /// discounts need `orders:price_override`). 1-250 lines.
-    #[schema(min_items = 1, max_items = 250)]
+    #[schema(min_items = 1, max_items = 250, nullable = false)]
+    #[serde(default, deserialize_with = "super::present")]
     pub items: Option<Vec<CreateOrderItem>>,
     /// Draft only.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub shipping_amount: Option<DecimalInput>,
     /// Draft only: the order-level discount (needs `orders:price_override`).
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub discount_amount: Option<DecimalInput>,
 }
 

@@ -38,6 +38,22 @@ impl<'de> Deserialize<'de> for DecimalInput {
     }
 }
 
+/// For a partial update's field that cannot be empty: absent is `None` (with
+/// `#[serde(default)]`), `null` is refused rather than read as "absent", so a client that
+/// sends `"name": null` to clear a required field learns it did not happen.
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "must not be null (it cannot be empty); leave the field out to keep its value",
+        )),
+    }
+}
+
 /// For a partial update's field where `null` clears and absence leaves it alone: absent
 /// is `None` (with `#[serde(default)]`), `null` is `Some(None)`, a value `Some(Some(v))`.
 pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -70,16 +86,40 @@ pub fn request_fingerprint(body: &serde_json::Value) -> String {
 }
 
 /// Trims a free-text field and enforces its length; empty becomes `None`.
+/// `s` without leading and trailing blanks: what any of the three regex dialects in play
+/// calls white space (Rust's Unicode `White_Space`, which includes U+0085; ECMA-262's
+/// `\s`, which adds U+FEFF; Python's, which adds U+001C-U+001F). The OpenAPI document's
+/// "not blank" pattern, `[^\s\u0085\u001c-\u001f\ufeff]`, excludes the same set in ECMA-262
+/// and Python, so a value the document calls non-blank is never refused here as empty,
+/// and the reverse.
+pub fn blank_trimmed(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || matches!(c, '\u{1c}'..='\u{1f}' | '\u{feff}'))
+}
+
 pub(crate) fn text(
     errors: &mut crate::error::FieldErrors,
     field: &str,
     v: Option<String>,
     max: usize,
 ) -> Option<String> {
-    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())?;
+    let v = v.map(|s| blank_trimmed(&s).to_owned()).filter(|s| !s.is_empty())?;
     if v.chars().count() > max {
         errors.push(field, format!("{field} must be at most {max} characters"));
         return None;
     }
     Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blanks_are_what_every_dialect_calls_white_space() {
+        assert_eq!(blank_trimmed(" \u{85}\u{feff}\u{1c}x\u{3000}\t"), "x");
+        for blank in ["\u{85}", "\u{feff}", "\u{1f}", "\u{2028}", "\u{a0}", " \n"] {
+            assert_eq!(blank_trimmed(blank), "", "{blank:?}");
+        }
+        assert_eq!(blank_trimmed("\u{1}"), "\u{1}", "a control character is not a blank");
+    }
 }

@@ -32,29 +32,45 @@ const MAX_THRESHOLD: u32 = 1_000_000_000;
 #[serde(deny_unknown_fields)]
 pub struct UpdateSettingsRequest {
     /// The company's name, as e-mails show it.
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]",
+        nullable = false
+    )]
+    #[serde(default, deserialize_with = "super::present")]
     pub name: Option<String>,
     /// ISO 4217: the currency of new products and orders that name none.
-    #[schema(schema_with = crate::money::currency_code_schema)]
+    #[schema(schema_with = crate::money::required_currency_code_schema)]
+    #[serde(default, deserialize_with = "super::present")]
     pub default_currency: Option<String>,
     /// Customer orders allowed per calendar month (UTC); `null` for no cap.
     #[serde(default, deserialize_with = "crate::whole::de_nullable")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub monthly_order_limit: Option<Option<u32>>,
     /// Products without their own threshold are low at or below this.
-    #[serde(default, deserialize_with = "crate::whole::de_opt")]
-    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "crate::whole::de_present")]
+    #[schema(minimum = 0, maximum = 1_000_000_000, nullable = false)]
     pub low_stock_threshold: Option<u32>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub restock_on_cancel: Option<bool>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub dashboard_orders_decrement_stock: Option<bool>,
     /// Orders at or above this total alert finance and count as high-value (more than 0).
     #[schema(schema_with = positive_amount_schema)]
+    #[serde(default, deserialize_with = "super::present")]
     pub high_value_threshold: Option<DecimalInput>,
     /// Orders whose discount exceeds this wait for approval; `null` for never.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<DecimalInput>)]
     pub discount_approval_threshold: Option<Option<DecimalInput>>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub storefront: Option<StorefrontPatch>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub email: Option<EmailPatch>,
 }
 
@@ -64,10 +80,15 @@ pub struct UpdateSettingsRequest {
 pub struct StorefrontPatch {
     /// Percent, 0 to 100, at most 4 decimals (`8.25`).
     #[schema(schema_with = percent_schema)]
+    #[serde(default, deserialize_with = "super::present")]
     pub tax_rate: Option<DecimalInput>,
     /// A flat shipping charge per order.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub shipping_amount: Option<DecimalInput>,
     /// Orders whose subtotal reaches this ship free; 0 for never free.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub free_shipping_threshold: Option<DecimalInput>,
 }
 
@@ -115,7 +136,7 @@ fn percent_schema() -> utoipa::openapi::schema::Schema {
 fn decimal_schema(pattern: &str, description: &str, max: i64, positive: bool) -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     let b = ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Number, Type::Null]))
+        .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
         .pattern(Some(pattern))
         .description(Some(description))
         .maximum(Some(max));

@@ -53,7 +53,7 @@ pub struct CreateUserRequest {
     /// absent.
     #[schema(pattern = "^[A-Za-z0-9._@|-]{1,64}$")]
     pub id: Option<String>,
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]")]
     pub name: String,
     #[schema(format = Email, max_length = 254)]
     pub email: String,
@@ -64,11 +64,22 @@ pub struct CreateUserRequest {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]",
+        nullable = false
+    )]
+    #[serde(default, deserialize_with = "super::present")]
     pub name: Option<String>,
-    #[schema(format = Email, max_length = 254)]
+    #[schema(format = Email, max_length = 254, nullable = false)]
+    #[serde(default, deserialize_with = "super::present")]
     pub email: Option<String>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub role: Option<UserRole>,
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub active: Option<bool>,
 }
 

@@ -59,7 +59,7 @@ pub enum NewIntegration {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewStandardIntegration {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]")]
     pub name: String,
     pub kind: StandardKind,
     #[serde(default)]
@@ -69,7 +69,7 @@ pub struct NewStandardIntegration {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPlatformIntegration {
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 100, pattern = "[^\\s\\u0085\\u001c-\\u001f\\ufeff]")]
     pub name: String,
     pub kind: PlatformKind,
     #[serde(default)]
