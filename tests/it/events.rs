@@ -86,7 +86,11 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
         let expected = match function {
             // Recorded for the worker; a retry goes back to it.
             "receive_webhook" | "retry_delivery" => 202,
-            "change_order_status" | "rotate_integration_secret" | "bulk_stock" => 200,
+            "change_order_status"
+            | "rotate_integration_secret"
+            | "bulk_stock"
+            | "activate_product"
+            | "deactivate_product" => 200,
             "delete_customer_price" => 204,
             _ if method == "POST" => 201,
             _ => 200,

@@ -565,6 +565,15 @@ async fn settings_and_users(r: &mut Recording, d: &Demo) {
         None,
     )
     .await;
+    // The product browser, and taking a product off sale and back.
+    r.call("GET", "/api/v1/products?q=wid", &d.owner, None).await;
+    r.call("GET", "/api/v1/products?active=true&category=widgets", &d.owner, None)
+        .await;
+    let bolt = d.id("BOLT-M8");
+    r.call("POST", &format!("/api/v1/products/{bolt}/deactivate"), &d.owner, None)
+        .await;
+    r.call("POST", &format!("/api/v1/products/{bolt}/activate"), &d.owner, None)
+        .await;
     // A bulk stock change: a batch read, then one transaction.
     let ids = [d.id("WIDGET-001").to_string(), d.id("GADGET-002").to_string()];
     r.call(

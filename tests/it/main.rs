@@ -21,6 +21,7 @@ mod notifications;
 mod order_lists;
 mod order_updates;
 mod order_views;
+mod product_browser;
 mod races;
 mod relay;
 mod settings;

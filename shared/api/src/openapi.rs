@@ -45,6 +45,8 @@ use crate::handlers;
         handlers::integrations::receive_webhook,
         handlers::settings::get_settings,
         handlers::settings::update_settings,
+        handlers::products::activate_product,
+        handlers::products::deactivate_product,
         handlers::customers::list_customers,
         handlers::customers::update_customer,
         handlers::customers::list_customer_prices,

@@ -79,6 +79,8 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/customers/{id}/prices/{product_id}",
         "delete_customer_price",
     ),
+    r("POST", "/api/v1/products/{id}/activate", "activate_product"),
+    r("POST", "/api/v1/products/{id}/deactivate", "deactivate_product"),
     r("POST", "/api/v1/webhooks/{integration_id}/orders", "receive_webhook"),
 ];
 
@@ -126,6 +128,8 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "update_customer" => customers::update_customer(app, req).await,
         "list_customer_prices" => customers::list_customer_prices(app, req).await,
         "delete_customer_price" => customers::delete_customer_price(app, req).await,
+        "activate_product" => products::activate_product(app, req).await,
+        "deactivate_product" => products::deactivate_product(app, req).await,
         "receive_webhook" => integrations::receive_webhook(app, req).await,
         _ => return None,
     })

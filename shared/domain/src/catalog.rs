@@ -103,6 +103,22 @@ pub struct Product {
 }
 
 impl Product {
+    /// What the product browser's `q` finds it by: its SKU, its whole name and category,
+    /// and each word of them.
+    pub fn search_terms(&self) -> std::collections::BTreeSet<String> {
+        let whole = [
+            Some(self.sku.as_str()),
+            Some(self.name.as_str()),
+            self.category.as_deref(),
+        ];
+        search_terms(
+            whole.into_iter().flatten(),
+            [Some(self.name.as_str()), self.category.as_deref()]
+                .into_iter()
+                .flatten(),
+        )
+    }
+
     pub fn threshold(&self, company_default: u32) -> u32 {
         self.low_stock_threshold.unwrap_or(company_default)
     }
@@ -206,33 +222,60 @@ pub struct Customer {
     pub version: u64,
 }
 
-/// The most search terms one customer is indexed under.
+/// The most search terms one customer or product is indexed under.
 pub const MAX_CUSTOMER_TERMS: usize = 24;
+
+/// Prefix-search terms, lower-cased, in priority order (`whole` values first, then the
+/// words of `worded`), at most [`MAX_CUSTOMER_TERMS`]. `#` is dropped: it separates key
+/// parts.
+pub fn search_terms<'a>(
+    whole: impl IntoIterator<Item = &'a str>,
+    worded: impl IntoIterator<Item = &'a str>,
+) -> std::collections::BTreeSet<String> {
+    let clean = |s: &str| s.trim().to_lowercase().replace('#', "");
+    let mut terms: Vec<String> = whole.into_iter().map(clean).collect();
+    for text in worded {
+        terms.extend(
+            text.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase),
+        );
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for t in terms.into_iter().filter(|t| !t.is_empty()) {
+        if out.len() == MAX_CUSTOMER_TERMS {
+            break;
+        }
+        out.insert(t);
+    }
+    out
+}
+
+/// The term a record with `terms` is listed under for `prefix`: the first of its terms
+/// that starts with it. A record with several matching terms is listed once, under this.
+pub fn first_term<'a>(terms: &'a std::collections::BTreeSet<String>, prefix: &str) -> Option<&'a String> {
+    terms
+        .range(prefix.to_owned()..)
+        .next()
+        .filter(|t| t.starts_with(prefix))
+}
 
 impl Customer {
     /// What a prefix search finds this customer by, lower-cased: the whole company name,
     /// each word of the company and contact names, the customer number and the e-mail
     /// address. (`#` is dropped: it separates key parts.)
     pub fn search_terms(&self) -> std::collections::BTreeSet<String> {
-        let clean = |s: &str| s.trim().to_lowercase().replace('#', "");
-        // In priority order: the number, the address and the whole name always fit.
-        let mut terms = vec![clean(&self.customer_number), clean(&self.company_name)];
-        terms.extend(self.email.as_deref().map(clean));
-        for name in std::iter::once(&self.company_name).chain(self.contact_name.as_ref()) {
-            terms.extend(
-                name.split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_lowercase),
-            );
-        }
-        let mut out = std::collections::BTreeSet::new();
-        for t in terms.into_iter().filter(|t| !t.is_empty()) {
-            if out.len() == MAX_CUSTOMER_TERMS {
-                break;
-            }
-            out.insert(t);
-        }
-        out
+        let whole = [
+            Some(&self.customer_number),
+            Some(&self.company_name),
+            self.email.as_ref(),
+        ];
+        search_terms(
+            whole.into_iter().flatten().map(String::as_str),
+            std::iter::once(&self.company_name)
+                .chain(self.contact_name.as_ref())
+                .map(String::as_str),
+        )
     }
 }
 

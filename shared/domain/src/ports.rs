@@ -59,6 +59,8 @@ impl<T> Page<T> {
 
 #[derive(Debug, Clone, Default)]
 pub struct ProductFilter {
+    /// A lower-case prefix of a search term ([`Product::search_terms`]).
+    pub q: Option<String>,
     pub category: Option<String>,
     pub active_only: bool,
     pub in_stock_only: bool,

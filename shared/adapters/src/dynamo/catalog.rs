@@ -29,6 +29,81 @@ enum CatalogGuard {
     Customer,
 }
 
+impl DynamoStore {
+    /// `q`: one query of the term index, the products it names in one `BatchGetItem`,
+    /// then the other filters on that page.
+    async fn search_products(
+        &self,
+        c: &CompanyId,
+        q: &str,
+        filter: &ProductFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression(format!("{GSI1PK} = :pk AND begins_with({GSI1SK}, :p)"))
+            .expression_attribute_values(":pk", av_s(product_terms(c)))
+            .expression_attribute_values(":p", av_s(q))
+            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
+            .limit(i32::try_from(page.limit).unwrap_or(100))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        let next = Self::page_token(out.last_evaluated_key.as_ref());
+        let ids = Self::term_hits(&out.items.unwrap_or_default(), q)
+            .iter()
+            .map(|id| ProductId::parse(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let found = self.batch_get(ids.iter().map(|id| product(c, *id)).collect()).await?;
+        let category = filter.category.as_ref().map(|x| x.to_lowercase());
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(item) = found.get(&product(c, id)) else {
+                continue;
+            };
+            let p: Product = from_item(item.clone())?;
+            let in_category = category.is_none() || p.category.as_ref().map(|x| x.to_lowercase()) == category;
+            if in_category && (!filter.active_only || p.active) && (!filter.in_stock_only || p.stock > 0) {
+                items.push(p);
+            }
+        }
+        Ok(Page { items, next })
+    }
+
+    /// The product's search-term entries after a write: entries for terms it no longer
+    /// has are deleted; every entry is rewritten when the terms change (each carries them
+    /// all).
+    fn put_terms(tx: &mut Tx<CatalogGuard>, before: Option<&Product>, after: &Product) -> Result<(), Error> {
+        let c = &after.company_id;
+        let old = before.map(Product::search_terms).unwrap_or_default();
+        let new = after.search_terms();
+        if old == new {
+            return Ok(());
+        }
+        for gone in old.difference(&new) {
+            tx.delete(
+                product_term(c, after.id, gone),
+                "attribute_exists(PK) OR attribute_not_exists(PK)",
+                Item::new(),
+                Guard::None,
+            )?;
+        }
+        let id = after.id.to_string();
+        for term in &new {
+            tx.put(
+                product_term(c, after.id, term),
+                Self::term_entry(product_terms(c), &id, term, &new),
+                None,
+                Guard::None,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl CatalogStore for DynamoStore {
     async fn create_product(&self, p: &Product, audit: &AuditEntry) -> Result<(), Error> {
@@ -45,6 +120,7 @@ impl CatalogStore for DynamoStore {
             Some((NOT_EXISTS, Item::new())),
             Guard::Rule(CatalogGuard::Sku),
         )?;
+        Self::put_terms(&mut tx, None, p)?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
@@ -93,6 +169,18 @@ impl CatalogStore for DynamoStore {
                 None => remove.extend([GSI2PK, GSI2SK]),
             }
         }
+        if before.active != after.active || sku_changed || before.category != after.category {
+            let index = Self::active_index(after);
+            for (i, (attr, value)) in index.iter().enumerate() {
+                set.push(format!("{attr} = :ai{i}"));
+                vals.insert(format!(":ai{i}"), value.clone());
+            }
+            for attr in [BY_STATUS_PK, BY_STATUS_SK, BY_REP_PK, BY_REP_SK] {
+                if !index.iter().any(|(a, _)| *a == attr) {
+                    remove.push(attr);
+                }
+            }
+        }
         let mut expr = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
@@ -127,6 +215,7 @@ impl CatalogStore for DynamoStore {
                 Guard::Rule(CatalogGuard::Sku),
             )?;
         }
+        Self::put_terms(&mut tx, Some(before), after)?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
@@ -276,13 +365,20 @@ impl CatalogStore for DynamoStore {
         filter: &ProductFilter,
         page: &PageRequest,
     ) -> Result<Page<Product>, Error> {
-        let (index, pk_attr, pk) = match &filter.category {
-            Some(cat) => (GSI2, GSI2PK, products_in_category(company, cat)),
-            None => (GSI1, GSI1PK, products_by_sku(company)),
+        if let Some(q) = &filter.q {
+            return self.search_products(company, q, filter, page).await;
+        }
+        // Only active products carry the active index: `active=true` pages are full.
+        let by_active = filter.active_only;
+        let (index, pk_attr, pk) = match (&filter.category, by_active) {
+            (Some(cat), true) => (BY_REP, BY_REP_PK, products_active_in_category(company, cat)),
+            (None, true) => (BY_STATUS, BY_STATUS_PK, products_active(company)),
+            (Some(cat), false) => (GSI2, GSI2PK, products_in_category(company, cat)),
+            (None, false) => (GSI1, GSI1PK, products_by_sku(company)),
         };
         let mut conditions = Vec::new();
         let mut vals = values([(":pk", av_s(pk))]);
-        if filter.active_only {
+        if filter.active_only && !by_active {
             conditions.push("active = :t");
             vals.insert(":t".into(), AttributeValue::Bool(true));
         }
@@ -344,15 +440,6 @@ impl DynamoStore {
         }
         Ok(item)
     }
-
-    fn term_item(customer: &Customer, term: &str) -> Item {
-        values([
-            (TYPE, av_s("CUSTOMER_TERM")),
-            ("customer_id", av_s(customer.id.to_string())),
-            (GSI1PK, av_s(customer_terms(&customer.company_id))),
-            (GSI1SK, av_s(format!("{term}#{}", customer.id))),
-        ])
-    }
 }
 
 #[async_trait]
@@ -386,15 +473,10 @@ impl CustomerStore for DynamoStore {
             None => rows.into_iter().map(from_item).collect::<Result<_, _>>()?,
             Some(_) => {
                 // Term entries: the customers they name, once each, in term order.
-                let mut ids: Vec<CustomerId> = Vec::new();
-                for row in &rows {
-                    if let Some(AttributeValue::S(id)) = row.get("customer_id") {
-                        let id = CustomerId::parse(id)?;
-                        if !ids.contains(&id) {
-                            ids.push(id);
-                        }
-                    }
-                }
+                let ids = Self::term_hits(&rows, prefix.unwrap_or_default())
+                    .iter()
+                    .map(|id| CustomerId::parse(id))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let found = self
                     .batch_get(ids.iter().map(|id| keys::customer(c, *id)).collect())
                     .await?;
@@ -420,6 +502,7 @@ impl CustomerStore for DynamoStore {
             Guard::Rule(CatalogGuard::Version),
         )?;
         let (old, new) = (before.search_terms(), after.search_terms());
+        let id = after.id.to_string();
         for gone in old.difference(&new) {
             // A customer written before search terms existed has none to delete.
             tx.delete(
@@ -429,10 +512,15 @@ impl CustomerStore for DynamoStore {
                 Guard::None,
             )?;
         }
-        for added in new.difference(&old) {
+        // Every entry carries all the terms, so all are rewritten when any changes.
+        for term in old
+            .intersection(&new)
+            .filter(|_| old != new)
+            .chain(new.difference(&old))
+        {
             tx.put(
-                customer_term(c, after.id, added),
-                Self::term_item(after, added),
+                customer_term(c, after.id, term),
+                Self::term_entry(customer_terms(c), &id, term, &new),
                 None,
                 Guard::None,
             )?;
@@ -522,10 +610,11 @@ impl CustomerStore for DynamoStore {
             Some((NOT_EXISTS, Item::new())),
             Guard::Rule(CatalogGuard::Customer),
         )?;
-        for term in customer.search_terms() {
+        let terms = customer.search_terms();
+        for term in &terms {
             tx.put(
-                customer_term(&c, customer.id, &term),
-                Self::term_item(&customer, &term),
+                customer_term(&c, customer.id, term),
+                Self::term_entry(customer_terms(&c), &customer.id.to_string(), term, &terms),
                 None,
                 Guard::None,
             )?;

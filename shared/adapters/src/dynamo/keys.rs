@@ -225,3 +225,20 @@ pub fn customer_terms(c: &CompanyId) -> String {
 pub fn customer_term(c: &CompanyId, id: CustomerId, term: &str) -> (String, String) {
     (customer(c, id).0, format!("TERM#{term}"))
 }
+/// The company's product search terms (GSI1), `<term>#<product id>`.
+pub fn product_terms(c: &CompanyId) -> String {
+    format!("C#{c}#PRODUCTS#TERMS")
+}
+/// One search term of one product, in the product's partition.
+pub fn product_term(c: &CompanyId, id: ProductId, term: &str) -> (String, String) {
+    (product(c, id).0, format!("TERM#{term}"))
+}
+/// Active products by SKU, on the (overloaded) `ByStatus` index: only active products
+/// carry it, so `?active=true` pages are full.
+pub fn products_active(c: &CompanyId) -> String {
+    format!("C#{c}#PRODUCTS#ACTIVE")
+}
+/// One category's active products by SKU, on the (overloaded) `ByRep` index.
+pub fn products_active_in_category(c: &CompanyId, category: &str) -> String {
+    format!("{}#ACTIVE", products_in_category(c, category))
+}

@@ -212,7 +212,64 @@ impl DynamoStore {
             item.insert(GSI2PK.into(), av_s(products_in_category(&p.company_id, cat)));
             item.insert(GSI2SK.into(), av_s(p.sku.key()));
         }
+        for (attr, value) in Self::active_index(p) {
+            item.insert(attr.into(), value);
+        }
         Ok(item)
+    }
+
+    /// The active-product index attributes of `p`: none when it is inactive.
+    pub(crate) fn active_index(p: &Product) -> Vec<(&'static str, AttributeValue)> {
+        let mut out = Vec::new();
+        if p.active {
+            out.push((BY_STATUS_PK, av_s(products_active(&p.company_id))));
+            out.push((BY_STATUS_SK, av_s(p.sku.key())));
+            if let Some(cat) = &p.category {
+                out.push((BY_REP_PK, av_s(products_active_in_category(&p.company_id, cat))));
+                out.push((BY_REP_SK, av_s(p.sku.key())));
+            }
+        }
+        out
+    }
+
+    /// A search term item of a product or customer: which record, and all its terms (so a
+    /// reader lists it once, under its first matching term).
+    pub(crate) fn term_entry(
+        partition: String,
+        record: &str,
+        term: &str,
+        terms: &std::collections::BTreeSet<String>,
+    ) -> Item {
+        values([
+            (TYPE, av_s("TERM")),
+            ("record_id", av_s(record)),
+            (
+                "terms",
+                AttributeValue::L(terms.iter().map(|t| av_s(t.as_str())).collect()),
+            ),
+            (GSI1PK, av_s(partition)),
+            (GSI1SK, av_s(format!("{term}#{record}"))),
+        ])
+    }
+
+    /// The records a page of term entries names for `prefix`, once each (entries under a
+    /// term other than the record's first matching one are skipped), in term order.
+    pub(crate) fn term_hits(rows: &[Item], prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for row in rows {
+            let (Some(AttributeValue::S(id)), Some(AttributeValue::S(sort)), Some(AttributeValue::L(terms))) =
+                (row.get("record_id"), row.get(GSI1SK), row.get("terms"))
+            else {
+                continue;
+            };
+            let terms: std::collections::BTreeSet<String> =
+                terms.iter().filter_map(|t| t.as_s().ok().cloned()).collect();
+            let term = sort.strip_suffix(&format!("#{id}")).unwrap_or_default();
+            if oms_domain::catalog::first_term(&terms, prefix).map(String::as_str) == Some(term) && !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+        out
     }
 
     fn audit_put<T: Clone>(tx: &mut Tx<T>, a: &AuditEntry) -> Result<(), Error> {

@@ -580,8 +580,36 @@ impl CatalogStore for MemoryStore {
         page: &PageRequest,
     ) -> Result<Page<Product>, Error> {
         let s = self.lock();
-        let start = page.after.clone().unwrap_or_default();
         let category = filter.category.as_ref().map(|c| c.to_lowercase());
+        let in_category = |p: &Product| category.is_none() || p.category.as_ref().map(|x| x.to_lowercase()) == category;
+        // As the DynamoDB store: `q` reads the term index (first matching term, then id) and
+        // filters that page; `active` alone reads the active products' own index (full pages).
+        if let Some(q) = &filter.q {
+            let rows = s
+                .products
+                .values()
+                .filter(|p| &p.company_id == company)
+                .filter_map(|p| {
+                    let terms = p.search_terms();
+                    oms_domain::catalog::first_term(&terms, q).map(|t| (format!("{t}#{}", p.id), p.clone()))
+                })
+                .collect();
+            let mut found = Page::of_keyed(rows, false, page);
+            found.items.retain(|p| {
+                in_category(p) && (!filter.active_only || p.active) && (!filter.in_stock_only || p.stock > 0)
+            });
+            return Ok(found);
+        }
+        if filter.active_only && !filter.in_stock_only {
+            let rows = s
+                .products
+                .values()
+                .filter(|p| &p.company_id == company && p.active && in_category(p))
+                .map(|p| (p.sku.key(), p.clone()))
+                .collect();
+            return Ok(Page::of_keyed(rows, false, page));
+        }
+        let start = page.after.clone().unwrap_or_default();
         let mut items = Vec::new();
         let mut next = None;
         // Mirrors the DynamoDB query: `limit` index entries are read, then filtered.

@@ -64,12 +64,15 @@ pub async fn get_product(app: &App, req: Request) -> Response<Body> {
     .await
 }
 
-/// Products in SKU order, or one category's; optionally only active / in-stock ones.
-/// Each page is one `Query`; with `active`/`in_stock` a page may hold fewer than
+/// Products in SKU order, or one category's; optionally only active / in-stock ones, or
+/// those `q` finds (the order form's product browser). Each page is one `Query`:
+/// `active=true` reads the active products' own index (full pages); `in_stock`, and any
+/// filter with `q`, is applied to the page read, so such a page may hold fewer than
 /// `per_page` items while `links.next` is still set.
 #[utoipa::path(
     get, path = "/api/v1/products", tag = "products", operation_id = "list_products",
     params(
+        ("q" = Option<String>, Query, min_length = 1, max_length = 100, description = "A prefix (case-insensitive) of the SKU, the name or the category, or of a word of them."),
         ("category" = Option<String>, Query, description = "Only this category (case-insensitive)."),
         ("active" = Option<bool>, Query, description = "true: only active products."),
         ("in_stock" = Option<bool>, Query, description = "true: only products with stock > 0."),
@@ -87,12 +90,14 @@ pub async fn list_products(app: &App, req: Request) -> Response<Body> {
     run("list_products", &req, async {
         let actor = actor(&req)?;
         let filter = ProductFilter {
+            q: query(&req, "q"),
             category: query(&req, "category").filter(|c| !c.trim().is_empty()),
             active_only: bool_query(&req, "active")?.unwrap_or(false),
             in_stock_only: bool_query(&req, "in_stock")?.unwrap_or(false),
         };
         let scope = format!(
-            "products|{:?}|{}|{}",
+            "products|{:?}|{:?}|{}|{}",
+            filter.q.as_deref().map(str::to_lowercase),
             filter.category.as_deref().map(str::to_lowercase),
             filter.active_only,
             filter.in_stock_only
@@ -188,6 +193,49 @@ pub async fn bulk_stock(app: &App, req: Request) -> Response<Body> {
         let actor = actor(&req)?;
         let (body, _): (BulkStockRequest, _) = json_body(&req)?;
         Ok(ok(StatusCode::OK, uc::bulk_stock(&app.deps, &actor, body).await?))
+    })
+    .await
+}
+
+/// Put a product on sale again: listed to buyers, orderable.
+#[utoipa::path(
+    post, path = "/api/v1/products/{id}/activate", tag = "products", operation_id = "activate_product",
+    params(("id" = String, Path, format = Uuid, description = "Product id (UUID); anything else is 404")),
+    responses(
+        (status = 200, description = "The product, active.", body = Data<Product>),
+        (status = 403, description = "The role lacks products:write.", body = ErrorBody),
+        (status = 404, description = "No such product for this company.", body = ErrorBody),
+        (status = 409, description = "version_conflict: changed meanwhile; retry.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn activate_product(app: &App, req: Request) -> Response<Body> {
+    run("activate_product", &req, async {
+        let actor = actor(&req)?;
+        let id = path_id(&req, "id", "product", ProductId::parse)?;
+        Ok(ok(StatusCode::OK, uc::set_active(&app.deps, &actor, id, true).await?))
+    })
+    .await
+}
+
+/// Take a product off sale: hidden from buyers; orders already placed keep it; a new
+/// order for it is refused.
+#[utoipa::path(
+    post, path = "/api/v1/products/{id}/deactivate", tag = "products", operation_id = "deactivate_product",
+    params(("id" = String, Path, format = Uuid, description = "Product id (UUID); anything else is 404")),
+    responses(
+        (status = 200, description = "The product, inactive.", body = Data<Product>),
+        (status = 403, description = "The role lacks products:write.", body = ErrorBody),
+        (status = 404, description = "No such product for this company.", body = ErrorBody),
+        (status = 409, description = "version_conflict: changed meanwhile; retry.", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn deactivate_product(app: &App, req: Request) -> Response<Body> {
+    run("deactivate_product", &req, async {
+        let actor = actor(&req)?;
+        let id = path_id(&req, "id", "product", ProductId::parse)?;
+        Ok(ok(StatusCode::OK, uc::set_active(&app.deps, &actor, id, false).await?))
     })
     .await
 }

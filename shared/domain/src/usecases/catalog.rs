@@ -229,6 +229,13 @@ pub async fn list_products(
     if actor.customer_id.is_some() {
         filter.active_only = true;
     }
+    if let Some(q) = filter.q.take() {
+        let q = super::blank_trimmed(&q).to_lowercase().replace('#', "");
+        if q.is_empty() || q.chars().count() > 100 {
+            return Err(Error::invalid("q", "q is 1-100 characters"));
+        }
+        filter.q = Some(q);
+    }
     deps.store.list_products(&actor.company_id, &filter, &page).await
 }
 
@@ -653,6 +660,35 @@ pub async fn bulk_stock(deps: &Deps, actor: &Actor, req: BulkStockRequest) -> Re
                 tracing::info!(moved = moved.len(), "bulk stock change raced; recomputing");
                 continue;
             }
+        }
+    }
+    Err(Error::Contention)
+}
+
+/// Activates or deactivates a product (audited `ProductUpdated`); already so is a no-op.
+pub async fn set_active(deps: &Deps, actor: &Actor, id: ProductId, active: bool) -> Result<Product, Error> {
+    actor.require(Permission::ProductsWrite)?;
+    for _ in 0..ADJUST_ATTEMPTS {
+        let current = deps
+            .store
+            .get_product(&actor.company_id, id)
+            .await?
+            .ok_or_else(|| Error::not_found("product", id))?;
+        if current.active == active {
+            return Ok(current);
+        }
+        let req = UpdateProductRequest {
+            active: Some(active),
+            expected_version: Some(current.version),
+            ..UpdateProductRequest::default()
+        };
+        match update_product(deps, actor, id, req).await {
+            // Another edit landed in between: re-read and decide again.
+            Err(Error::Conflict {
+                code: "version_conflict",
+                ..
+            }) => continue,
+            other => return other,
         }
     }
     Err(Error::Contention)
