@@ -29,5 +29,6 @@ mod sqs_ses;
 mod stock_edits;
 mod store_contract;
 mod support;
+mod tenants;
 mod users;
 mod webhooks;
