@@ -10,7 +10,7 @@ use oms_domain::ids::CompanyId;
 use oms_domain::ports::{AuditFilter, AuditStore, Page, PageRequest};
 
 use super::keys::*;
-use super::{av_s, from_item, DynamoStore, Item};
+use super::{av_s, DynamoStore, Item};
 
 #[async_trait]
 impl AuditStore for DynamoStore {
@@ -58,9 +58,7 @@ impl AuditStore for DynamoStore {
             .set_index_name(index.map(str::to_owned))
             .key_condition_expression(key)
             .set_expression_attribute_values(Some(vals))
-            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
-            .scan_index_forward(false)
-            .limit(i32::try_from(page.limit).unwrap_or(100));
+            .scan_index_forward(false);
         if !filters.is_empty() {
             q = q.filter_expression(filters.join(" AND "));
             if f.action.is_some() {
@@ -70,14 +68,6 @@ impl AuditStore for DynamoStore {
                 q = q.expression_attribute_names("#entity", "entity");
             }
         }
-        let out = q.send().await.map_err(Error::internal)?;
-        let next = Self::page_token(out.last_evaluated_key.as_ref());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        self.one_page(c, q, page).await
     }
 }

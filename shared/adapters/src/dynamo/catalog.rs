@@ -39,21 +39,16 @@ impl DynamoStore {
         filter: &ProductFilter,
         page: &PageRequest,
     ) -> Result<Page<Product>, Error> {
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
             .key_condition_expression(format!("{GSI1PK} = :pk AND begins_with({GSI1SK}, :p)"))
             .expression_attribute_values(":pk", av_s(product_terms(c)))
-            .expression_attribute_values(":p", av_s(q))
-            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
-            .limit(i32::try_from(page.limit).unwrap_or(100))
-            .send()
-            .await
-            .map_err(Error::internal)?;
-        let next = Self::page_token(out.last_evaluated_key.as_ref());
-        let ids = Self::term_hits(&out.items.unwrap_or_default(), q)
+            .expression_attribute_values(":p", av_s(q));
+        let Page { items: rows, next } = self.page_rows(c, query, page).await?;
+        let ids = Self::term_hits(&rows, q)
             .iter()
             .map(|id| ProductId::parse(id))
             .collect::<Result<Vec<_>, _>>()?;
@@ -386,27 +381,15 @@ impl CatalogStore for DynamoStore {
             conditions.push("stock > :zero");
             vals.insert(":zero".into(), n(0));
         }
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index)
             .key_condition_expression(format!("{pk_attr} = :pk"))
             .set_filter_expression((!conditions.is_empty()).then(|| conditions.join(" AND ")))
-            .set_expression_attribute_values(Some(vals))
-            .set_exclusive_start_key(Self::start_key(company, page.after.as_ref())?)
-            .limit(i32::try_from(page.limit).unwrap_or(100))
-            .send()
-            .await
-            .map_err(Error::internal)?;
-        let next = Self::page_token(out.last_evaluated_key.as_ref());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+            .set_expression_attribute_values(Some(vals));
+        self.one_page(company, query, page).await
     }
 
     async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
@@ -450,13 +433,7 @@ impl CustomerStore for DynamoStore {
         prefix: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Customer>, Error> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
-            .limit(i32::try_from(page.limit).unwrap_or(100));
+        let query = self.client.query().table_name(&self.table).index_name(GSI1);
         let query = match prefix {
             None => query
                 .key_condition_expression(format!("{GSI1PK} = :pk"))
@@ -466,9 +443,7 @@ impl CustomerStore for DynamoStore {
                 .expression_attribute_values(":pk", av_s(customer_terms(c)))
                 .expression_attribute_values(":p", av_s(p)),
         };
-        let out = query.send().await.map_err(Error::internal)?;
-        let next = Self::page_token(out.last_evaluated_key.as_ref());
-        let rows = out.items.unwrap_or_default();
+        let Page { items: rows, next } = self.page_rows(c, query, page).await?;
         let items = match prefix {
             None => rows.into_iter().map(from_item).collect::<Result<_, _>>()?,
             Some(_) => {
@@ -541,26 +516,14 @@ impl CustomerStore for DynamoStore {
         id: CustomerId,
         page: &PageRequest,
     ) -> Result<Page<PriceOverride>, Error> {
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", av_s(keys::customer(c, id).0))
-            .expression_attribute_values(":prefix", av_s(PRICE_PREFIX))
-            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
-            .limit(i32::try_from(page.limit).unwrap_or(100))
-            .send()
-            .await
-            .map_err(Error::internal)?;
-        let next = Self::page_token(out.last_evaluated_key.as_ref());
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+            .expression_attribute_values(":prefix", av_s(PRICE_PREFIX));
+        self.one_page(c, query, page).await
     }
 
     async fn delete_price_override(

@@ -193,29 +193,15 @@ impl IntegrationStore for DynamoStore {
             None => (GSI1, GSI1PK, deliveries_of(c, integration)),
             Some(s) => (GSI2, GSI2PK, deliveries_in(c, integration, s.as_str())),
         };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index)
             .key_condition_expression(format!("{pk_attr} = :pk"))
             .expression_attribute_values(":pk", av_s(pk))
-            .scan_index_forward(false)
-            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
-            .limit(i32::try_from(page.limit).unwrap_or(100))
-            .send()
-            .await
-            .map_err(Error::internal)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: Self::page_token(out.last_evaluated_key.as_ref()),
-        })
+            .scan_index_forward(false);
+        self.one_page(c, query, page).await
     }
 
     async fn update_delivery(&self, d: &Delivery) -> Result<bool, Error> {

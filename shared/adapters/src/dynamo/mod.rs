@@ -32,8 +32,8 @@ use oms_domain::order::Order;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::plan::EffectPlan;
 use oms_domain::ports::{
-    CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderStore, OriginKey, PlacementKeys,
-    PlacementSnapshot, SettingsStore,
+    CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OrderStore, OriginKey, Page, PageRequest,
+    PlacementKeys, PlacementSnapshot, SettingsStore,
 };
 use oms_domain::settings::CompanySettings;
 
@@ -180,6 +180,38 @@ impl DynamoStore {
 
     /// Every page of a query whose result is bounded by one entity (a customer's price
     /// list, one role's users), mapped to `T`.
+    /// One page of `query`: from the page token, at most `page.limit` items, decoded, with
+    /// the token of the next page.
+    async fn one_page<T: DeserializeOwned>(
+        &self,
+        company: &CompanyId,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        page: &PageRequest,
+    ) -> Result<Page<T>, Error> {
+        let out = self.page_rows(company, query, page).await?;
+        let items = out.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: out.next })
+    }
+
+    /// [`DynamoStore::one_page`], undecoded (index entries that name records).
+    async fn page_rows(
+        &self,
+        company: &CompanyId,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        page: &PageRequest,
+    ) -> Result<Page<Item>, Error> {
+        let out = query
+            .set_exclusive_start_key(Self::start_key(company, page.after.as_ref())?)
+            .limit(i32::try_from(page.limit).unwrap_or(100))
+            .send()
+            .await
+            .map_err(Error::internal)?;
+        Ok(Page {
+            next: Self::page_token(out.last_evaluated_key.as_ref()),
+            items: out.items.unwrap_or_default(),
+        })
+    }
+
     async fn query_all<T: DeserializeOwned>(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,

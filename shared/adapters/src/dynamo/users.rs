@@ -80,28 +80,14 @@ impl UserStore for DynamoStore {
 
     async fn list_users(&self, c: &CompanyId, active: bool, page: &PageRequest) -> Result<Page<User>, Error> {
         let partition = if active { users_by_role(c) } else { inactive_users(c) };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
             .key_condition_expression(format!("{GSI1PK} = :pk"))
-            .expression_attribute_values(":pk", av_s(partition))
-            .set_exclusive_start_key(Self::start_key(c, page.after.as_ref())?)
-            .limit(i32::try_from(page.limit).unwrap_or(100))
-            .send()
-            .await
-            .map_err(Error::internal)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            next: Self::page_token(out.last_evaluated_key.as_ref()),
-        })
+            .expression_attribute_values(":pk", av_s(partition));
+        self.one_page(c, query, page).await
     }
 
     async fn update_user(
