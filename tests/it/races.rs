@@ -7,6 +7,7 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use oms_adapters::dynamo::{create_table, DynamoStore};
+use oms_api::app::SDK_MAX_ATTEMPTS;
 use oms_api::App;
 use oms_tests::sdk::{Fault, FaultInjector};
 use oms_tests::{dynamodb_endpoint, on_both_adapters, Backend, TestApp};
@@ -160,6 +161,29 @@ async fn with_faults() -> Option<(TestApp, FaultInjector)> {
     Some((app, faults))
 }
 
+/// A table throttled past every one of the SDK's attempts answers `503 contention` with
+/// `Retry-After` (a busy table, retry), not a 500, and nothing is written; the next
+/// request goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_past_the_sdk_retries_is_a_retryable_503() {
+    let Some((app, faults)) = with_faults().await else {
+        return;
+    };
+    let d = demo(&app).await;
+    let before = app.counts(&d.t.company).await;
+    let order = json!({"items": [{"sku": "WIDGET-001", "quantity": 1}]});
+    faults.next("BatchGetItem", Fault::Throttling, SDK_MAX_ATTEMPTS);
+    let r = app.call("POST", ORDERS, &d.buyer, Some(order.clone())).await;
+    assert_eq!((r.status.as_u16(), r.code()), (503, "contention"), "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+    assert_eq!(app.counts(&d.t.company).await, before);
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, 120);
+    // One throttle fewer than the attempts: the SDK absorbs it.
+    faults.next("BatchGetItem", Fault::Throttling, SDK_MAX_ATTEMPTS - 1);
+    let r = app.call("POST", ORDERS, &d.buyer, Some(order)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
 /// The order's transaction commits but its answer is lost (DynamoDB says "in progress", or
 /// a 500) on every one of the SDK's own attempts, so the store's retry takes over: the
 /// caller still hears 201, and exactly one order and one stock move exist.
@@ -173,8 +197,8 @@ async fn a_commit_whose_answer_was_lost_is_reported_as_what_happened() {
         .into_iter()
         .enumerate()
     {
-        // The SDK makes 3 attempts, each answered by the fault; the store then retries.
-        faults.next("TransactWriteItems", fault, 3);
+        // Every one of the SDK's attempts is answered by the fault; the store then retries.
+        faults.next("TransactWriteItems", fault, SDK_MAX_ATTEMPTS);
         let r = app
             .call(
                 "POST",
@@ -191,7 +215,7 @@ async fn a_commit_whose_answer_was_lost_is_reported_as_what_happened() {
             "{fault:?}: taken once"
         );
     }
-    assert_eq!(faults.injected(), 6);
+    assert_eq!(faults.injected(), u64::from(2 * SDK_MAX_ATTEMPTS));
     // An order change whose answer was lost is reported as done too.
     let placed = app
         .call(
@@ -202,7 +226,7 @@ async fn a_commit_whose_answer_was_lost_is_reported_as_what_happened() {
         )
         .await;
     let id = placed.body["data"]["id"].as_str().unwrap_or_default().to_owned();
-    faults.next("TransactWriteItems", Fault::TransactionInProgress, 3);
+    faults.next("TransactWriteItems", Fault::TransactionInProgress, SDK_MAX_ATTEMPTS);
     let r = app
         .call(
             "POST",

@@ -13,7 +13,7 @@ use oms_domain::usecases::catalog::version_conflict;
 
 use super::keys::{self, *};
 use super::tx::{n, Guard, Tx};
-use super::{av_s, from_item, key_of, names, to_item, values, DynamoStore, Item, NOT_EXISTS};
+use super::{av_s, from_item, key_of, names, sdk_error, to_item, values, DynamoStore, Item, NOT_EXISTS};
 
 /// The stock of a product item as a failed condition saw it.
 fn stock_of(old: Option<Item>) -> Option<u32> {
@@ -557,7 +557,7 @@ impl CustomerStore for DynamoStore {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(Error::internal)?
+            .map_err(sdk_error)?
             .attributes
             .and_then(|a| {
                 a.get("seq")

@@ -16,7 +16,7 @@ use oms_domain::ports::{IntegrationStore, Page, PageRequest, RecordedDelivery};
 
 use super::keys::*;
 use super::tx::{n, Guard, Tx};
-use super::{av_s, from_item, to_item, values, DynamoStore, Item, NOT_EXISTS};
+use super::{av_s, from_item, sdk_error, to_item, values, DynamoStore, Item, NOT_EXISTS};
 
 #[derive(Clone, Debug)]
 enum Claim {
@@ -63,7 +63,7 @@ impl DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 }
@@ -280,7 +280,7 @@ impl IntegrationStore for DynamoStore {
             .limit(1)
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         let found = out.items.unwrap_or_default().into_iter().next();
         found
             .and_then(|i| i.get("id").and_then(|v| v.as_s().ok()).cloned())
@@ -308,7 +308,7 @@ impl IntegrationStore for DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 }

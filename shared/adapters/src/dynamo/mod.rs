@@ -74,6 +74,24 @@ fn names<const N: usize>(pairs: [(&str, &str); N]) -> HashMap<String, String> {
 
 const NOT_EXISTS: &str = "attribute_not_exists(PK)";
 
+/// A DynamoDB call that failed after the SDK's retries. Throttling is a busy table, not a
+/// bug: it is answered `503 contention` with `Retry-After`, so the caller retries; anything
+/// else is an internal error (logged with its cause, never shown).
+pub(crate) fn sdk_error<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    match e.code() {
+        Some("ThrottlingException" | "ProvisionedThroughputExceededException" | "RequestLimitExceeded") => {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "DynamoDB throttled past the SDK's retries");
+            Error::Contention
+        }
+        _ => Error::internal(e),
+    }
+}
+
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
@@ -124,7 +142,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         self.stats.record(u64::from(out.item.is_some()));
         Ok(out.item)
     }
@@ -151,7 +169,7 @@ impl DynamoStore {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(Error::internal)?;
+                    .map_err(sdk_error)?;
                 for item in out
                     .responses
                     .unwrap_or_default()
@@ -205,7 +223,7 @@ impl DynamoStore {
             .limit(i32::try_from(page.limit).unwrap_or(100))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         Ok(Page {
             next: Self::page_token(out.last_evaluated_key.as_ref()),
             items: out.items.unwrap_or_default(),
@@ -224,7 +242,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(Error::internal)?;
+                .map_err(sdk_error)?;
             for item in page.items.unwrap_or_default() {
                 out.push(from_item(item)?);
             }
@@ -405,7 +423,7 @@ impl SettingsStore for DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use oms_domain::ports::{EmailClaim, NotificationStore, OutboxStore, RelayClaim};
 
 use super::keys::*;
 use super::tx::n;
-use super::{av_s, from_item, key_of, values, DynamoStore};
+use super::{av_s, from_item, key_of, sdk_error, values, DynamoStore};
 
 /// The pending and parked partitions of the outbox index.
 const PENDING: &str = "PENDING#";
@@ -42,7 +42,7 @@ impl OutboxStore for DynamoStore {
                 .limit(i32::try_from(left).unwrap_or(100))
                 .send()
                 .await
-                .map_err(Error::internal)?;
+                .map_err(sdk_error)?;
             for item in page.items.unwrap_or_default() {
                 out.push(from_item(item)?);
             }
@@ -109,7 +109,7 @@ impl OutboxStore for DynamoStore {
             .expression_attribute_values(":now", av_s(now.to_rfc3339()))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -126,7 +126,7 @@ impl OutboxStore for DynamoStore {
             .expression_attribute_values(":reason", av_s(reason))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -141,7 +141,7 @@ impl OutboxStore for DynamoStore {
             .limit(i32::try_from(limit).unwrap_or(100))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         page.items.unwrap_or_default().into_iter().map(from_item).collect()
     }
 }
@@ -248,7 +248,7 @@ impl NotificationStore for DynamoStore {
             .expression_attribute_values(":claim", av_s(claim))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use oms_domain::order::{Order, OrderStatus};
 use oms_domain::ports::{OrderReadStore, Page, PageRequest};
 
 use super::keys::*;
-use super::{av_s, from_item, DynamoStore, Item};
+use super::{av_s, from_item, sdk_error, DynamoStore, Item};
 
 /// A page stops after this many `Query` calls even if filters left it short; `links.next`
 /// then continues where it stopped. This bounds the cost of filters no index serves.
@@ -297,7 +297,7 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(vals))
             .send()
             .await
-            .map_err(Error::internal)?;
+            .map_err(sdk_error)?;
         let scanned = u64::try_from(out.scanned_count).unwrap_or(0);
         self.stats.record(scanned);
         Ok((

@@ -15,7 +15,7 @@ use oms_domain::ports::{Page, PageRequest};
 
 use super::keys::*;
 use super::reads::{decode, encode, Filter, Segment, MAX_QUERIES_PER_PAGE};
-use super::{av_s, from_item, DynamoStore, Item};
+use super::{av_s, from_item, sdk_error, DynamoStore, Item};
 
 /// An order's search entries: one item per word, under the word's first letter, in the
 /// company's partitions and, for an order with a customer, again in that customer's.
@@ -169,7 +169,7 @@ impl DynamoStore {
                     .request_items(&self.table, pending)
                     .send()
                     .await
-                    .map_err(Error::internal)?;
+                    .map_err(sdk_error)?;
                 pending = out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.table))

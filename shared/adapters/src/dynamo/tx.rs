@@ -179,10 +179,10 @@ impl<T: Clone> Tx<T> {
                 continue;
             }
             let SdkError::ServiceError(se) = &err else {
-                return Err(Error::internal(err));
+                return Err(super::sdk_error(err));
             };
             let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() else {
-                return Err(Error::internal(err));
+                return Err(super::sdk_error(err));
             };
             let reasons = tc.cancellation_reasons();
             let mut failed = Vec::new();
