@@ -68,29 +68,46 @@ impl DynamoStore {
         Ok(Page { items, next })
     }
 
-    /// The product's search-term entries after a write: entries for terms it no longer
-    /// has are deleted; every entry is rewritten when the terms change (each carries them
-    /// all).
+    /// The product's search-term entries after a write (see [`DynamoStore::write_terms`]).
     fn put_terms(tx: &mut Tx<CatalogGuard>, before: Option<&Product>, after: &Product) -> Result<(), Error> {
         let c = &after.company_id;
-        let old = before.map(Product::search_terms).unwrap_or_default();
-        let new = after.search_terms();
+        Self::write_terms(
+            tx,
+            &before.map(Product::search_terms).unwrap_or_default(),
+            &after.search_terms(),
+            |t| product_term(c, after.id, t),
+            &product_terms(c),
+            &after.id.to_string(),
+        )
+    }
+
+    /// A record's search-term entries after a write: entries for terms it no longer has
+    /// are deleted, and every entry is rewritten when the terms change (each carries them
+    /// all). Nothing is written when they did not change.
+    fn write_terms(
+        tx: &mut Tx<CatalogGuard>,
+        old: &std::collections::BTreeSet<String>,
+        new: &std::collections::BTreeSet<String>,
+        key: impl Fn(&str) -> (String, String),
+        partition: &str,
+        record: &str,
+    ) -> Result<(), Error> {
         if old == new {
             return Ok(());
         }
-        for gone in old.difference(&new) {
+        for gone in old.difference(new) {
+            // A record written before search terms existed has none to delete.
             tx.delete(
-                product_term(c, after.id, gone),
+                key(gone),
                 "attribute_exists(PK) OR attribute_not_exists(PK)",
                 Item::new(),
                 Guard::None,
             )?;
         }
-        let id = after.id.to_string();
-        for term in &new {
+        for term in new {
             tx.put(
-                product_term(c, after.id, term),
-                Self::term_entry(product_terms(c), &id, term, &new),
+                key(term),
+                Self::term_entry(partition.to_owned(), record, term, new),
                 None,
                 Guard::None,
             )?;
@@ -476,30 +493,14 @@ impl CustomerStore for DynamoStore {
             Some(("version = :v", values([(":v", n(before.version))]))),
             Guard::Rule(CatalogGuard::Version),
         )?;
-        let (old, new) = (before.search_terms(), after.search_terms());
-        let id = after.id.to_string();
-        for gone in old.difference(&new) {
-            // A customer written before search terms existed has none to delete.
-            tx.delete(
-                customer_term(c, after.id, gone),
-                "attribute_exists(PK) OR attribute_not_exists(PK)",
-                Item::new(),
-                Guard::None,
-            )?;
-        }
-        // Every entry carries all the terms, so all are rewritten when any changes.
-        for term in old
-            .intersection(&new)
-            .filter(|_| old != new)
-            .chain(new.difference(&old))
-        {
-            tx.put(
-                customer_term(c, after.id, term),
-                Self::term_entry(customer_terms(c), &id, term, &new),
-                None,
-                Guard::None,
-            )?;
-        }
+        Self::write_terms(
+            &mut tx,
+            &before.search_terms(),
+            &after.search_terms(),
+            |t| customer_term(c, after.id, t),
+            &customer_terms(c),
+            &after.id.to_string(),
+        )?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
@@ -573,15 +574,14 @@ impl CustomerStore for DynamoStore {
             Some((NOT_EXISTS, Item::new())),
             Guard::Rule(CatalogGuard::Customer),
         )?;
-        let terms = customer.search_terms();
-        for term in &terms {
-            tx.put(
-                customer_term(&c, customer.id, term),
-                Self::term_entry(customer_terms(&c), &customer.id.to_string(), term, &terms),
-                None,
-                Guard::None,
-            )?;
-        }
+        Self::write_terms(
+            &mut tx,
+            &Default::default(),
+            &customer.search_terms(),
+            |t| customer_term(&c, customer.id, t),
+            &customer_terms(&c),
+            &customer.id.to_string(),
+        )?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(customer),

@@ -551,18 +551,7 @@ fn from_shopify(o: &Value) -> Result<WebhookOrder, String> {
             contact_name: name(c),
             phone: s(&o["phone"]).or_else(|| s(&c["phone"])),
         },
-        items: o["line_items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| WebhookItem {
-                product_id: None,
-                sku: s(&l["sku"]),
-                quantity: l["quantity"].as_i64().unwrap_or(0),
-                unit_price: amount(&l["price"]),
-                notes: None,
-            })
-            .collect(),
+        items: platform_items(o),
         shipping_address: address(&o["shipping_address"]),
         billing_address: address(&o["billing_address"]),
         shipping_method: o["shipping_lines"][0]["title"].as_str().map(str::to_owned),
@@ -572,6 +561,23 @@ fn from_shopify(o: &Value) -> Result<WebhookOrder, String> {
         financial_status: s(&o["financial_status"]),
         notes: s(&o["note"]),
     })
+}
+
+/// The `line_items` of a Shopify or WooCommerce order (both name them the same way:
+/// `sku`, `quantity`, `price`).
+fn platform_items(o: &Value) -> Vec<WebhookItem> {
+    o["line_items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| WebhookItem {
+            product_id: None,
+            sku: s(&l["sku"]),
+            quantity: l["quantity"].as_i64().unwrap_or(0),
+            unit_price: amount(&l["price"]),
+            notes: None,
+        })
+        .collect()
 }
 
 /// WooCommerce's `order.created` (REST API v3 order).
@@ -605,18 +611,7 @@ fn from_woocommerce(o: &Value) -> Result<WebhookOrder, String> {
             contact_name: name,
             phone: s(&b["phone"]),
         },
-        items: o["line_items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| WebhookItem {
-                product_id: None,
-                sku: s(&l["sku"]),
-                quantity: l["quantity"].as_i64().unwrap_or(0),
-                unit_price: amount(&l["price"]),
-                notes: None,
-            })
-            .collect(),
+        items: platform_items(o),
         shipping_address: address(&o["shipping"]),
         billing_address: address(b),
         shipping_method: o["shipping_lines"][0]["method_title"].as_str().map(str::to_owned),
