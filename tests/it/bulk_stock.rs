@@ -15,6 +15,7 @@ on_both_adapters!(
     bad_bulk_requests_are_refused_and_change_nothing,
     the_limit_is_one_transaction_and_a_larger_selection_is_refused_whole,
     orders_racing_a_bulk_change_are_never_lost,
+    a_bulk_write_computed_before_a_sale_is_not_written,
 );
 
 const BULK: &str = "/api/v1/products/stock/bulk";
@@ -269,4 +270,42 @@ async fn orders_racing_a_bulk_change_are_never_lost(app: TestApp) {
     let placed = orders.iter().filter(|r| r.status == 201).count() as u32;
     assert!(placed > 0);
     assert_eq!(stock(&app, &d, "WIDGET-001").await, start + 50 - placed);
+}
+
+/// The race window itself, on the store: a bulk change computed from the stock it read,
+/// then a sale, then the write. The write must be refused whole (naming the product that
+/// moved), so the sale is not erased; the use case then recomputes.
+async fn a_bulk_write_computed_before_a_sale_is_not_written(app: TestApp) {
+    use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
+    use oms_domain::auth::Actor;
+    use oms_domain::ids::EventId;
+
+    let d = demo(&app).await;
+    let (widget, gadget) = (d.id("WIDGET-001"), d.id("GADGET-002"));
+    let seen = (stock(&app, &d, "WIDGET-001").await, stock(&app, &d, "GADGET-002").await);
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let actor = Actor::from_claims("user-staff", d.t.company.as_str(), "STAFF", None).expect("actor");
+    let audit = AuditEntry::new(
+        EventId::new(uuid::Uuid::new_v4()),
+        chrono::Utc::now(),
+        &actor,
+        AuditAction::ProductBulkUpdated,
+        EntityKind::Product,
+        "bulk",
+        None,
+        None,
+        json!({}),
+    );
+    let moved = app
+        .store()
+        .set_stocks(&d.t.company, &[(widget, seen.0, 50), (gadget, seen.1, 50)], &audit)
+        .await
+        .expect("write");
+    assert_eq!(moved.expect_err("refused"), [(widget, Some(seen.0 - 1))]);
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, seen.0 - 1, "the sale stands");
+    assert_eq!(stock(&app, &d, "GADGET-002").await, seen.1, "all or nothing");
+    assert_eq!(bulk_entries(&app, &d).await, 0);
 }

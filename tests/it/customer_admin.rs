@@ -15,6 +15,7 @@ on_both_adapters!(
     bad_customer_changes_are_refused_and_change_nothing,
     the_price_list_is_paged_and_a_price_can_be_removed,
     other_companies_and_roles_are_kept_out,
+    a_change_derived_from_an_older_customer_is_not_written,
 );
 
 const CUSTOMERS: &str = "/api/v1/customers";
@@ -259,4 +260,48 @@ async fn other_companies_and_roles_are_kept_out(app: TestApp) {
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(r.body["error"]["details"]["permission"], "customers:write");
+}
+
+/// The race window, on the store: a change derived from version N, written after another
+/// change made N+1, is refused (`version_conflict`) and the other change stands.
+async fn a_change_derived_from_an_older_customer_is_not_written(app: TestApp) {
+    use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
+    use oms_domain::auth::Actor;
+    use oms_domain::ids::EventId;
+
+    let d = demo(&app).await;
+    let store = app.store();
+    let before = store
+        .get_customer(&d.t.company, d.t.acme)
+        .await
+        .expect("read")
+        .expect("acme");
+    let mut mine = before.clone();
+    mine.company_name = "Mine".into();
+    mine.version += 1;
+    let r = app
+        .call(
+            "PATCH",
+            &format!("{CUSTOMERS}/{}", d.t.acme),
+            &d.staff,
+            Some(json!({"company_name": "Theirs"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let actor = Actor::from_claims("user-staff", d.t.company.as_str(), "STAFF", None).expect("actor");
+    let audit = AuditEntry::new(
+        EventId::new(uuid::Uuid::new_v4()),
+        chrono::Utc::now(),
+        &actor,
+        AuditAction::CustomerUpdated,
+        EntityKind::Customer,
+        d.t.acme,
+        None,
+        None,
+        json!({}),
+    );
+    let err = store.update_customer(&before, &mine, &audit).await.expect_err("stale");
+    assert!(err.to_string().contains("changed meanwhile"), "{err}");
+    assert_eq!(found(&app, &d, "theirs").await, ["Theirs"]);
+    assert!(found(&app, &d, "mine").await.is_empty());
 }

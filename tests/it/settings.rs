@@ -21,6 +21,7 @@ on_both_adapters!(
     the_settings_drive_the_rules,
     emails_carry_the_sender_name_and_reply_to,
     a_currency_change_must_fit_the_amounts_the_settings_keep,
+    a_change_derived_from_older_settings_is_not_written,
 );
 
 const SETTINGS: &str = "/api/v1/settings";
@@ -379,4 +380,41 @@ async fn a_currency_change_must_fit_the_amounts_the_settings_keep(app: TestApp) 
     .await;
     assert_eq!(after["default_currency"], "JPY");
     assert_eq!(after["storefront"]["shipping_amount"], "1200");
+}
+
+/// The race window itself, on the store: a change derived from version N, written after
+/// another change made version N+1, must be refused (the use case then re-applies it to
+/// the new settings), so the other change is not erased.
+async fn a_change_derived_from_older_settings_is_not_written(app: TestApp) {
+    use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
+    use oms_domain::auth::Actor;
+    use oms_domain::ids::EventId;
+
+    let d = demo(&app).await;
+    let store = app.store();
+    let before = store.get_settings(&d.t.company).await.expect("settings");
+    let mut mine = before.clone();
+    mine.restock_on_cancel = !before.restock_on_cancel;
+    mine.version = before.version + 1;
+    patch(&app, &d, json!({"monthly_order_limit": 321})).await;
+    let actor = Actor::from_claims("user-owner", d.t.company.as_str(), "OWNER", None).expect("actor");
+    let audit = AuditEntry::new(
+        EventId::new(uuid::Uuid::new_v4()),
+        chrono::Utc::now(),
+        &actor,
+        AuditAction::SettingsUpdated,
+        EntityKind::Settings,
+        d.t.company.as_str(),
+        None,
+        None,
+        json!({}),
+    );
+    let written = store
+        .update_settings(&d.t.company, &mine, &audit, None)
+        .await
+        .expect("write");
+    assert!(!written, "a stale change must not be written");
+    let now = read(&app, &d).await;
+    assert_eq!(now["monthly_order_limit"], 321, "the other change stands");
+    assert_eq!(now["restock_on_cancel"], before.restock_on_cancel);
 }

@@ -20,6 +20,7 @@ on_both_adapters!(
     an_admin_cannot_make_or_change_an_owner,
     the_company_keeps_an_active_owner_even_under_a_race,
     deactivated_users_receive_no_email_and_new_ones_do,
+    a_change_relying_on_an_owner_who_left_meanwhile_is_not_written,
 );
 
 const USERS: &str = "/api/v1/users";
@@ -372,4 +373,61 @@ async fn deactivated_users_receive_no_email_and_new_ones_do(app: TestApp) {
     let mut to = alert.to.clone();
     to.sort();
     assert_eq!(to, ["nia@demo.example", "owner@demo.example"]);
+}
+
+/// The race window itself, on the store: owner A's demotion was derived while owner B was
+/// still an OWNER, but B was deactivated before A's write. The write names B as the owner
+/// who stays, so it must be refused (`OwnerGone`) and A stays OWNER. Without the check
+/// (the `ConditionCheck` on DynamoDB, the check under the lock in memory) both owners
+/// would be gone.
+async fn a_change_relying_on_an_owner_who_left_meanwhile_is_not_written(app: TestApp) {
+    use oms_domain::audit::{AuditAction, AuditEntry, EntityKind};
+    use oms_domain::auth::{Actor, Role};
+    use oms_domain::ids::{EventId, UserId};
+    use oms_domain::ports::UserWrite;
+
+    let d = demo(&app).await;
+    create(
+        &app,
+        &d,
+        json!({"id": "owner-2", "name": "Second Owner", "email": "o2@demo.example", "role": "OWNER"}),
+    )
+    .await;
+    let store = app.store();
+    let c = &d.t.company;
+    let (a, b) = (
+        UserId::parse("user-owner").expect("id"),
+        UserId::parse("owner-2").expect("id"),
+    );
+    let actor = Actor::from_claims("user-owner", c.as_str(), "OWNER", None).expect("actor");
+    let audit = |u: &oms_domain::notify::User| {
+        AuditEntry::new(
+            EventId::new(uuid::Uuid::new_v4()),
+            chrono::Utc::now(),
+            &actor,
+            AuditAction::UserUpdated,
+            EntityKind::User,
+            u.id.as_str(),
+            None,
+            None,
+            json!({}),
+        )
+    };
+    // A's demotion, derived now (B is an active OWNER).
+    let a_before = store.get_user(c, &a).await.expect("read").expect("a");
+    let mut a_after = a_before.clone();
+    a_after.role = Role::Staff;
+    a_after.version += 1;
+    // Meanwhile B is deactivated, relying on A.
+    let b_before = store.get_user(c, &b).await.expect("read").expect("b");
+    let mut b_after = b_before.clone();
+    b_after.active = false;
+    b_after.version += 1;
+    let w = store.update_user(&b_before, &b_after, &audit(&b_after), Some(&a)).await;
+    assert_eq!(w.expect("write"), UserWrite::Written);
+    // A's write, relying on B, who is gone: refused, A stays OWNER.
+    let w = store.update_user(&a_before, &a_after, &audit(&a_after), Some(&b)).await;
+    assert_eq!(w.expect("write"), UserWrite::OwnerGone);
+    let a_now = store.get_user(c, &a).await.expect("read").expect("a");
+    assert_eq!((a_now.role, a_now.active), (Role::Owner, true));
 }
