@@ -14,6 +14,7 @@ pub mod place_order;
 pub mod relay;
 pub mod settings;
 pub mod users;
+pub mod webhook_payload;
 pub mod webhooks;
 
 use rust_decimal::Decimal;
