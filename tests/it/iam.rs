@@ -518,6 +518,15 @@ async fn settings_and_users(r: &mut Recording, d: &Demo) {
     )
     .await;
 
+    // Inventory health: the counter, the level counts, the low and out pages.
+    for path in [
+        "/api/v1/inventory/health",
+        "/api/v1/inventory/low",
+        "/api/v1/inventory/out",
+    ] {
+        r.call("GET", path, &d.owner, None).await;
+    }
+
     // Users: list, create, read, change (with an e-mail move), demote an OWNER (the
     // ConditionCheck that another stays), deactivate.
     r.call("GET", "/api/v1/users", &d.owner, None).await;

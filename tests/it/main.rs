@@ -16,6 +16,7 @@ mod email_crashes;
 mod events;
 mod generated_bodies;
 mod iam;
+mod inventory;
 mod lifecycle;
 mod notifications;
 mod order_lists;

@@ -244,8 +244,9 @@ impl TestApp {
 
     /// Runs the outbox relay until nothing is pending, as the stream-driven relay does in
     /// AWS: it keeps the search index, and hands webhook deliveries to the webhook worker
-    /// (the same use case its Lambda runs), so the orders they place are placed here too.
-    /// E-mail events go nowhere (no mail workers here).
+    /// (the same use case its Lambda runs), so the orders they place are placed here too,
+    /// and runs the jobs worker's part (the stock-level index after orders). E-mail events
+    /// go nowhere (no mail workers here).
     pub async fn relay(&self) {
         struct Inline(oms_domain::ports::Deps);
         #[async_trait::async_trait]
@@ -254,7 +255,7 @@ impl TestApp {
                 if let oms_domain::outbox::DomainEvent::DeliveryReceived(d) = &e.event {
                     oms_domain::usecases::webhooks::process_delivery(&self.0, &e.company_id, d).await?;
                 }
-                Ok(())
+                oms_domain::usecases::jobs::handle(&self.0, e).await
             }
         }
         let publisher = Inline(self.app().deps.clone());
@@ -290,6 +291,35 @@ impl TestApp {
         for (attr, want) in oms_adapters::dynamo::order_index_attrs(&order) {
             let stored = item.get(attr).and_then(|v| v.as_s().ok()).cloned();
             assert_eq!(stored, want, "{attr} of order {order_id}");
+        }
+    }
+
+    /// As [`TestApp::assert_index_keys_match`], for a product: its stock-level, in-stock
+    /// and active index entries are the ones its stored fields give.
+    pub async fn assert_product_index_matches(&self, company: &CompanyId, product_id: &str) {
+        let Backend::Dynamo(d) = &self.backend else { return };
+        let key = std::collections::HashMap::from([
+            (
+                "PK".to_owned(),
+                AttributeValue::S(format!("C#{company}#P#{product_id}")),
+            ),
+            ("SK".to_owned(), AttributeValue::S("PRODUCT".into())),
+        ]);
+        let item = d
+            .client()
+            .get_item()
+            .table_name(d.table())
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get")
+            .item
+            .expect("the product item");
+        let product: oms_domain::catalog::Product = serde_dynamo::from_item(item.clone()).expect("a product");
+        for (attr, want) in oms_adapters::dynamo::product_index_attrs(&product) {
+            let stored = item.get(attr).and_then(|v| v.as_s().ok()).cloned();
+            assert_eq!(stored, want, "{attr} of product {product_id} (stock {})", product.stock);
         }
     }
 

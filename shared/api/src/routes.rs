@@ -4,7 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::handlers::{audit, customers, integrations, order_reads, orders, products, settings, users};
+use crate::handlers::{audit, customers, integrations, inventory, order_reads, orders, products, settings, users};
 use crate::App;
 
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +81,9 @@ pub const ROUTES: &[Route] = &[
     ),
     r("POST", "/api/v1/products/{id}/activate", "activate_product"),
     r("POST", "/api/v1/products/{id}/deactivate", "deactivate_product"),
+    r("GET", "/api/v1/inventory/health", "inventory_health"),
+    r("GET", "/api/v1/inventory/low", "list_low_stock"),
+    r("GET", "/api/v1/inventory/out", "list_out_of_stock"),
     r("POST", "/api/v1/webhooks/{integration_id}/orders", "receive_webhook"),
 ];
 
@@ -130,6 +133,9 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "delete_customer_price" => customers::delete_customer_price(app, req).await,
         "activate_product" => products::activate_product(app, req).await,
         "deactivate_product" => products::deactivate_product(app, req).await,
+        "inventory_health" => inventory::inventory_health(app, req).await,
+        "list_low_stock" => inventory::list_low_stock(app, req).await,
+        "list_out_of_stock" => inventory::list_out_of_stock(app, req).await,
         "receive_webhook" => integrations::receive_webhook(app, req).await,
         _ => return None,
     })

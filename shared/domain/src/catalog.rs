@@ -122,6 +122,38 @@ impl Product {
     pub fn threshold(&self, company_default: u32) -> u32 {
         self.low_stock_threshold.unwrap_or(company_default)
     }
+
+    /// In stock for the `in_stock` filter: a product that does not track inventory
+    /// always is.
+    pub fn in_stock(&self) -> bool {
+        !self.track_inventory || self.stock > 0
+    }
+
+    /// Counted by inventory health: active and tracking inventory.
+    pub fn counted(&self) -> bool {
+        self.active && self.track_inventory
+    }
+
+    /// Its level for inventory health (`None` when not [`Product::counted`]).
+    pub fn stock_level(&self, company_default: u32) -> Option<StockLevel> {
+        if !self.counted() {
+            return None;
+        }
+        Some(match self.stock {
+            0 => StockLevel::Out,
+            s if s <= self.threshold(company_default) => StockLevel::Low,
+            _ => StockLevel::Healthy,
+        })
+    }
+}
+
+/// Inventory health's levels (SPEC §6): above the threshold, 1 to the threshold, 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockLevel {
+    Healthy,
+    Low,
+    Out,
 }
 
 /// A postal address. `country` is ISO 3166-1 alpha-2.

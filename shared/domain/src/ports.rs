@@ -115,6 +115,32 @@ pub trait CatalogStore: Send + Sync {
     ) -> Result<Result<(), Vec<(ProductId, Option<u32>)>>, Error>;
     /// Resolves SKUs (case-insensitively) to product ids; unknown SKUs are left out.
     async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error>;
+    /// How many active, tracked products are at each level, `default_threshold` applying
+    /// to those without their own. Reads the low and out products only (never a healthy
+    /// one) plus one counter.
+    async fn inventory_health(&self, company: &CompanyId, default_threshold: u32) -> Result<InventoryHealth, Error>;
+    /// One page of the active, tracked products at `level` (`Low`: lowest stock first;
+    /// `Out`: by SKU). `Healthy` is not listed.
+    async fn products_at_level(
+        &self,
+        company: &CompanyId,
+        level: crate::catalog::StockLevel,
+        default_threshold: u32,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error>;
+    /// Re-derives a product's index entries (stock level, in stock) from its stored
+    /// fields, after orders moved its stock: the order's transaction moves the stock
+    /// only, and the jobs worker calls this for each product of the order's event.
+    /// Returns whether anything was rewritten; a missing product is nothing to do.
+    async fn reindex_product(&self, company: &CompanyId, id: ProductId) -> Result<bool, Error>;
+}
+
+/// Active, tracked products per stock level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InventoryHealth {
+    pub healthy: u64,
+    pub low: u64,
+    pub out: u64,
 }
 
 /// What a conditional stock `ADD` did.

@@ -5,19 +5,36 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
 use oms_domain::audit::AuditEntry;
-use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku, MAX_STOCK};
+use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku, StockLevel, MAX_STOCK};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, ProductId};
-use oms_domain::ports::{CatalogStore, CustomerStore, Page, PageRequest, ProductFilter, StockAdjust};
+use oms_domain::ports::{CatalogStore, CustomerStore, InventoryHealth, Page, PageRequest, ProductFilter, StockAdjust};
 use oms_domain::usecases::catalog::version_conflict;
 
 use super::keys::{self, *};
 use super::tx::{n, Guard, Tx};
-use super::{av_s, from_item, key_of, names, sdk_error, to_item, values, DynamoStore, Item, NOT_EXISTS};
+use super::{
+    av_s, from_item, key_of, names, sdk_error, to_item, values, DynamoStore, Item, NOT_EXISTS, PRODUCT_DERIVED,
+};
+
+/// How many times a stock write is re-read and re-derived after a sale moved the stock.
+const STOCK_REBASES: usize = 12;
 
 /// The stock of a product item as a failed condition saw it.
 fn stock_of(old: Option<Item>) -> Option<u32> {
     old?.get("stock")?.as_n().ok()?.parse().ok()
+}
+
+/// The sort keys of low products on the company's threshold: stock 1 to the threshold
+/// (`None` when the threshold is 0: none is low).
+fn default_low_range(threshold: u32) -> Option<(String, String)> {
+    (threshold > 0).then(|| (pad_stock(1), format!("{}$", pad_stock(threshold))))
+}
+
+/// The sort keys of low products with their own threshold: stock minus threshold <= 0
+/// (out-of-stock products are in their own partition).
+fn own_low_range() -> (String, String) {
+    ("0".to_owned(), format!("{}$", pad_margin(0)))
 }
 
 #[derive(Clone, Debug)]
@@ -61,11 +78,242 @@ impl DynamoStore {
             };
             let p: Product = from_item(item.clone())?;
             let in_category = category.is_none() || p.category.as_ref().map(|x| x.to_lowercase()) == category;
-            if in_category && (!filter.active_only || p.active) && (!filter.in_stock_only || p.stock > 0) {
+            if in_category && (!filter.active_only || p.active) && (!filter.in_stock_only || p.in_stock()) {
                 items.push(p);
             }
         }
         Ok(Page { items, next })
+    }
+
+    async fn update_product_once(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let c = &before.company_id;
+        let mut set = vec!["#version = :version".to_owned(), "#updated_at = :updated_at".to_owned()];
+        let mut remove = Vec::new();
+        let mut nm = names([("#version", "version"), ("#updated_at", "updated_at")]);
+        let mut vals = values([
+            (":version", n(after.version)),
+            (
+                ":updated_at",
+                av_s(after.updated_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            ),
+            (":expected", n(before.version)),
+        ]);
+        for (i, (field, value)) in crate::changed_fields(before, after).into_iter().enumerate() {
+            set.push(format!("#f{i} = :f{i}"));
+            nm.insert(format!("#f{i}"), field);
+            vals.insert(
+                format!(":f{i}"),
+                serde_dynamo::to_attribute_value(value).map_err(Error::internal)?,
+            );
+        }
+        let sku_changed = before.sku.key() != after.sku.key();
+        if sku_changed || before.category != after.category {
+            set.push(format!("{GSI1SK} = :gsi1sk"));
+            vals.insert(":gsi1sk".into(), av_s(after.sku.key()));
+            match &after.category {
+                Some(cat) => {
+                    set.push(format!("{GSI2PK} = :gsi2pk, {GSI2SK} = :gsi1sk"));
+                    vals.insert(":gsi2pk".into(), av_s(products_in_category(c, cat)));
+                }
+                None => remove.extend([GSI2PK, GSI2SK]),
+            }
+        }
+        let index = Self::derived_index(after);
+        let reindex = index != Self::derived_index(before);
+        if reindex {
+            Self::set_index(&index, &mut set, &mut remove, &mut vals);
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        // A stock set is conditional on the stock it was based on: a sale in between wins.
+        let condition = if after.stock != before.stock || reindex {
+            vals.insert(":expected_stock".into(), n(before.stock));
+            "#version = :expected AND stock = :expected_stock"
+        } else {
+            "#version = :expected"
+        };
+        let mut tx = Tx::new(&self.table);
+        tx.update(
+            product(c, before.id),
+            &expr,
+            Some(condition),
+            nm,
+            vals,
+            Guard::Rule(CatalogGuard::Version),
+        )?;
+        if sku_changed {
+            tx.delete(
+                sku_claim(c, &before.sku.key()),
+                "product_id = :pid",
+                values([(":pid", av_s(before.id.to_string()))]),
+                Guard::Rule(CatalogGuard::Version),
+            )?;
+            tx.put(
+                sku_claim(c, &after.sku.key()),
+                values([("product_id", av_s(after.id.to_string())), (TYPE, av_s("SKU"))]),
+                Some((NOT_EXISTS, Item::new())),
+                Guard::Rule(CatalogGuard::Sku),
+            )?;
+        }
+        Self::put_terms(&mut tx, Some(before), after)?;
+        Self::count_products(&mut tx, c, i64::from(after.counted()) - i64::from(before.counted()))?;
+        Self::audit_put(&mut tx, audit)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
+                code: "duplicate_sku",
+                message: format!("SKU {} is already used by another product", after.sku),
+            }),
+            Err(failed) => {
+                // The product as the failed condition saw it (not the SKU claim's image).
+                let old = failed
+                    .into_iter()
+                    .filter_map(|f| f.old)
+                    .find(|o| o.contains_key("stock"));
+                let current = match old {
+                    Some(item) => Some(from_item::<Product>(item)?),
+                    None => self.get_product(c, before.id).await?,
+                };
+                match current {
+                    Some(current) if current.version != before.version || current.stock == before.stock => {
+                        Err(version_conflict(&current))
+                    }
+                    Some(current) => Err(Error::StockChanged {
+                        current_stock: current.stock,
+                    }),
+                    None => Err(Error::not_found("product", before.id)),
+                }
+            }
+        }
+    }
+
+    /// How many entries of a stock-level partition (within `range` of sort keys), by
+    /// `Select=COUNT` pages: the entries counted, never the products above them.
+    async fn count_level(&self, partition: String, range: Option<(String, String)>) -> Result<u64, Error> {
+        let (query, vals) = Self::level_query(partition, range);
+        let mut total = 0u64;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ATTENTION)
+                .key_condition_expression(query.clone())
+                .set_expression_attribute_values(Some(vals.clone()))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            total += u64::try_from(out.count).unwrap_or(0);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn level_page(
+        &self,
+        c: &CompanyId,
+        partition: String,
+        range: Option<(String, String)>,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        let (query, vals) = Self::level_query(partition, range);
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(ATTENTION)
+            .key_condition_expression(query)
+            .set_expression_attribute_values(Some(vals));
+        self.one_page(c, q, page).await
+    }
+
+    fn level_query(partition: String, range: Option<(String, String)>) -> (String, Item) {
+        let mut vals = values([(":pk", av_s(partition))]);
+        let query = match range {
+            Some((lo, hi)) => {
+                vals.insert(":lo".into(), av_s(lo));
+                vals.insert(":hi".into(), av_s(hi));
+                format!("{ATTENTION_PK} = :pk AND {ATTENTION_SK} BETWEEN :lo AND :hi")
+            }
+            None => format!("{ATTENTION_PK} = :pk"),
+        };
+        (query, vals)
+    }
+
+    /// Moves the count of products inventory health counts, in the product's write.
+    fn count_products(tx: &mut Tx<CatalogGuard>, c: &CompanyId, by: i64) -> Result<(), Error> {
+        if by == 0 {
+            return Ok(());
+        }
+        tx.update(
+            catalog_counts(c),
+            "ADD counted :by",
+            None,
+            HashMap::new(),
+            values([(":by", n(by))]),
+            Guard::None,
+        )
+    }
+
+    /// `SET`s the index attributes `index` lists and `REMOVE`s the other derived ones.
+    fn set_index(
+        index: &[(&'static str, AttributeValue)],
+        set: &mut Vec<String>,
+        remove: &mut Vec<&'static str>,
+        vals: &mut Item,
+    ) {
+        for (i, (attr, value)) in index.iter().enumerate() {
+            set.push(format!("{attr} = :ix{i}"));
+            vals.insert(format!(":ix{i}"), value.clone());
+        }
+        remove.extend(PRODUCT_DERIVED.iter().filter(|a| !index.iter().any(|(b, _)| b == *a)));
+    }
+
+    /// Sets `p`'s stock to `to` with the index attributes that follow, only if the
+    /// product is still as read: the same stock and the same version (so the same SKU,
+    /// category, threshold and active flag the attributes are derived from).
+    fn stock_write(
+        tx: &mut Tx<CatalogGuard>,
+        p: &Product,
+        to: u32,
+        audit: &AuditEntry,
+        guard: Guard<CatalogGuard>,
+    ) -> Result<(), Error> {
+        let mut set = vec!["stock = :to".to_owned(), "updated_at = :now".to_owned()];
+        let mut remove = Vec::new();
+        let mut vals = values([
+            (":to", n(to)),
+            (":expected", n(p.stock)),
+            (":version", n(p.version)),
+            (
+                ":now",
+                av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            ),
+        ]);
+        let after = Product { stock: to, ..p.clone() };
+        Self::set_index(&Self::derived_index(&after), &mut set, &mut remove, &mut vals);
+        tx.update(
+            product(&p.company_id, p.id),
+            &Self::set_remove(&set, &remove),
+            Some("stock = :expected AND #version = :version"),
+            names([("#version", "version")]),
+            vals,
+            guard,
+        )
+    }
+
+    fn set_remove(set: &[String], remove: &[&str]) -> String {
+        match remove.is_empty() {
+            true => format!("SET {}", set.join(", ")),
+            false => format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")),
+        }
     }
 
     /// The product's search-term entries after a write (see [`DynamoStore::write_terms`]).
@@ -133,6 +381,7 @@ impl CatalogStore for DynamoStore {
             Guard::Rule(CatalogGuard::Sku),
         )?;
         Self::put_terms(&mut tx, None, p)?;
+        Self::count_products(&mut tx, &p.company_id, i64::from(p.counted()))?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
             Ok(()) => Ok(()),
@@ -149,115 +398,21 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
-        let c = &before.company_id;
-        let mut set = vec!["#version = :version".to_owned(), "#updated_at = :updated_at".to_owned()];
-        let mut remove = Vec::new();
-        let mut nm = names([("#version", "version"), ("#updated_at", "updated_at")]);
-        let mut vals = values([
-            (":version", n(after.version)),
-            (
-                ":updated_at",
-                av_s(after.updated_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-            ),
-            (":expected", n(before.version)),
-        ]);
-        for (i, (field, value)) in crate::changed_fields(before, after).into_iter().enumerate() {
-            set.push(format!("#f{i} = :f{i}"));
-            nm.insert(format!("#f{i}"), field);
-            vals.insert(
-                format!(":f{i}"),
-                serde_dynamo::to_attribute_value(value).map_err(Error::internal)?,
-            );
-        }
-        let sku_changed = before.sku.key() != after.sku.key();
-        if sku_changed || before.category != after.category {
-            set.push(format!("{GSI1SK} = :gsi1sk"));
-            vals.insert(":gsi1sk".into(), av_s(after.sku.key()));
-            match &after.category {
-                Some(cat) => {
-                    set.push(format!("{GSI2PK} = :gsi2pk, {GSI2SK} = :gsi1sk"));
-                    vals.insert(":gsi2pk".into(), av_s(products_in_category(c, cat)));
+        // The index attributes depend on the stock, so they are written only against the
+        // stock they were derived from. An edit that does not set the stock is re-derived
+        // from the stock a sale left, and written again.
+        let (mut before, mut after) = (before.clone(), after.clone());
+        for _ in 0..STOCK_REBASES {
+            match self.update_product_once(&before, &after, audit).await {
+                Err(Error::StockChanged { current_stock }) if before.stock == after.stock => {
+                    before.stock = current_stock;
+                    after.stock = current_stock;
                 }
-                None => remove.extend([GSI2PK, GSI2SK]),
+                done => return done,
             }
         }
-        if before.active != after.active || sku_changed || before.category != after.category {
-            let index = Self::active_index(after);
-            for (i, (attr, value)) in index.iter().enumerate() {
-                set.push(format!("{attr} = :ai{i}"));
-                vals.insert(format!(":ai{i}"), value.clone());
-            }
-            for attr in [BY_STATUS_PK, BY_STATUS_SK, BY_REP_PK, BY_REP_SK] {
-                if !index.iter().any(|(a, _)| *a == attr) {
-                    remove.push(attr);
-                }
-            }
-        }
-        let mut expr = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
-        // A stock set is conditional on the stock it was based on: a sale in between wins.
-        let condition = if after.stock != before.stock {
-            vals.insert(":expected_stock".into(), n(before.stock));
-            "#version = :expected AND stock = :expected_stock"
-        } else {
-            "#version = :expected"
-        };
-        let mut tx = Tx::new(&self.table);
-        tx.update(
-            product(c, before.id),
-            &expr,
-            Some(condition),
-            nm,
-            vals,
-            Guard::Rule(CatalogGuard::Version),
-        )?;
-        if sku_changed {
-            tx.delete(
-                sku_claim(c, &before.sku.key()),
-                "product_id = :pid",
-                values([(":pid", av_s(before.id.to_string()))]),
-                Guard::Rule(CatalogGuard::Version),
-            )?;
-            tx.put(
-                sku_claim(c, &after.sku.key()),
-                values([("product_id", av_s(after.id.to_string())), (TYPE, av_s("SKU"))]),
-                Some((NOT_EXISTS, Item::new())),
-                Guard::Rule(CatalogGuard::Sku),
-            )?;
-        }
-        Self::put_terms(&mut tx, Some(before), after)?;
-        Self::audit_put(&mut tx, audit)?;
-        match tx.commit(&self.client).await? {
-            Ok(()) => Ok(()),
-            Err(failed) if failed.iter().any(|f| matches!(f.guard, CatalogGuard::Sku)) => Err(Error::Conflict {
-                code: "duplicate_sku",
-                message: format!("SKU {} is already used by another product", after.sku),
-            }),
-            Err(failed) => {
-                // The product as the failed condition saw it (not the SKU claim's image).
-                let old = failed
-                    .into_iter()
-                    .filter_map(|f| f.old)
-                    .find(|o| o.contains_key("stock"));
-                let current = match old {
-                    Some(item) => Some(from_item::<Product>(item)?),
-                    None => self.get_product(c, before.id).await?,
-                };
-                match current {
-                    Some(current) if current.version != before.version || current.stock == before.stock => {
-                        Err(version_conflict(&current))
-                    }
-                    Some(current) => Err(Error::StockChanged {
-                        current_stock: current.stock,
-                    }),
-                    None => Err(Error::not_found("product", before.id)),
-                }
-            }
-        }
+        Err(Error::Contention)
     }
-
     async fn adjust_stock(
         &self,
         c: &CompanyId,
@@ -265,37 +420,29 @@ impl CatalogStore for DynamoStore {
         delta: i64,
         audit: &AuditEntry,
     ) -> Result<StockAdjust, Error> {
-        // One conditional ADD: never below 0, never above the maximum.
-        let floor = (-delta).max(0);
-        let ceiling = i64::from(MAX_STOCK) - delta.max(0);
-        let mut tx = Tx::new(&self.table);
-        tx.update(
-            product(c, id),
-            "SET updated_at = :now ADD stock :d",
-            Some("attribute_exists(PK) AND stock >= :floor AND stock <= :ceiling"),
-            HashMap::new(),
-            values([
-                (":d", n(delta)),
-                (":floor", n(floor)),
-                (":ceiling", n(ceiling)),
-                (
-                    ":now",
-                    av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-                ),
-            ]),
-            Guard::Rule(CatalogGuard::Version),
-        )?;
-        Self::audit_put(&mut tx, audit)?;
-        let failed = match tx.commit(&self.client).await? {
-            Ok(()) => return Ok(StockAdjust::Applied),
-            Err(failed) => failed,
-        };
-        let current =
-            stock_of(failed.into_iter().find_map(|f| f.old)).ok_or_else(|| Error::not_found("product", id))?;
-        Ok(match i64::from(current) < floor {
-            true => StockAdjust::Short { current },
-            false => StockAdjust::OverMax { current },
-        })
+        // Read, then write the result against the stock read (the index attributes are
+        // derived from it): a sale in between makes it read and apply again, so neither
+        // is lost. Never below 0, never above the maximum.
+        for _ in 0..STOCK_REBASES {
+            let p = self
+                .get_product(c, id)
+                .await?
+                .ok_or_else(|| Error::not_found("product", id))?;
+            let to = i64::from(p.stock) + delta;
+            if to < 0 {
+                return Ok(StockAdjust::Short { current: p.stock });
+            }
+            let Some(to) = u32::try_from(to).ok().filter(|t| *t <= MAX_STOCK) else {
+                return Ok(StockAdjust::OverMax { current: p.stock });
+            };
+            let mut tx = Tx::new(&self.table);
+            Self::stock_write(&mut tx, &p, to, audit, Guard::Rule(CatalogGuard::Version))?;
+            Self::audit_put(&mut tx, audit)?;
+            if tx.commit(&self.client).await?.is_ok() {
+                return Ok(StockAdjust::Applied);
+            }
+        }
+        Err(Error::Contention)
     }
 
     async fn set_stock(
@@ -306,30 +453,22 @@ impl CatalogStore for DynamoStore {
         to: u32,
         audit: &AuditEntry,
     ) -> Result<(), Error> {
-        let mut tx = Tx::new(&self.table);
-        tx.update(
-            product(c, id),
-            "SET stock = :to, updated_at = :now",
-            Some("attribute_exists(PK) AND stock = :expected"),
-            HashMap::new(),
-            values([
-                (":to", n(to)),
-                (":expected", n(expected)),
-                (
-                    ":now",
-                    av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-                ),
-            ]),
-            Guard::Rule(CatalogGuard::Version),
-        )?;
-        Self::audit_put(&mut tx, audit)?;
-        match tx.commit(&self.client).await? {
-            Ok(()) => Ok(()),
-            Err(failed) => match stock_of(failed.into_iter().find_map(|f| f.old)) {
-                Some(current_stock) => Err(Error::StockChanged { current_stock }),
-                None => Err(Error::not_found("product", id)),
-            },
+        for _ in 0..STOCK_REBASES {
+            let p = self
+                .get_product(c, id)
+                .await?
+                .ok_or_else(|| Error::not_found("product", id))?;
+            if p.stock != expected {
+                return Err(Error::StockChanged { current_stock: p.stock });
+            }
+            let mut tx = Tx::new(&self.table);
+            Self::stock_write(&mut tx, &p, to, audit, Guard::Rule(CatalogGuard::Version))?;
+            Self::audit_put(&mut tx, audit)?;
+            if tx.commit(&self.client).await?.is_ok() {
+                return Ok(());
+            }
         }
+        Err(Error::Contention)
     }
 
     async fn get_products(&self, c: &CompanyId, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, Error> {
@@ -346,17 +485,20 @@ impl CatalogStore for DynamoStore {
         changes: &[(ProductId, u32, u32)],
         audit: &AuditEntry,
     ) -> Result<Result<(), Vec<(ProductId, Option<u32>)>>, Error> {
+        let ids: Vec<ProductId> = changes.iter().map(|(id, _, _)| *id).collect();
+        let read = self.get_products(c, &ids).await?;
         let mut tx = Tx::new(&self.table);
-        let now = av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+        let mut moved = Vec::new();
         for (id, expected, to) in changes {
-            tx.update(
-                product(c, *id),
-                "SET stock = :to, updated_at = :now",
-                Some("attribute_exists(PK) AND stock = :expected"),
-                HashMap::new(),
-                values([(":to", n(*to)), (":expected", n(*expected)), (":now", now.clone())]),
-                Guard::Rule(CatalogGuard::Stock(*id)),
-            )?;
+            match read.get(id) {
+                Some(p) if p.stock == *expected => {
+                    Self::stock_write(&mut tx, p, *to, audit, Guard::Rule(CatalogGuard::Stock(*id)))?
+                }
+                p => moved.push((*id, p.map(|p| p.stock))),
+            }
+        }
+        if !moved.is_empty() {
+            return Ok(Err(moved));
         }
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
@@ -380,31 +522,31 @@ impl CatalogStore for DynamoStore {
         if let Some(q) = &filter.q {
             return self.search_products(company, q, filter, page).await;
         }
-        // Only active products carry the active index: `active=true` pages are full.
-        let by_active = filter.active_only;
-        let (index, pk_attr, pk) = match (&filter.category, by_active) {
-            (Some(cat), true) => (BY_REP, BY_REP_PK, products_active_in_category(company, cat)),
-            (None, true) => (BY_STATUS, BY_STATUS_PK, products_active(company)),
-            (Some(cat), false) => (GSI2, GSI2PK, products_in_category(company, cat)),
-            (None, false) => (GSI1, GSI1PK, products_by_sku(company)),
+        // Each combination of the category, `active` and `in_stock` filters is an index
+        // partition of its own (see `derived_index`): every page is full.
+        let cat = filter.category.as_deref();
+        let (index, pk_attr, pk) = match (cat, filter.active_only, filter.in_stock_only) {
+            (_, _, true) => {
+                let (index, attr) = match (cat.is_some(), filter.active_only) {
+                    (false, false) => (BY_TOTAL, BY_TOTAL_PK),
+                    (false, true) => (BY_DUE, BY_DUE_PK),
+                    (true, false) => (CU_TOTAL, CU_TOTAL_PK),
+                    (true, true) => (CU_ATTENTION, CU_ATTENTION_PK),
+                };
+                (index, attr, products_in_stock(company, cat, filter.active_only))
+            }
+            (Some(cat), true, false) => (BY_REP, BY_REP_PK, products_active_in_category(company, cat)),
+            (None, true, false) => (BY_STATUS, BY_STATUS_PK, products_active(company)),
+            (Some(cat), false, false) => (GSI2, GSI2PK, products_in_category(company, cat)),
+            (None, false, false) => (GSI1, GSI1PK, products_by_sku(company)),
         };
-        let mut conditions = Vec::new();
-        let mut vals = values([(":pk", av_s(pk))]);
-        if filter.active_only && !by_active {
-            conditions.push("active = :t");
-            vals.insert(":t".into(), AttributeValue::Bool(true));
-        }
-        if filter.in_stock_only {
-            conditions.push("stock > :zero");
-            vals.insert(":zero".into(), n(0));
-        }
+        let vals = values([(":pk", av_s(pk))]);
         let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index)
             .key_condition_expression(format!("{pk_attr} = :pk"))
-            .set_filter_expression((!conditions.is_empty()).then(|| conditions.join(" AND ")))
             .set_expression_attribute_values(Some(vals));
         self.one_page(company, query, page).await
     }
@@ -423,6 +565,102 @@ impl CatalogStore for DynamoStore {
             }
         }
         Ok(out)
+    }
+
+    async fn inventory_health(&self, c: &CompanyId, default_threshold: u32) -> Result<InventoryHealth, Error> {
+        let counted = self
+            .get(catalog_counts(c))
+            .await?
+            .and_then(|i| i.get("counted")?.as_n().ok()?.parse::<i64>().ok())
+            .unwrap_or(0);
+        let out = self.count_level(stock_level_out(c), None).await?;
+        let mut low = self.count_level(stock_level_own(c), Some(own_low_range())).await?;
+        if let Some(range) = default_low_range(default_threshold) {
+            low += self.count_level(stock_level_default(c), Some(range)).await?;
+        }
+        Ok(InventoryHealth {
+            healthy: u64::try_from(counted).unwrap_or(0).saturating_sub(low + out),
+            low,
+            out,
+        })
+    }
+
+    async fn products_at_level(
+        &self,
+        c: &CompanyId,
+        level: StockLevel,
+        default_threshold: u32,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        match level {
+            StockLevel::Healthy => Err(Error::invalid("level", "healthy products are not listed")),
+            StockLevel::Out => self.level_page(c, stock_level_out(c), None, page).await,
+            StockLevel::Low => {
+                // Those on the company's threshold, then those with their own: a page
+                // token from the second partition resumes there.
+                let in_own = Self::start_key(c, page.after.as_ref())?
+                    .and_then(|k| k.get(ATTENTION_PK)?.as_s().ok().cloned())
+                    .is_some_and(|pk| pk == stock_level_own(c));
+                let mut first = Page {
+                    items: Vec::new(),
+                    next: None,
+                };
+                if !in_own {
+                    if let Some(range) = default_low_range(default_threshold) {
+                        first = self.level_page(c, stock_level_default(c), Some(range), page).await?;
+                        if first.next.is_some() || first.items.len() >= page.limit as usize {
+                            return Ok(first);
+                        }
+                    }
+                }
+                let rest = PageRequest {
+                    limit: page
+                        .limit
+                        .saturating_sub(u32::try_from(first.items.len()).unwrap_or(u32::MAX))
+                        .max(1),
+                    after: page.after.clone().filter(|_| in_own),
+                };
+                let second = self
+                    .level_page(c, stock_level_own(c), Some(own_low_range()), &rest)
+                    .await?;
+                first.items.extend(second.items);
+                first.next = second.next;
+                Ok(first)
+            }
+        }
+    }
+
+    async fn reindex_product(&self, c: &CompanyId, id: ProductId) -> Result<bool, Error> {
+        for _ in 0..STOCK_REBASES {
+            let Some(item) = self.get(product(c, id)).await? else {
+                return Ok(false);
+            };
+            let p: Product = from_item(item.clone())?;
+            let index: HashMap<&str, AttributeValue> = Self::derived_index(&p).into_iter().collect();
+            let stored: HashMap<&str, AttributeValue> = PRODUCT_DERIVED
+                .iter()
+                .filter_map(|a| item.get(*a).map(|v| (*a, v.clone())))
+                .collect();
+            if index == stored {
+                return Ok(false);
+            }
+            let (mut set, mut remove) = (vec!["#version = #version".to_owned()], Vec::new());
+            let mut vals = values([(":expected", n(p.stock)), (":version", n(p.version))]);
+            Self::set_index(&Self::derived_index(&p), &mut set, &mut remove, &mut vals);
+            let mut tx = Tx::new(&self.table);
+            tx.update(
+                product(c, id),
+                &Self::set_remove(&set, &remove),
+                Some("stock = :expected AND #version = :version"),
+                names([("#version", "version")]),
+                vals,
+                Guard::<CatalogGuard>::None,
+            )?;
+            if tx.commit(&self.client).await?.is_ok() {
+                return Ok(true);
+            }
+        }
+        Err(Error::Contention)
     }
 }
 

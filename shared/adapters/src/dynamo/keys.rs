@@ -242,3 +242,59 @@ pub fn products_active(c: &CompanyId) -> String {
 pub fn products_active_in_category(c: &CompanyId, category: &str) -> String {
     format!("{}#ACTIVE", products_in_category(c, category))
 }
+/// Products in stock by SKU (a product that does not track inventory always is): all, or
+/// active only, of the company or of one category. One partition per combination, on the
+/// (overloaded) `ByTotal`, `ByDue`, `CustomerByTotal` and `CustomerAttention` indexes.
+pub fn products_in_stock(c: &CompanyId, category: Option<&str>, active: bool) -> String {
+    let base = match category {
+        Some(cat) => products_in_category(c, cat),
+        None => products_by_sku(c),
+    };
+    match active {
+        true => format!("{base}#ACTIVE#INSTOCK"),
+        false => format!("{base}#INSTOCK"),
+    }
+}
+
+/// The stock-level partitions of active, tracked products on the (overloaded)
+/// `Attention` index. Out-of-stock products have their own; a product in stock is filed
+/// by how far it is above the threshold that applies to it:
+/// - `DEFAULT` (no threshold of its own): sort key = zero-padded stock, so "low" is the
+///   key range 1..=the company's threshold, read at query time: changing the company's
+///   threshold needs no rewrite;
+/// - `OWN`: sort key = zero-padded (stock - its threshold + 10^10), so "low" is every key
+///   up to 10^10 (margin <= 0).
+///
+/// A product at a healthy level sorts above the range a reader asks for and is never read.
+pub fn stock_level(c: &CompanyId, stock: u32, own_threshold: Option<u32>, sku_key: &str) -> (String, String) {
+    match (stock, own_threshold) {
+        (0, _) => (stock_level_out(c), sku_key.to_owned()),
+        (s, None) => (stock_level_default(c), format!("{}#{sku_key}", pad_stock(s))),
+        (s, Some(t)) => (
+            stock_level_own(c),
+            format!("{}#{sku_key}", pad_margin(i64::from(s) - i64::from(t))),
+        ),
+    }
+}
+pub fn stock_level_out(c: &CompanyId) -> String {
+    format!("C#{c}#STOCK#OUT")
+}
+pub fn stock_level_default(c: &CompanyId) -> String {
+    format!("C#{c}#STOCK#DEFAULT")
+}
+pub fn stock_level_own(c: &CompanyId) -> String {
+    format!("C#{c}#STOCK#OWN")
+}
+/// Stock (at most 10^9) as ten digits, so keys sort as numbers.
+pub fn pad_stock(stock: u32) -> String {
+    format!("{stock:010}")
+}
+/// stock - threshold (each at most 10^9) plus 10^10, as eleven digits.
+pub fn pad_margin(margin: i64) -> String {
+    format!("{:011}", margin.saturating_add(10_000_000_000))
+}
+/// The company's catalog counters: `counted`, how many products inventory health counts
+/// (active and tracked). Written by product writes only, never by an order.
+pub fn catalog_counts(c: &CompanyId) -> (String, String) {
+    (format!("C#{c}#CATALOG"), "COUNTS".into())
+}

@@ -46,6 +46,42 @@ pub type Item = HashMap<String, AttributeValue>;
 pub(crate) const MAX_TRANSACTION_ITEMS: usize = 100;
 
 /// How long an `Idempotency-Key` is remembered.
+/// The index attributes a product's stored fields give, each with its value or `None`
+/// (absent), for tests that compare them with what is stored.
+pub fn product_index_attrs(p: &Product) -> Vec<(&'static str, Option<String>)> {
+    let index = DynamoStore::derived_index(p);
+    PRODUCT_DERIVED
+        .iter()
+        .map(|a| {
+            (
+                *a,
+                index
+                    .iter()
+                    .find(|(b, _)| b == a)
+                    .and_then(|(_, v)| v.as_s().ok().cloned()),
+            )
+        })
+        .collect()
+}
+
+/// Every index attribute [`DynamoStore::derived_index`] may set on a product.
+pub(crate) const PRODUCT_DERIVED: [&str; 14] = [
+    BY_STATUS_PK,
+    BY_STATUS_SK,
+    BY_REP_PK,
+    BY_REP_SK,
+    BY_TOTAL_PK,
+    BY_TOTAL_SK,
+    BY_DUE_PK,
+    BY_DUE_SK,
+    CU_TOTAL_PK,
+    CU_TOTAL_SK,
+    CU_ATTENTION_PK,
+    CU_ATTENTION_SK,
+    ATTENTION_PK,
+    ATTENTION_SK,
+];
+
 const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
 pub(crate) fn av_s(s: impl Into<String>) -> AttributeValue {
@@ -262,22 +298,58 @@ impl DynamoStore {
             item.insert(GSI2PK.into(), av_s(products_in_category(&p.company_id, cat)));
             item.insert(GSI2SK.into(), av_s(p.sku.key()));
         }
-        for (attr, value) in Self::active_index(p) {
+        for (attr, value) in Self::derived_index(p) {
             item.insert(attr.into(), value);
         }
         Ok(item)
     }
 
-    /// The active-product index attributes of `p`: none when it is inactive.
-    pub(crate) fn active_index(p: &Product) -> Vec<(&'static str, AttributeValue)> {
+    /// The index attributes a product's own fields give (the product browser's filters
+    /// and the stock-level index); any of [`PRODUCT_DERIVED`] not listed is absent.
+    /// - `ByStatus`/`ByRep`: active products (all, and per category), by SKU.
+    /// - `ByTotal`/`ByDue`/`CustomerByTotal`/`CustomerAttention`: products in stock (a
+    ///   product that does not track inventory always is): all, active, per category, and
+    ///   active per category, by SKU. So `in_stock=true` pages are full.
+    /// - `Attention`: the stock level of active, tracked products (see
+    ///   [`keys::stock_level`]), so inventory health reads low and out products only.
+    pub(crate) fn derived_index(p: &Product) -> Vec<(&'static str, AttributeValue)> {
+        let c = &p.company_id;
+        let sku = p.sku.key();
         let mut out = Vec::new();
+        let both = |out: &mut Vec<_>, (pk, sk): (&'static str, &'static str), partition: String| {
+            out.push((pk, av_s(partition)));
+            out.push((sk, av_s(sku.clone())));
+        };
         if p.active {
-            out.push((BY_STATUS_PK, av_s(products_active(&p.company_id))));
-            out.push((BY_STATUS_SK, av_s(p.sku.key())));
+            both(&mut out, (BY_STATUS_PK, BY_STATUS_SK), products_active(c));
             if let Some(cat) = &p.category {
-                out.push((BY_REP_PK, av_s(products_active_in_category(&p.company_id, cat))));
-                out.push((BY_REP_SK, av_s(p.sku.key())));
+                both(&mut out, (BY_REP_PK, BY_REP_SK), products_active_in_category(c, cat));
             }
+        }
+        if !p.track_inventory || p.stock > 0 {
+            both(&mut out, (BY_TOTAL_PK, BY_TOTAL_SK), products_in_stock(c, None, false));
+            if p.active {
+                both(&mut out, (BY_DUE_PK, BY_DUE_SK), products_in_stock(c, None, true));
+            }
+            if let Some(cat) = &p.category {
+                both(
+                    &mut out,
+                    (CU_TOTAL_PK, CU_TOTAL_SK),
+                    products_in_stock(c, Some(cat), false),
+                );
+                if p.active {
+                    both(
+                        &mut out,
+                        (CU_ATTENTION_PK, CU_ATTENTION_SK),
+                        products_in_stock(c, Some(cat), true),
+                    );
+                }
+            }
+        }
+        if p.active && p.track_inventory {
+            let (partition, sort) = stock_level(c, p.stock, p.low_stock_threshold, &sku);
+            out.push((ATTENTION_PK, av_s(partition)));
+            out.push((ATTENTION_SK, av_s(sort)));
         }
         out
     }

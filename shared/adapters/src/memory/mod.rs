@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use oms_domain::audit::AuditEntry;
 use oms_domain::auth::Role;
-use oms_domain::catalog::{Customer, PriceOverride, Product, Sku, MAX_STOCK};
+use oms_domain::catalog::{Customer, PriceOverride, Product, Sku, StockLevel, MAX_STOCK};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, DeliveryId, EventId, IntegrationId, OrderId, ProductId, UserId};
 use oms_domain::integration::{Delivery, DeliveryPayload, DeliveryStatus, Integration};
@@ -25,8 +25,9 @@ use oms_domain::outbox::OutboxEvent;
 use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, StockMove};
 use oms_domain::ports::{
     AuditFilter, AuditStore, CatalogStore, CommitError, CommitRejection, CustomerStore, EmailClaim, IdempotencyKey,
-    IdempotencyRecord, IntegrationStore, NotificationStore, OrderStore, OriginKey, OutboxStore, Page, PageRequest,
-    PlacementKeys, PlacementSnapshot, ProductFilter, RecordedDelivery, RelayClaim, SettingsStore, StockAdjust,
+    IdempotencyRecord, IntegrationStore, InventoryHealth, NotificationStore, OrderStore, OriginKey, OutboxStore, Page,
+    PageRequest, PlacementKeys, PlacementSnapshot, ProductFilter, RecordedDelivery, RelayClaim, SettingsStore,
+    StockAdjust,
 };
 use oms_domain::settings::CompanySettings;
 use oms_domain::usecases::catalog::version_conflict;
@@ -597,58 +598,19 @@ impl CatalogStore for MemoryStore {
                 .collect();
             let mut found = Page::of_keyed(rows, false, page);
             found.items.retain(|p| {
-                in_category(p) && (!filter.active_only || p.active) && (!filter.in_stock_only || p.stock > 0)
+                in_category(p) && (!filter.active_only || p.active) && (!filter.in_stock_only || p.in_stock())
             });
             return Ok(found);
         }
-        if filter.active_only && !filter.in_stock_only {
-            let rows = s
-                .products
-                .values()
-                .filter(|p| &p.company_id == company && p.active && in_category(p))
-                .map(|p| (p.sku.key(), p.clone()))
-                .collect();
-            return Ok(Page::of_keyed(rows, false, page));
-        }
-        let start = page.after.clone().unwrap_or_default();
-        let mut items = Vec::new();
-        let mut next = None;
-        // Mirrors the DynamoDB query: `limit` index entries are read, then filtered.
-        let mut read = 0;
-        for ((_, sku_key), id) in s
-            .skus
-            .range((company.clone(), start.clone())..)
-            .filter(|((c, k), _)| c == company && *k > start)
-        {
-            let Some(p) = s.products.get(&(company.clone(), *id)) else {
-                continue;
-            };
-            if category
-                .as_ref()
-                .is_some_and(|c| p.category.as_ref().map(|x| x.to_lowercase()).as_ref() != Some(c))
-            {
-                continue;
-            }
-            read += 1;
-            if (!filter.active_only || p.active) && (!filter.in_stock_only || p.stock > 0) {
-                items.push(p.clone());
-            }
-            if read == page.limit {
-                next = Some(sku_key.clone());
-                break;
-            }
-        }
-        // No next page when nothing follows the last entry read.
-        if let Some(last) = &next {
-            let more = s
-                .skus
-                .range((company.clone(), last.clone())..)
-                .any(|((c, k), _)| c == company && k > last);
-            if !more {
-                next = None;
-            }
-        }
-        Ok(Page { items, next })
+        // Every other combination is an index of its own (full pages), by SKU.
+        let rows = s
+            .products
+            .values()
+            .filter(|p| &p.company_id == company && in_category(p))
+            .filter(|p| (!filter.active_only || p.active) && (!filter.in_stock_only || p.in_stock()))
+            .map(|p| (p.sku.key(), p.clone()))
+            .collect();
+        Ok(Page::of_keyed(rows, false, page))
     }
 
     async fn get_products(&self, company: &CompanyId, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, Error> {
@@ -674,6 +636,55 @@ impl CatalogStore for MemoryStore {
             .iter()
             .filter_map(|k| s.skus.get(&(company.clone(), k.key())).map(|id| (k.key(), *id)))
             .collect())
+    }
+
+    async fn inventory_health(&self, company: &CompanyId, default_threshold: u32) -> Result<InventoryHealth, Error> {
+        let s = self.lock();
+        let mut h = InventoryHealth::default();
+        for p in s.products.values().filter(|p| &p.company_id == company) {
+            match p.stock_level(default_threshold) {
+                Some(StockLevel::Healthy) => h.healthy += 1,
+                Some(StockLevel::Low) => h.low += 1,
+                Some(StockLevel::Out) => h.out += 1,
+                None => {}
+            }
+        }
+        Ok(h)
+    }
+
+    async fn products_at_level(
+        &self,
+        company: &CompanyId,
+        level: StockLevel,
+        default_threshold: u32,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        let s = self.lock();
+        // The DynamoDB store's order: products on the company's threshold by stock, then
+        // those with their own by margin; out by SKU.
+        let rows = s
+            .products
+            .values()
+            .filter(|p| &p.company_id == company && p.stock_level(default_threshold) == Some(level))
+            .map(|p| {
+                let key = match (level, p.low_stock_threshold) {
+                    (StockLevel::Low, None) => format!("D{:010}#{}", p.stock, p.sku.key()),
+                    (StockLevel::Low, Some(t)) => format!(
+                        "O{:011}#{}",
+                        i64::from(p.stock) - i64::from(t) + 10_000_000_000,
+                        p.sku.key()
+                    ),
+                    _ => p.sku.key(),
+                };
+                (key, p.clone())
+            })
+            .collect();
+        Ok(Page::of_keyed(rows, false, page))
+    }
+
+    async fn reindex_product(&self, _company: &CompanyId, _id: ProductId) -> Result<bool, Error> {
+        // Derived on every read here: nothing is stored to go stale.
+        Ok(false)
     }
 }
 

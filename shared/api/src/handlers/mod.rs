@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod customers;
 pub mod integrations;
+pub mod inventory;
 pub mod order_reads;
 pub mod orders;
 pub mod products;

@@ -74,8 +74,8 @@ pub async fn get_product(app: &App, req: Request) -> Response<Body> {
     params(
         ("q" = Option<String>, Query, min_length = 1, max_length = 100, description = "A prefix (case-insensitive) of the SKU, the name or the category, or of a word of them."),
         ("category" = Option<String>, Query, description = "Only this category (case-insensitive)."),
-        ("active" = Option<bool>, Query, description = "true: only active products."),
-        ("in_stock" = Option<bool>, Query, description = "true: only products with stock > 0."),
+        ("active" = Option<bool>, Query, description = "true: only active products (an index: every page is full)."),
+        ("in_stock" = Option<bool>, Query, description = "true: only products in stock (stock > 0, or not tracking inventory). Served by an index: every page is full."),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 25."),
         ("cursor" = Option<String>, Query, description = "links.next of the previous page (opaque; only a cursor this list issued is accepted)."),
     ),

@@ -5,6 +5,8 @@ pub mod audit_log;
 pub mod catalog;
 pub mod channel_fields;
 pub mod customers;
+pub mod inventory;
+pub mod jobs;
 pub mod lifecycle;
 mod lines;
 pub mod notifications;

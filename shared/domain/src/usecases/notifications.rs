@@ -40,15 +40,19 @@ pub enum Worker {
     Finance,
     /// Not an e-mail worker: places verified webhook deliveries.
     WebhookOrders,
+    /// Not an e-mail worker: background work driven by the outbox (the stock-level index
+    /// after orders, product imports, high-value recounts), each step bounded.
+    Jobs,
 }
 
 impl Worker {
-    pub const ALL: [Worker; 5] = [
+    pub const ALL: [Worker; 6] = [
         Worker::Receipts,
         Worker::LowStock,
         Worker::CapUsage,
         Worker::Finance,
         Worker::WebhookOrders,
+        Worker::Jobs,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,6 +61,7 @@ impl Worker {
             Worker::CapUsage => "cap_usage",
             Worker::Finance => "finance",
             Worker::WebhookOrders => "webhook_orders",
+            Worker::Jobs => "jobs",
         }
     }
 }
@@ -76,6 +81,10 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
         if let crate::outbox::DomainEvent::DeliveryReceived(d) = &event.event {
             crate::usecases::webhooks::process_delivery(&n.deps, &event.company_id, d).await?;
         }
+        return Ok(Vec::new());
+    }
+    if worker == Worker::Jobs {
+        crate::usecases::jobs::handle(&n.deps, event).await?;
         return Ok(Vec::new());
     }
     let Some(id) = event.event.placed_order() else {
@@ -175,7 +184,7 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
                 }
             }
         }
-        Worker::WebhookOrders => {}
+        Worker::WebhookOrders | Worker::Jobs => {}
         Worker::Finance => {
             if order.status != OrderStatus::Draft && order.total_amount.value() >= settings.high_value_threshold {
                 let to = emails(n, &order, EmailKind::HighValue).await?;

@@ -1,0 +1,6 @@
+//! Lambda `list_out_of_stock`: wiring only; the handler is `oms_api::handlers::inventory::list_out_of_stock`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    oms_api::lambda::serve(oms_api::handlers::inventory::list_out_of_stock).await
+}

@@ -1,0 +1,90 @@
+//! Inventory health (SPEC §6): how many active, tracked products are healthy (above their
+//! threshold), low (1 to the threshold) and out (0), and paged lists of the low and the
+//! out ones. The counts read the low and out products only plus one counter, so their
+//! cost follows how many need attention, never the catalog's size (see the stores'
+//! `inventory_health`). A product's own `low_stock_threshold` applies, else the company's.
+//!
+//! Orders move stock in their own transaction and leave the level index to the jobs
+//! worker ([`reindex_order_products`]), which re-derives it from each product of the
+//! order's event: the counts follow a sale within the relay's delay. Every product write
+//! (edit, adjustment, bulk, import) keeps it in its own transaction.
+
+use serde::Serialize;
+
+use crate::auth::{Actor, Permission};
+use crate::catalog::{Product, StockLevel};
+use crate::error::Error;
+use crate::ids::CompanyId;
+use crate::outbox::DomainEvent;
+use crate::ports::{Deps, Page, PageRequest};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct InventoryHealthView {
+    /// Active, tracked products above their threshold.
+    pub healthy: u64,
+    /// Active, tracked products with 1 to their threshold in stock.
+    pub low: u64,
+    /// Active, tracked products with none.
+    pub out: u64,
+    /// healthy + low + out: every active product that tracks inventory.
+    pub total: u64,
+    /// The company's `low_stock_threshold`, for products without their own.
+    pub default_low_stock_threshold: u32,
+}
+
+pub async fn health(deps: &Deps, actor: &Actor) -> Result<InventoryHealthView, Error> {
+    actor.require(Permission::InventoryRead)?;
+    let c = &actor.company_id;
+    let default = deps.store.get_settings(c).await?.low_stock_threshold;
+    let h = deps.store.inventory_health(c, default).await?;
+    Ok(InventoryHealthView {
+        healthy: h.healthy,
+        low: h.low,
+        out: h.out,
+        total: h.healthy + h.low + h.out,
+        default_low_stock_threshold: default,
+    })
+}
+
+/// One page of the low (lowest first) or out (by SKU) products.
+pub async fn products_at(
+    deps: &Deps,
+    actor: &Actor,
+    level: StockLevel,
+    page: &PageRequest,
+) -> Result<Page<Product>, Error> {
+    actor.require(Permission::InventoryRead)?;
+    let c = &actor.company_id;
+    let default = deps.store.get_settings(c).await?.low_stock_threshold;
+    deps.store.products_at_level(c, level, default, page).await
+}
+
+/// The jobs worker's part for an order event: re-derive the level and in-stock index of
+/// every tracked product on the order (its stock may have moved). Idempotent: a
+/// redelivered event rewrites nothing. Returns how many products were rewritten.
+pub async fn reindex_order_products(deps: &Deps, company: &CompanyId, event: &DomainEvent) -> Result<usize, Error> {
+    let mut products = match event {
+        DomainEvent::OrderPlaced(e) => e.decremented_products.clone(),
+        // A status change moves the stock of the order's tracked lines, or nothing.
+        DomainEvent::OrderStatusChanged(e) => match deps.store.get_order(company, e.order_id).await? {
+            Some(order) => order
+                .items
+                .iter()
+                .filter(|l| l.track_inventory)
+                .map(|l| l.product_id)
+                .collect(),
+            None => Vec::new(),
+        },
+        // An edit never moves stock; a delivery is not an order yet.
+        DomainEvent::OrderUpdated(_) | DomainEvent::DeliveryReceived(_) => Vec::new(),
+    };
+    products.sort();
+    products.dedup();
+    let mut rewritten = 0;
+    for p in products {
+        if deps.store.reindex_product(company, p).await? {
+            rewritten += 1;
+        }
+    }
+    Ok(rewritten)
+}
