@@ -342,8 +342,8 @@ pub async fn update_product(
 
 const ADJUST_ATTEMPTS: usize = 5;
 
-/// `POST /api/v1/products/{id}/stock-adjustments`: adds or removes units with one
-/// conditional `ADD`, audited with its reason. Removing more than the stock sets it to 0
+/// `POST /api/v1/products/{id}/stock-adjustments`: adds or removes units relative to the
+/// stock as it is when written (never a stale absolute value), audited with its reason. Removing more than the stock sets it to 0
 /// (conditional on the stock it saw, so a sale in between is never erased), and says so.
 pub async fn adjust_stock(
     deps: &Deps,
