@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; the rest are conveniences.
-.PHONY: run test test-fast bench bench-reads chaos lint token build-lambdas schemathesis
+.PHONY: run test test-fast bench bench-reads bench-import chaos lint token build-lambdas schemathesis
 
 # Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
 run:
@@ -26,6 +26,12 @@ bench:
 bench-reads:
 	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
 	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep cargo bench -p oms-tests --bench order_reads
+
+# CSV import into DynamoDB Local: 10,000 rows (OMS_IMPORT_ROWS=... to change) created, then
+# all updated, then unchanged; prints rows/s for each and checks every row applied once.
+bench-import:
+	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
+	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep OMS_IMPORT_ROWS=$${OMS_IMPORT_ROWS:-10000} cargo bench -p oms-tests --bench import
 
 # The chaos run at full size (make test runs 60 orders): 600 concurrent storefront orders
 # and stock edits on DynamoDB Local + moto with SDK faults, workers and relay killed and

@@ -75,7 +75,15 @@ owner=$(target/debug/oms-local token --role OWNER --sub user-owner)
 sleep 1
 curl -s "http://127.0.0.1:$port/api/v1/integrations/00000000-0000-4000-8000-000000000b01/deliveries" -H "Authorization: Bearer $owner" >.cache/smoke-deliveries.json
 grep -q '"status":"placed"' .cache/smoke-deliveries.json || { echo "FAIL: the banner's webhook order was not placed: $(cat .cache/smoke-deliveries.json)" >&2; exit 1; }
-echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; listed and found by search; openapi 200; no token 401; the printed signed webhook 202 -> placed"
+# The banner's inventory and import calls, pasted as a newcomer would.
+sed -n '/inventory health: active products/,/an ERP posts an order by webhook/p' .cache/smoke-server.log \
+  | grep -v '^ *#' | grep -v 'an ERP posts' >.cache/smoke-catalog.sh
+grep -q 'products/import' .cache/smoke-catalog.sh || { echo "FAIL: the banner prints no import call" >&2; exit 1; }
+OWNER_TOKEN=$owner bash .cache/smoke-catalog.sh >.cache/smoke-catalog.json
+grep -q '"healthy":' .cache/smoke-catalog.json || { echo "FAIL: the banner's health call answered $(cat .cache/smoke-catalog.json)" >&2; exit 1; }
+grep -q '"errors":\[\]' .cache/smoke-catalog.json || { echo "FAIL: the banner's import dry run: $(cat .cache/smoke-catalog.json)" >&2; exit 1; }
+grep -q '"status":"completed"' .cache/smoke-catalog.json || { echo "FAIL: the banner's import did not complete: $(cat .cache/smoke-catalog.json)" >&2; exit 1; }
+echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 1 s; listed and found by search; openapi 200; no token 401; the printed signed webhook 202 -> placed; the printed health, dry-run and import calls answer"
 
 kill "$server_pid" 2>/dev/null || true
 server_pid=

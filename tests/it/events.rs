@@ -53,6 +53,7 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
     functions.dedup();
     // Disabling the demo integration comes last, after its other events ran.
     functions.sort_by_key(|f| *f == "delete_integration");
+    let mut import_id = String::new();
     for function in functions {
         let mut ev = event(function);
         let method = ev["requestContext"]["http"]["method"]
@@ -80,6 +81,15 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
             ev["pathParameters"]["delivery_id"] = Value::from(delivery_id.clone());
             ev["rawPath"] = Value::from(raw);
         }
+        // The import sample names an import: point it at the one the import sample made.
+        if function == "get_import" {
+            let raw = ev["rawPath"]
+                .as_str()
+                .unwrap_or_default()
+                .replace("00000000-0000-4000-8000-0000000000c1", &import_id);
+            ev["pathParameters"]["id"] = Value::from(import_id.clone());
+            ev["rawPath"] = Value::from(raw);
+        }
         let req: LambdaRequest = serde_json::from_value(ev).expect("a valid API Gateway v2 event");
         let resp = dispatch(app.app(), function, req.into()).await.expect("a handler");
         let status = resp.status().as_u16();
@@ -100,6 +110,10 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
             _ => String::new(),
         };
         assert_eq!(status, expected, "events/{function}.json -> {body}");
+        if function == "import_products" {
+            let v: Value = serde_json::from_str(&body).expect("JSON");
+            import_id = v["data"]["id"].as_str().unwrap_or_default().to_owned();
+        }
     }
 }
 

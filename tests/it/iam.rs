@@ -127,6 +127,22 @@ impl Recording {
         r.body
     }
 
+    /// A CSV import (its first steps run in the request).
+    async fn import(&mut self, token: &str, csv: &str) -> Value {
+        self.rec.take();
+        let headers = vec![
+            ("authorization".to_owned(), format!("Bearer {token}")),
+            ("content-type".to_owned(), "text/csv".to_owned()),
+        ];
+        let r = self
+            .app
+            .raw("POST", "/api/v1/products/import", headers, csv.as_bytes().to_vec())
+            .await;
+        assert!(r.status.is_success(), "import: {} {}", r.status, r.body);
+        self.file("import_products");
+        r.body
+    }
+
     fn file(&mut self, function: &str) {
         let calls = self.rec.take();
         self.seen.entry(function.to_owned()).or_default().extend(calls);
@@ -517,6 +533,16 @@ async fn settings_and_users(r: &mut Recording, d: &Demo) {
         Some(json!({"storefront": {"tax_rate": "5"}, "email": {"reply_to": "sales@demo.example"}})),
     )
     .await;
+
+    // A CSV import creating one product and updating another, then its job.
+    let job = r
+        .import(
+            &d.owner,
+            "sku,name,price,stock,category\nIAM-CSV-1,Imported,2.00,4,Tests\nWIDGET-001,Widget,19.99,,\n",
+        )
+        .await;
+    let id = job["data"]["id"].as_str().unwrap_or_default().to_owned();
+    r.call("GET", &format!("/api/v1/imports/{id}"), &d.owner, None).await;
 
     // Inventory health: the counter, the level counts, the low and out pages.
     for path in [

@@ -16,6 +16,7 @@ mod email_crashes;
 mod events;
 mod generated_bodies;
 mod iam;
+mod imports;
 mod inventory;
 mod lifecycle;
 mod notifications;

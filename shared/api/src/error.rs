@@ -103,6 +103,13 @@ impl ApiError {
                         Some(json!({ "current_stock": current_stock })),
                     ),
                     Error::LimitExceeded { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code, message, None),
+                    Error::InvalidRows(rows, counts) => {
+                        let mut details = json!({ "errors": rows });
+                        if let (Some(d), Some(c)) = (details.as_object_mut(), counts.as_object()) {
+                            d.extend(c.clone());
+                        }
+                        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_csv", message, Some(details))
+                    }
                     Error::PreconditionFailed { .. } => {
                         (StatusCode::PRECONDITION_FAILED, "precondition_failed", message, None)
                     }

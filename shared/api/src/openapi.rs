@@ -45,6 +45,8 @@ use crate::handlers;
         handlers::integrations::receive_webhook,
         handlers::settings::get_settings,
         handlers::settings::update_settings,
+        handlers::imports::import_products,
+        handlers::imports::get_import,
         handlers::inventory::inventory_health,
         handlers::inventory::list_low_stock,
         handlers::inventory::list_out_of_stock,

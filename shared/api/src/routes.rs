@@ -4,7 +4,9 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::handlers::{audit, customers, integrations, inventory, order_reads, orders, products, settings, users};
+use crate::handlers::{
+    audit, customers, imports, integrations, inventory, order_reads, orders, products, settings, users,
+};
 use crate::App;
 
 #[derive(Debug, Clone, Copy)]
@@ -84,6 +86,8 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/inventory/health", "inventory_health"),
     r("GET", "/api/v1/inventory/low", "list_low_stock"),
     r("GET", "/api/v1/inventory/out", "list_out_of_stock"),
+    r("POST", "/api/v1/products/import", "import_products"),
+    r("GET", "/api/v1/imports/{id}", "get_import"),
     r("POST", "/api/v1/webhooks/{integration_id}/orders", "receive_webhook"),
 ];
 
@@ -136,6 +140,8 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "inventory_health" => inventory::inventory_health(app, req).await,
         "list_low_stock" => inventory::list_low_stock(app, req).await,
         "list_out_of_stock" => inventory::list_out_of_stock(app, req).await,
+        "import_products" => imports::import_products(app, req).await,
+        "get_import" => imports::get_import(app, req).await,
         "receive_webhook" => integrations::receive_webhook(app, req).await,
         _ => return None,
     })

@@ -39,6 +39,7 @@ pub enum EntityKind {
     Settings,
     Integration,
     User,
+    Import,
 }
 
 impl EntityKind {
@@ -50,6 +51,7 @@ impl EntityKind {
             EntityKind::Settings => "settings",
             EntityKind::Integration => "integration",
             EntityKind::User => "user",
+            EntityKind::Import => "import",
         }
     }
 }

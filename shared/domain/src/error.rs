@@ -12,6 +12,18 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// One bad cell (or row, or header) of an imported file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RowError {
+    /// The file's line number (1 is the header row).
+    pub line: u64,
+    /// The column's header (`row` for the row as a whole).
+    pub column: String,
+    /// The cell as sent.
+    pub value: String,
+    pub message: String,
+}
+
 /// A line that could not be filled from stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ShortLine {
@@ -61,6 +73,10 @@ pub enum Error {
     /// The same `Idempotency-Key` was used before with a different request body.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyKeyReused,
+    /// A CSV file with bad rows: every one, by line and column, with what the file would
+    /// otherwise do (`Value`: the counts). Nothing was applied.
+    #[error("{} problem(s) in the file; nothing was imported", .0.len())]
+    InvalidRows(Vec<RowError>, serde_json::Value),
     /// Write contention that outlasted our retries; the caller may retry.
     #[error("the system is busy with conflicting writes; retry the request")]
     Contention,

@@ -123,6 +123,11 @@ uuid_id!(
     "integration_id"
 );
 uuid_id!(
+    /// One product import (a CSV file being applied).
+    ImportId,
+    "import_id"
+);
+uuid_id!(
     /// One webhook delivery received from an integration.
     DeliveryId,
     "delivery_id"

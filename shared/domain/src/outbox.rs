@@ -32,6 +32,13 @@ pub enum DomainEvent {
     OrderUpdated(OrderUpdated),
     /// A verified webhook delivery to place (or to place again, after a retry).
     DeliveryReceived(DeliveryReceived),
+    /// A product import to apply (the jobs worker resumes it where it stands).
+    ImportQueued(ImportQueued),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportQueued {
+    pub import_id: crate::ids::ImportId,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,7 +88,7 @@ impl DomainEvent {
             DomainEvent::OrderPlaced(e) => Some(e.order_id),
             DomainEvent::OrderStatusChanged(e) => Some(e.order_id),
             DomainEvent::OrderUpdated(e) => Some(e.order_id),
-            DomainEvent::DeliveryReceived(_) => None,
+            DomainEvent::DeliveryReceived(_) | DomainEvent::ImportQueued(_) => None,
         }
     }
 
@@ -103,6 +110,7 @@ impl DomainEvent {
             DomainEvent::OrderStatusChanged(_) => "order_status_changed",
             DomainEvent::OrderUpdated(_) => "order_updated",
             DomainEvent::DeliveryReceived(_) => "delivery_received",
+            DomainEvent::ImportQueued(_) => "import_queued",
         }
     }
 }

@@ -136,6 +136,61 @@ pub trait CatalogStore: Send + Sync {
     async fn reindex_product(&self, company: &CompanyId, id: ProductId) -> Result<bool, Error>;
 }
 
+/// One product write of an import step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportWrite {
+    /// A new product (its SKU claimed: a product created meanwhile makes the step lose).
+    Create(Product),
+    /// A change, only if the product is still at `before`'s version and stock.
+    Update { before: Product, after: Product },
+}
+
+/// What an import step's write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStep {
+    Applied,
+    /// The job is no longer where the step started: another runner applied those rows.
+    JobMoved,
+    /// A product changed (or a SKU was taken) since the step read it: read and derive again.
+    ProductsMoved,
+}
+
+/// Product imports: the validated rows and the job applying them.
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    /// Stores the job, its rows and the event that drives it (the job and the event in one
+    /// transaction, after the rows: a job is never without its rows).
+    async fn create_import(
+        &self,
+        job: &crate::usecases::import::ImportJob,
+        rows: &[crate::usecases::import::ImportRow],
+        event: &crate::outbox::OutboxEvent,
+    ) -> Result<(), Error>;
+    async fn get_import(
+        &self,
+        company: &CompanyId,
+        id: crate::ids::ImportId,
+    ) -> Result<Option<crate::usecases::import::ImportJob>, Error>;
+    /// Up to `limit` rows from row `from` (0-based, in file order).
+    async fn import_rows(
+        &self,
+        company: &CompanyId,
+        id: crate::ids::ImportId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::usecases::import::ImportRow>, Error>;
+    /// One step, in one transaction: the product writes, the job moved from `before` to
+    /// `after` (only if it is still at `before.applied_rows`), the count of products
+    /// inventory health counts, and `audit` (the last step's).
+    async fn apply_import_step(
+        &self,
+        before: &crate::usecases::import::ImportJob,
+        after: &crate::usecases::import::ImportJob,
+        writes: &[ImportWrite],
+        audit: Option<&AuditEntry>,
+    ) -> Result<ImportStep, Error>;
+}
+
 /// Active, tracked products per stock level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct InventoryHealth {
@@ -617,6 +672,7 @@ pub trait EventPublisher: Send + Sync {
 /// The whole store, as the use cases see it.
 pub trait Store:
     CatalogStore
+    + ImportStore
     + IntegrationStore
     + CustomerStore
     + OrderStore
@@ -630,6 +686,7 @@ pub trait Store:
 }
 impl<T> Store for T where
     T: CatalogStore
+        + ImportStore
         + IntegrationStore
         + CustomerStore
         + OrderStore

@@ -24,8 +24,9 @@ use oms_api::gateway::{Gateway, HttpRequest};
 use oms_api::App;
 
 /// Bodies past this are refused before they reach a handler (API Gateway's own cap is 10 MB;
-/// the handlers refuse anything over 256 KiB with the same 413).
-const MAX_READ_BYTES: usize = 1024 * 1024;
+/// the JSON handlers refuse anything over 256 KiB, the CSV import over 5 MiB, with the
+/// same 413).
+const MAX_READ_BYTES: usize = 6 * 1024 * 1024;
 
 #[derive(Parser)]
 #[command(name = "oms-local", about = "Run the order-management API locally")]
@@ -352,6 +353,18 @@ Try:
   # the catalog, and one product's stock
   curl -s '{base}/api/v1/products?per_page=3' -H "Authorization: Bearer $OWNER_TOKEN"
   curl -s {base}/api/v1/products/{widget} -H "Authorization: Bearer $OWNER_TOKEN"
+
+  # inventory health: active products healthy, low (1 to their threshold) and out (0);
+  # then the low ones, lowest first
+  curl -s {base}/api/v1/inventory/health -H "Authorization: Bearer $OWNER_TOKEN"
+  curl -s {base}/api/v1/inventory/low -H "Authorization: Bearer $OWNER_TOKEN"
+
+  # import a supplier's spreadsheet: a dry run (counts and every bad row), then for real
+  # (new SKUs are created, WIDGET-001 is updated; one ProductsImported audit entry)
+  curl -s '{base}/api/v1/products/import?dry_run=true' -H "Authorization: Bearer $OWNER_TOKEN" \
+    -H 'Content-Type: text/csv' --data-binary @events/products-import.csv
+  curl -s {base}/api/v1/products/import -H "Authorization: Bearer $OWNER_TOKEN" \
+    -H 'Content-Type: text/csv' --data-binary @events/products-import.csv
 
   # an ERP posts an order by webhook (Standard Webhooks, signed now: valid for 5 minutes).
   # It answers 202; the worker places it within a second; then its delivery log:

@@ -85,7 +85,16 @@ impl DynamoStore {
         Ok(Page { items, next })
     }
 
-    async fn update_product_once(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+    /// The actions of a product change: the product (only if still at `before`'s version,
+    /// and stock when its index entries or stock change), its SKU claim moved, and its
+    /// search terms. `product` guards the product's write, `sku` the new SKU's claim.
+    pub(super) fn product_update_actions<T: Clone>(
+        tx: &mut Tx<T>,
+        before: &Product,
+        after: &Product,
+        product_guard: T,
+        sku_guard: T,
+    ) -> Result<(), Error> {
         let c = &before.company_id;
         let mut set = vec!["#version = :version".to_owned(), "#updated_at = :updated_at".to_owned()];
         let mut remove = Vec::new();
@@ -134,30 +143,58 @@ impl DynamoStore {
         } else {
             "#version = :expected"
         };
-        let mut tx = Tx::new(&self.table);
         tx.update(
             product(c, before.id),
             &expr,
             Some(condition),
             nm,
             vals,
-            Guard::Rule(CatalogGuard::Version),
+            Guard::Rule(product_guard.clone()),
         )?;
         if sku_changed {
             tx.delete(
                 sku_claim(c, &before.sku.key()),
                 "product_id = :pid",
                 values([(":pid", av_s(before.id.to_string()))]),
-                Guard::Rule(CatalogGuard::Version),
+                Guard::Rule(product_guard),
             )?;
             tx.put(
                 sku_claim(c, &after.sku.key()),
                 values([("product_id", av_s(after.id.to_string())), (TYPE, av_s("SKU"))]),
                 Some((NOT_EXISTS, Item::new())),
-                Guard::Rule(CatalogGuard::Sku),
+                Guard::Rule(sku_guard),
             )?;
         }
-        Self::put_terms(&mut tx, Some(before), after)?;
+        Self::put_terms(tx, Some(before), after)
+    }
+
+    /// The actions of a new product: the product (not exists), its SKU claim (not
+    /// exists; `sku` guards it) and its search terms.
+    pub(super) fn product_create_actions<T: Clone>(
+        tx: &mut Tx<T>,
+        p: &Product,
+        product_guard: T,
+        sku_guard: T,
+    ) -> Result<(), Error> {
+        tx.put(
+            product(&p.company_id, p.id),
+            Self::product_item(p)?,
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(product_guard),
+        )?;
+        tx.put(
+            sku_claim(&p.company_id, &p.sku.key()),
+            values([("product_id", av_s(p.id.to_string())), (TYPE, av_s("SKU"))]),
+            Some((NOT_EXISTS, Item::new())),
+            Guard::Rule(sku_guard),
+        )?;
+        Self::put_terms(tx, None, p)
+    }
+
+    async fn update_product_once(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
+        let c = &before.company_id;
+        let mut tx = Tx::new(&self.table);
+        Self::product_update_actions(&mut tx, before, after, CatalogGuard::Version, CatalogGuard::Sku)?;
         Self::count_products(&mut tx, c, i64::from(after.counted()) - i64::from(before.counted()))?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {
@@ -248,7 +285,7 @@ impl DynamoStore {
     }
 
     /// Moves the count of products inventory health counts, in the product's write.
-    fn count_products(tx: &mut Tx<CatalogGuard>, c: &CompanyId, by: i64) -> Result<(), Error> {
+    pub(super) fn count_products<T: Clone>(tx: &mut Tx<T>, c: &CompanyId, by: i64) -> Result<(), Error> {
         if by == 0 {
             return Ok(());
         }
@@ -317,7 +354,7 @@ impl DynamoStore {
     }
 
     /// The product's search-term entries after a write (see [`DynamoStore::write_terms`]).
-    fn put_terms(tx: &mut Tx<CatalogGuard>, before: Option<&Product>, after: &Product) -> Result<(), Error> {
+    pub(super) fn put_terms<T: Clone>(tx: &mut Tx<T>, before: Option<&Product>, after: &Product) -> Result<(), Error> {
         let c = &after.company_id;
         Self::write_terms(
             tx,
@@ -332,8 +369,8 @@ impl DynamoStore {
     /// A record's search-term entries after a write: entries for terms it no longer has
     /// are deleted, and every entry is rewritten when the terms change (each carries them
     /// all). Nothing is written when they did not change.
-    fn write_terms(
-        tx: &mut Tx<CatalogGuard>,
+    fn write_terms<T: Clone>(
+        tx: &mut Tx<T>,
         old: &std::collections::BTreeSet<String>,
         new: &std::collections::BTreeSet<String>,
         key: impl Fn(&str) -> (String, String),
@@ -368,19 +405,7 @@ impl DynamoStore {
 impl CatalogStore for DynamoStore {
     async fn create_product(&self, p: &Product, audit: &AuditEntry) -> Result<(), Error> {
         let mut tx = Tx::new(&self.table);
-        tx.put(
-            product(&p.company_id, p.id),
-            Self::product_item(p)?,
-            Some((NOT_EXISTS, Item::new())),
-            Guard::Rule(CatalogGuard::Version),
-        )?;
-        tx.put(
-            sku_claim(&p.company_id, &p.sku.key()),
-            values([("product_id", av_s(p.id.to_string())), (TYPE, av_s("SKU"))]),
-            Some((NOT_EXISTS, Item::new())),
-            Guard::Rule(CatalogGuard::Sku),
-        )?;
-        Self::put_terms(&mut tx, None, p)?;
+        Self::product_create_actions(&mut tx, p, CatalogGuard::Version, CatalogGuard::Sku)?;
         Self::count_products(&mut tx, &p.company_id, i64::from(p.counted()))?;
         Self::audit_put(&mut tx, audit)?;
         match tx.commit(&self.client).await? {

@@ -1,7 +1,7 @@
 //! Every key of the single table, in one place. Each starts with the tenant (`C#<company>`),
 //! so no key built here can reach another company's items. See `DATA_MODEL.md`.
 
-use oms_domain::ids::{CompanyId, CustomerId, DeliveryId, IntegrationId, OrderId, ProductId};
+use oms_domain::ids::{CompanyId, CustomerId, DeliveryId, ImportId, IntegrationId, OrderId, ProductId};
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -297,4 +297,12 @@ pub fn pad_margin(margin: i64) -> String {
 /// (active and tracked). Written by product writes only, never by an order.
 pub fn catalog_counts(c: &CompanyId) -> (String, String) {
     (format!("C#{c}#CATALOG"), "COUNTS".into())
+}
+/// A product import's job item, and its rows' items beside it.
+pub fn import_job(c: &CompanyId, id: ImportId) -> (String, String) {
+    (format!("C#{c}#IMPORT#{id}"), "JOB".into())
+}
+/// Rows `ROWS_PER_ITEM * n ..` of an import, as one item.
+pub fn import_rows(c: &CompanyId, id: ImportId, n: u64) -> (String, String) {
+    (format!("C#{c}#IMPORT#{id}"), format!("ROWS#{n:06}"))
 }

@@ -5,6 +5,7 @@
 mod audit_log;
 mod catalog;
 mod commit;
+mod imports;
 mod integrations;
 mod keys;
 mod notify;

@@ -132,7 +132,7 @@ impl DynamoStore {
     }
 
     /// Puts and deletes in `BatchWriteItem`s of 25, re-sending unprocessed ones.
-    async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<(String, String)>) -> Result<(), Error> {
+    pub(super) async fn batch_write(&self, puts: Vec<Item>, deletes: Vec<(String, String)>) -> Result<(), Error> {
         use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
         let mut requests = Vec::new();
         for item in puts {

@@ -3,6 +3,7 @@
 //! same conditions, in the same order, as the DynamoDB transaction it mirrors. The order
 //! reads are in `reads.rs`.
 
+mod imports;
 mod reads;
 mod users;
 
@@ -69,6 +70,14 @@ struct State {
     /// High-value counters, as the DynamoDB store keeps them: one item per company and one
     /// per customer.
     high_value: HashMap<(CompanyId, Option<CustomerId>), HighValueStats>,
+    /// Product imports: the job and its rows.
+    imports: HashMap<
+        Key<oms_domain::ids::ImportId>,
+        (
+            oms_domain::usecases::import::ImportJob,
+            Vec<oms_domain::usecases::import::ImportRow>,
+        ),
+    >,
 }
 
 impl State {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod customers;
+pub mod imports;
 pub mod integrations;
 pub mod inventory;
 pub mod order_reads;
