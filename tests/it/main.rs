@@ -15,6 +15,7 @@ mod edge_trust;
 mod email_crashes;
 mod events;
 mod generated_bodies;
+mod high_value_recount;
 mod iam;
 mod imports;
 mod inventory;

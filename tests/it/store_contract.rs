@@ -412,6 +412,7 @@ async fn memory_store_fails_a_commit_before_it_mutates_anything() {
     let now = Utc::now();
     let overflowing = || oms_domain::order::query::HighValueDelta {
         threshold: rust_decimal::Decimal::ZERO,
+        generation: 0,
         customer: None,
         changes: vec![(template.status, 1, rust_decimal::Decimal::MAX)],
     };

@@ -34,6 +34,13 @@ pub enum DomainEvent {
     DeliveryReceived(DeliveryReceived),
     /// A product import to apply (the jobs worker resumes it where it stands).
     ImportQueued(ImportQueued),
+    /// The high-value threshold changed: recount the counters of this generation.
+    HighValueRecount(HighValueRecount),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HighValueRecount {
+    pub generation: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,7 +95,7 @@ impl DomainEvent {
             DomainEvent::OrderPlaced(e) => Some(e.order_id),
             DomainEvent::OrderStatusChanged(e) => Some(e.order_id),
             DomainEvent::OrderUpdated(e) => Some(e.order_id),
-            DomainEvent::DeliveryReceived(_) | DomainEvent::ImportQueued(_) => None,
+            DomainEvent::DeliveryReceived(_) | DomainEvent::ImportQueued(_) | DomainEvent::HighValueRecount(_) => None,
         }
     }
 
@@ -111,6 +118,7 @@ impl DomainEvent {
             DomainEvent::OrderUpdated(_) => "order_updated",
             DomainEvent::DeliveryReceived(_) => "delivery_received",
             DomainEvent::ImportQueued(_) => "import_queued",
+            DomainEvent::HighValueRecount(_) => "high_value_recount",
         }
     }
 }

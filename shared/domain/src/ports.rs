@@ -136,6 +136,59 @@ pub trait CatalogStore: Send + Sync {
     async fn reindex_product(&self, company: &CompanyId, id: ProductId) -> Result<bool, Error>;
 }
 
+/// Where a generation's high-value recount stands (on the company's counters item).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecountProgress {
+    /// Steps applied so far; the next is written only if this is still the count.
+    pub steps: u64,
+    /// Where the next step's page of orders starts (`None`: the oldest).
+    pub cursor: Option<String>,
+    pub complete: bool,
+}
+
+/// A recount job's step: the job moves from `steps` to `steps + 1`, its cursor to `to`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecountStep {
+    pub steps: u64,
+    pub to: Option<String>,
+    pub complete: bool,
+}
+
+/// What a recount write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecountWrite {
+    Applied,
+    /// The job is no longer at the step read: another runner applied it.
+    Moved,
+    /// An order changed (or was counted) since it was read: read it again.
+    Raced,
+}
+
+/// The high-value recount after a threshold change (see `HighValueCounting`).
+#[async_trait]
+pub trait RecountStore: Send + Sync {
+    async fn recount_progress(&self, company: &CompanyId, generation: u32) -> Result<RecountProgress, Error>;
+    /// A page of the company's orders, oldest first, from `after` (a previous page's next).
+    async fn orders_oldest_first(
+        &self,
+        company: &CompanyId,
+        after: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Order>, Error>;
+    /// In one transaction: each of `orders` marked counted in `counting.generation` (only
+    /// if it is still at the version and generation read), the high-value ones added to
+    /// that generation's counters (the company's and each customer's), and, for a job's
+    /// step, the job moved on (only if still at `step.steps`; `complete` marks the
+    /// company's counters complete).
+    async fn count_into_generation(
+        &self,
+        company: &CompanyId,
+        counting: crate::order::query::HighValueCounting,
+        orders: &[Order],
+        step: Option<RecountStep>,
+    ) -> Result<RecountWrite, Error>;
+}
+
 /// One product write of an import step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportWrite {
@@ -450,13 +503,14 @@ pub trait OrderReadStore: Send + Sync {
     ) -> Result<Page<Order>, Error>;
 
     /// The high-value counters kept with each order, if any order has touched them. They
-    /// count against the threshold in force when they were first written: a company that
-    /// changed its threshold since gets `threshold` different from its setting.
-    /// The company's counters, or `customer`'s own.
+    /// count against their generation's threshold; `complete` is set on the company's
+    /// counters once the generation's recount is done (see `HighValueCounting`).
+    /// The company's counters, or `customer`'s own, of `generation`.
     async fn high_value_stats(
         &self,
         company: &CompanyId,
         customer: Option<CustomerId>,
+        generation: u32,
     ) -> Result<Option<HighValueStats>, Error>;
 
     /// Count and exact sum of the orders `high_value_orders` would list, summed over the
@@ -673,6 +727,7 @@ pub trait EventPublisher: Send + Sync {
 pub trait Store:
     CatalogStore
     + ImportStore
+    + RecountStore
     + IntegrationStore
     + CustomerStore
     + OrderStore
@@ -687,6 +742,7 @@ pub trait Store:
 impl<T> Store for T where
     T: CatalogStore
         + ImportStore
+        + RecountStore
         + IntegrationStore
         + CustomerStore
         + OrderStore

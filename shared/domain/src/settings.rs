@@ -30,6 +30,9 @@ pub struct CompanySettings {
     pub email: EmailSettings,
     /// Bumped by every change; a change is conditional on the version it was derived from.
     pub version: u64,
+    /// The generation of the high-value counters: a `high_value_threshold` change starts a
+    /// new one, which the recount job fills (read-only).
+    pub high_value_generation: u32,
 }
 
 /// The sender of the company's e-mails as recipients see it. The address itself is the
@@ -96,6 +99,7 @@ impl Default for CompanySettings {
             storefront: StorefrontPricing::default(),
             email: EmailSettings::default(),
             version: 0,
+            high_value_generation: 0,
         }
     }
 }

@@ -143,10 +143,19 @@ fn change_action(tx: &mut Tx<OrderGuard>, before: &Order, after: &Order) -> Resu
         true => format!("SET {}", set.join(", ")),
         false => format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")),
     };
+    // Also only if the recount has not counted the order since it was read: whether the
+    // change moves the high-value counters depends on it.
+    let condition = match before.hv_generation {
+        0 => "#version = :read AND attribute_not_exists(hv_generation)",
+        _ => "#version = :read AND hv_generation = :hvg",
+    };
+    if before.hv_generation > 0 {
+        vals.insert(":hvg".into(), n(before.hv_generation));
+    }
     tx.update(
         order(c, before.id),
         &expr,
-        Some("#version = :read"),
+        Some(condition),
         names,
         vals,
         Guard::Rule(OrderGuard::Change),

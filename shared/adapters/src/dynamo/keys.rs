@@ -48,6 +48,8 @@ pub const OUTBOX_SHARDS: u32 = 8;
 /// The item type, for humans reading the table and for the stream relay.
 pub const TYPE: &str = "_type";
 pub const EXPIRES_AT: &str = "expires_at";
+/// An order's high-value counters generation (absent: 0).
+pub const HV_GENERATION: &str = "hv_generation";
 
 pub fn tenant(c: &CompanyId) -> String {
     format!("C#{c}")
@@ -59,10 +61,16 @@ pub fn settings(c: &CompanyId) -> (String, String) {
 
 /// The high-value counters (per status: count and summed totals) of the company, or of one
 /// customer (in the customer's partition).
-pub fn high_value_stats(c: &CompanyId, customer: Option<CustomerId>) -> (String, String) {
+/// The high-value counters of a generation (0: the first, `STATS#HIGH_VALUE`; a later one
+/// `STATS#HIGH_VALUE#<n>`): the company's, or one customer's.
+pub fn high_value_stats(c: &CompanyId, customer: Option<CustomerId>, generation: u32) -> (String, String) {
+    let sort = match generation {
+        0 => "STATS#HIGH_VALUE".to_owned(),
+        g => format!("STATS#HIGH_VALUE#{g}"),
+    };
     match customer {
-        None => (tenant(c), "STATS#HIGH_VALUE".into()),
-        Some(cu) => (self::customer(c, cu).0, "STATS#HIGH_VALUE".into()),
+        None => (tenant(c), sort),
+        Some(cu) => (self::customer(c, cu).0, sort),
     }
 }
 

@@ -10,6 +10,7 @@ mod integrations;
 mod keys;
 mod notify;
 mod reads;
+mod recount;
 mod search;
 mod table;
 mod tx;
@@ -162,6 +163,10 @@ impl DynamoStore {
     pub(crate) fn order_item(o: &Order) -> Result<Item, Error> {
         let mut item = to_item(o)?;
         item.insert(TYPE.into(), av_s("ORDER"));
+        // Internal (not serialized with the order): the high-value counters' generation.
+        if o.hv_generation > 0 {
+            item.insert(HV_GENERATION.into(), tx::n(o.hv_generation));
+        }
         for (attr, value) in reads::order_index_attrs(o) {
             if let Some(v) = value {
                 item.insert(attr.into(), av_s(v));
@@ -612,8 +617,8 @@ fn count_high_value(
     Ok(())
 }
 
-fn add_high_value(
-    tx: &mut Tx<OrderGuard>,
+fn add_high_value<T: Clone>(
+    tx: &mut Tx<T>,
     c: &CompanyId,
     customer: Option<oms_domain::ids::CustomerId>,
     d: &oms_domain::order::query::HighValueDelta,
@@ -629,7 +634,7 @@ fn add_high_value(
         add.push(format!("#n{i} :n{i}, #v{i} :v{i}"));
     }
     tx.update(
-        high_value_stats(c, customer),
+        high_value_stats(c, customer, d.generation),
         &format!("SET #thr = if_not_exists(#thr, :thr) ADD {}", add.join(", ")),
         None,
         names,

@@ -639,8 +639,9 @@ impl OrderReadStore for DynamoStore {
         &self,
         c: &CompanyId,
         customer: Option<CustomerId>,
+        generation: u32,
     ) -> Result<Option<HighValueStats>, Error> {
-        let Some(item) = self.get(high_value_stats(c, customer)).await? else {
+        let Some(item) = self.get(high_value_stats(c, customer, generation)).await? else {
             return Ok(None);
         };
         let num = |name: &str| {
@@ -662,7 +663,12 @@ impl OrderReadStore for DynamoStore {
                 by_status.insert(s.as_str(), (n, v));
             }
         }
-        Ok(Some(HighValueStats { threshold, by_status }))
+        let complete = generation == 0 || item.get("complete").and_then(|v| v.as_bool().ok()) == Some(&true);
+        Ok(Some(HighValueStats {
+            complete,
+            threshold,
+            by_status,
+        }))
     }
 
     async fn high_value_totals(

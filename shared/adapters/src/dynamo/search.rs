@@ -99,7 +99,14 @@ impl DynamoStore {
         type Scope<'a> = (&'a CompanyId, Option<oms_domain::ids::CustomerId>);
         let mut by_scope: HashMap<Scope, Vec<(OrderStatus, i64, Decimal)>> = HashMap::new();
         for o in orders {
-            if let Some(d) = oms_domain::order::query::HighValueDelta::between(None, o, high_value_threshold) {
+            if let Some(d) = oms_domain::order::query::HighValueDelta::between(
+                None,
+                o,
+                oms_domain::order::query::HighValueCounting {
+                    threshold: high_value_threshold,
+                    generation: 0,
+                },
+            ) {
                 by_scope
                     .entry((&o.company_id, None))
                     .or_default()
@@ -118,10 +125,11 @@ impl DynamoStore {
             }
             let delta = oms_domain::order::query::HighValueDelta {
                 threshold: high_value_threshold,
+                generation: 0,
                 customer: None,
                 changes: sum.into_iter().map(|(s, (n, v))| (s, n, v)).collect(),
             };
-            let mut tx = super::tx::Tx::new(&self.table);
+            let mut tx: super::tx::Tx<()> = super::tx::Tx::new(&self.table);
             super::add_high_value(&mut tx, c, customer, &delta)?;
             tx.commit(&self.client)
                 .await

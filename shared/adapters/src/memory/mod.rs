@@ -5,6 +5,7 @@
 
 mod imports;
 mod reads;
+mod recount;
 mod users;
 
 use async_trait::async_trait;
@@ -69,7 +70,9 @@ struct State {
     customer_links: HashMap<(CompanyId, IntegrationId, String), CustomerId>,
     /// High-value counters, as the DynamoDB store keeps them: one item per company and one
     /// per customer.
-    high_value: HashMap<(CompanyId, Option<CustomerId>), HighValueStats>,
+    high_value: HashMap<(CompanyId, Option<CustomerId>, u32), HighValueStats>,
+    /// High-value recounts: (company, generation) -> where the job stands.
+    recounts: HashMap<(CompanyId, u32), oms_domain::ports::RecountProgress>,
     /// Product imports: the job and its rows.
     imports: HashMap<
         Key<oms_domain::ids::ImportId>,
@@ -87,7 +90,7 @@ impl State {
         let Some(d) = delta else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for scope in std::iter::once(None).chain(d.customer.map(Some)) {
-            let key = (c.clone(), scope);
+            let key = (c.clone(), scope, d.generation);
             let mut stats = self.high_value.get(&key).cloned().unwrap_or_else(|| HighValueStats {
                 // Like `if_not_exists`: the threshold the counters were started with stays.
                 threshold: d.threshold,
@@ -224,7 +227,7 @@ impl State {
     }
 }
 
-type HighValueEntry = ((CompanyId, Option<CustomerId>), HighValueStats);
+type HighValueEntry = ((CompanyId, Option<CustomerId>, u32), HighValueStats);
 
 /// Stock levels and the cap counter as a write will leave them.
 struct Planned {
@@ -274,7 +277,10 @@ fn merge(current: &Order, before: &Order, after: &Order) -> Result<Order, Error>
         obj.insert("version".into(), serde_json::json!(after.version));
         obj.insert("updated_at".into(), serde_json::json!(after.updated_at));
     }
-    serde_json::from_value(merged).map_err(Error::internal)
+    let mut merged: Order = serde_json::from_value(merged).map_err(Error::internal)?;
+    // Not in the JSON (internal): kept as stored.
+    merged.hv_generation = current.hv_generation;
+    Ok(merged)
 }
 
 /// The audit sort key, the same string the DynamoDB adapter sorts by.
@@ -869,7 +875,11 @@ impl OrderStore for MemoryStore {
             OrderWrite::Change { before, after, .. } => {
                 let current = s.orders.get(&(c.clone(), before.id));
                 match current {
-                    Some(now) if now.version == before.version => merge(now, before, after)?,
+                    // As the DynamoDB store: also only if the recount has not counted the
+                    // order since it was read (its high-value delta depends on that).
+                    Some(now) if now.version == before.version && now.hv_generation == before.hv_generation => {
+                        merge(now, before, after)?
+                    }
                     other => {
                         return Err(CommitError::Rejected(CommitRejection::OrderMoved {
                             current: other.map(|o| (o.status, o.version)),

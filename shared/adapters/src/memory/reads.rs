@@ -156,8 +156,13 @@ impl OrderReadStore for MemoryStore {
         &self,
         c: &CompanyId,
         customer: Option<CustomerId>,
+        generation: u32,
     ) -> Result<Option<HighValueStats>, Error> {
-        Ok(self.lock().high_value.get(&(c.clone(), customer)).cloned())
+        let stats = self.lock().high_value.get(&(c.clone(), customer, generation)).cloned();
+        Ok(stats.map(|s| HighValueStats {
+            complete: s.complete || generation == 0,
+            ..s
+        }))
     }
 
     async fn high_value_totals(

@@ -301,4 +301,9 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     /// Bumped by every write; updates are conditional on it.
     pub version: u64,
+    /// The generation of the company's high-value counters this order is counted in (see
+    /// [`query::HighValueCounting`]). Internal: stored, never shown.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub hv_generation: u32,
 }

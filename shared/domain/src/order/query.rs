@@ -136,6 +136,8 @@ impl HighValueTotals {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HighValueDelta {
     pub threshold: Decimal,
+    /// The counters' generation (see [`HighValueCounting`]).
+    pub generation: u32,
     /// The order's customer, whose counters move too.
     pub customer: Option<CustomerId>,
     /// (status, count change, value change); never both zero.
@@ -145,7 +147,13 @@ pub struct HighValueDelta {
 impl HighValueDelta {
     /// What moves when an order goes from `before` (absent for a new order) to `after`,
     /// each counted if its total is at or above `threshold`. `None` when nothing moves.
-    pub fn between(before: Option<&Order>, after: &Order, threshold: Decimal) -> Option<HighValueDelta> {
+    /// An order counted in an earlier generation moves nothing: the recount of the current
+    /// one counts it as it then is.
+    pub fn between(before: Option<&Order>, after: &Order, counting: HighValueCounting) -> Option<HighValueDelta> {
+        if before.is_some_and(|b| b.hv_generation != counting.generation) {
+            return None;
+        }
+        let threshold = counting.threshold;
         let mut by: BTreeMap<&'static str, (OrderStatus, i64, Decimal)> = BTreeMap::new();
         let counted = |o: &Order| o.total_amount.value() >= threshold;
         if let Some(b) = before.filter(|b| counted(b)) {
@@ -163,9 +171,30 @@ impl HighValueDelta {
         let changes: Vec<_> = by.into_values().filter(|(_, n, v)| *n != 0 || !v.is_zero()).collect();
         (!changes.is_empty()).then_some(HighValueDelta {
             threshold,
+            generation: counting.generation,
             customer: after.customer_id,
             changes,
         })
+    }
+}
+
+/// Which high-value counters orders count in: the company's threshold, and the counters'
+/// generation. Changing the threshold starts a new generation: new orders count in it at
+/// once (each order records its generation, `Order::hv_generation`), and the recount job
+/// ([`crate::usecases::high_value`]) adds every older order, each once, marking it. Until
+/// the job is done the counters are not read (the totals are summed over the orders).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HighValueCounting {
+    pub threshold: Decimal,
+    pub generation: u32,
+}
+
+impl HighValueCounting {
+    pub fn of(s: &crate::settings::CompanySettings) -> HighValueCounting {
+        HighValueCounting {
+            threshold: s.high_value_threshold,
+            generation: s.high_value_generation,
+        }
     }
 }
 
@@ -173,6 +202,9 @@ impl HighValueDelta {
 /// count against, and per status the number of orders and their summed totals.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HighValueStats {
+    /// The company's counters of a later generation are complete once the recount is done
+    /// (generation 0 counted every order from the start).
+    pub complete: bool,
     pub threshold: Decimal,
     pub by_status: BTreeMap<&'static str, (u64, Decimal)>,
 }

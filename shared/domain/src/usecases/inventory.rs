@@ -76,7 +76,10 @@ pub async fn reindex_order_products(deps: &Deps, company: &CompanyId, event: &Do
             None => Vec::new(),
         },
         // An edit never moves stock; a delivery is not an order yet.
-        DomainEvent::OrderUpdated(_) | DomainEvent::DeliveryReceived(_) | DomainEvent::ImportQueued(_) => Vec::new(),
+        DomainEvent::OrderUpdated(_)
+        | DomainEvent::DeliveryReceived(_)
+        | DomainEvent::ImportQueued(_)
+        | DomainEvent::HighValueRecount(_) => Vec::new(),
     };
     products.sort();
     products.dedup();

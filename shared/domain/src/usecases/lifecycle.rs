@@ -14,7 +14,7 @@ use crate::auth::{Actor, Permission};
 use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, OrderId, UserId};
-use crate::order::query::HighValueDelta;
+use crate::order::query::{HighValueCounting, HighValueDelta};
 use crate::order::{status, FulfillmentMethod, Order, OrderStatus, PaymentTerms, Priority, ShippingInfo};
 use crate::outbox::{DomainEvent, OrderStatusChanged, OrderUpdated, OutboxEvent};
 use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, StockMove, StockPolicy};
@@ -148,8 +148,8 @@ async fn change_status_once(
         to: after.status,
         restocked,
     });
-    let threshold = settings.high_value_threshold;
-    let plan = change_plan(deps, before, after, if_match, stock, cap, threshold, audit, event, now)?;
+    let counting = HighValueCounting::of(&settings);
+    let plan = change_plan(deps, before, after, if_match, stock, cap, counting, audit, event, now)?;
     let order = commit_change(deps, &plan, if_match).await?;
     tracing::info!(order_id = %id, to = %order.status, "order status changed");
     Ok(order)
@@ -474,7 +474,7 @@ async fn update_order_once(
         status: before.status,
         fields: changed,
     });
-    let threshold = deps.store.get_settings(&actor.company_id).await?.high_value_threshold;
+    let counting = HighValueCounting::of(&deps.store.get_settings(&actor.company_id).await?);
     let plan = change_plan(
         deps,
         before,
@@ -482,7 +482,7 @@ async fn update_order_once(
         if_match,
         Vec::new(),
         None,
-        threshold,
+        counting,
         audit,
         event,
         now,
@@ -575,14 +575,14 @@ fn change_plan(
     if_match: Option<u64>,
     stock: Vec<StockMove>,
     cap: Option<CapIncrement>,
-    threshold: rust_decimal::Decimal,
+    counting: HighValueCounting,
     audit: AuditEntry,
     event: DomainEvent,
     now: DateTime<Utc>,
 ) -> Result<EffectPlan, Error> {
     let plan = EffectPlan {
         company: before.company_id.clone(),
-        high_value: HighValueDelta::between(Some(&before), &after, threshold),
+        high_value: HighValueDelta::between(Some(&before), &after, counting),
         stock,
         cap,
         claims: Vec::new(),

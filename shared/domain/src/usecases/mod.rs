@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod catalog;
 pub mod channel_fields;
 pub mod customers;
+pub mod high_value;
 pub mod import;
 pub mod inventory;
 pub mod jobs;

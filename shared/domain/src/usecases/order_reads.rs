@@ -158,17 +158,25 @@ pub async fn high_value(
         return Err(Error::invalid("minimum_amount", "minimum_amount must not be negative"));
     }
     let c = &actor.company_id;
-    let threshold = deps.store.get_settings(c).await?.high_value_threshold;
+    let settings = deps.store.get_settings(c).await?;
+    let (threshold, generation) = (settings.high_value_threshold, settings.high_value_generation);
     let minimum = minimum.unwrap_or(threshold);
     let found = only_scoped(&filter, deps.store.high_value_orders(c, minimum, &filter, &page).await?);
     // The counters (the company's, or a customer's own) answer the company's threshold, by
     // status, in one read; anything else (another minimum, dates) is summed over the
-    // matching orders' index entries, up to a bound.
-    let countable = minimum == threshold && filter.from_date.is_none() && filter.to_date.is_none();
+    // matching orders' index entries, up to a bound. After a threshold change the new
+    // generation's counters answer once its recount is done: until then, the sum.
+    let complete = generation == 0
+        || deps
+            .store
+            .high_value_stats(c, None, generation)
+            .await?
+            .is_some_and(|s| s.complete);
+    let countable = complete && minimum == threshold && filter.from_date.is_none() && filter.to_date.is_none();
     let counted = match countable {
         true => deps
             .store
-            .high_value_stats(c, filter.customer_id)
+            .high_value_stats(c, filter.customer_id, generation)
             .await?
             .filter(|s| s.threshold == minimum)
             .map(|s| {

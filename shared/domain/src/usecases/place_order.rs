@@ -16,7 +16,7 @@ use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{CustomerId, EventId, OrderId, ProductId, UserId};
 use crate::money::Currency;
-use crate::order::query::HighValueDelta;
+use crate::order::query::{HighValueCounting, HighValueDelta};
 use crate::order::{
     Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, Order, OrderNumber, OrderStatus, PaymentTerms,
     PlacedBy, Priority, ShippingInfo, Source,
@@ -475,6 +475,7 @@ fn build_order(
         created_at: now,
         updated_at: now,
         version: 1,
+        hv_generation: snapshot.settings.high_value_generation,
     };
     order.status = plan::approval_status(order.status, &order, &snapshot.settings);
     order.check_fits()?;
@@ -532,7 +533,7 @@ fn placement_plan(
         company: order.company_id.clone(),
         stock,
         cap,
-        high_value: HighValueDelta::between(None, &order, settings.high_value_threshold),
+        high_value: HighValueDelta::between(None, &order, HighValueCounting::of(settings)),
         claims,
         audit: placed_audit(deps, actor, &order, now),
         event: placed_event(deps, &order, decremented, now),

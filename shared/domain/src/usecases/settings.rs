@@ -14,6 +14,7 @@ use crate::catalog::parse_email;
 use crate::error::{Error, FieldErrors};
 use crate::ids::EventId;
 use crate::money::{Amount, Currency, MAX_AMOUNT};
+use crate::outbox::{DomainEvent, HighValueRecount, OutboxEvent};
 use crate::ports::Deps;
 use crate::settings::CompanySettings;
 
@@ -162,11 +163,25 @@ pub async fn update_settings(deps: &Deps, actor: &Actor, req: UpdateSettingsRequ
             tokio::time::sleep(std::time::Duration::from_millis(jitter * u64::from(attempt.min(4)))).await;
         }
         let before = deps.store.get_settings(&actor.company_id).await?;
-        let after = apply(&before, &req)?;
+        let mut after = apply(&before, &req)?;
         if after == before {
             return Ok(before);
         }
         let now = deps.clock.now();
+        // A new threshold starts a new generation of the high-value counters, recounted by
+        // the jobs worker (see `usecases::high_value`); the event is written with the change.
+        let recount = (after.high_value_threshold != before.high_value_threshold).then(|| {
+            after.high_value_generation = before.high_value_generation + 1;
+            OutboxEvent {
+                id: EventId::new(deps.ids.uuid()),
+                company_id: actor.company_id.clone(),
+                subject: format!("high_value:{}", after.high_value_generation),
+                occurred_at: now,
+                event: DomainEvent::HighValueRecount(HighValueRecount {
+                    generation: after.high_value_generation,
+                }),
+            }
+        });
         let audit = AuditEntry::new(
             EventId::new(deps.ids.uuid()),
             now,
@@ -180,7 +195,7 @@ pub async fn update_settings(deps: &Deps, actor: &Actor, req: UpdateSettingsRequ
         );
         if deps
             .store
-            .update_settings(&actor.company_id, &after, &audit, None)
+            .update_settings(&actor.company_id, &after, &audit, recount.as_ref())
             .await?
         {
             tracing::info!(changed = ?changed(&before, &after), version = after.version, "settings updated");
