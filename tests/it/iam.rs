@@ -530,7 +530,7 @@ async fn settings_and_users(r: &mut Recording, d: &Demo) {
         "PATCH",
         "/api/v1/settings",
         &d.owner,
-        Some(json!({"storefront": {"tax_rate": "5"}, "email": {"reply_to": "sales@demo.example"}})),
+        Some(json!({"storefront": {"tax_rate": "5"}, "email": {"reply_to": "sales@demo.example"}, "high_value_threshold": "100"})),
     )
     .await;
 
