@@ -485,6 +485,8 @@ async fn unknown_and_malformed_ids_are_not_found(app: TestApp) {
             Some(json!({"stock": 1})),
         ),
         ("GET", format!("/api/v1/customers/{unknown}"), None),
+        ("GET", format!("/api/v1/imports/{unknown}"), None),
+        ("GET", "/api/v1/imports/not-a-uuid".to_owned(), None),
         (
             "PUT",
             format!("/api/v1/customers/{unknown}/prices/{}", d.id("WIDGET-001")),
@@ -567,12 +569,41 @@ async fn missing_permissions_are_forbidden(app: TestApp) {
             Some(json!({"price": "1.00"})),
             "orders:price_override",
         ),
+        (
+            &d.buyer,
+            "GET",
+            "/api/v1/inventory/health".to_owned(),
+            None,
+            "inventory:read",
+        ),
+        (
+            &d.finance,
+            "GET",
+            "/api/v1/inventory/out".to_owned(),
+            None,
+            "inventory:read",
+        ),
     ] {
         let r = app.call(method, &path, token, body).await;
         assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
         assert_eq!(r.code(), "permission_error");
         assert_eq!(r.body["error"]["details"]["permission"], permission);
     }
+    // The CSV import needs products:write (STAFF lacks it), whatever the file.
+    let headers = vec![
+        ("authorization".to_owned(), format!("Bearer {}", d.staff)),
+        ("content-type".to_owned(), "text/csv".to_owned()),
+    ];
+    let r = app
+        .raw(
+            "POST",
+            "/api/v1/products/import",
+            headers,
+            b"sku,name,price\nS-1,S,1\n".to_vec(),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "permission_error"), "{}", r.body);
+    assert_eq!(r.body["error"]["details"]["permission"], "products:write");
     // A customer may read itself, and staff may adjust stock without products:write.
     assert_eq!(
         app.call("GET", &format!("/api/v1/customers/{}", d.t.acme), &d.buyer, None)

@@ -14,7 +14,7 @@ on_both_adapters!(another_company_reaches_nothing_of_this_one_on_any_route);
 
 /// The route's path with this company's real ids; `None` for the webhook intake (no
 /// token: its tenant is the integration's, checked by signature in `webhooks`).
-fn with_real_ids(path: &str, d: &Demo, order: &str) -> Option<String> {
+fn with_real_ids(path: &str, d: &Demo, order: &str, import: &str) -> Option<String> {
     if path.starts_with("/api/v1/webhooks/") {
         return None;
     }
@@ -24,6 +24,7 @@ fn with_real_ids(path: &str, d: &Demo, order: &str) -> Option<String> {
         p if p.starts_with("/api/v1/customers") => d.t.acme.to_string(),
         p if p.starts_with("/api/v1/integrations") => integration,
         p if p.starts_with("/api/v1/users") => "user-staff".to_owned(),
+        p if p.starts_with("/api/v1/imports") => import.to_owned(),
         _ => d.id("WIDGET-001").to_string(),
     };
     Some(
@@ -60,6 +61,21 @@ fn valid_body(function: &str, d: &Demo) -> Option<serde_json::Value> {
 async fn another_company_reaches_nothing_of_this_one_on_any_route(app: TestApp) {
     let d = demo(&app).await;
     let order = place(&app, &d).await;
+    // An import of this company's, for `/imports/{id}`.
+    let headers = vec![
+        ("authorization".to_owned(), format!("Bearer {}", d.owner)),
+        ("content-type".to_owned(), "text/csv".to_owned()),
+    ];
+    let imported = app
+        .raw(
+            "POST",
+            "/api/v1/products/import",
+            headers,
+            b"sku,name,price\nTENANT-1,Ours,1.00\n".to_vec(),
+        )
+        .await;
+    assert_eq!(imported.status, 201, "{}", imported.body);
+    let import = imported.body["data"]["id"].as_str().unwrap_or_default().to_owned();
     let zulu = app.token("zulu", "OWNER", None);
     let before = app.counts(&d.t.company).await;
     let widget_stock = stock(&app, &d, "WIDGET-001").await;
@@ -68,13 +84,17 @@ async fn another_company_reaches_nothing_of_this_one_on_any_route(app: TestApp) 
         order.clone(),
         d.t.acme.to_string(),
         d.id("WIDGET-001").to_string(),
+        // Low and out of stock: what the inventory lists would show.
+        d.id("BOLT-M8").to_string(),
+        d.id("CABLE-CAT6").to_string(),
+        import.clone(),
         "user-staff".to_owned(),
         "Acme Corporation".to_owned(),
         "Demo Distributors".to_owned(),
     ];
     let mut checked = 0;
     for route in ROUTES {
-        let Some(path) = with_real_ids(route.path, &d, &order) else {
+        let Some(path) = with_real_ids(route.path, &d, &order, &import) else {
             continue;
         };
         let body = valid_body(route.function, &d);
