@@ -82,6 +82,10 @@ pub async fn recount(deps: &Deps, c: &CompanyId, generation: u32) -> Result<u64,
 pub async fn count_if_behind(deps: &Deps, c: &CompanyId, id: OrderId) -> Result<bool, Error> {
     for _ in 0..ATTEMPTS {
         let settings = deps.store.get_settings(c).await?;
+        if settings.high_value_generation == 0 {
+            // The threshold never changed: every order counts in generation 0.
+            return Ok(false);
+        }
         let Some(order) = deps.store.get_order(c, id).await? else {
             return Ok(false);
         };
