@@ -14,6 +14,7 @@ on_both_adapters!(
     health_counts_each_level_and_lists_the_low_and_the_out,
     orders_move_a_product_between_levels_once_the_jobs_worker_ran,
     in_stock_pages_are_full_however_the_out_of_stock_interleave,
+    concurrent_sales_and_reindexes_leave_the_entries_of_the_last_stock,
     inventory_health_needs_inventory_read,
 );
 
@@ -246,6 +247,30 @@ async fn orders_move_a_product_between_levels_once_the_jobs_worker_ran(app: Test
     // A redelivered event rewrites nothing and breaks nothing.
     app.relay().await;
     assert_eq!(health(&app, o).await, (base.0 - 1, base.1 + 1, base.2));
+}
+
+/// Sales racing each other and the jobs worker's reindexes (each of which may lose to a
+/// later sale and leave it to that sale's own reindex) end with the entries of the last
+/// stock, at the level it is at.
+async fn concurrent_sales_and_reindexes_leave_the_entries_of_the_last_stock(app: TestApp) {
+    let d = demo(&app).await;
+    let o = &d.owner;
+    let id = create(&app, o, json!({"sku": "RACE-1", "stock": 24, "low_stock_threshold": 10})).await;
+    let r = app
+        .call("PATCH", "/api/v1/settings", o, Some(json!({"dashboard_orders_decrement_stock": true})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let base = health(&app, o).await;
+    let sales = (0..20).map(|_| async {
+        let r = app.call("POST", ORDERS, &d.staff, Some(items(&[("RACE-1", 1)]))).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        app.relay().await;
+    });
+    futures_util::future::join_all(sales).await;
+    app.relay().await;
+    app.assert_product_index_matches(&d.t.company, &id).await;
+    assert_eq!(health(&app, o).await, (base.0 - 1, base.1 + 1, base.2), "24 -> 4: low");
+    assert!(walk(&app, o, "/api/v1/inventory/low", 100).await.0.contains(&"RACE-1".to_owned()));
 }
 
 async fn in_stock_pages_are_full_however_the_out_of_stock_interleave(app: TestApp) {

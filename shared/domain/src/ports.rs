@@ -132,7 +132,9 @@ pub trait CatalogStore: Send + Sync {
     /// Re-derives a product's index entries (stock level, in stock) from its stored
     /// fields, after orders moved its stock: the order's transaction moves the stock
     /// only, and the jobs worker calls this for each product of the order's event.
-    /// Returns whether anything was rewritten; a missing product is nothing to do.
+    /// Returns whether anything was rewritten; a missing product is nothing to do, and a
+    /// write that lost to a later stock or product change is left to that change (its own
+    /// event's reindex, or the product write's own entries).
     async fn reindex_product(&self, company: &CompanyId, id: ProductId) -> Result<bool, Error>;
 }
 

@@ -656,36 +656,35 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn reindex_product(&self, c: &CompanyId, id: ProductId) -> Result<bool, Error> {
-        for _ in 0..STOCK_REBASES {
-            let Some(item) = self.get(product(c, id)).await? else {
-                return Ok(false);
-            };
-            let p: Product = from_item(item.clone())?;
-            let index: HashMap<&str, AttributeValue> = Self::derived_index(&p).into_iter().collect();
-            let stored: HashMap<&str, AttributeValue> = PRODUCT_DERIVED
-                .iter()
-                .filter_map(|a| item.get(*a).map(|v| (*a, v.clone())))
-                .collect();
-            if index == stored {
-                return Ok(false);
-            }
-            let (mut set, mut remove) = (vec!["#version = #version".to_owned()], Vec::new());
-            let mut vals = values([(":expected", n(p.stock)), (":version", n(p.version))]);
-            Self::set_index(&Self::derived_index(&p), &mut set, &mut remove, &mut vals);
-            let mut tx = Tx::new(&self.table);
-            tx.update(
-                product(c, id),
-                &Self::set_remove(&set, &remove),
-                Some("stock = :expected AND #version = :version"),
-                names([("#version", "version")]),
-                vals,
-                Guard::<CatalogGuard>::None,
-            )?;
-            if tx.commit(&self.client).await?.is_ok() {
-                return Ok(true);
-            }
+        // One attempt. If the write loses, the stock or version moved after the read: an
+        // order, whose own event triggers a reindex that reads after it, or a product write,
+        // which wrote the entries itself. The last writer's entries stand either way, so a
+        // hot product's reindexes never queue up behind each other.
+        let Some(item) = self.get(product(c, id)).await? else {
+            return Ok(false);
+        };
+        let p: Product = from_item(item.clone())?;
+        let index: HashMap<&str, AttributeValue> = Self::derived_index(&p).into_iter().collect();
+        let stored: HashMap<&str, AttributeValue> = PRODUCT_DERIVED
+            .iter()
+            .filter_map(|a| item.get(*a).map(|v| (*a, v.clone())))
+            .collect();
+        if index == stored {
+            return Ok(false);
         }
-        Err(Error::Contention)
+        let (mut set, mut remove) = (vec!["#version = #version".to_owned()], Vec::new());
+        let mut vals = values([(":expected", n(p.stock)), (":version", n(p.version))]);
+        Self::set_index(&Self::derived_index(&p), &mut set, &mut remove, &mut vals);
+        let mut tx = Tx::new(&self.table);
+        tx.update(
+            product(c, id),
+            &Self::set_remove(&set, &remove),
+            Some("stock = :expected AND #version = :version"),
+            names([("#version", "version")]),
+            vals,
+            Guard::<CatalogGuard>::None,
+        )?;
+        Ok(tx.commit(&self.client).await?.is_ok())
     }
 }
 
