@@ -36,6 +36,13 @@ pub enum DomainEvent {
     ImportQueued(ImportQueued),
     /// The high-value threshold changed: recount the counters of this generation.
     HighValueRecount(HighValueRecount),
+    /// A relative stock adjustment moved a product's stock (its index entries follow).
+    StockAdjusted(StockAdjusted),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StockAdjusted {
+    pub product_id: crate::ids::ProductId,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +102,10 @@ impl DomainEvent {
             DomainEvent::OrderPlaced(e) => Some(e.order_id),
             DomainEvent::OrderStatusChanged(e) => Some(e.order_id),
             DomainEvent::OrderUpdated(e) => Some(e.order_id),
-            DomainEvent::DeliveryReceived(_) | DomainEvent::ImportQueued(_) | DomainEvent::HighValueRecount(_) => None,
+            DomainEvent::DeliveryReceived(_)
+            | DomainEvent::ImportQueued(_)
+            | DomainEvent::HighValueRecount(_)
+            | DomainEvent::StockAdjusted(_) => None,
         }
     }
 
@@ -119,6 +129,7 @@ impl DomainEvent {
             DomainEvent::DeliveryReceived(_) => "delivery_received",
             DomainEvent::ImportQueued(_) => "import_queued",
             DomainEvent::HighValueRecount(_) => "high_value_recount",
+            DomainEvent::StockAdjusted(_) => "stock_adjusted",
         }
     }
 }

@@ -76,15 +76,17 @@ pub trait CatalogStore: Send + Sync {
     /// changes. A changed `stock` is written only if the stock is still `before.stock`
     /// (`StockChanged` otherwise): a sale in between is never overwritten.
     async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error>;
-    /// Adds `delta` (negative: removes) to the stock as it is when written (a sale in
-    /// between is applied first, never erased), with its audit entry, unless the result
-    /// would be below 0 or above `MAX_STOCK`.
+    /// Adds `delta` (negative: removes) to the stock in one conditional `ADD` (a sale at
+    /// the same moment is never erased), with its audit entry and `event` (the jobs worker
+    /// re-derives the product's index entries from it), unless the result would be below
+    /// 0 or above `MAX_STOCK`.
     async fn adjust_stock(
         &self,
         company: &CompanyId,
         id: ProductId,
         delta: i64,
         audit: &AuditEntry,
+        event: &OutboxEvent,
     ) -> Result<StockAdjust, Error>;
     /// Sets the stock to `to` if it is still `expected` (`StockChanged` otherwise), with
     /// its audit entry.

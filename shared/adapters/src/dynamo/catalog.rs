@@ -8,6 +8,7 @@ use oms_domain::audit::AuditEntry;
 use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku, StockLevel, MAX_STOCK};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, ProductId};
+use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{CatalogStore, CustomerStore, InventoryHealth, Page, PageRequest, ProductFilter, StockAdjust};
 use oms_domain::usecases::catalog::version_conflict;
 
@@ -444,30 +445,41 @@ impl CatalogStore for DynamoStore {
         id: ProductId,
         delta: i64,
         audit: &AuditEntry,
+        event: &OutboxEvent,
     ) -> Result<StockAdjust, Error> {
-        // Read, then write the result against the stock read (the index attributes are
-        // derived from it): a sale in between makes it read and apply again, so neither
-        // is lost. Never below 0, never above the maximum.
-        for _ in 0..STOCK_REBASES {
-            let p = self
-                .get_product(c, id)
-                .await?
-                .ok_or_else(|| Error::not_found("product", id))?;
-            let to = i64::from(p.stock) + delta;
-            if to < 0 {
-                return Ok(StockAdjust::Short { current: p.stock });
-            }
-            let Some(to) = u32::try_from(to).ok().filter(|t| *t <= MAX_STOCK) else {
-                return Ok(StockAdjust::OverMax { current: p.stock });
-            };
-            let mut tx = Tx::new(&self.table);
-            Self::stock_write(&mut tx, &p, to, audit, Guard::Rule(CatalogGuard::Version))?;
-            Self::audit_put(&mut tx, audit)?;
-            if tx.commit(&self.client).await?.is_ok() {
-                return Ok(StockAdjust::Applied);
-            }
-        }
-        Err(Error::Contention)
+        // One conditional ADD: never below 0, never above the maximum, and a sale at the
+        // same moment never conflicts with it. The index entries follow from the event.
+        let floor = (-delta).max(0);
+        let ceiling = i64::from(MAX_STOCK) - delta.max(0);
+        let mut tx = Tx::new(&self.table);
+        tx.update(
+            product(c, id),
+            "SET updated_at = :now ADD stock :d",
+            Some("attribute_exists(PK) AND stock >= :floor AND stock <= :ceiling"),
+            HashMap::new(),
+            values([
+                (":d", n(delta)),
+                (":floor", n(floor)),
+                (":ceiling", n(ceiling)),
+                (
+                    ":now",
+                    av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                ),
+            ]),
+            Guard::Rule(CatalogGuard::Version),
+        )?;
+        Self::audit_put(&mut tx, audit)?;
+        Self::outbox_put(&mut tx, event)?;
+        let failed = match tx.commit(&self.client).await? {
+            Ok(()) => return Ok(StockAdjust::Applied),
+            Err(failed) => failed,
+        };
+        let current =
+            stock_of(failed.into_iter().find_map(|f| f.old)).ok_or_else(|| Error::not_found("product", id))?;
+        Ok(match i64::from(current) < floor {
+            true => StockAdjust::Short { current },
+            false => StockAdjust::OverMax { current },
+        })
     }
 
     async fn set_stock(

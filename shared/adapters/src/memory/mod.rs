@@ -549,6 +549,7 @@ impl CatalogStore for MemoryStore {
         id: ProductId,
         delta: i64,
         audit: &AuditEntry,
+        event: &OutboxEvent,
     ) -> Result<StockAdjust, Error> {
         let mut s = self.lock();
         let p = s
@@ -565,6 +566,7 @@ impl CatalogStore for MemoryStore {
         p.stock = next;
         p.updated_at = audit.at;
         s.audit.push(audit.clone());
+        s.outbox.push(event.clone());
         Ok(StockAdjust::Applied)
     }
 

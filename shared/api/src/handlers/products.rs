@@ -141,8 +141,8 @@ pub async fn update_product(app: &App, req: Request) -> Response<Body> {
     .await
 }
 
-/// Add or remove stock by a difference, with a reason, relative to the stock when written,
-/// so a sale landing at the same moment is never erased. Removing more than there is leaves 0 (and
+/// Add or remove stock by a difference, with a reason: one conditional `ADD`, so a sale
+/// landing at the same moment is never erased. Removing more than there is leaves 0 (and
 /// says `clamped`). The audit log keeps who, how much and why.
 #[utoipa::path(
     post, path = "/api/v1/products/{id}/stock-adjustments", tag = "products", operation_id = "adjust_stock",

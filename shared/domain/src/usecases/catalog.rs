@@ -10,6 +10,7 @@ use crate::catalog::{Fulfillment, Product, Sku};
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, ProductId};
 use crate::money::{Amount, Currency};
+use crate::outbox::{DomainEvent, OutboxEvent, StockAdjusted};
 use crate::ports::{Deps, Page, PageRequest, ProductFilter, StockAdjust};
 
 const MAX_STOCK: i64 = crate::catalog::MAX_STOCK as i64;
@@ -342,8 +343,8 @@ pub async fn update_product(
 
 const ADJUST_ATTEMPTS: usize = 5;
 
-/// `POST /api/v1/products/{id}/stock-adjustments`: adds or removes units relative to the
-/// stock as it is when written (never a stale absolute value), audited with its reason. Removing more than the stock sets it to 0
+/// `POST /api/v1/products/{id}/stock-adjustments`: adds or removes units with one
+/// conditional `ADD`, audited with its reason. Removing more than the stock sets it to 0
 /// (conditional on the stock it saw, so a sale in between is never erased), and says so.
 pub async fn adjust_stock(
     deps: &Deps,
@@ -384,10 +385,17 @@ pub async fn adjust_stock(
             json!({ "sku": product.sku, "requested": req.delta, "applied": applied, "clamped": clamped, "reason": reason }),
         )
     };
+    let adjusted = OutboxEvent {
+        id: EventId::new(deps.ids.uuid()),
+        company_id: c.clone(),
+        subject: id.to_string(),
+        occurred_at: deps.clock.now(),
+        event: DomainEvent::StockAdjusted(StockAdjusted { product_id: id }),
+    };
     for _ in 0..ADJUST_ATTEMPTS {
         let (applied, clamped) = match deps
             .store
-            .adjust_stock(c, id, req.delta, &audit(req.delta, false, None))
+            .adjust_stock(c, id, req.delta, &audit(req.delta, false, None), &adjusted)
             .await?
         {
             StockAdjust::Applied => (req.delta, false),

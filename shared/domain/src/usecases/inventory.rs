@@ -4,10 +4,10 @@
 //! cost follows how many need attention, never the catalog's size (see the stores'
 //! `inventory_health`). A product's own `low_stock_threshold` applies, else the company's.
 //!
-//! Orders move stock in their own transaction and leave the level index to the jobs
-//! worker ([`reindex_order_products`]), which re-derives it from each product of the
-//! order's event: the counts follow a sale within the relay's delay. Every product write
-//! (edit, adjustment, bulk, import) keeps it in its own transaction.
+//! Orders and relative adjustments move stock with one atomic update each and leave the
+//! level index to the jobs worker ([`reindex_order_products`]), which re-derives it from
+//! each product their event names: the counts follow within the relay's delay. Every other
+//! product write (edit, absolute set, bulk, import) keeps it in its own transaction.
 
 use serde::Serialize;
 
@@ -76,6 +76,8 @@ pub async fn reindex_order_products(deps: &Deps, company: &CompanyId, event: &Do
             None => Vec::new(),
         },
         // An edit never moves stock; a delivery is not an order yet.
+        // A relative adjustment: the one product.
+        DomainEvent::StockAdjusted(e) => vec![e.product_id],
         DomainEvent::OrderUpdated(_)
         | DomainEvent::DeliveryReceived(_)
         | DomainEvent::ImportQueued(_)
