@@ -12,13 +12,15 @@ use serde_json::json;
 use oms_domain::ids::EventId;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::EventPublisher;
-use oms_domain::usecases::relay::{relay_pending, MAX_RELAY_ATTEMPTS};
+use oms_domain::ports::RelayClaim;
+use oms_domain::usecases::relay::{relay_pending, MAX_RELAY_ATTEMPTS, MAX_RELAY_CLAIMS, RELAY_LEASE_SECS};
 use oms_tests::{on_both_adapters, Backend, ManualClock, TestApp};
 
 use crate::support::{demo, Demo, ORDERS};
 
 on_both_adapters!(
     a_poison_event_is_parked_after_its_attempts_and_the_rest_flow,
+    relays_dying_on_a_healthy_event_do_not_park_it_before_a_crash_loop,
     concurrent_relays_publish_each_event_once,
     the_stream_relay_publishes_the_records_it_is_handed,
 );
@@ -107,6 +109,44 @@ async fn a_poison_event_is_parked_after_its_attempts_and_the_rest_flow(app: Test
     let counts = publisher.counts();
     assert_eq!(counts.len(), 2);
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+}
+
+/// A relay that dies after claiming an event (killed mid-publish) reports no failure: its
+/// claim just expires. More such deaths than failed attempts are allowed before parking,
+/// so a healthy event is relayed however often relays die on it; only a crash loop
+/// (`MAX_RELAY_CLAIMS` claims, none relayed) parks it.
+async fn relays_dying_on_a_healthy_event_do_not_park_it_before_a_crash_loop(app: TestApp) {
+    let d = demo(&app).await;
+    orders(&app, &d, 2).await;
+    let clock = ManualClock::at("2031-03-01T09:00:00Z");
+    let app = app.with_clock(clock.clone());
+    let store = app.store();
+    let pending = store.pending_outbox(10, 0).await.expect("pending");
+    let (healthy, looping) = (pending[0].clone(), pending[1].clone());
+    let mut at = chrono::DateTime::parse_from_rfc3339("2031-03-01T09:00:00Z")
+        .expect("time")
+        .to_utc();
+    // Twice MAX_RELAY_ATTEMPTS deaths on one, MAX_RELAY_CLAIMS on the other: each claim
+    // taken after the last one's lease, none ever relayed.
+    for i in 1..=MAX_RELAY_CLAIMS {
+        at += chrono::Duration::seconds(RELAY_LEASE_SECS + 1);
+        for e in [&healthy, &looping] {
+            if e.id == healthy.id && i > 2 * MAX_RELAY_ATTEMPTS {
+                continue;
+            }
+            assert!(matches!(
+                store.claim_relay(e, at, RELAY_LEASE_SECS).await.expect("claim"),
+                RelayClaim::Claimed { failures: 0, .. }
+            ));
+        }
+    }
+    clock.set(&(at + chrono::Duration::seconds(RELAY_LEASE_SECS + 1)).to_rfc3339());
+    let publisher = Counting::default();
+    let r = relay_pending(&app.app().deps, &publisher, 100).await.expect("a pass");
+    assert_eq!((r.published, r.parked), (1, 1), "{r:?}");
+    assert_eq!(publisher.counts().keys().collect::<Vec<_>>(), vec![&healthy.id]);
+    let parked = store.parked_outbox(10).await.expect("parked");
+    assert_eq!(parked.iter().map(|e| e.id).collect::<Vec<_>>(), vec![looping.id]);
 }
 
 async fn concurrent_relays_publish_each_event_once(app: TestApp) {

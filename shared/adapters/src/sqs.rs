@@ -30,16 +30,18 @@ impl EventPublisher for SqsPublisher {
             .string_value(event.id.to_string())
             .build()
             .map_err(Error::internal)?;
-        for url in &self.queue_urls {
+        // To every queue at once: an event's relay takes one round trip, not one per worker.
+        let sends = self.queue_urls.iter().map(|url| {
             self.client
                 .send_message()
                 .queue_url(url)
                 .message_body(&body)
                 .message_attributes("event_id", id.clone())
                 .send()
-                .await
-                .map_err(Error::internal)?;
-        }
+        });
+        futures_util::future::try_join_all(sends)
+            .await
+            .map_err(Error::internal)?;
         Ok(())
     }
 }

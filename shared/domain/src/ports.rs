@@ -542,6 +542,8 @@ pub trait OutboxStore: Send + Sync {
     async fn claim_relay(&self, event: &OutboxEvent, now: DateTime<Utc>, lease_secs: i64) -> Result<RelayClaim, Error>;
     /// The event is on its queue: it leaves the pending index (the record stays).
     async fn mark_relayed(&self, event: &OutboxEvent, now: DateTime<Utc>) -> Result<(), Error>;
+    /// Counts a relay attempt of `event` that failed (an error, not a crash).
+    async fn fail_relay(&self, event: &OutboxEvent) -> Result<(), Error>;
     /// The event failed too often: it leaves the pending index for the parked one, with why.
     async fn park_outbox(&self, event: &OutboxEvent, now: DateTime<Utc>, reason: &str) -> Result<(), Error>;
     /// Parked events, oldest first (what the relay's alarm points at).
@@ -551,8 +553,9 @@ pub trait OutboxStore: Send + Sync {
 /// What claiming an outbox event for relaying found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelayClaim {
-    /// Ours; this is attempt number `attempts`.
-    Claimed { attempts: u32 },
+    /// Ours; this is claim number `attempts`, after `failures` attempts that failed (the
+    /// rest ended in a crash, their claim expiring).
+    Claimed { attempts: u32, failures: u32 },
     /// Another relay is on it.
     Busy,
     /// Relayed or parked already.

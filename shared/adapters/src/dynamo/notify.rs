@@ -64,7 +64,7 @@ impl OutboxStore for DynamoStore {
             .expression_attribute_values(":now", n(now.timestamp()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":pending", av_s(PENDING))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .return_values_on_condition_check_failure(
                 aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
             )
@@ -72,15 +72,17 @@ impl OutboxStore for DynamoStore {
             .await;
         match res {
             Ok(out) => {
-                let attempts = out
-                    .attributes
-                    .and_then(|a| {
-                        a.get("relay_attempts")
-                            .and_then(|v| v.as_n().ok())
-                            .and_then(|s| s.parse().ok())
-                    })
-                    .unwrap_or(1);
-                Ok(RelayClaim::Claimed { attempts })
+                let count = |name: &str| {
+                    out.attributes
+                        .as_ref()
+                        .and_then(|a| a.get(name))
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|s| s.parse().ok())
+                };
+                Ok(RelayClaim::Claimed {
+                    attempts: count("relay_attempts").unwrap_or(1),
+                    failures: count("relay_failures").unwrap_or(0),
+                })
             }
             Err(SdkError::ServiceError(se)) => match se.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(f) => {
@@ -96,6 +98,20 @@ impl OutboxStore for DynamoStore {
             },
             Err(e) => Err(Error::internal(e)),
         }
+    }
+
+    async fn fail_relay(&self, e: &OutboxEvent) -> Result<(), Error> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(outbox(&e.company_id, &e.id.to_string()))))
+            .update_expression("ADD relay_failures :one")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
 
     async fn mark_relayed(&self, e: &OutboxEvent, now: DateTime<Utc>) -> Result<(), Error> {

@@ -56,6 +56,8 @@ struct State {
     parked: HashSet<EventId>,
     /// Relay claims: attempts so far, and until when the current one holds.
     relay_claims: HashMap<EventId, (u32, Option<DateTime<Utc>>)>,
+    /// Relay attempts that failed (not crashed), per event.
+    relay_failures: HashMap<EventId, u32>,
     users: BTreeMap<(CompanyId, UserId), User>,
     /// Sent markers: (company, e-mail key) -> (claim, sent, lease until).
     mail: HashMap<(CompanyId, String), (String, bool, DateTime<Utc>)>,
@@ -347,7 +349,14 @@ impl OutboxStore for MemoryStore {
         }
         claim.0 += 1;
         claim.1 = Some(now + chrono::Duration::seconds(lease_secs));
-        Ok(RelayClaim::Claimed { attempts: claim.0 })
+        let attempts = claim.0;
+        let failures = s.relay_failures.get(&e.id).copied().unwrap_or(0);
+        Ok(RelayClaim::Claimed { attempts, failures })
+    }
+
+    async fn fail_relay(&self, event: &OutboxEvent) -> Result<(), Error> {
+        *self.lock().relay_failures.entry(event.id).or_default() += 1;
+        Ok(())
     }
 
     async fn mark_relayed(&self, event: &OutboxEvent, _now: DateTime<Utc>) -> Result<(), Error> {

@@ -3,7 +3,8 @@
 //! sweep ([`relay_pending`]) picks up stragglers (a failed pass, a crash). Each event is
 //! claimed before it is published, so concurrent relays do not publish the same event; a
 //! failing event is retried on later passes, counted, and parked after
-//! [`MAX_RELAY_ATTEMPTS`], without holding up the others. Publishing is at-least-once: an
+//! [`MAX_RELAY_ATTEMPTS`] failures (or [`MAX_RELAY_CLAIMS`] claims that all ended in a
+//! crash), without holding up the others. Publishing is at-least-once: an
 //! event published but not yet marked relayed when a crash hits is published again, and
 //! the workers' sent markers absorb it. The relay also keeps the order search index
 //! (SPEC §12 pattern 8) up to date.
@@ -12,8 +13,12 @@ use crate::error::Error;
 use crate::outbox::OutboxEvent;
 use crate::ports::{Deps, EventPublisher, RelayClaim};
 
-/// Attempts before an event is parked (and alarmed) instead of retried.
+/// Failed attempts before an event is parked (and alarmed) instead of retried.
 pub const MAX_RELAY_ATTEMPTS: u32 = 5;
+/// Claims before an event is parked even though no attempt reported a failure: relays
+/// that keep dying on it (a crash loop) without saying why. A relay killed now and then
+/// on a healthy event must not park it, so this is well above [`MAX_RELAY_ATTEMPTS`].
+pub const MAX_RELAY_CLAIMS: u32 = 20;
 /// How long one relay holds its claim on an event: longer than a relay run.
 pub const RELAY_LEASE_SECS: i64 = 60;
 
@@ -46,15 +51,18 @@ pub async fn relay_events(
     let mut report = RelayReport::default();
     for event in events {
         let now = deps.clock.now();
-        let attempts = match deps.store.claim_relay(event, now, RELAY_LEASE_SECS).await? {
-            RelayClaim::Claimed { attempts } => attempts,
+        let (attempts, failures) = match deps.store.claim_relay(event, now, RELAY_LEASE_SECS).await? {
+            RelayClaim::Claimed { attempts, failures } => (attempts, failures),
             RelayClaim::Busy | RelayClaim::Done => {
                 report.skipped += 1;
                 continue;
             }
         };
-        if attempts > MAX_RELAY_ATTEMPTS {
-            let reason = format!("failed {MAX_RELAY_ATTEMPTS} relay attempts");
+        if failures >= MAX_RELAY_ATTEMPTS || attempts > MAX_RELAY_CLAIMS {
+            let reason = match failures >= MAX_RELAY_ATTEMPTS {
+                true => format!("failed {MAX_RELAY_ATTEMPTS} relay attempts"),
+                false => format!("claimed {MAX_RELAY_CLAIMS} times without being relayed"),
+            };
             deps.store.park_outbox(event, now, &reason).await?;
             // The template's metric filter counts this line and alarms on it.
             tracing::error!(event_id = %event.id, company_id = %event.company_id, kind = event.event.name(),
@@ -67,6 +75,9 @@ pub async fn relay_events(
             Err(e) => {
                 tracing::warn!(event_id = %event.id, attempts, error = %e, "relaying an event failed; a later pass retries it");
                 report.failed += 1;
+                if let Err(e) = deps.store.fail_relay(event).await {
+                    tracing::warn!(event_id = %event.id, error = %e, "could not count the failed attempt");
+                }
             }
         }
     }
