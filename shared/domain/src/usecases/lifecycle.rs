@@ -613,6 +613,12 @@ async fn commit_change(deps: &Deps, plan: &EffectPlan, if_match: Option<u64>) ->
         Err(CommitError::Failed(e)) => Err(e),
         Err(CommitError::Rejected(CommitRejection::OrderMoved { current })) => match (current, if_match) {
             (None, _) => Err(Error::not_found("order", plan.order().id)),
+            // Still at the version named: only the high-value recount marked the order
+            // meanwhile (no business change), so redo it rather than refuse it.
+            (Some((_, version)), Some(m)) if version == m => Err(Error::Conflict {
+                code: RACED,
+                message: "the order was counted by the high-value recount meanwhile; redoing".into(),
+            }),
             (Some((_, version)), Some(_)) => Err(Error::PreconditionFailed {
                 message: format!(
                     "the order changed (now version {version}) since the version named by If-Match; reload and retry"
