@@ -9,6 +9,7 @@
 pub mod sdk;
 pub mod webhooks;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -268,15 +269,14 @@ impl TestApp {
         {}
     }
 
-    /// The index keys stored on an order item are the ones its stored fields give. The
-    /// in-memory store derives them on every read, so there they hold by construction.
-    pub async fn assert_index_keys_match(&self, company: &CompanyId, order_id: &str) {
-        let Backend::Dynamo(d) = &self.backend else { return };
-        let key = std::collections::HashMap::from([
-            ("PK".to_owned(), AttributeValue::S(format!("C#{company}#O#{order_id}"))),
-            ("SK".to_owned(), AttributeValue::S("ORDER".into())),
+    /// An item as DynamoDB stores it (consistent read); `None` on the in-memory store.
+    async fn stored_item(&self, pk: String, sk: &str) -> Option<HashMap<String, AttributeValue>> {
+        let Backend::Dynamo(d) = &self.backend else { return None };
+        let key = HashMap::from([
+            ("PK".to_owned(), AttributeValue::S(pk)),
+            ("SK".to_owned(), AttributeValue::S(sk.to_owned())),
         ]);
-        let item = d
+        let got = d
             .client()
             .get_item()
             .table_name(d.table())
@@ -284,9 +284,16 @@ impl TestApp {
             .consistent_read(true)
             .send()
             .await
-            .expect("get")
-            .item
-            .expect("the order item");
+            .expect("get");
+        Some(got.item.unwrap_or_else(|| panic!("no item {sk}")))
+    }
+
+    /// The index keys stored on an order item are the ones its stored fields give. The
+    /// in-memory store derives them on every read, so there they hold by construction.
+    pub async fn assert_index_keys_match(&self, company: &CompanyId, order_id: &str) {
+        let Some(item) = self.stored_item(format!("C#{company}#O#{order_id}"), "ORDER").await else {
+            return;
+        };
         let order: oms_domain::order::Order = serde_dynamo::from_item(item.clone()).expect("an order");
         for (attr, want) in oms_adapters::dynamo::order_index_attrs(&order) {
             let stored = item.get(attr).and_then(|v| v.as_s().ok()).cloned();
@@ -297,25 +304,9 @@ impl TestApp {
     /// As [`TestApp::assert_index_keys_match`], for a product: its stock-level, in-stock
     /// and active index entries are the ones its stored fields give.
     pub async fn assert_product_index_matches(&self, company: &CompanyId, product_id: &str) {
-        let Backend::Dynamo(d) = &self.backend else { return };
-        let key = std::collections::HashMap::from([
-            (
-                "PK".to_owned(),
-                AttributeValue::S(format!("C#{company}#P#{product_id}")),
-            ),
-            ("SK".to_owned(), AttributeValue::S("PRODUCT".into())),
-        ]);
-        let item = d
-            .client()
-            .get_item()
-            .table_name(d.table())
-            .set_key(Some(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("get")
-            .item
-            .expect("the product item");
+        let Some(item) = self.stored_item(format!("C#{company}#P#{product_id}"), "PRODUCT").await else {
+            return;
+        };
         let product: oms_domain::catalog::Product = serde_dynamo::from_item(item.clone()).expect("a product");
         for (attr, want) in oms_adapters::dynamo::product_index_attrs(&product) {
             let stored = item.get(attr).and_then(|v| v.as_s().ok()).cloned();

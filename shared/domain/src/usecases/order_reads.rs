@@ -166,17 +166,9 @@ pub async fn high_value(
     // status, in one read; anything else (another minimum, dates) is summed over the
     // matching orders' index entries, up to a bound. After a threshold change the new
     // generation's counters answer once its recount is done: until then, the sum.
-    let complete = generation == 0
-        || deps
-            .store
-            .high_value_stats(c, None, generation)
-            .await?
-            .is_some_and(|s| s.complete);
-    let countable = complete && minimum == threshold && filter.from_date.is_none() && filter.to_date.is_none();
+    let countable = minimum == threshold && filter.from_date.is_none() && filter.to_date.is_none();
     let counted = match countable {
-        true => deps
-            .store
-            .high_value_stats(c, filter.customer_id, generation)
+        true => counters(deps, c, filter.customer_id, generation)
             .await?
             .filter(|s| s.threshold == minimum)
             .map(|s| {
@@ -207,4 +199,26 @@ pub async fn high_value(
         totals,
         from_counters,
     })
+}
+
+/// The high-value counters the read may use: the company's or a customer's, of the current
+/// generation, once that generation's recount is complete (marked on the company's item,
+/// read once when the scope is the company itself).
+async fn counters(
+    deps: &Deps,
+    c: &crate::ids::CompanyId,
+    customer: Option<crate::ids::CustomerId>,
+    generation: u32,
+) -> Result<Option<crate::order::query::HighValueStats>, Error> {
+    let stats = deps.store.high_value_stats(c, customer, generation).await?;
+    let complete = match (generation, customer) {
+        (0, _) => true,
+        (_, None) => stats.as_ref().is_some_and(|s| s.complete),
+        (_, Some(_)) => deps
+            .store
+            .high_value_stats(c, None, generation)
+            .await?
+            .is_some_and(|s| s.complete),
+    };
+    Ok(stats.filter(|_| complete))
 }
