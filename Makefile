@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; the rest are conveniences.
-.PHONY: run test test-fast bench bench-reads bench-import chaos lint token build-lambdas schemathesis
+.PHONY: run test test-fast bench bench-reads bench-import chaos load load-dynamodb lint token build-lambdas schemathesis
 
 # Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
 run:
@@ -41,6 +41,22 @@ chaos:
 	  trap '.ci/dynamodb-local.sh stop; .ci/moto.sh stop' EXIT && \
 	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep OMS_TEST_MOTO_ENDPOINT=$$moto OMS_CHAOS_ORDERS=$${OMS_CHAOS_ORDERS:-600} RUST_LOG=error \
 	  cargo test -p oms-tests --test it --locked chaos -- --nocapture 2>&1 | grep -E '^chaos|^test |test result'
+
+# Storefront checkouts through the release server with wrk (tests/load/load.py): N buyers
+# with their own tokens over 100 products and one hot SKU; prints orders/s, p50/p99/p999 and
+# statuses, then checks stock, orders and one receipt per order after the workers drain, and
+# the e-mail lag. On the embedded store; LOAD_SECONDS, LOAD_CONNECTIONS, LOAD_RATE, ... vary it.
+load:
+	@.ci/wrk.sh
+	python3 tests/load/load.py
+
+# The same on DynamoDB Local at 100 orders/s, plus the write-heat report (WCU per partition
+# key and transactions per item, projected to 1,000 orders/s) from the server's SDK interceptor.
+load-dynamodb:
+	@.ci/wrk.sh
+	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
+	  DYNAMODB_ENDPOINT=$$ep LOAD_STORE=dynamodb LOAD_RATE=$${LOAD_RATE:-100} LOAD_CONNECTIONS=$${LOAD_CONNECTIONS:-16} \
+	  python3 tests/load/load.py
 
 # Property-based API tests: schemathesis over every operation of /openapi.json on the local
 # server, with an OWNER and a CUSTOMER token (.ci/schemathesis.sh; installs it on first use).

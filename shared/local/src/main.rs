@@ -16,6 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use oms_adapters::dynamo::heat::HeatTally;
 use oms_adapters::dynamo::{create_table, DynamoStore};
 use oms_adapters::mail::FileMailer;
 use oms_adapters::memory::MemoryStore;
@@ -212,9 +213,16 @@ fn signed_headers(
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     oms_api::telemetry::init();
+    // `make load` on DynamoDB: tally the write heat, written to this file on Ctrl-C.
+    let heat = std::env::var_os("OMS_HEAT_REPORT").map(|path| (path, HeatTally::new()));
     let (app, backend) = match &args.dynamodb_endpoint {
         Some(url) => {
-            let client = oms_api::app::dynamo_client(Some(url)).await;
+            let config = oms_api::app::sdk_config(Some(url)).await;
+            let mut builder = aws_sdk_dynamodb::config::Builder::from(&config);
+            if let Some((_, tally)) = &heat {
+                builder = builder.interceptor(tally.clone());
+            }
+            let client = aws_sdk_dynamodb::Client::from_conf(builder.build());
             create_table(&client, &args.table).await?;
             let store = DynamoStore::new(client, args.table.clone());
             (
@@ -254,6 +262,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             r = listener.accept() => r?,
             _ = tokio::signal::ctrl_c() => {
                 tracing::info!("shutting down");
+                if let Some((path, tally)) = &heat {
+                    // Keys written less than this in all are left out: they cannot be hot.
+                    std::fs::write(path, tally.report(8.0, 4).to_string())?;
+                }
                 return Ok(());
             }
         };

@@ -5,6 +5,7 @@
 mod audit_log;
 mod catalog;
 mod commit;
+pub mod heat;
 mod imports;
 mod integrations;
 mod keys;
