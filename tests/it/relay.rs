@@ -22,14 +22,17 @@ on_both_adapters!(
     a_poison_event_is_parked_after_its_attempts_and_the_rest_flow,
     relays_dying_on_a_healthy_event_do_not_park_it_before_a_crash_loop,
     concurrent_relays_publish_each_event_once,
+    a_relay_pass_publishes_its_events_at_once,
     the_stream_relay_publishes_the_records_it_is_handed,
 );
 
-/// Counts what it publishes; refuses the events it is told to.
+/// Counts what it publishes (and the most publishes in flight at once); refuses the
+/// events it is told to.
 #[derive(Default, Clone)]
 struct Counting {
     published: Arc<Mutex<HashMap<EventId, usize>>>,
     poison: Arc<Mutex<Vec<EventId>>>,
+    in_flight: Arc<Mutex<(usize, usize)>>,
 }
 
 #[async_trait]
@@ -38,8 +41,14 @@ impl EventPublisher for Counting {
         if self.poison.lock().expect("lock").contains(&event.id) {
             return Err(oms_domain::Error::internal("the queue refuses this message (injected)"));
         }
+        {
+            let mut f = self.in_flight.lock().expect("lock");
+            f.0 += 1;
+            f.1 = f.1.max(f.0);
+        }
         // A little time on the wire, so concurrent relays overlap.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        self.in_flight.lock().expect("lock").0 -= 1;
         *self.published.lock().expect("lock").entry(event.id).or_default() += 1;
         Ok(())
     }
@@ -161,6 +170,22 @@ async fn concurrent_relays_publish_each_event_once(app: TestApp) {
     let counts = publisher.counts();
     assert_eq!(counts.len(), 20);
     assert!(counts.values().all(|n| *n == 1), "each event once: {counts:?}");
+}
+
+/// A pass does not walk its events one at a time: they are claimed, published and marked
+/// together (the relay kept up with about 40 events/s on DynamoDB Local when it did).
+async fn a_relay_pass_publishes_its_events_at_once(app: TestApp) {
+    let d = demo(&app).await;
+    orders(&app, &d, 12).await;
+    let publisher = Counting::default();
+    let r = relay_pending(&app.app().deps, &publisher, 100).await.expect("a pass");
+    assert_eq!(r.published, 12, "{r:?}");
+    let most = publisher.in_flight.lock().expect("lock").1;
+    assert!(
+        most > 1,
+        "the pass published one event at a time (at most {most} in flight)"
+    );
+    assert!(app.store().pending_outbox(100, 0).await.expect("pending").is_empty());
 }
 
 /// The stream hands the relay the outbox items just inserted: it relays them from the

@@ -368,3 +368,85 @@ mod scenarios {
         );
     }
 }
+
+/// A relay pass sends what it relays in batches: `SendMessageBatch` (ten per queue) and
+/// `BatchWriteItem` for the records it marks relayed; the only per-event write is the
+/// claim. It used to send one `SendMessage` per event and queue and one `UpdateItem` to
+/// mark each, one event after another (about 40 events/s on DynamoDB Local).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_pass_sends_batches_not_one_request_per_event() {
+    use oms_adapters::dynamo::{create_table, DynamoStore};
+    use oms_tests::sdk::OpCounter;
+    let (Some(ddb), Some(moto)) = (oms_tests::dynamodb_endpoint(), moto_endpoint()) else {
+        eprintln!("skipped (OMS_SKIP_DYNAMODB=1)");
+        return;
+    };
+    let ops = OpCounter::default();
+    let client = ops.dynamodb(&oms_api::app::sdk_config(Some(&ddb)).await);
+    let table = format!("oms-batches-{}", uuid::Uuid::new_v4().simple());
+    create_table(&client, &table).await.expect("table");
+    let store = DynamoStore::new(client, table);
+    let app = TestApp::from_app(
+        oms_api::App::new(Arc::new(store.clone()), b"batches-cursor-secret"),
+        oms_tests::Backend::Dynamo(store),
+    );
+    let d = demo(&app).await;
+    for _ in 0..25 {
+        let r = app
+            .call("POST", ORDERS, &d.staff, Some(items(&[("PALLET-JACK", 1)])))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let pending = app.store().pending_outbox(200, 0).await.expect("pending").len();
+    assert!(pending >= 25, "{pending} pending");
+    let sqs_plain = oms_api::app::sqs_client(Some(&moto)).await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (a, _) = oms_tests::moto_queue(&sqs_plain, &format!("batch-a-{tag}"), 3, 60).await;
+    let (b, _) = oms_tests::moto_queue(&sqs_plain, &format!("batch-b-{tag}"), 3, 60).await;
+    let sqs = ops.sqs(&oms_api::app::sdk_config(Some(&moto)).await);
+    let publisher = SqsPublisher::new(sqs, vec![a.clone(), b.clone()]);
+    ops.take();
+    let r = oms_domain::usecases::relay::relay_pending(&app.app().deps, &publisher, 200)
+        .await
+        .expect("a pass");
+    assert_eq!((r.published, r.failed), (pending, 0), "{r:?}");
+    let counts = ops.take();
+    assert_eq!(counts.get("SendMessage"), None, "{counts:?}");
+    assert_eq!(
+        counts.get("SendMessageBatch").copied(),
+        Some(2 * pending.div_ceil(10)),
+        "batches of ten per queue: {counts:?}"
+    );
+    assert_eq!(
+        counts.get("UpdateItem").copied(),
+        Some(pending),
+        "one claim per event, and no update to mark it: {counts:?}"
+    );
+    assert!(app.store().pending_outbox(200, 0).await.expect("pending").is_empty());
+    // Every event reached both queues, once.
+    for url in [&a, &b] {
+        let mut ids = std::collections::BTreeSet::new();
+        let mut received = 0;
+        loop {
+            let got = sqs_plain
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("receive")
+                .messages
+                .unwrap_or_default();
+            if got.is_empty() {
+                break;
+            }
+            received += got.len();
+            for m in got {
+                let e: oms_domain::outbox::OutboxEvent =
+                    serde_json::from_str(m.body().unwrap_or_default()).expect("an outbox event");
+                ids.insert(e.id);
+            }
+        }
+        assert_eq!((received, ids.len()), (pending, pending), "{url}");
+    }
+}

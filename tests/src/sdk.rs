@@ -118,6 +118,57 @@ impl Intercept for CallRecorder {
     }
 }
 
+/// Counts the operations sent through the clients it is installed on, by name
+/// (`SendMessageBatch`, `UpdateItem`, ...), once per operation whatever its retries.
+#[derive(Debug, Clone, Default)]
+pub struct OpCounter(Arc<Mutex<std::collections::BTreeMap<String, usize>>>);
+
+impl OpCounter {
+    /// Counts since the last call, and clears them.
+    pub fn take(&self) -> std::collections::BTreeMap<String, usize> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn dynamodb(&self, config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(config)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    pub fn sqs(&self, config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(config)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+}
+
+impl Intercept for OpCounter {
+    fn name(&self) -> &'static str {
+        "OpCounter"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            *self
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(meta.name().to_owned())
+                .or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
 /// A fault [`FaultInjector`] puts in place of a real response, after the request reached
 /// the server (so whatever the server did, it did).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

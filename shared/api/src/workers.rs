@@ -14,7 +14,7 @@ use oms_domain::ports::{Deps, EventPublisher, Mailer};
 use oms_domain::usecases::notifications::{email_lease_secs, handle, NotifyDeps, Worker};
 use oms_domain::usecases::relay::{relay_events, relay_pending, RelayReport};
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::Instrument;
 
 /// How often the relay looks for pending events (the local stand-in for the stream).
@@ -92,53 +92,86 @@ pub fn spawn(deps: Deps, mailer: Arc<dyn Mailer>) -> LocalWorkers {
     LocalWorkers { dead_letters }
 }
 
-/// One worker: each event is tried up to `MAX_RECEIVES` times with backoff, then
-/// dead-lettered (logged and kept), never dropped silently.
+/// Deliveries one in-process worker handles at once, as a queue feeds many Lambdas.
+const WORKER_CONCURRENCY: usize = 16;
+
+/// One worker: up to [`WORKER_CONCURRENCY`] events at once, each tried up to
+/// `MAX_RECEIVES` times with backoff, then dead-lettered (logged and kept), never dropped
+/// silently.
 async fn work(n: NotifyDeps, worker: Worker, mut rx: UnboundedReceiver<OutboxEvent>, dlq: Arc<Mutex<Vec<DeadLetter>>>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(WORKER_CONCURRENCY));
     while let Some(event) = rx.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (n, dlq) = (n.clone(), dlq.clone());
         let span = tracing::info_span!("worker", worker = worker.as_str(), event_id = %event.id, company_id = %event.company_id, order_id = %event.subject);
-        let _guard = span.enter();
-        let mut attempt = 1;
-        loop {
-            // A panic fails this delivery like any error, and the worker lives on.
-            match crate::unwind::catch(handle(&n, worker, &event)).await.and_then(|r| r) {
-                Ok(_) => break,
-                Err(e) if attempt < MAX_RECEIVES => {
-                    tracing::warn!(attempt, error = %e, "worker failed; will retry");
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    tracing::error!(attempt, error = %e, "worker gave up; message dead-lettered");
-                    dlq.lock().unwrap_or_else(|p| p.into_inner()).push(DeadLetter {
-                        worker,
-                        event: event.clone(),
-                        error: e.to_string(),
-                    });
-                    break;
-                }
+        tokio::spawn(
+            async move {
+                deliver(&n, worker, event, &dlq).await;
+                drop(slot);
+            }
+            .instrument(span),
+        );
+    }
+}
+
+async fn deliver(n: &NotifyDeps, worker: Worker, event: OutboxEvent, dlq: &Mutex<Vec<DeadLetter>>) {
+    let mut attempt = 1;
+    loop {
+        // A panic fails this delivery like any error, and the worker lives on.
+        match crate::unwind::catch(handle(n, worker, &event)).await.and_then(|r| r) {
+            Ok(_) => return,
+            Err(e) if attempt < MAX_RECEIVES => {
+                tracing::warn!(attempt, error = %e, "worker failed; will retry");
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                tracing::error!(attempt, error = %e, "worker gave up; message dead-lettered");
+                dlq.lock().unwrap_or_else(|p| p.into_inner()).push(DeadLetter {
+                    worker,
+                    event,
+                    error: e.to_string(),
+                });
+                return;
             }
         }
     }
 }
 
-/// One SQS batch for `worker`: each message is handled on its own; the ids of those that
-/// failed are reported so SQS retries only them (and dead-letters them after the queue's
-/// `maxReceiveCount`). A message that is not an outbox event fails the same way.
+/// One SQS batch for `worker`: its messages handled at once, each on its own; the ids of
+/// those that failed are reported so SQS retries only them (and dead-letters them after
+/// the queue's `maxReceiveCount`). A message that is not an outbox event fails the same way.
+///
+/// Messages of one batch can need the same e-mail (the month's cap notice): one sends it,
+/// and the others, finding it claimed but not yet sent, fail. So the failed ones get one
+/// more try, one at a time, before they are reported; by then the e-mail is sent and they
+/// pass.
 pub async fn sqs_batch(n: &NotifyDeps, worker: Worker, batch: SqsEvent) -> SqsBatchResponse {
-    let mut response = SqsBatchResponse::default();
-    for record in batch.records {
+    let attempt = |record: &SqsMessage| {
         let message_id = record.message_id.clone().unwrap_or_default();
-        let span = tracing::info_span!("message", worker = worker.as_str(), message_id = %message_id);
-        let result = async {
-            let body = record.body.as_deref().unwrap_or_default();
-            let event: OutboxEvent =
-                serde_json::from_str(body).map_err(|e| Error::invalid("body", format!("not an outbox event: {e}")))?;
-            // One message's panic fails that message alone; SQS retries it.
-            crate::unwind::catch(handle(n, worker, &event)).await?
+        let body = record.body.clone().unwrap_or_default();
+        async move {
+            let span = tracing::info_span!("message", worker = worker.as_str(), message_id = %message_id);
+            let result = async {
+                let event: OutboxEvent = serde_json::from_str(&body)
+                    .map_err(|e| Error::invalid("body", format!("not an outbox event: {e}")))?;
+                // One message's panic fails that message alone; SQS retries it.
+                crate::unwind::catch(handle(n, worker, &event)).await?
+            }
+            .instrument(span.clone())
+            .await;
+            (message_id, span, result)
         }
-        .instrument(span.clone())
-        .await;
+    };
+    let first = futures_util::future::join_all(batch.records.iter().map(attempt)).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, (_, _, result)) in batch.records.iter().zip(first) {
+        if result.is_ok() {
+            continue;
+        }
+        let (message_id, span, result) = attempt(record).await;
         if let Err(e) = result {
             span.in_scope(|| tracing::error!(error = %e, "message failed; SQS will retry it"));
             let mut failure = BatchItemFailure::default();

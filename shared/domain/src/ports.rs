@@ -542,6 +542,14 @@ pub trait OutboxStore: Send + Sync {
     async fn claim_relay(&self, event: &OutboxEvent, now: DateTime<Utc>, lease_secs: i64) -> Result<RelayClaim, Error>;
     /// The event is on its queue: it leaves the pending index (the record stays).
     async fn mark_relayed(&self, event: &OutboxEvent, now: DateTime<Utc>) -> Result<(), Error>;
+    /// Many events are on their queues. One [`OutboxStore::mark_relayed`] each by default;
+    /// DynamoDB writes them 25 to a `BatchWriteItem`.
+    async fn mark_relayed_all(&self, events: &[OutboxEvent], now: DateTime<Utc>) -> Result<(), Error> {
+        for e in events {
+            self.mark_relayed(e, now).await?;
+        }
+        Ok(())
+    }
     /// Counts a relay attempt of `event` that failed (an error, not a crash).
     async fn fail_relay(&self, event: &OutboxEvent) -> Result<(), Error>;
     /// The event failed too often: it leaves the pending index for the parked one, with why.
@@ -728,6 +736,11 @@ pub trait Mailer: Send + Sync {
 #[async_trait]
 pub trait EventPublisher: Send + Sync {
     async fn publish(&self, event: &OutboxEvent) -> Result<(), Error>;
+    /// Publishes many events; each one's outcome, in their order. By default one
+    /// [`EventPublisher::publish`] each, all at once; SQS sends batches of ten per queue.
+    async fn publish_all(&self, events: &[OutboxEvent]) -> Vec<Result<(), Error>> {
+        futures_util::future::join_all(events.iter().map(|e| self.publish(e))).await
+    }
 }
 
 /// The whole store, as the use cases see it.

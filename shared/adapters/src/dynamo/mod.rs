@@ -417,6 +417,53 @@ impl DynamoStore {
         )
     }
 
+    /// Puts and deletes that need no condition, 25 to a `BatchWriteItem`, the chunks at
+    /// once; what DynamoDB leaves unprocessed (throttling) is retried with backoff.
+    pub(crate) async fn write_batches(
+        &self,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(), Error> {
+        let chunks = requests.chunks(25).map(|chunk| async move {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(Error::Contention);
+                    }
+                    let ms = rand::random_range(0..=(20u64 << attempt.min(5)));
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            }
+            Ok(())
+        });
+        futures_util::future::try_join_all(chunks).await?;
+        Ok(())
+    }
+
+    /// An outbox record as it is once relayed: out of the pending index, with when.
+    fn relayed_item(e: &OutboxEvent, now: chrono::DateTime<chrono::Utc>) -> Result<Item, Error> {
+        let mut item = to_item(e)?;
+        let (pk, sk) = outbox(&e.company_id, &e.id.to_string());
+        item.insert(PK.into(), av_s(pk));
+        item.insert(SK.into(), av_s(sk));
+        item.insert(TYPE.into(), av_s("OUTBOX"));
+        item.insert("relayed_at".into(), av_s(now.to_rfc3339()));
+        Ok(item)
+    }
+
     fn outbox_put<T: Clone>(tx: &mut Tx<T>, e: &OutboxEvent) -> Result<(), Error> {
         let mut item = to_item(e)?;
         item.insert(TYPE.into(), av_s("OUTBOX"));

@@ -129,6 +129,22 @@ impl OutboxStore for DynamoStore {
         Ok(())
     }
 
+    /// Each record written whole as relayed (a `BatchWriteItem` cannot update): the same
+    /// item `mark_relayed` leaves, less the claim's counters, which only a pending record
+    /// needs.
+    async fn mark_relayed_all(&self, events: &[OutboxEvent], now: DateTime<Utc>) -> Result<(), Error> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut requests = Vec::with_capacity(events.len());
+        for e in events {
+            let put = PutRequest::builder()
+                .set_item(Some(Self::relayed_item(e, now)?))
+                .build()
+                .map_err(Error::internal)?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        self.write_batches(requests).await
+    }
+
     async fn park_outbox(&self, e: &OutboxEvent, now: DateTime<Utc>, reason: &str) -> Result<(), Error> {
         self.client
             .update_item()

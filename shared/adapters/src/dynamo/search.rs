@@ -15,7 +15,7 @@ use oms_domain::ports::{Page, PageRequest};
 
 use super::keys::*;
 use super::reads::{decode, encode, Filter, Segment, MAX_QUERIES_PER_PAGE};
-use super::{av_s, from_item, sdk_error, DynamoStore, Item};
+use super::{av_s, from_item, DynamoStore, Item};
 
 /// An order's search entries: one item per word, under the word's first letter, in the
 /// company's partitions and, for an order with a customer, again in that customer's.
@@ -167,32 +167,7 @@ impl DynamoStore {
                     .build(),
             );
         }
-        for chunk in requests.chunks(25) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(Error::Contention);
-                    }
-                    let ms = rand::random_range(0..=(20u64 << attempt.min(5)));
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-                }
-            }
-        }
-        Ok(())
+        self.write_batches(requests).await
     }
 
     /// Word-prefix search (SPEC §12 pattern 8): a `Query` on the longest term's entries,

@@ -18,7 +18,7 @@ impl ImportStore for MemoryStore {
         let mut s = self.lock();
         s.imports
             .insert((job.company_id.clone(), job.id), (job.clone(), rows.to_vec()));
-        s.outbox.push(event.clone());
+        s.push_outbox(event.clone());
         Ok(())
     }
 

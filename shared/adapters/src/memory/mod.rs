@@ -52,6 +52,10 @@ struct State {
     usage: HashMap<Key<String>, u32>,
     audit: Vec<AuditEntry>,
     outbox: Vec<OutboxEvent>,
+    /// Where each event is in `outbox`, and the positions still pending (neither relayed
+    /// nor parked), oldest first: the relay's sweep and claims never walk the history.
+    outbox_at: HashMap<EventId, usize>,
+    pending: BTreeSet<usize>,
     relayed: HashSet<EventId>,
     parked: HashSet<EventId>,
     /// Relay claims: attempts so far, and until when the current one holds.
@@ -108,6 +112,22 @@ impl State {
             out.push((key, stats));
         }
         Ok(out)
+    }
+}
+
+impl State {
+    /// Records an outbox event as pending (what every write's event goes through).
+    fn push_outbox(&mut self, event: OutboxEvent) {
+        let at = self.outbox.len();
+        self.outbox_at.insert(event.id, at);
+        self.pending.insert(at);
+        self.outbox.push(event);
+    }
+
+    fn unpend(&mut self, id: EventId) {
+        if let Some(at) = self.outbox_at.get(&id) {
+            self.pending.remove(at);
+        }
     }
 }
 
@@ -325,18 +345,17 @@ impl AuditStore for MemoryStore {
 impl OutboxStore for MemoryStore {
     async fn pending_outbox(&self, limit: u32, _start: u32) -> Result<Vec<OutboxEvent>, Error> {
         let s = self.lock();
-        Ok(s.outbox
+        Ok(s.pending
             .iter()
-            .filter(|e| !s.relayed.contains(&e.id) && !s.parked.contains(&e.id))
             .take(limit as usize)
-            .cloned()
+            .filter_map(|at| s.outbox.get(*at).cloned())
             .collect())
     }
 
     async fn claim_relay(&self, e: &OutboxEvent, now: DateTime<Utc>, lease_secs: i64) -> Result<RelayClaim, Error> {
         let mut s = self.lock();
         // As DynamoDB's condition on the pending index: gone, relayed or parked is done.
-        if !s.outbox.iter().any(|o| o.id == e.id) || s.relayed.contains(&e.id) || s.parked.contains(&e.id) {
+        if !s.outbox_at.contains_key(&e.id) || s.relayed.contains(&e.id) || s.parked.contains(&e.id) {
             return Ok(RelayClaim::Done);
         }
         let claim = s.relay_claims.entry(e.id).or_insert((0, None));
@@ -363,6 +382,7 @@ impl OutboxStore for MemoryStore {
         let mut s = self.lock();
         s.relayed.insert(event.id);
         s.relay_claims.remove(&event.id);
+        s.unpend(event.id);
         Ok(())
     }
 
@@ -370,6 +390,7 @@ impl OutboxStore for MemoryStore {
         let mut s = self.lock();
         s.parked.insert(event.id);
         s.relay_claims.remove(&event.id);
+        s.unpend(event.id);
         Ok(())
     }
 
@@ -490,7 +511,7 @@ impl SettingsStore for MemoryStore {
         s.settings.insert(company.clone(), after.clone());
         s.audit.push(audit.clone());
         if let Some(e) = event {
-            s.outbox.push(e.clone());
+            s.push_outbox(e.clone());
         }
         Ok(true)
     }
@@ -575,7 +596,7 @@ impl CatalogStore for MemoryStore {
         p.stock = next;
         p.updated_at = audit.at;
         s.audit.push(audit.clone());
-        s.outbox.push(event.clone());
+        s.push_outbox(event.clone());
         Ok(StockAdjust::Applied)
     }
 
@@ -926,7 +947,7 @@ impl OrderStore for MemoryStore {
         }
         s.orders.insert((c.clone(), order.id), order.clone());
         s.audit.push(plan.audit.clone());
-        s.outbox.push(plan.event.clone());
+        s.push_outbox(plan.event.clone());
         Ok(order)
     }
 
@@ -1036,7 +1057,7 @@ impl IntegrationStore for MemoryStore {
         }
         s.deliveries.insert((c.clone(), d.id), d.clone());
         s.delivery_payloads.insert((c.clone(), d.id), payload.clone());
-        s.outbox.push(event.clone());
+        s.push_outbox(event.clone());
         Ok(RecordedDelivery::New)
     }
 
@@ -1093,7 +1114,7 @@ impl IntegrationStore for MemoryStore {
             Some(current) if current.status == DeliveryStatus::Failed => {
                 current.status = DeliveryStatus::Received;
                 current.updated_at = d.updated_at;
-                s.outbox.push(event.clone());
+                s.push_outbox(event.clone());
                 Ok(true)
             }
             _ => Ok(false),

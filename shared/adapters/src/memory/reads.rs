@@ -28,9 +28,14 @@ impl OrderReadStore for MemoryStore {
         let rows = s
             .company_orders(c)
             .filter(|o| q.filter.matches(o))
-            .map(|o| (q.sort.key(o), o.clone()))
+            .map(|o| (q.sort.key(o), o))
             .collect();
-        Ok(Page::of_keyed(rows, q.descending, page))
+        // Sorted by reference; only the page is cloned.
+        let p = Page::of_keyed(rows, q.descending, page);
+        Ok(Page {
+            items: p.items.into_iter().cloned().collect(),
+            next: p.next,
+        })
     }
 
     async fn search_orders(

@@ -41,57 +41,106 @@ impl RelayReport {
     }
 }
 
+/// How many events of one pass are claimed (and their search entries written) at once.
+pub const RELAY_CONCURRENCY: usize = 32;
+
 /// Relays these events (from the stream, or a sweep), each on its own: one that fails
-/// does not stop the rest.
+/// does not stop the rest. The pass does not walk them one by one: every event is claimed
+/// (and its order's search entries re-derived) at once, up to [`RELAY_CONCURRENCY`]; the
+/// claimed ones are published together ([`EventPublisher::publish_all`]: batches of ten per
+/// queue on SQS) and marked relayed together ([`OutboxStore::mark_relayed_all`]: batches of
+/// 25 on DynamoDB).
+///
+/// [`OutboxStore::mark_relayed_all`]: crate::ports::OutboxStore::mark_relayed_all
 pub async fn relay_events(
     deps: &Deps,
     publisher: &dyn EventPublisher,
     events: &[OutboxEvent],
 ) -> Result<RelayReport, Error> {
+    use futures_util::future::{BoxFuture, FutureExt};
+    use futures_util::stream::{self, StreamExt};
     let mut report = RelayReport::default();
-    for event in events {
-        let now = deps.clock.now();
-        let (attempts, failures) = match deps.store.claim_relay(event, now, RELAY_LEASE_SECS).await? {
-            RelayClaim::Claimed { attempts, failures } => (attempts, failures),
-            RelayClaim::Busy | RelayClaim::Done => {
-                report.skipped += 1;
-                continue;
-            }
-        };
-        if failures >= MAX_RELAY_ATTEMPTS || attempts > MAX_RELAY_CLAIMS {
-            let reason = match failures >= MAX_RELAY_ATTEMPTS {
-                true => format!("failed {MAX_RELAY_ATTEMPTS} relay attempts"),
-                false => format!("claimed {MAX_RELAY_CLAIMS} times without being relayed"),
-            };
-            deps.store.park_outbox(event, now, &reason).await?;
-            // The template's metric filter counts this line and alarms on it.
-            tracing::error!(event_id = %event.id, company_id = %event.company_id, kind = event.event.name(),
-                attempts = MAX_RELAY_ATTEMPTS, "outbox event parked");
-            report.parked += 1;
-            continue;
-        }
-        match relay_one(deps, publisher, event).await {
-            Ok(()) => report.published += 1,
+    // Boxed, so the pass's future stays `Send` for any caller (a spawned relay loop).
+    let claims: Vec<BoxFuture<'_, (&OutboxEvent, Result<Prepared, Error>)>> = events
+        .iter()
+        .map(|event| async move { (event, prepare(deps, event).await) }.boxed())
+        .collect();
+    let prepared: Vec<(&OutboxEvent, Result<Prepared, Error>)> =
+        stream::iter(claims).buffer_unordered(RELAY_CONCURRENCY).collect().await;
+    let mut ready = Vec::new();
+    for (event, outcome) in prepared {
+        match outcome {
+            Ok(Prepared::Ready) => ready.push(event.clone()),
+            Ok(Prepared::Skipped) => report.skipped += 1,
+            Ok(Prepared::Parked) => report.parked += 1,
             Err(e) => {
-                tracing::warn!(event_id = %event.id, attempts, error = %e, "relaying an event failed; a later pass retries it");
+                tracing::warn!(event_id = %event.id, error = %e, "relaying an event failed; a later pass retries it");
                 report.failed += 1;
-                if let Err(e) = deps.store.fail_relay(event).await {
+            }
+        }
+    }
+    if ready.is_empty() {
+        return Ok(report);
+    }
+    let outcomes = publisher.publish_all(&ready).await;
+    let mut published = Vec::new();
+    for (event, outcome) in ready.into_iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => published.push(event),
+            Err(e) => {
+                tracing::warn!(event_id = %event.id, error = %e, "publishing an event failed; a later pass retries it");
+                report.failed += 1;
+                if let Err(e) = deps.store.fail_relay(&event).await {
                     tracing::warn!(event_id = %event.id, error = %e, "could not count the failed attempt");
                 }
             }
         }
     }
+    // Published but not marked (this fails, or the relay dies here): the event is
+    // published again by a later pass, and the workers' sent markers absorb it.
+    deps.store.mark_relayed_all(&published, deps.clock.now()).await?;
+    report.published += published.len();
     Ok(report)
 }
 
-async fn relay_one(deps: &Deps, publisher: &dyn EventPublisher, event: &OutboxEvent) -> Result<(), Error> {
+/// What claiming an event (and what has to happen before it leaves) came to.
+enum Prepared {
+    /// Claimed, and its order's search entries written: publish it.
+    Ready,
+    /// Another relay has it, or it is done.
+    Skipped,
+    /// Failed or claimed too often: parked instead.
+    Parked,
+}
+
+async fn prepare(deps: &Deps, event: &OutboxEvent) -> Result<Prepared, Error> {
+    let now = deps.clock.now();
+    let (attempts, failures) = match deps.store.claim_relay(event, now, RELAY_LEASE_SECS).await? {
+        RelayClaim::Claimed { attempts, failures } => (attempts, failures),
+        RelayClaim::Busy | RelayClaim::Done => return Ok(Prepared::Skipped),
+    };
+    if failures >= MAX_RELAY_ATTEMPTS || attempts > MAX_RELAY_CLAIMS {
+        let reason = match failures >= MAX_RELAY_ATTEMPTS {
+            true => format!("failed {MAX_RELAY_ATTEMPTS} relay attempts"),
+            false => format!("claimed {MAX_RELAY_CLAIMS} times without being relayed"),
+        };
+        deps.store.park_outbox(event, now, &reason).await?;
+        // The template's metric filter counts this line and alarms on it.
+        tracing::error!(event_id = %event.id, company_id = %event.company_id, kind = event.event.name(),
+            attempts = MAX_RELAY_ATTEMPTS, "outbox event parked");
+        return Ok(Prepared::Parked);
+    }
     // The search index follows the order: re-derived from its current state on every
     // order event, before the event leaves, so a failure here retries both.
     if let Some(order) = event.event.order_id() {
-        deps.store.index_order_search(&event.company_id, order).await?;
+        if let Err(e) = deps.store.index_order_search(&event.company_id, order).await {
+            if let Err(e) = deps.store.fail_relay(event).await {
+                tracing::warn!(event_id = %event.id, error = %e, "could not count the failed attempt");
+            }
+            return Err(e);
+        }
     }
-    publisher.publish(event).await?;
-    deps.store.mark_relayed(event, deps.clock.now()).await
+    Ok(Prepared::Ready)
 }
 
 /// The sweep: up to `limit` pending events, from a random shard on, relayed as above.
