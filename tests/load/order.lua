@@ -56,14 +56,39 @@ function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
 end
 
--- Paces each connection for LOAD_RATE, and sends nothing after stop_at (epoch seconds):
--- wrk runs a few seconds longer, so every request sent has its answer counted, and the
--- orders stored can be compared with the 201s.
+-- A millisecond clock (wrk's Lua is LuaJIT: clock_gettime through its FFI).
+local ffi = require("ffi")
+ffi.cdef([[
+  typedef struct { long tv_sec; long tv_nsec; } oms_timespec;
+  int clock_gettime(int clk_id, oms_timespec *tp);
+]])
+local ts = ffi.new("oms_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+-- Paces this thread's connections to its share of LOAD_RATE: each request takes the next
+-- send slot (a connection still waiting on an answer just takes a later one), so the
+-- offered rate does not fall when answers slow down, as long as enough connections are
+-- free. Nothing is sent after stop_at (epoch seconds): wrk runs a few seconds longer, so
+-- every request sent has its answer counted and the orders stored can be compared with
+-- the 201s.
+local next_slot = nil
 function delay()
   if os.time() >= cfg.stop_at then
     return 600000
   end
-  return cfg.delay_ms
+  if cfg.interval_ms <= 0 then
+    return 0
+  end
+  local now = now_ms()
+  if next_slot == nil or next_slot < now - 1000 then
+    next_slot = now
+  end
+  local wait = next_slot - now
+  next_slot = next_slot + cfg.interval_ms
+  return math.max(0, math.floor(wait))
 end
 
 function done(summary, latency, requests)

@@ -240,9 +240,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         Some(oms_api::demo::seed(&app).await?)
     };
-    // The relay and the four notification workers, in-process: e-mails become .eml files.
+    // The relay and the workers, in-process: e-mails become .eml files. They run on a
+    // runtime of their own (one thread, at niceness 10), as they run in Lambdas of their
+    // own in AWS: a burst of background work never queues in front of a request, and it
+    // yields the CPU to requests when both want it (it catches up as soon as they pause).
     let mailer = Arc::new(FileMailer::new(args.mail_dir.clone(), args.mail_from.clone()));
-    oms_api::workers::spawn(app.deps.clone(), mailer);
+    let background = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("oms-workers")
+        .on_thread_start(|| {
+            use thread_priority::{set_current_thread_priority, ThreadPriority, ThreadPriorityValue};
+            if let Ok(lower) = ThreadPriorityValue::try_from(25u8) {
+                if let Err(e) = set_current_thread_priority(ThreadPriority::Crossplatform(lower)) {
+                    tracing::debug!(error = ?e, "could not lower the workers' priority");
+                }
+            }
+        })
+        .enable_all()
+        .build()?;
+    {
+        let _inside = background.enter();
+        oms_api::workers::spawn(app.deps.clone(), mailer);
+    }
     let backend = format!(
         "{backend}\n  e-mails: {}/ (one .eml each: receipts, staff alerts, low stock, cap notices, finance)",
         args.mail_dir.display()
@@ -262,6 +281,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             r = listener.accept() => r?,
             _ = tokio::signal::ctrl_c() => {
                 tracing::info!("shutting down");
+                background.shutdown_background();
                 if let Some((path, tally)) = &heat {
                     // Keys written less than this in all are left out: they cannot be hot.
                     std::fs::write(path, tally.report(8.0, 4).to_string())?;

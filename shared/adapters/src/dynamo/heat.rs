@@ -136,6 +136,8 @@ struct Tally {
     partitions: HashMap<(&'static str, String), BTreeMap<u64, f64>>,
     /// item -> second -> transactions that wrote (or checked) it.
     items: HashMap<Key, BTreeMap<u64, u32>>,
+    /// operation -> second -> requests (reads too): what the table is asked, per order.
+    requests: BTreeMap<String, BTreeMap<u64, u32>>,
 }
 
 impl Tally {
@@ -320,7 +322,7 @@ impl HeatTally {
             .filter(|(_, s)| s.values().sum::<u32>() >= min_tx)
             .map(|((pk, sk), s)| serde_json::json!({ "pk": pk, "sk": sk, "tx": s }))
             .collect();
-        serde_json::json!({ "partitions": partitions, "items": items })
+        serde_json::json!({ "partitions": partitions, "items": items, "requests": t.requests })
     }
 
     fn record(&self, input: &aws_smithy_runtime_api::client::interceptors::context::Input) {
@@ -392,8 +394,17 @@ impl Intercept for HeatTally {
         &self,
         ctx: &BeforeSerializationInterceptorContextRef<'_>,
         _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
+            let second = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            *t.requests
+                .entry(meta.name().to_owned())
+                .or_default()
+                .entry(second)
+                .or_default() += 1;
+        }
         self.record(ctx.input());
         Ok(())
     }

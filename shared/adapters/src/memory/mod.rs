@@ -36,6 +36,56 @@ use oms_domain::usecases::catalog::version_conflict;
 
 type Key<T> = (CompanyId, T);
 
+/// An append-only list kept in chunks, so it never moves what it holds: a `Vec` of a
+/// hundred thousand orders' audit entries doubling under the store's lock was a pause of
+/// tens of milliseconds for every request waiting on it. (The maps that grow with orders
+/// are B-trees for the same reason: no rehash of everything at once.)
+struct Log<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+const LOG_CHUNK: usize = 4096;
+
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Log {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Log<T> {
+    fn push(&mut self, item: T) {
+        if self.chunks.last().is_none_or(|c| c.len() == LOG_CHUNK) {
+            self.chunks.push(Vec::with_capacity(LOG_CHUNK));
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(item);
+            self.len += 1;
+        }
+    }
+
+    fn extend(&mut self, items: impl IntoIterator<Item = T>) {
+        for i in items {
+            self.push(i);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&self, at: usize) -> Option<&T> {
+        self.chunks.get(at / LOG_CHUNK)?.get(at % LOG_CHUNK)
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
+        self.chunks.iter().flatten()
+    }
+}
+
 #[derive(Default)]
 struct State {
     settings: HashMap<CompanyId, CompanySettings>,
@@ -45,30 +95,30 @@ struct State {
     customers: HashMap<Key<CustomerId>, Customer>,
     customer_seq: HashMap<CompanyId, u64>,
     overrides: BTreeMap<(CompanyId, CustomerId, ProductId), PriceOverride>,
-    orders: HashMap<Key<OrderId>, Order>,
-    order_numbers: HashMap<Key<String>, OrderId>,
+    orders: BTreeMap<Key<OrderId>, Order>,
+    order_numbers: BTreeMap<Key<String>, OrderId>,
     origins: HashMap<(CompanyId, String, String), OrderId>,
-    idempotency: HashMap<(CompanyId, String, String), IdempotencyRecord>,
+    idempotency: BTreeMap<(CompanyId, String, String), IdempotencyRecord>,
     usage: HashMap<Key<String>, u32>,
-    audit: Vec<AuditEntry>,
-    outbox: Vec<OutboxEvent>,
+    audit: Log<AuditEntry>,
+    outbox: Log<OutboxEvent>,
     /// Where each event is in `outbox`, and the positions still pending (neither relayed
     /// nor parked), oldest first: the relay's sweep and claims never walk the history.
-    outbox_at: HashMap<EventId, usize>,
+    outbox_at: BTreeMap<EventId, usize>,
     pending: BTreeSet<usize>,
-    relayed: HashSet<EventId>,
+    relayed: BTreeSet<EventId>,
     parked: HashSet<EventId>,
     /// Relay claims: attempts so far, and until when the current one holds.
-    relay_claims: HashMap<EventId, (u32, Option<DateTime<Utc>>)>,
+    relay_claims: BTreeMap<EventId, (u32, Option<DateTime<Utc>>)>,
     /// Relay attempts that failed (not crashed), per event.
     relay_failures: HashMap<EventId, u32>,
     users: BTreeMap<(CompanyId, UserId), User>,
     /// Sent markers: (company, e-mail key) -> (claim, sent, lease until).
-    mail: HashMap<(CompanyId, String), (String, bool, DateTime<Utc>)>,
+    mail: BTreeMap<(CompanyId, String), (String, bool, DateTime<Utc>)>,
     /// The search index, as the relay keeps it: (company, search key) -> (order, its words).
     search: BTreeMap<Key<String>, (OrderId, BTreeSet<String>)>,
     /// Which search keys each order has, so re-indexing removes the stale ones.
-    search_keys: HashMap<Key<OrderId>, Vec<String>>,
+    search_keys: BTreeMap<Key<OrderId>, Vec<String>>,
     integrations: HashMap<IntegrationId, Integration>,
     deliveries: HashMap<Key<DeliveryId>, Delivery>,
     delivery_payloads: HashMap<Key<DeliveryId>, DeliveryPayload>,

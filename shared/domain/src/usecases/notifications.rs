@@ -91,6 +91,26 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
         return Ok(Vec::new());
     };
     let store = &n.deps.store;
+    // A placement's event carries what three of the workers need to find they have nothing
+    // to send, so they read no order then: no tracked units taken (low stock), no cap
+    // month or no cap (cap usage, which never needs the order), a total under the
+    // threshold (finance). A draft leaving draft carries less, and is read whole.
+    if let crate::outbox::DomainEvent::OrderPlaced(p) = &event.event {
+        match worker {
+            Worker::LowStock if p.decremented_products.is_empty() => return Ok(Vec::new()),
+            Worker::CapUsage => {
+                let settings = store.get_settings(&event.company_id).await?;
+                return cap_usage(n, &event.company_id, p.cap_month.as_deref(), &settings).await;
+            }
+            Worker::Finance if p.status != OrderStatus::Draft => {
+                let settings = store.get_settings(&event.company_id).await?;
+                if p.total_amount.value() < settings.high_value_threshold {
+                    return Ok(Vec::new());
+                }
+            }
+            _ => {}
+        }
+    }
     let Some(order) = store.get_order(&event.company_id, id).await? else {
         tracing::warn!(order_id = %id, "event for an order that does not exist; nothing to send");
         return Ok(Vec::new());
@@ -163,26 +183,7 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
             }
         }
         Worker::CapUsage => {
-            let (Some(month), Some(limit)) = (order.cap_month.as_deref(), settings.monthly_order_limit) else {
-                return Ok(sent);
-            };
-            let used = store.monthly_usage(&order.company_id, month).await?;
-            for (reached, percent) in [(false, 80u64), (true, 100)] {
-                if u64::from(used) * 100 >= percent * u64::from(limit) {
-                    let kind = if reached {
-                        EmailKind::CapReached
-                    } else {
-                        EmailKind::CapWarning
-                    };
-                    let to = emails(n, &order, kind).await?;
-                    send_once(
-                        n,
-                        &notify::cap_notice(&order.company_id, month, used, limit, reached, to).from_company(&settings),
-                        &mut sent,
-                    )
-                    .await?;
-                }
-            }
+            return cap_usage(n, &order.company_id, order.cap_month.as_deref(), &settings).await;
         }
         Worker::WebhookOrders | Worker::Jobs => {}
         Worker::Finance => {
@@ -201,9 +202,45 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
 }
 
 async fn emails(n: &NotifyDeps, order: &Order, kind: EmailKind) -> Result<Vec<String>, Error> {
+    recipients(n, &order.company_id, kind).await
+}
+
+async fn recipients(n: &NotifyDeps, company: &crate::ids::CompanyId, kind: EmailKind) -> Result<Vec<String>, Error> {
     let roles: &[Role] = notify::recipients(kind);
-    let users = n.deps.store.users_with_roles(&order.company_id, roles).await?;
+    let users = n.deps.store.users_with_roles(company, roles).await?;
     Ok(users.into_iter().map(|u| u.email).collect())
+}
+
+/// 80 % and 100 % of the month's cap, each once per month: from the month the order
+/// counted in and the usage counter alone.
+async fn cap_usage(
+    n: &NotifyDeps,
+    company: &crate::ids::CompanyId,
+    month: Option<&str>,
+    settings: &crate::settings::CompanySettings,
+) -> Result<Vec<EmailKind>, Error> {
+    let mut sent = Vec::new();
+    let (Some(month), Some(limit)) = (month, settings.monthly_order_limit) else {
+        return Ok(sent);
+    };
+    let used = n.deps.store.monthly_usage(company, month).await?;
+    for (reached, percent) in [(false, 80u64), (true, 100)] {
+        if u64::from(used) * 100 >= percent * u64::from(limit) {
+            let kind = if reached {
+                EmailKind::CapReached
+            } else {
+                EmailKind::CapWarning
+            };
+            let to = recipients(n, company, kind).await?;
+            send_once(
+                n,
+                &notify::cap_notice(company, month, used, limit, reached, to).from_company(settings),
+                &mut sent,
+            )
+            .await?;
+        }
+    }
+    Ok(sent)
 }
 
 /// Claim, send, mark sent; on a failed send give the claim back and fail, so the message is
