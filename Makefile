@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; the rest are conveniences.
-.PHONY: run test test-fast bench bench-reads bench-import chaos load load-dynamodb lint token build-lambdas schemathesis
+.PHONY: run test test-fast bench bench-reads bench-import bench-relay chaos load load-dynamodb lint token build-lambdas schemathesis
 
 # Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
 run:
@@ -32,6 +32,13 @@ bench-reads:
 bench-import:
 	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
 	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep OMS_IMPORT_ROWS=$${OMS_IMPORT_ROWS:-10000} cargo bench -p oms-tests --bench import
+
+# Outbox relay throughput: 600 events (OMS_RELAY_EVENTS=...) relayed from DynamoDB Local to
+# six queues on moto's SQS; prints events/s and requests per event, checks each arrived once.
+bench-relay:
+	@ep=$$(.ci/dynamodb-local.sh start) && moto=$$(.ci/moto.sh start) && \
+	  trap '.ci/dynamodb-local.sh stop; .ci/moto.sh stop' EXIT && \
+	  OMS_TEST_DYNAMODB_ENDPOINT=$$ep OMS_TEST_MOTO_ENDPOINT=$$moto RUST_LOG=error cargo bench -p oms-tests --bench relay
 
 # The chaos run at full size (make test runs 60 orders): 600 concurrent storefront orders
 # and stock edits on DynamoDB Local + moto with SDK faults, workers and relay killed and

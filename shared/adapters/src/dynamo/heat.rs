@@ -398,12 +398,18 @@ impl Intercept for HeatTally {
     ) -> Result<(), BoxError> {
         if let Some(meta) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>() {
             let second = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            // A single-item read is counted by the kind of item (its sort key up to the
+            // first `#`), to show which reads an order costs.
+            let what = ctx
+                .input()
+                .downcast_ref::<op::get_item::GetItemInput>()
+                .and_then(|g| g.key())
+                .and_then(|k| k.get(SK))
+                .and_then(|v| v.as_s().ok())
+                .map(|sk| format!("{} {}", meta.name(), sk.split('#').next().unwrap_or_default()))
+                .unwrap_or_else(|| meta.name().to_owned());
             let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            *t.requests
-                .entry(meta.name().to_owned())
-                .or_default()
-                .entry(second)
-                .or_default() += 1;
+            *t.requests.entry(what).or_default().entry(second).or_default() += 1;
         }
         self.record(ctx.input());
         Ok(())
