@@ -27,6 +27,7 @@ mod order_views;
 mod product_browser;
 mod races;
 mod relay;
+mod scale;
 mod settings;
 mod sqs_ses;
 mod stock_edits;

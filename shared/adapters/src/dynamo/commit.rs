@@ -19,13 +19,58 @@ use super::{
     IDEMPOTENCY_TTL_SECS, MAX_TRANSACTION_ITEMS, NOT_EXISTS,
 };
 
+/// One usage counter shard as read.
+pub(super) struct UsageShard {
+    pub(super) orders: u32,
+    allowance: Option<u32>,
+    cap: Option<u32>,
+}
+
+/// Counter items each month's usage is spread over.
+pub const USAGE_SHARDS: u32 = 8;
+/// Re-splits of the allowances one placement may go through before it gives up (as
+/// contention: the caller retries).
+const USAGE_REBALANCES: u32 = 8;
+
 impl DynamoStore {
+    /// Commits the plan. Its monthly-usage count goes to one of [`USAGE_SHARDS`] counter
+    /// items, picked at random, so no single item takes every customer order of a tenant.
+    /// With a cap, each shard may count up to its allowance (and only under the cap its
+    /// allowances were split for): when the chosen shard is full, the allowances are
+    /// re-split over what is left ([`DynamoStore::rebalance_usage`]) and the plan is tried
+    /// again on a shard with room; it is refused only when the month's total has reached
+    /// the cap. The total never passes the cap: every count stays within its shard's
+    /// allowance, and the allowances add up to the cap.
     pub(super) async fn commit_plan(&self, plan: &EffectPlan) -> Result<Order, CommitError> {
-        let c = &plan.company;
         if plan.cap.as_ref().is_some_and(|cap| cap.limit == Some(0)) {
             // "orders < 0" can never hold, but a missing counter would pass the condition.
             return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
         }
+        let mut shard = rand::random_range(0..USAGE_SHARDS);
+        for _ in 0..USAGE_REBALANCES {
+            let failed = match self.commit_once(plan, shard).await? {
+                Ok(order) => return Ok(order),
+                Err(failed) => failed,
+            };
+            let only_cap = failed.iter().all(|f| matches!(f.guard, OrderGuard::Cap(_)));
+            let (Some(cap), Some(limit), true) = (&plan.cap, plan.cap.as_ref().and_then(|c| c.limit), only_cap) else {
+                return Err(reject(plan, &failed));
+            };
+            match self.rebalance_usage(&plan.company, &cap.month, limit).await? {
+                Some(with_room) => shard = with_room,
+                None => return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit })),
+            }
+        }
+        Err(CommitError::Failed(Error::Contention))
+    }
+
+    /// One attempt at the plan's transaction, counting the month's usage on `shard`.
+    async fn commit_once(
+        &self,
+        plan: &EffectPlan,
+        shard: u32,
+    ) -> Result<Result<Order, Vec<Failed<OrderGuard>>>, CommitError> {
+        let c = &plan.company;
         let mut tx = Tx::new(&self.table);
         match &plan.order {
             OrderWrite::Create(o) => tx.put(
@@ -44,10 +89,12 @@ impl DynamoStore {
             stock_action(&mut tx, c, m, plan)?;
         }
         if let Some(cap) = &plan.cap {
+            // Within the shard's allowance, split for this very cap (a changed cap makes
+            // every shard refuse until the allowances are split again for it).
             let (condition, guard) = match cap.limit {
-                Some(_) => (
-                    Some("attribute_not_exists(orders) OR orders < :limit"),
-                    Guard::Rule(OrderGuard::Cap(cap.limit.unwrap_or(0))),
+                Some(limit) => (
+                    Some("cap_limit = :limit AND orders < allowance"),
+                    Guard::Rule(OrderGuard::Cap(limit)),
                 ),
                 None => (None, Guard::None),
             };
@@ -56,7 +103,7 @@ impl DynamoStore {
                 vals.insert(":limit".into(), n(limit));
             }
             tx.update(
-                monthly_usage(c, &cap.month),
+                monthly_usage_shard(c, &cap.month, shard),
                 "ADD orders :one",
                 condition,
                 HashMap::new(),
@@ -74,11 +121,100 @@ impl DynamoStore {
                 tx.len()
             ))));
         }
-        let failed = match tx.commit(&self.client).await? {
-            Ok(()) => return self.committed(plan).await,
-            Err(failed) => failed,
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(Ok(self.committed(plan).await?)),
+            Err(failed) => Ok(Err(failed)),
+        }
+    }
+
+    /// The month's usage as it stands: the unsharded counter (months counted before the
+    /// shards existed) and each shard's count, allowance and the cap it was split for.
+    pub(super) async fn usage_counts(&self, c: &CompanyId, month: &str) -> Result<(u32, Vec<UsageShard>), Error> {
+        let mut keys: Vec<(String, String)> = (0..USAGE_SHARDS).map(|i| monthly_usage_shard(c, month, i)).collect();
+        keys.push(monthly_usage(c, month));
+        let found = self.batch_get(keys.clone()).await?;
+        let num = |k: &(String, String), attr: &str| {
+            found
+                .get(k)
+                .and_then(|i| i.get(attr))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u32>().ok())
         };
-        Err(reject(plan, &failed))
+        let shards = keys[..keys.len() - 1]
+            .iter()
+            .map(|k| UsageShard {
+                orders: num(k, "orders").unwrap_or(0),
+                allowance: num(k, "allowance"),
+                cap: num(k, "cap_limit"),
+            })
+            .collect();
+        Ok((num(&monthly_usage(c, month), "orders").unwrap_or(0), shards))
+    }
+
+    /// Splits what is left of the month's cap over the shards as their allowances, each
+    /// written only if the shard's count is still what was read (a count that moved
+    /// meanwhile makes it read again). Returns a shard with room, or `None` when the
+    /// month's total has reached the cap.
+    async fn rebalance_usage(&self, c: &CompanyId, month: &str, limit: u32) -> Result<Option<u32>, Error> {
+        for attempt in 0..USAGE_REBALANCES {
+            let (legacy, shards) = self.usage_counts(c, month).await?;
+            // Another placement may have split them already: a shard with room under this
+            // cap is all that is needed.
+            let room: Vec<u32> = (0..USAGE_SHARDS)
+                .zip(&shards)
+                .filter(|(_, s)| s.cap == Some(limit) && s.allowance.is_some_and(|a| s.orders < a))
+                .map(|(i, _)| i)
+                .collect();
+            if !room.is_empty() {
+                return Ok(room.get(rand::random_range(0..room.len())).copied());
+            }
+            let counts: Vec<u32> = shards.iter().map(|s| s.orders).collect();
+            let total: u64 = u64::from(legacy) + counts.iter().map(|n| u64::from(*n)).sum::<u64>();
+            if total >= u64::from(limit) {
+                return Ok(None);
+            }
+            let left = u64::from(limit) - total;
+            let shards = u64::from(USAGE_SHARDS);
+            let mut tx: Tx<()> = Tx::new(&self.table);
+            let mut with_room = Vec::new();
+            for (i, count) in counts.iter().enumerate() {
+                let i = u32::try_from(i).unwrap_or(0);
+                let share = left / shards + u64::from(u64::from(i) < left % shards);
+                if share > 0 {
+                    with_room.push(i);
+                }
+                let allowance = u64::from(*count) + share;
+                let condition = match count {
+                    0 => "attribute_not_exists(orders) OR orders = :count",
+                    _ => "orders = :count",
+                };
+                tx.update(
+                    monthly_usage_shard(c, month, i),
+                    "SET allowance = :allowance, cap_limit = :limit, orders = if_not_exists(orders, :zero)",
+                    Some(condition),
+                    HashMap::new(),
+                    values([
+                        (":allowance", n(allowance)),
+                        (":limit", n(limit)),
+                        (":count", n(*count)),
+                        (":zero", n(0)),
+                    ]),
+                    Guard::Rule(()),
+                )?;
+            }
+            match tx.commit(&self.client).await? {
+                Ok(()) => {
+                    let pick = rand::random_range(0..with_room.len().max(1));
+                    return Ok(with_room.get(pick).copied());
+                }
+                // A count moved since it was read: read them again.
+                Err(_) => {
+                    let ms = rand::random_range(0..=(5u64 << attempt.min(5)));
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                }
+            }
+        }
+        Err(Error::Contention)
     }
 
     /// The order as stored after the commit: a change is read back, so the answer shows

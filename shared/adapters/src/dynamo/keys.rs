@@ -185,8 +185,14 @@ pub fn origin_claim(c: &CompanyId, integration: &str, origin: &str) -> (String, 
 pub fn idempotency(c: &CompanyId, principal: &str, key: &str) -> (String, String) {
     (format!("C#{c}#IDEM#{principal}#{key}"), "IDEM".into())
 }
+/// The month's usage counter as it was before it was sharded (read, no longer written).
 pub fn monthly_usage(c: &CompanyId, month: &str) -> (String, String) {
     (format!("C#{c}#USAGE#{month}"), "USAGE".into())
+}
+/// One of the month's usage counter shards: `orders` counted on it, and with a cap, the
+/// `allowance` it may count up to under `cap_limit`.
+pub fn monthly_usage_shard(c: &CompanyId, month: &str, shard: u32) -> (String, String) {
+    (format!("C#{c}#USAGE#{month}#{shard}"), "USAGE".into())
 }
 
 pub fn audit(c: &CompanyId, entity: &str, entity_id: &str, sort: &str) -> (String, String) {

@@ -303,14 +303,9 @@ impl NotificationStore for DynamoStore {
         }
     }
 
+    /// The shards' counts and the unsharded counter's, added up (one `BatchGetItem`).
     async fn monthly_usage(&self, c: &CompanyId, month: &str) -> Result<u32, Error> {
-        let item = self.get(monthly_usage(c, month)).await?;
-        Ok(item
-            .and_then(|i| {
-                i.get("orders")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|s| s.parse::<u32>().ok())
-            })
-            .unwrap_or(0))
+        let (legacy, shards) = self.usage_counts(c, month).await?;
+        Ok(shards.iter().map(|s| s.orders).fold(legacy, u32::saturating_add))
     }
 }

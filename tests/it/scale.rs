@@ -1,0 +1,123 @@
+//! What a tenant's flash sale writes: no item that every order of the tenant writes, and
+//! the monthly cap exact all the same, on both adapters. (The write-heat report of
+//! `make load-dynamodb` shows the rest; these pin what it found.)
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use oms_adapters::dynamo::heat::HeatTally;
+use oms_adapters::dynamo::{create_table, DynamoStore};
+use oms_domain::settings::CompanySettings;
+use oms_tests::{dynamodb_endpoint, on_both_adapters, Backend, TestApp};
+
+use crate::support::{demo, items, Demo, ORDERS};
+
+on_both_adapters!(the_monthly_cap_is_exact_under_concurrency_and_when_it_changes);
+
+async fn set_cap(app: &TestApp, d: &Demo, limit: Option<u32>) {
+    let s = CompanySettings {
+        monthly_order_limit: limit,
+        ..app.store().get_settings(&d.t.company).await.expect("settings")
+    };
+    app.store().put_settings(&d.t.company, &s).await.expect("settings");
+}
+
+/// `n` storefront orders at once; how many were placed (the rest must be refused by the cap).
+async fn burst(app: &TestApp, d: &Demo, n: usize) -> usize {
+    let calls = (0..n).map(|_| app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)]))));
+    let mut placed = 0;
+    for r in join_all(calls).await {
+        match r.status.as_u16() {
+            201 => placed += 1,
+            409 => assert_eq!(r.code(), "monthly_limit_reached", "{}", r.body),
+            s => panic!("{s}: {}", r.body),
+        }
+    }
+    placed
+}
+
+async fn the_monthly_cap_is_exact_under_concurrency_and_when_it_changes(app: TestApp) {
+    let d = demo(&app).await;
+    set_cap(&app, &d, Some(10)).await;
+    assert_eq!(burst(&app, &d, 24).await, 10, "24 at once under a cap of 10");
+    // Raised: exactly the difference more.
+    set_cap(&app, &d, Some(15)).await;
+    assert_eq!(burst(&app, &d, 9).await, 5, "9 at once after raising it to 15");
+    // Lowered below what is used: nothing more, even on counters that had room before.
+    set_cap(&app, &d, Some(12)).await;
+    assert_eq!(burst(&app, &d, 6).await, 0, "lowered to 12 with 15 used");
+    // Lifted: orders flow again, and the month's usage still adds up.
+    set_cap(&app, &d, None).await;
+    assert_eq!(burst(&app, &d, 4).await, 4);
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert_eq!(
+        app.store().monthly_usage(&d.t.company, &month).await.expect("usage"),
+        19
+    );
+}
+
+/// Every customer order counts toward the month's usage. With one counter item, every one
+/// of them wrote it in its transaction: at 1,000 orders/s that item takes 1,000
+/// transactions/s, about three times what one item sustains. Counted here by the heat
+/// tally on the SDK client: no usage item is written by more than half of 40 orders (8
+/// shards: about 5 each), with a cap and without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_usage_counter_item_takes_every_order() {
+    let Some(ddb) = dynamodb_endpoint() else {
+        eprintln!("skipped (OMS_SKIP_DYNAMODB=1)");
+        return;
+    };
+    let heat = HeatTally::new();
+    let config = oms_api::app::sdk_config(Some(&ddb)).await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(heat.clone())
+            .build(),
+    );
+    let table = format!("oms-scale-{}", uuid::Uuid::new_v4().simple());
+    create_table(&client, &table).await.expect("table");
+    let store = DynamoStore::new(client, table);
+    let app = TestApp::from_app(
+        oms_api::App::new(Arc::new(store.clone()), b"scale-cursor-secret"),
+        Backend::Dynamo(store),
+    );
+    let d = demo(&app).await;
+    for cap in [None, Some(1_000)] {
+        set_cap(&app, &d, cap).await;
+        let before = usage_writes(&heat);
+        for _ in 0..5 {
+            assert_eq!(burst(&app, &d, 8).await, 8);
+        }
+        let after = usage_writes(&heat);
+        let busiest = after
+            .iter()
+            .map(|(k, n)| n - before.get(k).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        let total: u64 = after.values().sum::<u64>() - before.values().sum::<u64>();
+        assert!(total >= 40, "every order counted ({total} usage writes), cap {cap:?}");
+        assert!(
+            busiest <= 20,
+            "one usage item took {busiest} of 40 orders' transactions, cap {cap:?}"
+        );
+    }
+}
+
+/// Transactions that wrote each usage counter item so far, from the tally.
+fn usage_writes(heat: &HeatTally) -> std::collections::BTreeMap<String, u64> {
+    let report = heat.report(0.0, 0);
+    report["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i["pk"].as_str().is_some_and(|pk| pk.contains("#USAGE#")))
+        .map(|i| {
+            let n = i["tx"]
+                .as_object()
+                .map_or(0, |s| s.values().filter_map(|v| v.as_u64()).sum());
+            (i["pk"].as_str().unwrap_or_default().to_owned(), n)
+        })
+        .collect()
+}
