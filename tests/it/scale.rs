@@ -1,5 +1,5 @@
 //! What a tenant's flash sale writes: no item that every order of the tenant writes, and
-//! the monthly cap exact all the same, on both adapters. (The write-heat report of
+//! the monthly cap and the high-value sums exact all the same, on both adapters. (The write-heat report of
 //! `make load-dynamodb` shows the rest; these pin what it found.)
 
 use std::sync::Arc;
@@ -64,32 +64,18 @@ async fn the_monthly_cap_is_exact_under_concurrency_and_when_it_changes(app: Tes
 /// shards: about 5 each), with a cap and without.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_usage_counter_item_takes_every_order() {
-    let Some(ddb) = dynamodb_endpoint() else {
+    let Some((app, heat)) = heat_app().await else {
         eprintln!("skipped (OMS_SKIP_DYNAMODB=1)");
         return;
     };
-    let heat = HeatTally::new();
-    let config = oms_api::app::sdk_config(Some(&ddb)).await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(heat.clone())
-            .build(),
-    );
-    let table = format!("oms-scale-{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &table).await.expect("table");
-    let store = DynamoStore::new(client, table);
-    let app = TestApp::from_app(
-        oms_api::App::new(Arc::new(store.clone()), b"scale-cursor-secret"),
-        Backend::Dynamo(store),
-    );
     let d = demo(&app).await;
     for cap in [None, Some(1_000)] {
         set_cap(&app, &d, cap).await;
-        let before = usage_writes(&heat);
+        let before = writes_to(&heat, is_usage);
         for _ in 0..5 {
             assert_eq!(burst(&app, &d, 8).await, 8);
         }
-        let after = usage_writes(&heat);
+        let after = writes_to(&heat, is_usage);
         let busiest = after
             .iter()
             .map(|(k, n)| n - before.get(k).copied().unwrap_or(0))
@@ -104,20 +90,81 @@ async fn no_usage_counter_item_takes_every_order() {
     }
 }
 
-/// Transactions that wrote each usage counter item so far, from the tally.
-fn usage_writes(heat: &HeatTally) -> std::collections::BTreeMap<String, u64> {
+fn is_usage(pk: &str, _sk: &str) -> bool {
+    pk.contains("#USAGE#")
+}
+
+/// Transactions that wrote each item `pick` chooses so far, from the tally.
+fn writes_to(heat: &HeatTally, pick: fn(&str, &str) -> bool) -> std::collections::BTreeMap<String, u64> {
     let report = heat.report(0.0, 0);
     report["items"]
         .as_array()
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .filter(|i| i["pk"].as_str().is_some_and(|pk| pk.contains("#USAGE#")))
+        .filter(|i| {
+            pick(
+                i["pk"].as_str().unwrap_or_default(),
+                i["sk"].as_str().unwrap_or_default(),
+            )
+        })
         .map(|i| {
             let n = i["tx"]
                 .as_object()
                 .map_or(0, |s| s.values().filter_map(|v| v.as_u64()).sum());
-            (i["pk"].as_str().unwrap_or_default().to_owned(), n)
+            (format!("{} {}", i["pk"], i["sk"]), n)
         })
         .collect()
+}
+
+/// An app on a fresh DynamoDB Local table whose client counts through a heat tally.
+async fn heat_app() -> Option<(TestApp, HeatTally)> {
+    let ddb = dynamodb_endpoint()?;
+    let heat = HeatTally::new();
+    let config = oms_api::app::sdk_config(Some(&ddb)).await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(heat.clone())
+            .build(),
+    );
+    let table = format!("oms-scale-{}", uuid::Uuid::new_v4().simple());
+    create_table(&client, &table).await.expect("table");
+    let store = DynamoStore::new(client, table);
+    let app = TestApp::from_app(
+        oms_api::App::new(Arc::new(store.clone()), b"scale-cursor-secret"),
+        Backend::Dynamo(store),
+    );
+    Some((app, heat))
+}
+
+/// Every high-value order moves the company's high-value counters. On one item, a flash
+/// sale of big orders would write it in every transaction; on 8 shards, no counters item
+/// takes more than half of 16 such orders, and the sums read back are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_high_value_counters_item_takes_every_order() {
+    let Some((app, heat)) = heat_app().await else {
+        eprintln!("skipped (OMS_SKIP_DYNAMODB=1)");
+        return;
+    };
+    let d = demo(&app).await;
+    // GADGET-002 at 149.99: 67 make 10,049.33, over the default threshold of 10,000.
+    let calls = (0..16).map(|_| app.call("POST", ORDERS, &d.staff, Some(items(&[("GADGET-002", 67)]))));
+    for r in join_all(calls).await {
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let counters = writes_to(&heat, |pk, sk| {
+        pk.contains("#HV#") || sk.starts_with("STATS#HIGH_VALUE")
+    });
+    let busiest = counters.values().copied().max().unwrap_or(0);
+    assert!(counters.values().sum::<u64>() >= 16, "{counters:?}");
+    assert!(
+        busiest <= 8,
+        "one counters item took {busiest} of 16 orders: {counters:?}"
+    );
+    let r = app
+        .call("GET", "/api/v1/sales/orders/high-value", &d.finance, None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["meta"]["total"], 16, "{}", r.body["meta"]);
+    assert_eq!(r.body["meta"]["total_value"], "160789.28", "{}", r.body["meta"]);
 }

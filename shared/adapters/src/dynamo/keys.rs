@@ -74,6 +74,15 @@ pub fn high_value_stats(c: &CompanyId, customer: Option<CustomerId>, generation:
     }
 }
 
+/// The company's high-value counters of a generation are moved by orders on one of
+/// [`HIGH_VALUE_SHARDS`] items (this is shard `shard`), so no item takes every high-value
+/// order; the main item ([`high_value_stats`]) holds the recount's sums and progress. A
+/// read adds them all up.
+pub fn high_value_shard(c: &CompanyId, generation: u32, shard: u32) -> (String, String) {
+    (format!("C#{c}#HV#{generation}#{shard}"), "STATS".into())
+}
+pub const HIGH_VALUE_SHARDS: u32 = 8;
+
 pub fn product(c: &CompanyId, id: ProductId) -> (String, String) {
     (format!("C#{c}#P#{id}"), "PRODUCT".into())
 }

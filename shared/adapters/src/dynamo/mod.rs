@@ -681,8 +681,13 @@ fn add_high_value<T: Clone>(
         vals.insert(format!(":v{i}"), AttributeValue::N(v.to_string()));
         add.push(format!("#n{i} :n{i}, #v{i} :v{i}"));
     }
+    // The company's counters on a random shard; a customer's on its own item.
+    let key = match customer {
+        None => high_value_shard(c, d.generation, rand::random_range(0..HIGH_VALUE_SHARDS)),
+        Some(_) => high_value_stats(c, customer, d.generation),
+    };
     tx.update(
-        high_value_stats(c, customer, d.generation),
+        key,
         &format!("SET #thr = if_not_exists(#thr, :thr) ADD {}", add.join(", ")),
         None,
         names,

@@ -641,29 +641,45 @@ impl OrderReadStore for DynamoStore {
         customer: Option<CustomerId>,
         generation: u32,
     ) -> Result<Option<HighValueStats>, Error> {
-        let Some(item) = self.get(high_value_stats(c, customer, generation)).await? else {
+        // The main item and, for the company, the shards orders count on: one BatchGetItem.
+        let main = high_value_stats(c, customer, generation);
+        let mut keys = vec![main.clone()];
+        if customer.is_none() {
+            keys.extend((0..HIGH_VALUE_SHARDS).map(|s| high_value_shard(c, generation, s)));
+        }
+        let mut found = self.batch_get(keys).await?;
+        if found.is_empty() {
             return Ok(None);
-        };
-        let num = |name: &str| {
+        }
+        let num = |item: &Item, name: &str| {
             item.get(name)
                 .and_then(|v| v.as_n().ok())
                 .and_then(|s| Decimal::from_str(s).ok())
         };
-        let threshold = item
-            .get("threshold")
-            .and_then(|v| v.as_s().ok())
+        let threshold = found
+            .values()
+            .find_map(|i| i.get("threshold").and_then(|v| v.as_s().ok()))
             .and_then(|s| Decimal::from_str(s).ok())
             .ok_or_else(|| Error::internal("high-value counters without a threshold"))?;
         let mut by_status = std::collections::BTreeMap::new();
         for s in OrderStatus::ALL {
-            let n = num(&format!("n_{}", s.as_str())).unwrap_or_default();
-            let v = num(&format!("v_{}", s.as_str())).unwrap_or_default();
+            let (mut n, mut v) = (Decimal::ZERO, Decimal::ZERO);
+            for item in found.values() {
+                n += num(item, &format!("n_{}", s.as_str())).unwrap_or_default();
+                v += num(item, &format!("v_{}", s.as_str())).unwrap_or_default();
+            }
             let n = rust_decimal::prelude::ToPrimitive::to_u64(&n).unwrap_or(0);
             if n > 0 || !v.is_zero() {
                 by_status.insert(s.as_str(), (n, v));
             }
         }
-        let complete = generation == 0 || item.get("complete").and_then(|v| v.as_bool().ok()) == Some(&true);
+        let main = found.remove(&main);
+        let complete = generation == 0
+            || main
+                .as_ref()
+                .and_then(|i| i.get("complete"))
+                .and_then(|v| v.as_bool().ok())
+                == Some(&true);
         Ok(Some(HighValueStats {
             complete,
             threshold,
