@@ -88,6 +88,13 @@ echo "local server: order 201 -> receipt, staff alert and low-stock .eml within 
 kill "$server_pid" 2>/dev/null || true
 server_pid=
 
+step "load harness smoke: a few seconds of storefront checkouts through wrk on the embedded server and on DynamoDB Local; invariants only (make load / make load-dynamodb time it)"
+.ci/wrk.sh
+LOAD_BIN=target/debug/oms-local LOAD_SECONDS=3 LOAD_RATE=200 LOAD_CONNECTIONS=8 LOAD_SKUS=20 LOAD_BUYERS=10 \
+  LOAD_HOT_STOCK=60 LOAD_DRAIN_SECONDS=120 python3 tests/load/load.py
+DYNAMODB_ENDPOINT=$endpoint LOAD_STORE=dynamodb LOAD_BIN=target/debug/oms-local LOAD_SECONDS=3 LOAD_RATE=15 \
+  LOAD_CONNECTIONS=8 LOAD_SKUS=20 LOAD_BUYERS=10 LOAD_HOT_STOCK=8 LOAD_DRAIN_SECONDS=180 python3 tests/load/load.py
+
 step "conformance: schemathesis over every operation of /openapi.json (OWNER and CUSTOMER tokens)"
 .ci/schemathesis.sh target/debug/oms-local
 
