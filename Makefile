@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; the rest are conveniences.
-.PHONY: run test test-fast bench bench-reads bench-import bench-relay chaos load load-dynamodb lint token build-lambdas schemathesis
+.PHONY: run test test-fast bench bench-reads bench-import bench-relay chaos load load-dynamodb lambdas coldstart lint token build-lambdas schemathesis
 
 # Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
 run:
@@ -64,6 +64,16 @@ load-dynamodb:
 	@ep=$$(.ci/dynamodb-local.sh start) && trap '.ci/dynamodb-local.sh stop' EXIT && \
 	  DYNAMODB_ENDPOINT=$$ep LOAD_STORE=dynamodb LOAD_RATE=$${LOAD_RATE:-100} LOAD_CONNECTIONS=$${LOAD_CONNECTIONS:-16} \
 	  python3 tests/load/load.py
+
+# Every function for provided.al2023 arm64 with cargo-lambda (installed from PyPI into
+# .cache/), release, and each bootstrap's size. FUNCTIONS="get_order create_order" for some.
+lambdas:
+	.ci/lambdas.sh
+
+# Cold starts of the functions' release builds (x86_64: arm64 does not run here) against a
+# local Lambda Runtime API over DynamoDB Local: size, init and first answer, median of 10.
+coldstart:
+	.ci/coldstart.sh
 
 # Property-based API tests: schemathesis over every operation of /openapi.json on the local
 # server, with an OWNER and a CUSTOMER token (.ci/schemathesis.sh; installs it on first use).

@@ -13,7 +13,10 @@ use oms_tests::{dynamodb_endpoint, on_both_adapters, Backend, TestApp};
 
 use crate::support::{demo, items, Demo, ORDERS};
 
-on_both_adapters!(the_monthly_cap_is_exact_under_concurrency_and_when_it_changes);
+on_both_adapters!(
+    the_monthly_cap_is_exact_under_concurrency_and_when_it_changes,
+    short_stock_under_a_cap_with_room_is_short_stock,
+);
 
 async fn set_cap(app: &TestApp, d: &Demo, limit: Option<u32>) {
     let s = CompanySettings {
@@ -55,6 +58,23 @@ async fn the_monthly_cap_is_exact_under_concurrency_and_when_it_changes(app: Tes
         app.store().monthly_usage(&d.t.company, &month).await.expect("usage"),
         19
     );
+}
+
+/// Under a cap with room left, an order for more than is in stock is refused for the
+/// stock, whichever usage shard it drew (most shards have no allowance under a cap of 2:
+/// a full shard is not the cap reached).
+async fn short_stock_under_a_cap_with_room_is_short_stock(app: TestApp) {
+    let d = demo(&app).await;
+    set_cap(&app, &d, Some(2)).await;
+    assert_eq!(burst(&app, &d, 1).await, 1);
+    for _ in 0..6 {
+        let r = app
+            .call("POST", ORDERS, &d.buyer, Some(items(&[("BOLT-M8", 5_000)])))
+            .await;
+        assert_eq!(r.status, 409, "{}", r.body);
+        assert_eq!(r.code(), "insufficient_stock", "{}", r.body);
+    }
+    assert_eq!(burst(&app, &d, 3).await, 1, "the cap's last order still goes through");
 }
 
 /// Every customer order counts toward the month's usage. With one counter item, every one

@@ -52,9 +52,16 @@ impl DynamoStore {
                 Ok(order) => return Ok(order),
                 Err(failed) => failed,
             };
-            let only_cap = failed.iter().all(|f| matches!(f.guard, OrderGuard::Cap(_)));
-            let (Some(cap), Some(limit), true) = (&plan.cap, plan.cap.as_ref().and_then(|c| c.limit), only_cap) else {
-                return Err(reject(plan, &failed));
+            // A full shard is not the cap reached: any other refusal (a claim, short stock)
+            // is the answer, as it was before the shards; a full shard alone is re-split.
+            let others: Vec<Failed<OrderGuard>> = failed
+                .into_iter()
+                .filter(|f| !matches!(f.guard, OrderGuard::Cap(_)))
+                .collect();
+            let (Some(cap), Some(limit), true) =
+                (&plan.cap, plan.cap.as_ref().and_then(|c| c.limit), others.is_empty())
+            else {
+                return Err(reject(plan, &others));
             };
             match self.rebalance_usage(&plan.company, &cap.month, limit).await? {
                 Some(with_room) => shard = with_room,
