@@ -4,14 +4,12 @@
 //! requests one event cost; checks every event reached every queue once. Exits 1 if not.
 #![allow(clippy::print_stdout)]
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use oms_adapters::dynamo::{create_table, DynamoStore};
 use oms_adapters::sqs::SqsPublisher;
 use oms_api::workers::relay_until_empty;
 use oms_tests::sdk::OpCounter;
-use oms_tests::{dynamodb_endpoint, moto_endpoint, Backend, TestApp};
+use oms_tests::{dynamodb_endpoint, moto_endpoint, TestApp};
 use serde_json::json;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -25,14 +23,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(600);
     let ops = OpCounter::default();
-    let client = ops.dynamodb(&oms_api::app::sdk_config(Some(&ddb)).await);
-    let table = format!("oms-relay-bench-{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &table).await.expect("table");
-    let store = DynamoStore::new(client, table);
-    let app = TestApp::from_app(
-        oms_api::App::new(Arc::new(store.clone()), b"relay-bench-cursor-secret"),
-        Backend::Dynamo(store),
-    );
+    let app = TestApp::dynamo_with_client(ops.dynamodb(&oms_api::app::sdk_config(Some(&ddb)).await)).await;
     let demo = app.seed_demo().await;
     let staff = app.token(demo.company.as_str(), "STAFF", None);
     // Placed 8 at a time: the relay has nothing to do with how fast this goes.
@@ -75,27 +66,9 @@ async fn main() {
     // Every event on every queue, once.
     let mut ok = relayed == pending;
     for url in &queues {
-        let mut seen = std::collections::BTreeSet::new();
-        let mut received = 0;
-        loop {
-            let got = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive")
-                .messages
-                .unwrap_or_default();
-            if got.is_empty() {
-                break;
-            }
-            received += got.len();
-            for m in got {
-                seen.insert(m.body.unwrap_or_default());
-            }
-        }
-        ok &= received == pending && seen.len() == pending;
+        let messages = oms_tests::drain_queue(&sqs, url).await;
+        let seen: std::collections::BTreeSet<_> = messages.iter().filter_map(|m| m.body()).collect();
+        ok &= messages.len() == pending && seen.len() == pending;
     }
     if !ok {
         println!("relay bench: FAILED (an event is missing from a queue, or was sent twice)");

@@ -2,14 +2,12 @@
 //! the monthly cap and the high-value sums exact all the same, on both adapters. (The write-heat report of
 //! `make load-dynamodb` shows the rest; these pin what it found.)
 
-use std::sync::Arc;
-
 use futures_util::future::join_all;
 
 use oms_adapters::dynamo::heat::HeatTally;
-use oms_adapters::dynamo::{create_table, DynamoStore};
 use oms_domain::settings::CompanySettings;
-use oms_tests::{dynamodb_endpoint, on_both_adapters, Backend, TestApp};
+use oms_tests::sdk::dynamodb_with;
+use oms_tests::{dynamodb_endpoint, on_both_adapters, TestApp};
 
 use crate::support::{demo, items, Demo, ORDERS};
 
@@ -141,20 +139,8 @@ fn writes_to(heat: &HeatTally, pick: fn(&str, &str) -> bool) -> std::collections
 async fn heat_app() -> Option<(TestApp, HeatTally)> {
     let ddb = dynamodb_endpoint()?;
     let heat = HeatTally::new();
-    let config = oms_api::app::sdk_config(Some(&ddb)).await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .interceptor(heat.clone())
-            .build(),
-    );
-    let table = format!("oms-scale-{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &table).await.expect("table");
-    let store = DynamoStore::new(client, table);
-    let app = TestApp::from_app(
-        oms_api::App::new(Arc::new(store.clone()), b"scale-cursor-secret"),
-        Backend::Dynamo(store),
-    );
-    Some((app, heat))
+    let client = dynamodb_with(&oms_api::app::sdk_config(Some(&ddb)).await, heat.clone());
+    Some((TestApp::dynamo_with_client(client).await, heat))
 }
 
 /// Every high-value order moves the company's high-value counters. On one item, a flash

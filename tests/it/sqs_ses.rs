@@ -375,21 +375,13 @@ mod scenarios {
 /// mark each, one event after another (about 40 events/s on DynamoDB Local).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_pass_sends_batches_not_one_request_per_event() {
-    use oms_adapters::dynamo::{create_table, DynamoStore};
     use oms_tests::sdk::OpCounter;
     let (Some(ddb), Some(moto)) = (oms_tests::dynamodb_endpoint(), moto_endpoint()) else {
         eprintln!("skipped (OMS_SKIP_DYNAMODB=1)");
         return;
     };
     let ops = OpCounter::default();
-    let client = ops.dynamodb(&oms_api::app::sdk_config(Some(&ddb)).await);
-    let table = format!("oms-batches-{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &table).await.expect("table");
-    let store = DynamoStore::new(client, table);
-    let app = TestApp::from_app(
-        oms_api::App::new(Arc::new(store.clone()), b"batches-cursor-secret"),
-        oms_tests::Backend::Dynamo(store),
-    );
+    let app = TestApp::dynamo_with_client(ops.dynamodb(&oms_api::app::sdk_config(Some(&ddb)).await)).await;
     let d = demo(&app).await;
     for _ in 0..25 {
         let r = app
@@ -425,28 +417,15 @@ async fn a_relay_pass_sends_batches_not_one_request_per_event() {
     assert!(app.store().pending_outbox(200, 0).await.expect("pending").is_empty());
     // Every event reached both queues, once.
     for url in [&a, &b] {
-        let mut ids = std::collections::BTreeSet::new();
-        let mut received = 0;
-        loop {
-            let got = sqs_plain
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive")
-                .messages
-                .unwrap_or_default();
-            if got.is_empty() {
-                break;
-            }
-            received += got.len();
-            for m in got {
-                let e: oms_domain::outbox::OutboxEvent =
-                    serde_json::from_str(m.body().unwrap_or_default()).expect("an outbox event");
-                ids.insert(e.id);
-            }
-        }
-        assert_eq!((received, ids.len()), (pending, pending), "{url}");
+        let messages = oms_tests::drain_queue(&sqs_plain, url).await;
+        let ids: std::collections::BTreeSet<_> = messages
+            .iter()
+            .map(|m| {
+                serde_json::from_str::<oms_domain::outbox::OutboxEvent>(m.body().unwrap_or_default())
+                    .expect("an outbox event")
+                    .id
+            })
+            .collect();
+        assert_eq!((messages.len(), ids.len()), (pending, pending), "{url}");
     }
 }

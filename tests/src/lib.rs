@@ -137,6 +137,18 @@ impl TestApp {
         }
     }
 
+    /// An app over a fresh table on DynamoDB Local, through `client` (one built with an
+    /// interceptor, to count or tally what the adapter sends).
+    pub async fn dynamo_with_client(client: aws_sdk_dynamodb::Client) -> TestApp {
+        let table = format!("oms-t-{}", uuid::Uuid::new_v4().simple());
+        create_table(&client, &table).await.expect("table");
+        let store = DynamoStore::new(client, table);
+        TestApp::from_app(
+            App::new(Arc::new(store.clone()), b"test-cursor-secret-0123"),
+            Backend::Dynamo(store),
+        )
+    }
+
     pub async fn memory() -> TestApp {
         let store = MemoryStore::new();
         TestApp::from_app(App::in_memory(store.clone()), Backend::Memory(store))
@@ -450,4 +462,25 @@ pub async fn moto_queue(
         .queue_url
         .expect("url");
     (queue, dlq)
+}
+
+/// Every message on `url` (received until the queue answers none; each stays invisible for
+/// the queue's visibility timeout, so none is received twice if that is longer than this).
+pub async fn drain_queue(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if got.is_empty() {
+            return all;
+        }
+        all.extend(got);
+    }
 }

@@ -20,6 +20,27 @@ pub struct Needed {
     pub on_index: bool,
 }
 
+/// A DynamoDB client over `config` with `interceptor` installed.
+pub fn dynamodb_with(
+    config: &aws_config::SdkConfig,
+    interceptor: impl Intercept + 'static,
+) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(config)
+            .interceptor(interceptor)
+            .build(),
+    )
+}
+
+/// An SQS client over `config` with `interceptor` installed.
+pub fn sqs_with(config: &aws_config::SdkConfig, interceptor: impl Intercept + 'static) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(config)
+            .interceptor(interceptor)
+            .build(),
+    )
+}
+
 /// Records the IAM actions of every operation sent through the clients it is installed on
 /// (once per operation, before it is serialized, whatever its retries).
 #[derive(Debug, Clone, Default)]
@@ -40,19 +61,11 @@ impl CallRecorder {
 
     /// A DynamoDB client over `config` that records through this recorder.
     pub fn dynamodb(&self, config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(config)
-                .interceptor(self.clone())
-                .build(),
-        )
+        dynamodb_with(config, self.clone())
     }
 
     pub fn sqs(&self, config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(config)
-                .interceptor(self.clone())
-                .build(),
-        )
+        sqs_with(config, self.clone())
     }
 
     pub fn ses(&self, config: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
@@ -130,19 +143,11 @@ impl OpCounter {
     }
 
     pub fn dynamodb(&self, config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(config)
-                .interceptor(self.clone())
-                .build(),
-        )
+        dynamodb_with(config, self.clone())
     }
 
     pub fn sqs(&self, config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
-        aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::config::Builder::from(config)
-                .interceptor(self.clone())
-                .build(),
-        )
+        sqs_with(config, self.clone())
     }
 }
 
