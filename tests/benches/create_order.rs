@@ -7,7 +7,6 @@ use futures_util::StreamExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -147,14 +146,7 @@ async fn memory_bench() {
 async fn dynamo_bench(endpoint: &str) {
     println!("\n== DynamoDB requests per create-order, against DynamoDB Local at {endpoint} ==");
     let log = RequestLog::default();
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
-        .interceptor(log.clone())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let client = oms_tests::sdk::dynamodb_with(&oms_api::app::sdk_config(Some(endpoint)).await, log.clone());
     let table = format!("oms-bench-{}", uuid::Uuid::new_v4().simple());
     create_table(&client, &table).await.expect("table");
     let store = DynamoStore::new(client, table);

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_http_client::tls;
 use oms_adapters::dynamo::DynamoStore;
 use oms_adapters::memory::MemoryStore;
 use oms_adapters::ses::SesMailer;
@@ -99,17 +100,27 @@ fn retry_config() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard().with_max_attempts(SDK_MAX_ATTEMPTS)
 }
 
+/// The one HTTP client of every SDK client (and of the credential providers): hyper with
+/// rustls over ring. The SDKs' default client uses aws-lc-rs, about 2 MB more per bootstrap.
+pub fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
+}
+
 /// The SDK configuration every client is built from: the default AWS chain, or a local
 /// endpoint with throwaway credentials (tests add interceptors to clients built from it).
 pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     match endpoint {
         None => {
             aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http_client())
                 .retry_config(retry_config())
                 .load()
                 .await
         }
         Some(url) => aws_config::SdkConfig::builder()
+            .http_client(http_client())
             .retry_config(retry_config())
             .behavior_version(BehaviorVersion::latest())
             .endpoint_url(url)
