@@ -16,6 +16,7 @@ mod email_crashes;
 mod events;
 mod generated_bodies;
 mod high_value_recount;
+mod hot_stock;
 mod iam;
 mod imports;
 mod inventory;

@@ -113,7 +113,7 @@ fn is_usage(pk: &str, _sk: &str) -> bool {
 }
 
 /// Transactions that wrote each item `pick` chooses so far, from the tally.
-fn writes_to(heat: &HeatTally, pick: fn(&str, &str) -> bool) -> std::collections::BTreeMap<String, u64> {
+pub(crate) fn writes_to(heat: &HeatTally, pick: fn(&str, &str) -> bool) -> std::collections::BTreeMap<String, u64> {
     let report = heat.report(0.0, 0);
     report["items"]
         .as_array()
@@ -136,7 +136,7 @@ fn writes_to(heat: &HeatTally, pick: fn(&str, &str) -> bool) -> std::collections
 }
 
 /// An app on a fresh DynamoDB Local table whose client counts through a heat tally.
-async fn heat_app() -> Option<(TestApp, HeatTally)> {
+pub(crate) async fn heat_app() -> Option<(TestApp, HeatTally)> {
     let ddb = dynamodb_endpoint()?;
     let heat = HeatTally::new();
     let client = dynamodb_with(&oms_api::app::sdk_config(Some(&ddb)).await, heat.clone());

@@ -189,6 +189,7 @@ async fn every_commit_rejection_names_its_rule_and_writes_nothing(app: TestApp) 
     let take = |sku: &str, quantity| StockMove::Take {
         product_id: d.id(sku),
         quantity,
+        shard: 0,
     };
     let mut short = create_plan(&d, &template, "C-SHORT", now);
     short.stock = vec![take("WIDGET-001", 5), take("BOLT-M8", 4), take("GADGET-002", 41)];
@@ -366,6 +367,7 @@ async fn a_change_derived_from_an_older_version_is_refused_and_writes_nothing(ap
         vec![StockMove::PutBack {
             product_id: d.id("WIDGET-001"),
             quantity: 1,
+            shard: 0,
         }],
     );
     match rejection(store.commit(&stale).await) {
@@ -396,6 +398,7 @@ async fn putting_back_stock_of_a_missing_product_is_refused_on_both(app: TestApp
     plan.stock = vec![StockMove::PutBack {
         product_id: gone,
         quantity: 1,
+        shard: 0,
     }];
     assert!(matches!(rejection(app.store().commit(&plan).await), CommitRejection::ProductUnavailable(p) if p == gone));
 }
@@ -424,6 +427,7 @@ async fn memory_store_fails_a_commit_before_it_mutates_anything() {
     second.stock = vec![StockMove::Take {
         product_id: d.id("WIDGET-001"),
         quantity: 3,
+        shard: 0,
     }];
     assert!(matches!(app.store().commit(&second).await, Err(CommitError::Failed(_))));
     let after = app.counts(&d.t.company).await;

@@ -272,6 +272,8 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             version: 1,
             created_at: now,
             updated_at: now,
+            stock_shards: 1,
+            shards: Vec::new(),
         };
         if store.get_product(&t.company, id).await?.is_none() {
             store

@@ -100,6 +100,89 @@ pub struct Product {
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How many stock shards the stock is spread over: 1, or more for a product marked
+    /// hot (a flash sale's SKU), so no single stored item takes every sale. An order takes
+    /// its units from one shard that has them, falling back across shards; `stock` is
+    /// always the total.
+    #[serde(default = "one_shard")]
+    #[schema(minimum = 1, maximum = 16)]
+    pub stock_shards: u32,
+    /// Each shard's stock and write count as read (filled by the store; not in the API).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub shards: Vec<StockShard>,
+}
+
+fn one_shard() -> u32 {
+    1
+}
+
+/// The most stock shards a product may have.
+pub const MAX_STOCK_SHARDS: u32 = 16;
+
+/// One stock shard as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StockShard {
+    pub stock: u32,
+    /// How many writes it has taken (grows by one per write; the store's index entries
+    /// are written only from a read at least this recent).
+    pub moves: u64,
+}
+
+/// How many stock shards an edit from `before` to `after` writes: every one (old and new)
+/// when the stock or the shard count changes, each one's `active` flag when only that
+/// changes, else none.
+pub fn shard_writes(before: &Product, after: &Product) -> usize {
+    let n = |p: &Product| usize::try_from(p.stock_shards.max(1)).unwrap_or(1);
+    if before.stock != after.stock || before.stock_shards != after.stock_shards {
+        n(before).max(n(after))
+    } else if before.active != after.active {
+        n(before)
+    } else {
+        0
+    }
+}
+
+/// `total` spread over `n` shards as evenly as it goes (the first ones take the rest).
+pub fn split_stock(total: u32, n: u32) -> Vec<u32> {
+    let n = n.max(1);
+    (0..n).map(|k| total / n + u32::from(k < total % n)).collect()
+}
+
+/// Which shards a take of `quantity` units draws on, as `(shard, units)`: one shard that
+/// holds them all, chosen by `seed` among those that do (so concurrent orders spread over
+/// the shards), else the fullest shards first until covered (the last units are sellable
+/// wherever they are). `None` when the shards together are short.
+pub fn pick_shards(shards: &[u32], quantity: u32, seed: u64) -> Option<Vec<(u32, u32)>> {
+    if shards.len() <= 1 {
+        return (shards.first().copied().unwrap_or(0) >= quantity).then(|| vec![(0, quantity)]);
+    }
+    let holding: Vec<u32> = (0..shards.len())
+        .filter(|k| shards[*k] >= quantity)
+        .filter_map(|k| u32::try_from(k).ok())
+        .collect();
+    if !holding.is_empty() {
+        let pick = usize::try_from(seed % holding.len() as u64).unwrap_or(0);
+        return Some(vec![(holding[pick], quantity)]);
+    }
+    let mut by_size: Vec<(u32, u32)> = shards
+        .iter()
+        .enumerate()
+        .filter_map(|(k, s)| Some((u32::try_from(k).ok()?, *s)))
+        .filter(|(_, s)| *s > 0)
+        .collect();
+    by_size.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut left = quantity;
+    let mut out = Vec::new();
+    for (k, s) in by_size {
+        if left == 0 {
+            break;
+        }
+        let take = s.min(left);
+        out.push((k, take));
+        left -= take;
+    }
+    (left == 0).then_some(out)
 }
 
 impl Product {
@@ -356,5 +439,31 @@ mod tests {
     #[test]
     fn customer_numbers_are_zero_padded() {
         assert_eq!(customer_number(42), "CUST-00042");
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::{pick_shards, split_stock};
+
+    #[test]
+    fn the_stock_splits_evenly_and_adds_up() {
+        assert_eq!(split_stock(10, 4), [3, 3, 2, 2]);
+        assert_eq!(split_stock(1, 3), [1, 0, 0]);
+        assert_eq!(split_stock(7, 1), [7]);
+        assert_eq!(split_stock(5, 0), [5]);
+    }
+
+    #[test]
+    fn a_take_comes_from_one_shard_that_holds_it_else_the_fullest_first() {
+        for seed in 0..8 {
+            let one = pick_shards(&[1, 5, 0, 5], 3, seed).expect("covered");
+            assert!(one == [(1, 3)] || one == [(3, 3)], "{one:?}");
+        }
+        assert_eq!(pick_shards(&[2, 1, 3, 0], 5, 0), Some(vec![(2, 3), (0, 2)]));
+        assert_eq!(pick_shards(&[0, 0, 1, 0], 1, 7), Some(vec![(2, 1)]), "the last unit");
+        assert_eq!(pick_shards(&[2, 1, 3, 0], 7, 0), None, "short in total");
+        assert_eq!(pick_shards(&[4], 4, 9), Some(vec![(0, 4)]));
+        assert_eq!(pick_shards(&[4], 5, 9), None);
     }
 }

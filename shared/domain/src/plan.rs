@@ -59,13 +59,60 @@ pub enum OrderWrite {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StockMove {
-    /// Units out of stock, guarded by the product being active with `stock >= quantity`.
-    Take { product_id: ProductId, quantity: u32 },
-    /// Units back into stock (a restocking cancel), guarded by the product existing.
-    PutBack { product_id: ProductId, quantity: u32 },
+    /// Units out of one stock shard of the product, guarded by the product being active
+    /// with the shard holding `quantity` (see [`crate::catalog::pick_shards`]).
+    Take {
+        product_id: ProductId,
+        quantity: u32,
+        shard: u32,
+    },
+    /// Units back into stock (a restocking cancel), into the first shard (the store
+    /// spreads the shards again), guarded by the product existing.
+    PutBack {
+        product_id: ProductId,
+        quantity: u32,
+        shard: u32,
+    },
 }
 
 impl StockMove {
+    /// The takes spread over the products' shards as `products` were read: one shard
+    /// that holds a take whole where one does (picked by `seed`), else several. A take the
+    /// shards together cannot cover, or of a product not read, stays as it is (the stock
+    /// check refuses it).
+    pub fn on_shards(
+        moves: Vec<StockMove>,
+        products: &std::collections::HashMap<ProductId, crate::catalog::Product>,
+        seed: u64,
+    ) -> Vec<StockMove> {
+        let mut out = Vec::with_capacity(moves.len());
+        for m in moves {
+            let StockMove::Take {
+                product_id, quantity, ..
+            } = m
+            else {
+                out.push(m);
+                continue;
+            };
+            let shards: Vec<u32> = match products.get(&product_id) {
+                Some(p) if !p.shards.is_empty() => p.shards.iter().map(|s| s.stock).collect(),
+                _ => {
+                    out.push(m);
+                    continue;
+                }
+            };
+            match crate::catalog::pick_shards(&shards, quantity, seed) {
+                Some(picks) => out.extend(picks.into_iter().map(|(shard, quantity)| StockMove::Take {
+                    product_id,
+                    quantity,
+                    shard,
+                })),
+                None => out.push(m),
+            }
+        }
+        out
+    }
+
     pub fn product_id(&self) -> ProductId {
         match self {
             StockMove::Take { product_id, .. } | StockMove::PutBack { product_id, .. } => *product_id,
@@ -139,7 +186,11 @@ impl StockPolicy {
         }
         units(order)
             .into_iter()
-            .map(|(product_id, quantity)| StockMove::Take { product_id, quantity })
+            .map(|(product_id, quantity)| StockMove::Take {
+                product_id,
+                quantity,
+                shard: 0,
+            })
             .collect()
     }
 
@@ -150,7 +201,11 @@ impl StockPolicy {
         }
         units(order)
             .into_iter()
-            .map(|(product_id, quantity)| StockMove::PutBack { product_id, quantity })
+            .map(|(product_id, quantity)| StockMove::PutBack {
+                product_id,
+                quantity,
+                shard: 0,
+            })
             .collect()
     }
 }

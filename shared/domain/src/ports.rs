@@ -195,6 +195,9 @@ pub trait RecountStore: Send + Sync {
 
 /// One product write of an import step.
 #[derive(Debug, Clone, PartialEq)]
+// One import step's writes, at most a transaction's worth, live for one request: boxing
+// the products would only add allocations.
+#[allow(clippy::large_enum_variant)]
 pub enum ImportWrite {
     /// A new product (its SKU claimed: a product created meanwhile makes the step lose).
     Create(Product),

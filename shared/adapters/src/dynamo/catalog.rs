@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 
 use oms_domain::audit::AuditEntry;
-use oms_domain::catalog::{customer_number, Customer, PriceOverride, Product, Sku, StockLevel, MAX_STOCK};
+use oms_domain::catalog::{customer_number, pick_shards, Customer, PriceOverride, Product, Sku, StockLevel, MAX_STOCK};
 use oms_domain::error::Error;
 use oms_domain::ids::{CompanyId, CustomerId, ProductId};
 use oms_domain::outbox::OutboxEvent;
@@ -15,16 +15,12 @@ use oms_domain::usecases::catalog::version_conflict;
 use super::keys::{self, *};
 use super::tx::{n, Guard, Tx};
 use super::{
-    av_s, from_item, key_of, names, sdk_error, to_item, values, DynamoStore, Item, NOT_EXISTS, PRODUCT_DERIVED,
+    av_s, from_item, key_of, names, sdk_error, to_item, values, DynamoStore, Item, INDEX_MOVES, NOT_EXISTS,
+    PRODUCT_DERIVED,
 };
 
 /// How many times a stock write is re-read and re-derived after a sale moved the stock.
 const STOCK_REBASES: usize = 12;
-
-/// The stock of a product item as a failed condition saw it.
-fn stock_of(old: Option<Item>) -> Option<u32> {
-    old?.get("stock")?.as_n().ok()?.parse().ok()
-}
 
 /// The sort keys of low products on the company's threshold: stock 1 to the threshold
 /// (`None` when the threshold is 0: none is low).
@@ -70,17 +66,16 @@ impl DynamoStore {
             .iter()
             .map(|id| ProductId::parse(id))
             .collect::<Result<Vec<_>, _>>()?;
-        let found = self.batch_get(ids.iter().map(|id| product(c, *id)).collect()).await?;
+        let found = self.get_products(c, &ids).await?;
         let category = filter.category.as_ref().map(|x| x.to_lowercase());
         let mut items = Vec::with_capacity(ids.len());
         for id in ids {
-            let Some(item) = found.get(&product(c, id)) else {
+            let Some(p) = found.get(&id) else {
                 continue;
             };
-            let p: Product = from_item(item.clone())?;
             let in_category = category.is_none() || p.category.as_ref().map(|x| x.to_lowercase()) == category;
             if in_category && (!filter.active_only || p.active) && (!filter.in_stock_only || p.in_stock()) {
-                items.push(p);
+                items.push(p.clone());
             }
         }
         Ok(Page { items, next })
@@ -133,17 +128,21 @@ impl DynamoStore {
         if reindex {
             Self::set_index(&index, &mut set, &mut remove, &mut vals);
         }
+        // A stock set is conditional on every shard being as read (a sale in between
+        // wins); index entries derived from the stock are written only from a read at
+        // least as recent as the last ones written (see `reindex_product`).
+        let moves = Self::shard_update_actions(tx, before, after, product_guard.clone())?;
+        let condition = if after.stock != before.stock || after.stock_shards != before.stock_shards || reindex {
+            set.push(format!("{INDEX_MOVES} = :moves"));
+            vals.insert(":moves".into(), n(moves));
+            "#version = :expected AND (attribute_not_exists(index_moves) OR index_moves <= :moves)"
+        } else {
+            "#version = :expected"
+        };
         let mut expr = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        // A stock set is conditional on the stock it was based on: a sale in between wins.
-        let condition = if after.stock != before.stock || reindex {
-            vals.insert(":expected_stock".into(), n(before.stock));
-            "#version = :expected AND stock = :expected_stock"
-        } else {
-            "#version = :expected"
-        };
         tx.update(
             product(c, before.id),
             &expr,
@@ -181,8 +180,9 @@ impl DynamoStore {
             product(&p.company_id, p.id),
             Self::product_item(p)?,
             Some((NOT_EXISTS, Item::new())),
-            Guard::Rule(product_guard),
+            Guard::Rule(product_guard.clone()),
         )?;
+        Self::shard_create_actions(tx, p, product_guard)?;
         tx.put(
             sku_claim(&p.company_id, &p.sku.key()),
             values([("product_id", av_s(p.id.to_string())), (TYPE, av_s("SKU"))]),
@@ -204,20 +204,10 @@ impl DynamoStore {
                 code: "duplicate_sku",
                 message: format!("SKU {} is already used by another product", after.sku),
             }),
-            Err(failed) => {
-                // The product as the failed condition saw it (not the SKU claim's image).
-                let old = failed
-                    .into_iter()
-                    .filter_map(|f| f.old)
-                    .find(|o| o.contains_key("stock"));
-                let current = match old {
-                    Some(item) => Some(from_item::<Product>(item)?),
-                    None => self.get_product(c, before.id).await?,
-                };
-                match current {
-                    Some(current) if current.version != before.version || current.stock == before.stock => {
-                        Err(version_conflict(&current))
-                    }
+            Err(_) => {
+                // Another edit (a new version), or a shard moved by a sale since the read.
+                match self.get_product(c, before.id).await? {
+                    Some(current) if current.version != before.version => Err(version_conflict(&current)),
                     Some(current) => Err(Error::StockChanged {
                         current_stock: current.stock,
                     }),
@@ -269,7 +259,7 @@ impl DynamoStore {
             .index_name(ATTENTION)
             .key_condition_expression(query)
             .set_expression_attribute_values(Some(vals));
-        self.one_page(c, q, page).await
+        self.product_page(c, q, page).await
     }
 
     fn level_query(partition: String, range: Option<(String, String)>) -> (String, Item) {
@@ -314,36 +304,41 @@ impl DynamoStore {
         remove.extend(PRODUCT_DERIVED.iter().filter(|a| !index.iter().any(|(b, _)| b == *a)));
     }
 
-    /// Sets `p`'s stock to `to` with the index attributes that follow, only if the
-    /// product is still as read: the same stock and the same version (so the same SKU,
-    /// category, threshold and active flag the attributes are derived from).
+    /// Sets `p`'s stock to `to` (every shard, each only if still as read) with the
+    /// index attributes that follow, only if the product is still at the version read (so
+    /// the same SKU, category, threshold and active flag the attributes are derived from).
     fn stock_write(
         tx: &mut Tx<CatalogGuard>,
         p: &Product,
         to: u32,
         audit: &AuditEntry,
-        guard: Guard<CatalogGuard>,
+        guard: CatalogGuard,
     ) -> Result<(), Error> {
-        let mut set = vec!["stock = :to".to_owned(), "updated_at = :now".to_owned()];
+        let after = Product { stock: to, ..p.clone() };
+        let moves = Self::shard_update_actions(tx, p, &after, guard.clone())?;
+        let mut set = vec![
+            "stock = :to".to_owned(),
+            "updated_at = :now".to_owned(),
+            format!("{INDEX_MOVES} = :moves"),
+        ];
         let mut remove = Vec::new();
         let mut vals = values([
             (":to", n(to)),
-            (":expected", n(p.stock)),
+            (":moves", n(moves)),
             (":version", n(p.version)),
             (
                 ":now",
                 av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             ),
         ]);
-        let after = Product { stock: to, ..p.clone() };
         Self::set_index(&Self::derived_index(&after), &mut set, &mut remove, &mut vals);
         tx.update(
             product(&p.company_id, p.id),
             &Self::set_remove(&set, &remove),
-            Some("stock = :expected AND #version = :version"),
+            Some("#version = :version"),
             names([("#version", "version")]),
             vals,
-            guard,
+            Guard::Rule(guard),
         )
     }
 
@@ -420,7 +415,7 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn get_product(&self, company: &CompanyId, id: ProductId) -> Result<Option<Product>, Error> {
-        self.get(product(company, id)).await?.map(from_item).transpose()
+        Ok(self.get_products(company, &[id]).await?.remove(&id))
     }
 
     async fn update_product(&self, before: &Product, after: &Product, audit: &AuditEntry) -> Result<(), Error> {
@@ -430,9 +425,13 @@ impl CatalogStore for DynamoStore {
         let (mut before, mut after) = (before.clone(), after.clone());
         for _ in 0..STOCK_REBASES {
             match self.update_product_once(&before, &after, audit).await {
-                Err(Error::StockChanged { current_stock }) if before.stock == after.stock => {
-                    before.stock = current_stock;
-                    after.stock = current_stock;
+                Err(Error::StockChanged { .. }) if before.stock == after.stock => {
+                    let current = self
+                        .get_product(&before.company_id, before.id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("product", before.id))?;
+                    (before.stock, before.shards) = (current.stock, current.shards.clone());
+                    (after.stock, after.shards) = (current.stock, current.shards);
                 }
                 done => return done,
             }
@@ -447,39 +446,68 @@ impl CatalogStore for DynamoStore {
         audit: &AuditEntry,
         event: &OutboxEvent,
     ) -> Result<StockAdjust, Error> {
-        // One conditional ADD: never below 0, never above the maximum, and a sale at the
-        // same moment never conflicts with it. The index entries follow from the event.
-        let floor = (-delta).max(0);
-        let ceiling = i64::from(MAX_STOCK) - delta.max(0);
-        let mut tx = Tx::new(&self.table);
-        tx.update(
-            product(c, id),
-            "SET updated_at = :now ADD stock :d",
-            Some("attribute_exists(PK) AND stock >= :floor AND stock <= :ceiling"),
-            HashMap::new(),
-            values([
-                (":d", n(delta)),
-                (":floor", n(floor)),
-                (":ceiling", n(ceiling)),
-                (
+        // Conditional ADDs on the shards: never below 0, never above the maximum, and a
+        // sale at the same moment never conflicts with them (a shard it emptied first is
+        // read again). The index entries follow from the event.
+        for attempt in 0..STOCK_REBASES {
+            let p = self
+                .get_product(c, id)
+                .await?
+                .ok_or_else(|| Error::not_found("product", id))?;
+            let stocks: Vec<u32> = p.shards.iter().map(|s| s.stock).collect();
+            let mut tx = Tx::new(&self.table);
+            if delta > 0 {
+                if i64::from(p.stock) + delta > i64::from(MAX_STOCK) {
+                    return Ok(StockAdjust::OverMax { current: p.stock });
+                }
+                // Into the emptiest shard, within the maximum for the total as read.
+                let (k, s) = (0u32..)
+                    .zip(stocks.iter().copied())
+                    .min_by_key(|(_, s)| *s)
+                    .unwrap_or((0, 0));
+                let ceiling = i64::from(MAX_STOCK) - delta - (i64::from(p.stock) - i64::from(s));
+                tx.update(
+                    stock_shard(c, id, k),
+                    "SET stock = stock + :d ADD moves :one",
+                    Some("attribute_exists(PK) AND stock <= :ceiling"),
+                    HashMap::new(),
+                    values([(":d", n(delta)), (":ceiling", n(ceiling.max(0))), (":one", n(1))]),
+                    Guard::Rule(CatalogGuard::Version),
+                )?;
+            } else {
+                let out = u32::try_from(-delta).unwrap_or(u32::MAX);
+                let Some(picks) = pick_shards(&stocks, out, u64::try_from(attempt).unwrap_or(0)) else {
+                    return Ok(StockAdjust::Short { current: p.stock });
+                };
+                for (k, q) in picks {
+                    tx.update(
+                        stock_shard(c, id, k),
+                        "SET stock = stock - :q ADD moves :one",
+                        Some("stock >= :q"),
+                        HashMap::new(),
+                        values([(":q", n(q)), (":one", n(1))]),
+                        Guard::Rule(CatalogGuard::Version),
+                    )?;
+                }
+            }
+            tx.update(
+                product(c, id),
+                "SET updated_at = :now",
+                Some("attribute_exists(PK)"),
+                HashMap::new(),
+                values([(
                     ":now",
                     av_s(audit.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
-                ),
-            ]),
-            Guard::Rule(CatalogGuard::Version),
-        )?;
-        Self::audit_put(&mut tx, audit)?;
-        Self::outbox_put(&mut tx, event)?;
-        let failed = match tx.commit(&self.client).await? {
-            Ok(()) => return Ok(StockAdjust::Applied),
-            Err(failed) => failed,
-        };
-        let current =
-            stock_of(failed.into_iter().find_map(|f| f.old)).ok_or_else(|| Error::not_found("product", id))?;
-        Ok(match i64::from(current) < floor {
-            true => StockAdjust::Short { current },
-            false => StockAdjust::OverMax { current },
-        })
+                )]),
+                Guard::Rule(CatalogGuard::Version),
+            )?;
+            Self::audit_put(&mut tx, audit)?;
+            Self::outbox_put(&mut tx, event)?;
+            if tx.commit(&self.client).await?.is_ok() {
+                return Ok(StockAdjust::Applied);
+            }
+        }
+        Err(Error::Contention)
     }
 
     async fn set_stock(
@@ -499,7 +527,7 @@ impl CatalogStore for DynamoStore {
                 return Err(Error::StockChanged { current_stock: p.stock });
             }
             let mut tx = Tx::new(&self.table);
-            Self::stock_write(&mut tx, &p, to, audit, Guard::Rule(CatalogGuard::Version))?;
+            Self::stock_write(&mut tx, &p, to, audit, CatalogGuard::Version)?;
             Self::audit_put(&mut tx, audit)?;
             if tx.commit(&self.client).await?.is_ok() {
                 return Ok(());
@@ -509,11 +537,22 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn get_products(&self, c: &CompanyId, ids: &[ProductId]) -> Result<HashMap<ProductId, Product>, Error> {
-        let found = self.batch_get(ids.iter().map(|id| product(c, *id)).collect()).await?;
-        found
-            .into_values()
-            .map(|item| from_item::<Product>(item).map(|p| (p.id, p)))
-            .collect()
+        // Each product with its first stock shard in one batch; a hot product's other
+        // shards in a second.
+        let mut found = self
+            .batch_get(
+                ids.iter()
+                    .flat_map(|id| [product(c, *id), stock_shard(c, *id, 0)])
+                    .collect(),
+            )
+            .await?;
+        let mut products = ids
+            .iter()
+            .filter_map(|id| found.remove(&product(c, *id)))
+            .map(from_item::<Product>)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.attach_stock(&mut products, &mut found).await?;
+        Ok(products.into_iter().map(|p| (p.id, p)).collect())
     }
 
     async fn set_stocks(
@@ -528,9 +567,7 @@ impl CatalogStore for DynamoStore {
         let mut moved = Vec::new();
         for (id, expected, to) in changes {
             match read.get(id) {
-                Some(p) if p.stock == *expected => {
-                    Self::stock_write(&mut tx, p, *to, audit, Guard::Rule(CatalogGuard::Stock(*id)))?
-                }
+                Some(p) if p.stock == *expected => Self::stock_write(&mut tx, p, *to, audit, CatalogGuard::Stock(*id))?,
                 p => moved.push((*id, p.map(|p| p.stock))),
             }
         }
@@ -538,16 +575,24 @@ impl CatalogStore for DynamoStore {
             return Ok(Err(moved));
         }
         Self::audit_put(&mut tx, audit)?;
-        match tx.commit(&self.client).await? {
-            Ok(()) => Ok(Ok(())),
-            Err(failed) => Ok(Err(failed
-                .into_iter()
-                .filter_map(|f| match f.guard {
-                    CatalogGuard::Stock(id) => Some((id, stock_of(f.old))),
-                    _ => None,
-                })
-                .collect())),
-        }
+        let failed = match tx.commit(&self.client).await? {
+            Ok(()) => return Ok(Ok(())),
+            Err(failed) => failed,
+        };
+        // The products a failed condition names, with their stock now.
+        let mut ids: Vec<ProductId> = failed
+            .iter()
+            .filter_map(|f| match f.guard {
+                CatalogGuard::Stock(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        ids.dedup();
+        let now = self.get_products(c, &ids).await?;
+        Ok(Err(ids
+            .into_iter()
+            .map(|id| (id, now.get(&id).map(|p| p.stock)))
+            .collect()))
     }
 
     async fn list_products(
@@ -585,7 +630,7 @@ impl CatalogStore for DynamoStore {
             .index_name(index)
             .key_condition_expression(format!("{pk_attr} = :pk"))
             .set_expression_attribute_values(Some(vals));
-        self.one_page(company, query, page).await
+        self.product_page(company, query, page).await
     }
 
     async fn find_skus(&self, company: &CompanyId, skus: &[Sku]) -> Result<HashMap<String, ProductId>, Error> {
@@ -668,35 +713,48 @@ impl CatalogStore for DynamoStore {
     }
 
     async fn reindex_product(&self, c: &CompanyId, id: ProductId) -> Result<bool, Error> {
-        // One attempt. If the write loses, the stock or version moved after the read: an
-        // order, whose own event triggers a reindex that reads after it, or a product write,
-        // which wrote the entries itself. The last writer's entries stand either way, so a
-        // hot product's reindexes never queue up behind each other.
-        let Some(item) = self.get(product(c, id)).await? else {
+        // One attempt. The entries are written only if no later read's were (the shards'
+        // write count only grows) and the product is at the version read: a write that
+        // loses was overtaken by a newer reindex or a product write, whose entries stand,
+        // so a hot product's reindexes never queue up behind each other.
+        let mut found = self.batch_get(vec![product(c, id), stock_shard(c, id, 0)]).await?;
+        let Some(item) = found.remove(&product(c, id)) else {
             return Ok(false);
         };
-        let p: Product = from_item(item.clone())?;
+        let mut p = [from_item::<Product>(item.clone())?];
+        self.attach_stock(&mut p, &mut found).await?;
+        let [p] = p;
+        let rebalanced = self.rebalance_shards(&p).await?;
         let index: HashMap<&str, AttributeValue> = Self::derived_index(&p).into_iter().collect();
         let stored: HashMap<&str, AttributeValue> = PRODUCT_DERIVED
             .iter()
             .filter_map(|a| item.get(*a).map(|v| (*a, v.clone())))
             .collect();
         if index == stored {
-            return Ok(false);
+            return Ok(rebalanced);
         }
-        let (mut set, mut remove) = (vec!["#version = #version".to_owned()], Vec::new());
-        let mut vals = values([(":expected", n(p.stock)), (":version", n(p.version))]);
+        let mut set = vec![
+            "#version = #version".to_owned(),
+            "stock = :stock".to_owned(),
+            format!("{INDEX_MOVES} = :moves"),
+        ];
+        let mut remove = Vec::new();
+        let mut vals = values([
+            (":stock", n(p.stock)),
+            (":moves", n(super::stock::moves(&p))),
+            (":version", n(p.version)),
+        ]);
         Self::set_index(&Self::derived_index(&p), &mut set, &mut remove, &mut vals);
         let mut tx = Tx::new(&self.table);
         tx.update(
             product(c, id),
             &Self::set_remove(&set, &remove),
-            Some("stock = :expected AND #version = :version"),
+            Some("#version = :version AND (attribute_not_exists(index_moves) OR index_moves <= :moves)"),
             names([("#version", "version")]),
             vals,
             Guard::<CatalogGuard>::None,
         )?;
-        Ok(tx.commit(&self.client).await?.is_ok())
+        Ok(tx.commit(&self.client).await?.is_ok() || rebalanced)
     }
 }
 

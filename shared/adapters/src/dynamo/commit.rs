@@ -31,6 +31,9 @@ pub const USAGE_SHARDS: u32 = 8;
 /// Re-splits of the allowances one placement may go through before it gives up (as
 /// contention: the caller retries).
 const USAGE_REBALANCES: u32 = 8;
+/// Times one placement's takes may be spread again after other orders emptied the stock
+/// shards they were to come from.
+const STOCK_REPICKS: u32 = 8;
 
 impl DynamoStore {
     /// Commits the plan. Its monthly-usage count goes to one of [`USAGE_SHARDS`] counter
@@ -47,8 +50,9 @@ impl DynamoStore {
             return Err(CommitError::Rejected(CommitRejection::MonthlyCapReached { limit: 0 }));
         }
         let mut shard = rand::random_range(0..USAGE_SHARDS);
-        for _ in 0..USAGE_REBALANCES {
-            let failed = match self.commit_once(plan, shard).await? {
+        let mut moves = plan.stock.clone();
+        for attempt in 0..USAGE_REBALANCES + STOCK_REPICKS {
+            let failed = match self.commit_once(plan, &moves, shard).await? {
                 Ok(order) => return Ok(order),
                 Err(failed) => failed,
             };
@@ -61,7 +65,20 @@ impl DynamoStore {
             let (Some(cap), Some(limit), true) =
                 (&plan.cap, plan.cap.as_ref().and_then(|c| c.limit), others.is_empty())
             else {
-                return Err(reject(plan, &others));
+                // A stock shard another order emptied first is not short stock: the takes
+                // go to the shards as they are now, refused only when the total is short.
+                return match reject(plan, &others) {
+                    CommitError::Rejected(CommitRejection::InsufficientStock(_)) => {
+                        match self.repick(&plan.company, &moves, u64::from(attempt)).await? {
+                            Ok(again) => {
+                                moves = again;
+                                continue;
+                            }
+                            Err(rejection) => Err(CommitError::Rejected(rejection)),
+                        }
+                    }
+                    other => Err(other),
+                };
             };
             match self.rebalance_usage(&plan.company, &cap.month, limit).await? {
                 Some(with_room) => shard = with_room,
@@ -75,6 +92,7 @@ impl DynamoStore {
     async fn commit_once(
         &self,
         plan: &EffectPlan,
+        moves: &[StockMove],
         shard: u32,
     ) -> Result<Result<Order, Vec<Failed<OrderGuard>>>, CommitError> {
         let c = &plan.company;
@@ -92,7 +110,7 @@ impl DynamoStore {
         for claim in &plan.claims {
             claim_action(&mut tx, c, id, claim, plan)?;
         }
-        for m in &plan.stock {
+        for m in moves {
             stock_action(&mut tx, c, m, plan)?;
         }
         if let Some(cap) = &plan.cap {
@@ -349,23 +367,32 @@ fn claim_action(
     }
 }
 
-fn stock_action(tx: &mut Tx<OrderGuard>, c: &CompanyId, m: &StockMove, plan: &EffectPlan) -> Result<(), Error> {
-    let at = av_s(plan.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+/// A stock move on one stock shard (never the product item): a take only from an
+/// active product's shard that holds it.
+fn stock_action(tx: &mut Tx<OrderGuard>, c: &CompanyId, m: &StockMove, _plan: &EffectPlan) -> Result<(), Error> {
     match *m {
-        StockMove::Take { product_id, quantity } => tx.update(
-            product(c, product_id),
-            "SET stock = stock - :q, updated_at = :now",
+        StockMove::Take {
+            product_id,
+            quantity,
+            shard,
+        } => tx.update(
+            stock_shard(c, product_id, shard),
+            "SET stock = stock - :q ADD moves :one",
             Some("attribute_exists(PK) AND active = :t AND stock >= :q"),
             HashMap::new(),
-            values([(":q", n(quantity)), (":t", AttributeValue::Bool(true)), (":now", at)]),
+            values([(":q", n(quantity)), (":t", AttributeValue::Bool(true)), (":one", n(1))]),
             Guard::Rule(OrderGuard::Stock(product_id)),
         ),
-        StockMove::PutBack { product_id, quantity } => tx.update(
-            product(c, product_id),
-            "SET stock = stock + :q, updated_at = :now",
+        StockMove::PutBack {
+            product_id,
+            quantity,
+            shard,
+        } => tx.update(
+            stock_shard(c, product_id, shard),
+            "SET stock = stock + :q ADD moves :one",
             Some("attribute_exists(PK)"),
             HashMap::new(),
-            values([(":q", n(quantity)), (":now", at)]),
+            values([(":q", n(quantity)), (":one", n(1))]),
             Guard::Rule(OrderGuard::Stock(product_id)),
         ),
     }

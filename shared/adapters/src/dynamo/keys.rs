@@ -86,6 +86,14 @@ pub const HIGH_VALUE_SHARDS: u32 = 8;
 pub fn product(c: &CompanyId, id: ProductId) -> (String, String) {
     (format!("C#{c}#P#{id}"), "PRODUCT".into())
 }
+/// One stock shard of a product (see [`oms_domain::catalog::Product::stock_shards`]):
+/// its `stock`, its `active` flag (an order's take is refused on an inactive product
+/// without reading the product) and `moves`, its write count. Each shard is its own
+/// partition, so a hot product's sales spread over as many partitions; orders write
+/// shards, never the product item.
+pub fn stock_shard(c: &CompanyId, id: ProductId, shard: u32) -> (String, String) {
+    (format!("C#{c}#P#{id}#STOCK#{shard}"), "STOCK".into())
+}
 pub fn products_by_sku(c: &CompanyId) -> String {
     format!("C#{c}#PRODUCTS")
 }

@@ -13,6 +13,7 @@ mod notify;
 mod reads;
 mod recount;
 mod search;
+mod stock;
 mod table;
 mod tx;
 mod users;
@@ -66,6 +67,10 @@ pub fn product_index_attrs(p: &Product) -> Vec<(&'static str, Option<String>)> {
         })
         .collect()
 }
+
+/// On a product item: the shards' write count its index entries were derived at (see
+/// `reindex_product`).
+pub(crate) const INDEX_MOVES: &str = "index_moves";
 
 /// Every index attribute [`DynamoStore::derived_index`] may set on a product.
 pub(crate) const PRODUCT_DERIVED: [&str; 14] = [
@@ -252,6 +257,20 @@ impl DynamoStore {
         let out = self.page_rows(company, query, page).await?;
         let items = out.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
         Ok(Page { items, next: out.next })
+    }
+
+    /// A page of products, each with its stock (see [`DynamoStore::attach_stock`]).
+    async fn product_page(
+        &self,
+        company: &CompanyId,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        page: &PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        let out = self.page_rows(company, query, page).await?;
+        Ok(Page {
+            items: self.with_stock(out.items).await?,
+            next: out.next,
+        })
     }
 
     /// [`DynamoStore::one_page`], undecoded (index entries that name records).
@@ -572,6 +591,7 @@ impl OrderStore for DynamoStore {
         let c = &k.company;
         let mut wanted = vec![settings(c)];
         wanted.extend(k.products.iter().map(|p| product(c, *p)));
+        wanted.extend(k.products.iter().map(|p| keys::stock_shard(c, *p, 0)));
         if let Some(cu) = k.customer {
             wanted.push(keys::customer(c, cu));
             wanted.extend(k.products.iter().map(|p| price_override(c, cu, *p)));
@@ -591,10 +611,16 @@ impl OrderStore for DynamoStore {
                 .unwrap_or_default(),
             ..Default::default()
         };
+        let mut products = k
+            .products
+            .iter()
+            .filter_map(|p| found.remove(&product(c, *p)))
+            .map(from_item::<Product>)
+            .collect::<Result<Vec<_>, _>>()?;
+        // A hot product's other shards: a second read, for hot products only.
+        self.attach_stock(&mut products, &mut found).await?;
+        snap.products = products.into_iter().map(|p| (p.id, p)).collect();
         for p in &k.products {
-            if let Some(item) = found.remove(&product(c, *p)) {
-                snap.products.insert(*p, from_item(item)?);
-            }
             if let Some(cu) = k.customer {
                 if let Some(item) = found.remove(&price_override(c, cu, *p)) {
                     let o: PriceOverride = from_item(item)?;

@@ -245,9 +245,12 @@ impl State {
                 (StockMove::Take { product_id, .. }, Some(p)) if !p.active => {
                     return Some(CommitRejection::ProductUnavailable(product_id))
                 }
-                (StockMove::Take { product_id, quantity }, Some(p)) if p.stock < quantity => {
-                    short.push((product_id, p.stock))
-                }
+                (
+                    StockMove::Take {
+                        product_id, quantity, ..
+                    },
+                    Some(p),
+                ) if p.stock < quantity => short.push((product_id, p.stock)),
                 _ => {}
             }
         }

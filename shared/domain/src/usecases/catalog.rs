@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
 use crate::auth::{Actor, Permission};
-use crate::catalog::{Fulfillment, Product, Sku};
+use crate::catalog::{Fulfillment, Product, Sku, MAX_STOCK_SHARDS};
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, ProductId};
 use crate::money::{Amount, Currency};
@@ -41,6 +41,12 @@ pub struct CreateProductRequest {
     pub low_stock_threshold: Option<i64>,
     pub track_inventory: Option<bool>,
     pub fulfillment: Option<Fulfillment>,
+    /// Marks the product hot: its stock is spread over this many shards (1-16; default 1)
+    /// so a flash sale's orders do not all write one item. Orders fall back across shards,
+    /// and the stock shown is always the total.
+    #[schema(minimum = 1, maximum = 16)]
+    #[serde(default, deserialize_with = "crate::whole::de_opt")]
+    pub stock_shards: Option<i64>,
 }
 
 /// A partial edit; absent fields stay as they are. `stock` needs `stock:adjust`, every
@@ -81,6 +87,11 @@ pub struct UpdateProductRequest {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(nullable = false)]
     pub fulfillment: Option<Fulfillment>,
+    /// How many shards the stock is spread over (1-16): more for a hot product. The stock
+    /// is carried over whole.
+    #[schema(minimum = 1, maximum = 16, nullable = false)]
+    #[serde(default, deserialize_with = "crate::whole::de_present")]
+    pub stock_shards: Option<i64>,
     /// Optimistic concurrency: the version you read; a newer one answers 409.
     #[serde(default, deserialize_with = "crate::whole::de_present")]
     #[schema(nullable = false)]
@@ -149,6 +160,18 @@ fn name(errors: &mut FieldErrors, v: String) -> String {
     v
 }
 
+fn shard_count(errors: &mut FieldErrors, v: i64) -> u32 {
+    let max = i64::from(MAX_STOCK_SHARDS);
+    if !(1..=max).contains(&v) {
+        errors.push(
+            "stock_shards",
+            format!("stock_shards must be a whole number from 1 to {max}"),
+        );
+        return 1;
+    }
+    u32::try_from(v).unwrap_or(1)
+}
+
 fn count(errors: &mut FieldErrors, field: &str, v: i64) -> u32 {
     if !(0..=MAX_STOCK).contains(&v) {
         errors.push(field, format!("{field} must be a whole number from 0 to {MAX_STOCK}"));
@@ -168,6 +191,7 @@ pub async fn create_product(deps: &Deps, actor: &Actor, req: CreateProductReques
     let threshold = req
         .low_stock_threshold
         .map(|t| count(&mut errors, "low_stock_threshold", t));
+    let stock_shards = req.stock_shards.map_or(1, |v| shard_count(&mut errors, v));
     let currency = match req.currency.as_deref() {
         Some(c) => errors.take("currency", Currency::parse(c)),
         None => Some(deps.store.get_settings(&actor.company_id).await?.default_currency),
@@ -195,6 +219,8 @@ pub async fn create_product(deps: &Deps, actor: &Actor, req: CreateProductReques
         version: 1,
         created_at: now,
         updated_at: now,
+        stock_shards,
+        shards: Vec::new(),
     };
     let audit = AuditEntry::new(
         EventId::new(deps.ids.uuid()),
@@ -254,7 +280,8 @@ pub async fn update_product(
         || req.active.is_some()
         || req.low_stock_threshold.is_some()
         || req.track_inventory.is_some()
-        || req.fulfillment.is_some();
+        || req.fulfillment.is_some()
+        || req.stock_shards.is_some();
     if touches_catalog {
         actor.require(Permission::ProductsWrite)?;
     }
@@ -321,6 +348,9 @@ pub async fn update_product(
     }
     if let Some(f) = req.fulfillment {
         after.fulfillment = f;
+    }
+    if let Some(v) = req.stock_shards {
+        after.stock_shards = shard_count(&mut errors, v);
     }
     errors.finish()?;
     let now = deps.clock.now();
@@ -451,11 +481,12 @@ pub fn version_conflict(p: &Product) -> Error {
     }
 }
 
-/// The most products one bulk stock change takes: one transaction holds 100 actions, one
-/// per product and one for the audit entry. A larger selection is refused whole (422
-/// `too_many_products`), never split: a request is all or nothing, and a split one could
-/// half-apply. The dashboard sends a larger selection as several requests.
-pub const MAX_BULK_PRODUCTS: usize = 99;
+/// The most products one bulk stock change takes: one transaction holds 100 actions, two
+/// per product (the product and its stock shard; a hot product one per shard) and one for
+/// the audit entry. A larger selection is refused whole (422 `too_many_products`), never
+/// split: a request is all or nothing, and a split one could half-apply. The dashboard
+/// sends a larger selection as several requests.
+pub const MAX_BULK_PRODUCTS: usize = 49;
 const BULK_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -599,6 +630,19 @@ pub async fn bulk_stock(deps: &Deps, actor: &Actor, req: BulkStockRequest) -> Re
         let found = deps.store.get_products(c, &req.product_ids).await?;
         if let Some(missing) = req.product_ids.iter().find(|id| !found.contains_key(id)) {
             return Err(Error::not_found("product", missing));
+        }
+        let actions: usize = 1 + found
+            .values()
+            .map(|p| 1 + usize::try_from(p.stock_shards.max(1)).unwrap_or(1))
+            .sum::<usize>();
+        if actions > crate::plan::MAX_TRANSACTION_ACTIONS {
+            return Err(Error::LimitExceeded {
+                code: "too_many_products",
+                message: format!(
+                    "these products' stock spans {actions} writes (a hot product's stock is one per shard) and one bulk change is one transaction of at most {}; send them as several requests",
+                    crate::plan::MAX_TRANSACTION_ACTIONS
+                ),
+            });
         }
         let mut lines = Vec::with_capacity(req.product_ids.len());
         for id in &req.product_ids {

@@ -407,6 +407,8 @@ fn created(
         version: 1,
         created_at: now,
         updated_at: now,
+        stock_shards: 1,
+        shards: Vec::new(),
     })
 }
 
@@ -625,17 +627,18 @@ async fn step(deps: &Deps, job: &ImportJob) -> Result<ImportStep, Error> {
 }
 
 impl ImportWrite {
-    /// The transaction actions this write takes: the product, its SKU claim (new), and
-    /// its search-term entries (see the stores' `write_terms`).
+    /// The transaction actions this write takes: the product, its SKU claim (new), its
+    /// stock shards written, and its search-term entries (see the stores' `write_terms`).
     pub fn actions(&self) -> usize {
         match self {
-            ImportWrite::Create(p) => 2 + p.search_terms().len(),
+            ImportWrite::Create(p) => 2 + usize::try_from(p.stock_shards.max(1)).unwrap_or(1) + p.search_terms().len(),
             ImportWrite::Update { before, after } => {
                 let (old, new) = (before.search_terms(), after.search_terms());
-                1 + match old == new {
-                    true => 0,
-                    false => old.difference(&new).count() + new.len(),
-                }
+                1 + crate::catalog::shard_writes(before, after)
+                    + match old == new {
+                        true => 0,
+                        false => old.difference(&new).count() + new.len(),
+                    }
             }
         }
     }

@@ -185,7 +185,7 @@ async fn leave_draft(
     settings: &CompanySettings,
     now: DateTime<Utc>,
 ) -> Result<(Vec<StockMove>, Option<CapIncrement>), Error> {
-    let stock = StockPolicy::default().on_placement(after, settings);
+    let mut stock = StockPolicy::default().on_placement(after, settings);
     if !stock.is_empty() {
         let mut products: Vec<_> = after.items.iter().map(|l| l.product_id).collect();
         products.sort();
@@ -210,6 +210,7 @@ async fn leave_draft(
             }
         }
         check_stock(&snapshot, &stock)?;
+        stock = StockMove::on_shards(stock, &snapshot.products, after.id.as_uuid().as_u64_pair().0);
     }
     let cap = plan::cap_increment(after, settings, now);
     after.stock_decremented = !stock.is_empty();

@@ -329,7 +329,10 @@ pub(crate) fn check_stock(snap: &PlacementSnapshot, moves: &[StockMove]) -> Resu
     }
     let mut short = Vec::new();
     for m in moves {
-        let StockMove::Take { product_id, quantity } = *m else {
+        let StockMove::Take {
+            product_id, quantity, ..
+        } = *m
+        else {
             continue;
         };
         let p = snap

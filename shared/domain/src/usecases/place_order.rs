@@ -513,6 +513,8 @@ fn placement_plan(
         }
         Err(e) => return Err(e),
     }
+    let decremented: Vec<ProductId> = stock.iter().map(StockMove::product_id).collect();
+    let stock = StockMove::on_shards(stock, &snapshot.products, order.id.as_uuid().as_u64_pair().0);
     let cap = plan::cap_increment(&order, settings, now);
     order.stock_decremented = !stock.is_empty();
     order.cap_month = cap.as_ref().map(|c| c.month.clone());
@@ -528,7 +530,6 @@ fn placement_plan(
             }),
         )
     }));
-    let decremented: Vec<ProductId> = stock.iter().map(StockMove::product_id).collect();
     let plan = EffectPlan {
         company: order.company_id.clone(),
         stock,
