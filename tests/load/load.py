@@ -56,6 +56,7 @@ BUYERS = env("LOAD_BUYERS", 50)
 SKUS = env("LOAD_SKUS", 100)
 HOT_STOCK = env("LOAD_HOT_STOCK", 2000)
 HOT_SHARE = env("LOAD_HOT_SHARE", 0.25)
+HOT_SHARDS = env("LOAD_HOT_SHARDS", 8)
 MAX_QUANTITY = env("LOAD_MAX_QUANTITY", 3)
 DRAIN_SECONDS = env("LOAD_DRAIN_SECONDS", 300)
 MIXED_STOCK = 10_000_000
@@ -170,7 +171,7 @@ def drive(bin_, base, server, mail, run, work, heat_file):
     # A cap that is never reached, so every customer order moves the monthly counter (the
     # heaviest path) without being refused by it.
     api.ok("PATCH", "/api/v1/settings", {"monthly_order_limit": 1_000_000})
-    say(f"setting up {SKUS} products, 1 hot SKU ({HOT_STOCK} units) and {BUYERS} buyers on {STORE}")
+    say(f"setting up {SKUS} products, 1 hot SKU ({HOT_STOCK} units on {HOT_SHARDS} stock shards) and {BUYERS} buyers on {STORE}")
     initial = {}
     mixed = []
     for i in range(SKUS):
@@ -182,6 +183,7 @@ def drive(bin_, base, server, mail, run, work, heat_file):
         initial[p["id"]] = MIXED_STOCK
     hot = api.ok("POST", "/api/v1/products", {
         "sku": f"LOAD-{run}-HOT", "name": "Flash sale", "category": "Load", "price": "9.99", "stock": HOT_STOCK,
+        "stock_shards": HOT_SHARDS,
     })["data"]["id"]
     initial[hot] = HOT_STOCK
     buyers = []
