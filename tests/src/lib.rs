@@ -283,6 +283,16 @@ impl TestApp {
 
     /// An item as DynamoDB stores it (consistent read); `None` on the in-memory store.
     async fn stored_item(&self, pk: String, sk: &str) -> Option<HashMap<String, AttributeValue>> {
+        let Backend::Dynamo(_) = &self.backend else { return None };
+        Some(
+            self.stored_item_if_any(pk, sk)
+                .await
+                .unwrap_or_else(|| panic!("no item {sk}")),
+        )
+    }
+
+    /// [`TestApp::stored_item`], `None` when there is no such item.
+    async fn stored_item_if_any(&self, pk: String, sk: &str) -> Option<HashMap<String, AttributeValue>> {
         let Backend::Dynamo(d) = &self.backend else { return None };
         let key = HashMap::from([
             ("PK".to_owned(), AttributeValue::S(pk)),
@@ -297,7 +307,7 @@ impl TestApp {
             .send()
             .await
             .expect("get");
-        Some(got.item.unwrap_or_else(|| panic!("no item {sk}")))
+        got.item
     }
 
     /// The index keys stored on an order item are the ones its stored fields give. The
@@ -319,10 +329,29 @@ impl TestApp {
         let Some(item) = self.stored_item(format!("C#{company}#P#{product_id}"), "PRODUCT").await else {
             return;
         };
-        let product: oms_domain::catalog::Product = serde_dynamo::from_item(item.clone()).expect("a product");
+        let stored: oms_domain::catalog::Product = serde_dynamo::from_item(item.clone()).expect("a product");
+        // The entries follow the stock as it is (the sum of its shards), not the snapshot
+        // on the product item.
+        let product = self
+            .store()
+            .get_product(company, stored.id)
+            .await
+            .expect("read")
+            .expect("the product");
         for (attr, want) in oms_adapters::dynamo::product_index_attrs(&product) {
             let stored = item.get(attr).and_then(|v| v.as_s().ok()).cloned();
             assert_eq!(stored, want, "{attr} of product {product_id} (stock {})", product.stock);
+        }
+        let level = self
+            .stored_item_if_any(format!("C#{company}#P#{product_id}#LEVEL"), "LEVEL")
+            .await;
+        for (attr, want) in oms_adapters::dynamo::product_level_attrs(&product) {
+            let stored = level.as_ref().and_then(|l| l.get(attr)?.as_s().ok().cloned());
+            assert_eq!(
+                stored, want,
+                "{attr} of product {product_id}'s level entry (stock {})",
+                product.stock
+            );
         }
     }
 

@@ -13,6 +13,7 @@ use oms_domain::ports::{CatalogStore, CustomerStore, InventoryHealth, Page, Page
 use oms_domain::usecases::catalog::version_conflict;
 
 use super::keys::{self, *};
+use super::reads::Segment;
 use super::tx::{n, Guard, Tx};
 use super::{
     av_s, from_item, key_of, names, sdk_error, to_item, values, DynamoStore, Item, INDEX_MOVES, NOT_EXISTS,
@@ -132,6 +133,7 @@ impl DynamoStore {
         // wins); index entries derived from the stock are written only from a read at
         // least as recent as the last ones written (see `reindex_product`).
         let moves = Self::shard_update_actions(tx, before, after, product_guard.clone())?;
+        Self::level_actions(tx, Some(before), after, moves)?;
         let condition = if after.stock != before.stock || after.stock_shards != before.stock_shards || reindex {
             set.push(format!("{INDEX_MOVES} = :moves"));
             vals.insert(":moves".into(), n(moves));
@@ -183,6 +185,7 @@ impl DynamoStore {
             Guard::Rule(product_guard.clone()),
         )?;
         Self::shard_create_actions(tx, p, product_guard)?;
+        Self::level_actions(tx, None, p, 0)?;
         tx.put(
             sku_claim(&p.company_id, &p.sku.key()),
             values([("product_id", av_s(p.id.to_string())), (TYPE, av_s("SKU"))]),
@@ -220,6 +223,15 @@ impl DynamoStore {
     /// How many entries of a stock-level partition (within `range` of sort keys), by
     /// `Select=COUNT` pages: the entries counted, never the products above them.
     async fn count_level(&self, partition: String, range: Option<(String, String)>) -> Result<u64, Error> {
+        let mut total = 0u64;
+        for k in 0..INDEX_SHARDS {
+            total += self.count_partition(sharded(&partition, k), range.clone()).await?;
+        }
+        Ok(total)
+    }
+
+    /// [`DynamoStore::count_level`] of one of its partitions.
+    async fn count_partition(&self, partition: String, range: Option<(String, String)>) -> Result<u64, Error> {
         let (query, vals) = Self::level_query(partition, range);
         let mut total = 0u64;
         let mut start = None;
@@ -244,22 +256,38 @@ impl DynamoStore {
         }
     }
 
+    /// A page of the products whose level entries are in `segments` (one after another,
+    /// each partition's shards merged), in entry order.
     async fn level_page(
         &self,
         c: &CompanyId,
-        partition: String,
-        range: Option<(String, String)>,
+        segments: &[Segment],
         page: &PageRequest,
     ) -> Result<Page<Product>, Error> {
-        let (query, vals) = Self::level_query(partition, range);
-        let q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(ATTENTION)
-            .key_condition_expression(query)
-            .set_expression_attribute_values(Some(vals));
-        self.product_page(c, q, page).await
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            // `id`: a product item that carried its level entry before the entries had
+            // items of their own.
+            #[serde(alias = "id")]
+            product_id: ProductId,
+        }
+        let entries: Page<Entry> = self
+            .fill(c, segments, true, &Default::default(), &|_: &Entry| true, page)
+            .await?;
+        let ids: Vec<ProductId> = entries.items.iter().map(|e| e.product_id).collect();
+        let mut found = self.get_products(c, &ids).await?;
+        Ok(Page {
+            items: ids.iter().filter_map(|id| found.remove(id)).collect(),
+            next: entries.next,
+        })
+    }
+
+    fn level_segment(partition: String, range: Option<(String, String)>) -> Segment {
+        let seg = Segment::on(ATTENTION, ATTENTION_PK, ATTENTION_SK, partition).across();
+        match range {
+            Some((lo, hi)) => seg.range(Some(lo), Some(hi)),
+            None => seg,
+        }
     }
 
     fn level_query(partition: String, range: Option<(String, String)>) -> (String, Item) {
@@ -316,6 +344,7 @@ impl DynamoStore {
     ) -> Result<(), Error> {
         let after = Product { stock: to, ..p.clone() };
         let moves = Self::shard_update_actions(tx, p, &after, guard.clone())?;
+        Self::level_actions(tx, Some(p), &after, moves)?;
         let mut set = vec![
             "stock = :to".to_owned(),
             "updated_at = :now".to_owned(),
@@ -676,38 +705,18 @@ impl CatalogStore for DynamoStore {
     ) -> Result<Page<Product>, Error> {
         match level {
             StockLevel::Healthy => Err(Error::invalid("level", "healthy products are not listed")),
-            StockLevel::Out => self.level_page(c, stock_level_out(c), None, page).await,
+            StockLevel::Out => {
+                self.level_page(c, &[Self::level_segment(stock_level_out(c), None)], page)
+                    .await
+            }
+            // Those on the company's threshold, then those with their own.
             StockLevel::Low => {
-                // Those on the company's threshold, then those with their own: a page
-                // token from the second partition resumes there.
-                let in_own = Self::start_key(c, page.after.as_ref())?
-                    .and_then(|k| k.get(ATTENTION_PK)?.as_s().ok().cloned())
-                    .is_some_and(|pk| pk == stock_level_own(c));
-                let mut first = Page {
-                    items: Vec::new(),
-                    next: None,
-                };
-                if !in_own {
-                    if let Some(range) = default_low_range(default_threshold) {
-                        first = self.level_page(c, stock_level_default(c), Some(range), page).await?;
-                        if first.next.is_some() || first.items.len() >= page.limit as usize {
-                            return Ok(first);
-                        }
-                    }
+                let mut segments = Vec::new();
+                if let Some(range) = default_low_range(default_threshold) {
+                    segments.push(Self::level_segment(stock_level_default(c), Some(range)));
                 }
-                let rest = PageRequest {
-                    limit: page
-                        .limit
-                        .saturating_sub(u32::try_from(first.items.len()).unwrap_or(u32::MAX))
-                        .max(1),
-                    after: page.after.clone().filter(|_| in_own),
-                };
-                let second = self
-                    .level_page(c, stock_level_own(c), Some(own_low_range()), &rest)
-                    .await?;
-                first.items.extend(second.items);
-                first.next = second.next;
-                Ok(first)
+                segments.push(Self::level_segment(stock_level_own(c), Some(own_low_range())));
+                self.level_page(c, &segments, page).await
             }
         }
     }
@@ -717,21 +726,37 @@ impl CatalogStore for DynamoStore {
         // write count only grows) and the product is at the version read: a write that
         // loses was overtaken by a newer reindex or a product write, whose entries stand,
         // so a hot product's reindexes never queue up behind each other.
-        let mut found = self.batch_get(vec![product(c, id), stock_shard(c, id, 0)]).await?;
+        let mut found = self
+            .batch_get(vec![product(c, id), stock_shard(c, id, 0), stock_level_entry(c, id)])
+            .await?;
         let Some(item) = found.remove(&product(c, id)) else {
             return Ok(false);
         };
+        let level = found.remove(&stock_level_entry(c, id));
         let mut p = [from_item::<Product>(item.clone())?];
         self.attach_stock(&mut p, &mut found).await?;
         let [p] = p;
         let rebalanced = self.rebalance_shards(&p).await?;
+        let moves = super::stock::moves(&p);
+        let mut tx = Tx::new(&self.table);
+        // The level entry (most sales move it): its own small item.
+        let want = Self::level_entry(&p);
+        let attr = |a: &str| level.as_ref().and_then(|l| l.get(a)?.as_s().ok().cloned());
+        let stored_level = attr(ATTENTION_PK).zip(attr(ATTENTION_SK));
+        if want != stored_level {
+            Self::write_level(&mut tx, &p, want, moves)?;
+        }
+        // The product item's own entries (in stock, active): only when they change.
         let index: HashMap<&str, AttributeValue> = Self::derived_index(&p).into_iter().collect();
         let stored: HashMap<&str, AttributeValue> = PRODUCT_DERIVED
             .iter()
             .filter_map(|a| item.get(*a).map(|v| (*a, v.clone())))
             .collect();
         if index == stored {
-            return Ok(rebalanced);
+            if tx.len() == 0 {
+                return Ok(rebalanced);
+            }
+            return Ok(tx.commit(&self.client).await?.is_ok() || rebalanced);
         }
         let mut set = vec![
             "#version = #version".to_owned(),
@@ -739,13 +764,8 @@ impl CatalogStore for DynamoStore {
             format!("{INDEX_MOVES} = :moves"),
         ];
         let mut remove = Vec::new();
-        let mut vals = values([
-            (":stock", n(p.stock)),
-            (":moves", n(super::stock::moves(&p))),
-            (":version", n(p.version)),
-        ]);
+        let mut vals = values([(":stock", n(p.stock)), (":moves", n(moves)), (":version", n(p.version))]);
         Self::set_index(&Self::derived_index(&p), &mut set, &mut remove, &mut vals);
-        let mut tx = Tx::new(&self.table);
         tx.update(
             product(c, id),
             &Self::set_remove(&set, &remove),

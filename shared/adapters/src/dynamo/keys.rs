@@ -155,6 +155,39 @@ pub fn customer_sequence(c: &CompanyId) -> (String, String) {
     (tenant(c), "SEQ#CUSTOMER".into())
 }
 
+/// The company-wide index partitions every sale writes (the orders': `C#c#ORDERS` on
+/// GSI1, ByTotal and ByDue, `C#c#ORDERS#<status>` on ByStatus, `C#c#ATTENTION`; the
+/// products' stock levels: `C#c#STOCK#...`) are each spread over this many partitions:
+/// an entry goes to the one its order's or product's id picks, so no partition takes
+/// every sale of a tenant, and a read merges them (see `reads::Segment::across`).
+pub const INDEX_SHARDS: u32 = 4;
+
+/// Which of the [`INDEX_SHARDS`] partitions an order's company-wide entries are in.
+pub fn order_shard(id: OrderId) -> u32 {
+    u32::from(id.as_uuid().as_bytes()[15]) % INDEX_SHARDS
+}
+
+/// Which of the [`INDEX_SHARDS`] stock-level partitions a product's entry is in.
+pub fn product_shard(id: ProductId) -> u32 {
+    u32::from(id.as_uuid().as_bytes()[15]) % INDEX_SHARDS
+}
+
+/// A tracked, active product's stock-level entry (on the `Attention` index): an item of
+/// its own beside the product, so a sale that moves the level rewrites this small item
+/// and not the product item (which sits in eight catalog index partitions).
+pub fn stock_level_entry(c: &CompanyId, id: ProductId) -> (String, String) {
+    (format!("C#{c}#P#{id}#LEVEL"), "LEVEL".into())
+}
+
+/// Shard `k` of a write-sharded partition: shard 0 is `base` itself (where entries
+/// written before the shards are), the others `base#~<k>`.
+pub fn sharded(base: &str, k: u32) -> String {
+    match k {
+        0 => base.to_owned(),
+        k => format!("{base}#~{k}"),
+    }
+}
+
 pub fn order(c: &CompanyId, id: OrderId) -> (String, String) {
     (format!("C#{c}#O#{id}"), "ORDER".into())
 }
@@ -297,15 +330,23 @@ pub fn products_in_stock(c: &CompanyId, category: Option<&str>, active: bool) ->
 ///   up to 10^10 (margin <= 0).
 ///
 /// A product at a healthy level sorts above the range a reader asks for and is never read.
-pub fn stock_level(c: &CompanyId, stock: u32, own_threshold: Option<u32>, sku_key: &str) -> (String, String) {
-    match (stock, own_threshold) {
+/// The partition is the product's shard of it (see [`INDEX_SHARDS`]).
+pub fn stock_level(
+    c: &CompanyId,
+    id: ProductId,
+    stock: u32,
+    own_threshold: Option<u32>,
+    sku_key: &str,
+) -> (String, String) {
+    let (base, sort) = match (stock, own_threshold) {
         (0, _) => (stock_level_out(c), sku_key.to_owned()),
         (s, None) => (stock_level_default(c), format!("{}#{sku_key}", pad_stock(s))),
         (s, Some(t)) => (
             stock_level_own(c),
             format!("{}#{sku_key}", pad_margin(i64::from(s) - i64::from(t))),
         ),
-    }
+    };
+    (sharded(&base, product_shard(id)), sort)
 }
 pub fn stock_level_out(c: &CompanyId) -> String {
     format!("C#{c}#STOCK#OUT")

@@ -52,6 +52,15 @@ pub(crate) const MAX_TRANSACTION_ITEMS: usize = 100;
 /// How long an `Idempotency-Key` is remembered.
 /// The index attributes a product's stored fields give, each with its value or `None`
 /// (absent), for tests that compare them with what is stored.
+/// The stock-level entry a product's fields give (`ATTENTION_PK`, `ATTENTION_SK`), for tests.
+pub fn product_level_attrs(p: &Product) -> Vec<(&'static str, Option<String>)> {
+    let entry = DynamoStore::level_entry(p);
+    vec![
+        (ATTENTION_PK, entry.as_ref().map(|e| e.0.clone())),
+        (ATTENTION_SK, entry.map(|e| e.1)),
+    ]
+}
+
 pub fn product_index_attrs(p: &Product) -> Vec<(&'static str, Option<String>)> {
     let index = DynamoStore::derived_index(p);
     PRODUCT_DERIVED
@@ -336,8 +345,9 @@ impl DynamoStore {
     /// - `ByTotal`/`ByDue`/`CustomerByTotal`/`CustomerAttention`: products in stock (a
     ///   product that does not track inventory always is): all, active, per category, and
     ///   active per category, by SKU. So `in_stock=true` pages are full.
-    /// - `Attention`: the stock level of active, tracked products (see
-    ///   [`keys::stock_level`]), so inventory health reads low and out products only.
+    ///
+    /// The stock level is not here (see [`DynamoStore::level_entry`]); `Attention` is in
+    /// [`PRODUCT_DERIVED`] so an entry a product item carried before is removed.
     pub(crate) fn derived_index(p: &Product) -> Vec<(&'static str, AttributeValue)> {
         let c = &p.company_id;
         let sku = p.sku.key();
@@ -372,12 +382,15 @@ impl DynamoStore {
                 }
             }
         }
-        if p.active && p.track_inventory {
-            let (partition, sort) = stock_level(c, p.stock, p.low_stock_threshold, &sku);
-            out.push((ATTENTION_PK, av_s(partition)));
-            out.push((ATTENTION_SK, av_s(sort)));
-        }
         out
+    }
+
+    /// The stock-level entry (`Attention` partition and sort key) of an active, tracked
+    /// product (see [`keys::stock_level`]), kept in an item of its own
+    /// ([`keys::stock_level_entry`]) so inventory health reads low and out products only.
+    pub(crate) fn level_entry(p: &Product) -> Option<(String, String)> {
+        (p.active && p.track_inventory)
+            .then(|| stock_level(&p.company_id, p.id, p.stock, p.low_stock_threshold, &p.sku.key()))
     }
 
     /// A search term item of a product or customer: which record, and all its terms (so a

@@ -58,20 +58,22 @@ pub fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
     let c = &o.company_id;
     let date = index::date_key(o);
     let attention = index::attention_key(o);
+    // The company-wide partitions: the order's shard of each.
+    let wide = |base: String| sharded(&base, order_shard(o.id));
     vec![
-        (GSI1PK, Some(orders_by_date(c))),
+        (GSI1PK, Some(wide(orders_by_date(c)))),
         (GSI1SK, Some(date.clone())),
         (GSI2PK, o.customer_id.map(|cu| customer_orders(c, cu))),
         (GSI2SK, o.customer_id.map(|_| date.clone())),
-        (BY_STATUS_PK, Some(orders_in_status(c, o.status.as_str()))),
+        (BY_STATUS_PK, Some(wide(orders_in_status(c, o.status.as_str())))),
         (BY_STATUS_SK, Some(date.clone())),
         (BY_REP_PK, o.sales_rep_id.as_ref().map(|r| rep_orders(c, r.as_str()))),
         (BY_REP_SK, o.sales_rep_id.as_ref().map(|_| date.clone())),
-        (BY_TOTAL_PK, Some(orders_by_date(c))),
+        (BY_TOTAL_PK, Some(wide(orders_by_date(c)))),
         (BY_TOTAL_SK, Some(index::total_key(o))),
-        (BY_DUE_PK, Some(orders_by_date(c))),
+        (BY_DUE_PK, Some(wide(orders_by_date(c)))),
         (BY_DUE_SK, Some(index::due_key(o))),
-        (ATTENTION_PK, attention.as_ref().map(|_| attention_partition(c))),
+        (ATTENTION_PK, attention.as_ref().map(|_| wide(attention_partition(c)))),
         (ATTENTION_SK, attention.clone()),
         (CU_TOTAL_PK, o.customer_id.map(|cu| customer_orders(c, cu))),
         (CU_TOTAL_SK, o.customer_id.map(|_| index::total_key(o))),
@@ -86,7 +88,8 @@ pub fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
     ]
 }
 
-/// One index partition and a key range in it, bounds inclusive.
+/// One index partition (or a write-sharded one: `shards` partitions read as one, see
+/// [`Segment::across`]) and a key range in it, bounds inclusive.
 #[derive(Debug, Clone)]
 pub(super) struct Segment {
     pub(super) index: Option<&'static str>,
@@ -96,10 +99,11 @@ pub(super) struct Segment {
     pub(super) lo: Option<String>,
     pub(super) hi: Option<String>,
     pub(super) prefix: Option<String>,
+    pub(super) shards: u32,
 }
 
 impl Segment {
-    fn on(index: &'static str, pk_attr: &'static str, sk_attr: &'static str, pk: String) -> Segment {
+    pub(super) fn on(index: &'static str, pk_attr: &'static str, sk_attr: &'static str, pk: String) -> Segment {
         Segment {
             index: Some(index),
             pk_attr,
@@ -108,10 +112,38 @@ impl Segment {
             lo: None,
             hi: None,
             prefix: None,
+            shards: 1,
         }
     }
 
-    fn range(mut self, lo: Option<String>, hi: Option<String>) -> Segment {
+    /// The partition as the write-sharded one it is: its [`INDEX_SHARDS`] partitions
+    /// (`sharded(pk, k)`), read together and merged in key order.
+    pub(super) fn across(mut self) -> Segment {
+        self.shards = INDEX_SHARDS;
+        self
+    }
+
+    /// Shard `k` of a write-sharded segment, as a segment of its own.
+    fn shard(&self, k: u32) -> Segment {
+        Segment {
+            pk: sharded(&self.pk, k),
+            shards: 1,
+            ..self.clone()
+        }
+    }
+
+    /// Its partitions, each as a segment of its own (one, unless sharded).
+    fn partitions(&self) -> Vec<Segment> {
+        (0..self.shards).map(|k| self.shard(k)).collect()
+    }
+
+    /// Where an item or key sits in the index: its sort key, then the table key.
+    fn position(&self, item: &Item) -> (String, String, String) {
+        let s = |a: &str| item.get(a).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        (s(self.sk_attr), s(PK), s(SK))
+    }
+
+    pub(super) fn range(mut self, lo: Option<String>, hi: Option<String>) -> Segment {
         self.lo = lo;
         self.hi = hi;
         self
@@ -242,8 +274,87 @@ impl DynamoStore {
         filter: &Filter,
         projection: Option<&str>,
     ) -> Result<(Vec<Item>, Option<Item>), Error> {
+        if seg.shards > 1 {
+            let (items, last, _) = self
+                .query_merged(seg, start, limit, forward, filter, projection)
+                .await?;
+            return Ok((items, last));
+        }
         let (items, last, _) = self.query_page(seg, start, limit, forward, filter, projection).await?;
         Ok((items, last))
+    }
+
+    /// One `Query` on each partition of a write-sharded segment at once, from the same
+    /// point (the page token's key, moved into each partition), merged in key order. Only
+    /// entries up to the nearest point where a partition stopped with more to read are
+    /// returned, and that point is where the next call resumes: nothing is skipped or
+    /// repeated. The cost is a page per partition, whatever the tenant's size.
+    async fn query_merged(
+        &self,
+        seg: &Segment,
+        start: Option<Item>,
+        limit: i32,
+        forward: bool,
+        filter: &Filter,
+        projection: Option<&str>,
+    ) -> Result<(Vec<Item>, Option<Item>, usize), Error> {
+        let parts = seg.partitions();
+        // Merging needs each entry's position, whatever else is asked for.
+        let projection = projection.map(|p| {
+            let mut parts: Vec<&str> = p.split(',').map(str::trim).collect();
+            for needed in [PK, SK, "#sk"] {
+                if !parts.contains(&needed) {
+                    parts.push(needed);
+                }
+            }
+            parts.join(", ")
+        });
+        let projection = projection.as_deref();
+        let queries = parts.iter().map(|part| {
+            let start = start.clone().map(|mut key| {
+                key.insert(part.pk_attr.to_owned(), av_s(part.pk.clone()));
+                key
+            });
+            self.query_page(part, start, limit, forward, filter, projection)
+        });
+        let pages = futures_util::future::try_join_all(queries).await?;
+        let scanned = pages.iter().map(|(_, _, n)| n).sum();
+        let before = |a: &(String, String, String), b: &(String, String, String)| match forward {
+            true => a <= b,
+            false => a >= b,
+        };
+        let mut bound: Option<Item> = None;
+        for last in pages.iter().filter_map(|(_, last, _)| last.as_ref()) {
+            if bound
+                .as_ref()
+                .is_none_or(|b| before(&seg.position(last), &seg.position(b)))
+            {
+                bound = Some(last.clone());
+            }
+        }
+        let mut items: Vec<Item> = pages
+            .into_iter()
+            .flat_map(|(items, _, _)| items)
+            .filter(|i| {
+                bound
+                    .as_ref()
+                    .is_none_or(|b| before(&seg.position(i), &seg.position(b)))
+            })
+            .collect();
+        items.sort_by(|a, b| {
+            let o = seg.position(a).cmp(&seg.position(b));
+            if forward {
+                o
+            } else {
+                o.reverse()
+            }
+        });
+        // No more than asked for: the next call resumes after the last one returned.
+        if let Some(cut) = usize::try_from(limit).ok().filter(|l| items.len() > *l && *l > 0) {
+            items.truncate(cut);
+            bound = items.last().map(|i| seg.key_of(i));
+        }
+        Ok((items, bound, scanned))
     }
 
     /// One `Query` page of a segment: its items, `LastEvaluatedKey`, and how many entries
@@ -272,7 +383,7 @@ impl DynamoStore {
             vals.insert(":lo".into(), av_s(seg.lo.clone().unwrap_or_else(|| "!".into())));
             vals.insert(":hi".into(), av_s(seg.hi.clone().unwrap_or_else(|| "~~~~".into())));
         }
-        if !key.contains("#sk") {
+        if !key.contains("#sk") && !projection.is_some_and(|p| p.contains("#sk")) {
             names.remove("#sk");
         }
         vals.extend(filter.values.clone());
@@ -310,15 +421,15 @@ impl DynamoStore {
     /// Fills one page from `segments` in order, starting at the page token: each `Query`
     /// asks for what is still missing (more when a filter may drop items), and the next
     /// token is the key of the last item taken, so nothing is skipped or repeated.
-    async fn fill(
+    pub(super) async fn fill<T: serde::de::DeserializeOwned>(
         &self,
         c: &CompanyId,
         segments: &[Segment],
         forward: bool,
         filter: &Filter,
-        keep: &(dyn Fn(&Order) -> bool + Sync),
+        keep: &(dyn Fn(&T) -> bool + Sync),
         page: &PageRequest,
-    ) -> Result<Page<Order>, Error> {
+    ) -> Result<Page<T>, Error> {
         let limit = page.limit.max(1) as usize;
         let (mut seg, mut start) = decode(c, page.after.as_ref(), segments.len())?;
         let mut items = Vec::new();
@@ -344,9 +455,9 @@ impl DynamoStore {
             let n = found.len();
             for (i, item) in found.into_iter().enumerate() {
                 let key = segments[seg].key_of(&item);
-                let order: Order = from_item(item)?;
-                if keep(&order) {
-                    items.push(order);
+                let entry: T = from_item(item)?;
+                if keep(&entry) {
+                    items.push(entry);
                 }
                 if items.len() == limit {
                     let more = i + 1 < n || last.is_some() || seg + 1 < segments.len();
@@ -381,9 +492,9 @@ impl DynamoStore {
                     Segment::on(BY_REP, BY_REP_PK, BY_REP_SK, rep_orders(c, rep.as_str()))
                 } else if let Some(s) = f.status {
                     covered.push("status");
-                    Segment::on(BY_STATUS, BY_STATUS_PK, BY_STATUS_SK, orders_in_status(c, s.as_str()))
+                    Segment::on(BY_STATUS, BY_STATUS_PK, BY_STATUS_SK, orders_in_status(c, s.as_str())).across()
                 } else {
-                    Segment::on(GSI1, GSI1PK, GSI1SK, orders_by_date(c))
+                    Segment::on(GSI1, GSI1PK, GSI1SK, orders_by_date(c)).across()
                 };
                 if dated {
                     covered.push("order_date");
@@ -400,7 +511,7 @@ impl DynamoStore {
                     f.max_total.map(|m| format!("{}#~", index::padded_amount(m))),
                 )]
             }
-            OrderSort::DueDate => vec![Segment::on(BY_DUE, BY_DUE_PK, BY_DUE_SK, orders_by_date(c))],
+            OrderSort::DueDate => vec![Segment::on(BY_DUE, BY_DUE_PK, BY_DUE_SK, orders_by_date(c)).across()],
             OrderSort::Status => {
                 let mut statuses: Vec<OrderStatus> = match f.status {
                     Some(s) => vec![s],
@@ -417,6 +528,7 @@ impl DynamoStore {
                     .into_iter()
                     .map(|s| {
                         Segment::on(BY_STATUS, BY_STATUS_PK, BY_STATUS_SK, orders_in_status(c, s.as_str()))
+                            .across()
                             .range(from.clone(), to.clone())
                     })
                     .collect()
@@ -501,9 +613,18 @@ impl DynamoStore {
                     return Ok((out, left));
                 }
                 let ask = i32::try_from((max - examined).min(1000)).unwrap_or(1000);
-                let (items, last, scanned) = self
-                    .query_page(seg, start.take(), ask, forward, filter, Some(projection))
-                    .await?;
+                // A write-sharded segment merged, so a partial walk still covers the first
+                // entries in key order (the largest totals first).
+                let (items, last, scanned) = match seg.shards > 1 {
+                    true => {
+                        self.query_merged(seg, start.take(), ask, forward, filter, Some(projection))
+                            .await?
+                    }
+                    false => {
+                        self.query_page(seg, start.take(), ask, forward, filter, Some(projection))
+                            .await?
+                    }
+                };
                 examined += scanned;
                 out.extend(items);
                 match last {
@@ -517,15 +638,15 @@ impl DynamoStore {
 
     /// Whether `seg`'s range has an entry after `start` (one key read at most).
     async fn has_entries(&self, seg: &Segment, start: Option<Item>, forward: bool) -> Result<bool, Error> {
-        let (items, _, _) = self
-            .query_page(seg, start, 1, forward, &Filter::default(), Some("PK"))
+        let (items, more) = self
+            .query_segment(seg, start, 1, forward, &Filter::default(), Some("PK"))
             .await?;
-        Ok(!items.is_empty())
+        Ok(!items.is_empty() || more.is_some())
     }
 
     fn attention_segments(c: &CompanyId, customer: Option<CustomerId>, due_bound: NaiveDate) -> [Segment; 2] {
         let seg = || match customer {
-            None => Segment::on(ATTENTION, ATTENTION_PK, ATTENTION_SK, attention_partition(c)),
+            None => Segment::on(ATTENTION, ATTENTION_PK, ATTENTION_SK, attention_partition(c)).across(),
             Some(cu) => Segment::on(
                 CU_ATTENTION,
                 CU_ATTENTION_PK,
@@ -541,7 +662,7 @@ impl DynamoStore {
     /// The company's total index, or one customer's.
     fn by_total(c: &CompanyId, customer: Option<CustomerId>) -> Segment {
         match customer {
-            None => Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c)),
+            None => Segment::on(BY_TOTAL, BY_TOTAL_PK, BY_TOTAL_SK, orders_by_date(c)).across(),
             Some(cu) => Segment::on(CU_TOTAL, CU_TOTAL_PK, CU_TOTAL_SK, customer_orders(c, cu)),
         }
     }
@@ -629,7 +750,7 @@ impl OrderReadStore for DynamoStore {
             &[seg],
             false,
             &Filter::of(filter).without(&[BY_TOTAL_SK, "customer_id"]),
-            &move |o| o.total_amount.value() >= minimum && f.matches(o),
+            &move |o: &Order| o.total_amount.value() >= minimum && f.matches(o),
             page,
         )
         .await

@@ -16,6 +16,7 @@ use oms_domain::order::{Order, OrderStatus};
 use oms_domain::ports::{Page, PageRequest, RecountProgress, RecountStep, RecountStore, RecountWrite};
 
 use super::keys::*;
+use super::reads::Segment;
 use super::tx::{n, Guard, Tx};
 use super::{add_high_value, av_s, values, DynamoStore};
 
@@ -58,15 +59,17 @@ impl RecountStore for DynamoStore {
         after: Option<String>,
         limit: u32,
     ) -> Result<Page<Order>, Error> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression(format!("{GSI1PK} = :pk"))
-            .expression_attribute_values(":pk", av_s(orders_by_date(c)))
-            .scan_index_forward(true);
-        self.one_page(c, query, &PageRequest { limit, after }).await
+        // The company's date index, its shards merged: oldest first across all of them.
+        let seg = Segment::on(GSI1, GSI1PK, GSI1SK, orders_by_date(c)).across();
+        self.fill(
+            c,
+            &[seg],
+            true,
+            &Default::default(),
+            &|_| true,
+            &PageRequest { limit, after },
+        )
+        .await
     }
 
     async fn count_into_generation(

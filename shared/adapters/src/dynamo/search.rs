@@ -201,6 +201,7 @@ impl DynamoStore {
             lo: None,
             hi: None,
             prefix: Some(term.clone()),
+            shards: 1,
         };
         let limit = page.limit.max(1) as usize;
         let (_, mut start) = decode(c, page.after.as_ref(), 1)?;

@@ -13,7 +13,7 @@ use oms_domain::ids::{CompanyId, ProductId};
 use oms_domain::plan::StockMove;
 use oms_domain::ports::CommitRejection;
 
-use super::keys::{self, stock_shard};
+use super::keys::{self, stock_level_entry, stock_shard, ATTENTION_PK, ATTENTION_SK};
 use super::tx::{n, Guard, Tx};
 use super::{av_s, values, DynamoStore, Item, NOT_EXISTS};
 
@@ -164,6 +164,53 @@ impl DynamoStore {
             }
         }
         Ok(read)
+    }
+
+    /// The stock-level entry after a product write from `before` (`None`: a new product)
+    /// to `after` with the shards' write count `moves`: nothing when the entry stays the
+    /// same, else [`DynamoStore::write_level`].
+    pub(super) fn level_actions<T: Clone>(
+        tx: &mut Tx<T>,
+        before: Option<&Product>,
+        after: &Product,
+        moves: u64,
+    ) -> Result<(), Error> {
+        let want = Self::level_entry(after);
+        if before.map(Self::level_entry) == Some(want.clone()) {
+            return Ok(());
+        }
+        Self::write_level(tx, after, want, moves)
+    }
+
+    /// Puts (or, when `want` is `None`, deletes) the product's stock-level entry, only if
+    /// the one stored was derived from no later read: an older product version and no more
+    /// shard writes than `moves`. So two reindexes (or a reindex and an edit) finishing
+    /// out of order leave the newer entry.
+    pub(super) fn write_level<T: Clone>(
+        tx: &mut Tx<T>,
+        p: &Product,
+        want: Option<(String, String)>,
+        moves: u64,
+    ) -> Result<(), Error> {
+        let key = stock_level_entry(&p.company_id, p.id);
+        let condition = "attribute_not_exists(PK) OR (product_version <= :v AND index_moves <= :m)";
+        let vals = values([(":v", n(p.version)), (":m", n(moves))]);
+        match want {
+            Some((partition, sort)) => tx.put(
+                key,
+                values([
+                    (keys::TYPE, av_s("LEVEL")),
+                    ("product_id", av_s(p.id.to_string())),
+                    (ATTENTION_PK, av_s(partition)),
+                    (ATTENTION_SK, av_s(sort)),
+                    ("product_version", n(p.version)),
+                    ("index_moves", n(moves)),
+                ]),
+                Some((condition, vals)),
+                Guard::None,
+            ),
+            None => tx.delete(key, condition, vals, Guard::None),
+        }
     }
 
     /// After a take lost a shard to another order: the takes spread again over the

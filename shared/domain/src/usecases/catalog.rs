@@ -481,12 +481,12 @@ pub fn version_conflict(p: &Product) -> Error {
     }
 }
 
-/// The most products one bulk stock change takes: one transaction holds 100 actions, two
-/// per product (the product and its stock shard; a hot product one per shard) and one for
-/// the audit entry. A larger selection is refused whole (422 `too_many_products`), never
-/// split: a request is all or nothing, and a split one could half-apply. The dashboard
-/// sends a larger selection as several requests.
-pub const MAX_BULK_PRODUCTS: usize = 49;
+/// The most products one bulk stock change takes: one transaction holds 100 actions, three
+/// per product (the product, its stock shard, a hot product one per shard, and its
+/// stock-level entry) and one for the audit entry. A larger selection is refused whole
+/// (422 `too_many_products`), never split: a request is all or nothing, and a split one
+/// could half-apply. The dashboard sends a larger selection as several requests.
+pub const MAX_BULK_PRODUCTS: usize = 33;
 const BULK_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -633,7 +633,7 @@ pub async fn bulk_stock(deps: &Deps, actor: &Actor, req: BulkStockRequest) -> Re
         }
         let actions: usize = 1 + found
             .values()
-            .map(|p| 1 + usize::try_from(p.stock_shards.max(1)).unwrap_or(1))
+            .map(|p| 2 + usize::try_from(p.stock_shards.max(1)).unwrap_or(1))
             .sum::<usize>();
         if actions > crate::plan::MAX_TRANSACTION_ACTIONS {
             return Err(Error::LimitExceeded {

@@ -628,13 +628,14 @@ async fn step(deps: &Deps, job: &ImportJob) -> Result<ImportStep, Error> {
 
 impl ImportWrite {
     /// The transaction actions this write takes: the product, its SKU claim (new), its
-    /// stock shards written, and its search-term entries (see the stores' `write_terms`).
+    /// stock shards written, its stock-level entry (counted whether or not it moves), and
+    /// its search-term entries (see the stores' `write_terms`).
     pub fn actions(&self) -> usize {
         match self {
-            ImportWrite::Create(p) => 2 + usize::try_from(p.stock_shards.max(1)).unwrap_or(1) + p.search_terms().len(),
+            ImportWrite::Create(p) => 3 + usize::try_from(p.stock_shards.max(1)).unwrap_or(1) + p.search_terms().len(),
             ImportWrite::Update { before, after } => {
                 let (old, new) = (before.search_terms(), after.search_terms());
-                1 + crate::catalog::shard_writes(before, after)
+                2 + crate::catalog::shard_writes(before, after)
                     + match old == new {
                         true => 0,
                         false => old.difference(&new).count() + new.len(),
