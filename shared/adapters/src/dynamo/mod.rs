@@ -437,7 +437,9 @@ impl DynamoStore {
         let sort = audit_sort(a);
         let mut item = to_item(a)?;
         item.insert(TYPE.into(), av_s("AUDIT"));
-        item.insert(GSI1PK.into(), av_s(audit_by_time(&a.company_id)));
+        // The company's timeline, on the entry's write shard of it (see `keys::INDEX_SHARDS`).
+        let shard = u32::from(a.id.as_uuid().as_bytes()[15]) % INDEX_SHARDS;
+        item.insert(GSI1PK.into(), av_s(sharded(&audit_by_time(&a.company_id), shard)));
         item.insert(GSI1SK.into(), av_s(sort.clone()));
         item.insert(GSI2PK.into(), av_s(audit_by_actor(&a.company_id, a.actor_id.as_str())));
         item.insert(GSI2SK.into(), av_s(sort.clone()));

@@ -167,7 +167,7 @@ pub(super) struct Filter {
 }
 
 impl Filter {
-    fn eq(&mut self, attr: &str, value: AttributeValue) {
+    pub(super) fn eq(&mut self, attr: &str, value: AttributeValue) {
         let i = self.terms.len();
         self.terms.push(format!("#f{i} = :f{i}"));
         self.names.insert(format!("#f{i}"), attr.to_owned());
