@@ -1,17 +1,58 @@
 //! Logging: JSON lines in Lambda (CloudWatch-friendly), readable text locally. `RUST_LOG`
-//! filters; the default is `info`.
+//! filters by target and level (`info`, `error,oms_domain=debug`, `off`); the default is
+//! `info` with the SDK's own chatter at `warn`. (`Targets`, not `EnvFilter`: the same
+//! directives without span or field matching, and without a regex engine in every
+//! bootstrap.)
 
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+fn filter() -> Targets {
+    let default = || {
+        Targets::new()
+            .with_default(Level::INFO)
+            .with_target("aws_config", Level::WARN)
+            .with_target("aws_smithy_runtime", Level::WARN)
+    };
+    match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => v.parse().unwrap_or_else(|_| default()),
+        _ => default(),
+    }
+}
 
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn"));
     let in_lambda = std::env::var("AWS_LAMBDA_FUNCTION_NAME").is_ok();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let registry = tracing_subscriber::registry().with(filter());
     // try_init: a second call (tests) keeps the first subscriber.
     let _ = if in_lambda {
-        builder.json().with_current_span(true).without_time().try_init()
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .without_time(),
+            )
+            .try_init()
     } else {
-        builder.compact().with_target(false).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().compact().with_target(false))
+            .try_init()
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_log_directives_parse_as_targets() {
+        for ok in ["info", "off", "error,oms_domain=debug", "warn,aws_config=error"] {
+            assert!(ok.parse::<Targets>().is_ok(), "{ok}");
+        }
+        let t: Targets = "error,oms_domain=debug".parse().expect("targets");
+        assert!(t.would_enable("oms_domain::x", &Level::DEBUG));
+        assert!(!t.would_enable("hyper", &Level::INFO));
+    }
 }
