@@ -77,6 +77,9 @@ pub fn product_index_attrs(p: &Product) -> Vec<(&'static str, Option<String>)> {
         .collect()
 }
 
+/// `BatchWriteItem` requests one bulk write sends at once.
+const WRITE_BATCHES_AT_ONCE: usize = 8;
+
 /// On a product item: the shards' write count its index entries were derived at (see
 /// `reindex_product`).
 pub(crate) const INDEX_MOVES: &str = "index_moves";
@@ -451,39 +454,47 @@ impl DynamoStore {
         )
     }
 
-    /// Puts and deletes that need no condition, 25 to a `BatchWriteItem`, the chunks at
-    /// once; what DynamoDB leaves unprocessed (throttling) is retried with backoff.
+    /// Puts and deletes that need no condition, 25 to a `BatchWriteItem`, up to
+    /// [`WRITE_BATCHES_AT_ONCE`] chunks at once (a relay pass is one or two; a bulk load
+    /// of thousands must not open thousands of connections at once); what DynamoDB leaves
+    /// unprocessed (throttling) is retried with backoff.
     pub(crate) async fn write_batches(
         &self,
         requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
     ) -> Result<(), Error> {
-        let chunks = requests.chunks(25).map(|chunk| async move {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(Error::Contention);
-                    }
-                    let ms = rand::random_range(0..=(20u64 << attempt.min(5)));
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
+        use futures_util::{StreamExt, TryStreamExt};
+        let chunks: Vec<Vec<aws_sdk_dynamodb::types::WriteRequest>> = requests.chunks(25).map(<[_]>::to_vec).collect();
+        futures_util::stream::iter(chunks.into_iter().map(|chunk| self.write_batch(chunk)))
+            .buffer_unordered(WRITE_BATCHES_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// One `BatchWriteItem` of up to 25 requests, with what it leaves unprocessed retried.
+    async fn write_batch(&self, mut pending: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> Result<(), Error> {
+        let mut attempt = 0u32;
+        while !pending.is_empty() {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            pending = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&self.table))
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(Error::Contention);
                 }
+                let ms = rand::random_range(0..=(20u64 << attempt.min(5)));
+                tokio::time::sleep(Duration::from_millis(ms)).await;
             }
-            Ok(())
-        });
-        futures_util::future::try_join_all(chunks).await?;
+        }
         Ok(())
     }
 
