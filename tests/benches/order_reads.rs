@@ -86,7 +86,12 @@ fn historic(template: &Order, i: usize, rng: &mut Rng, customers: &[CustomerSumm
     let now = Utc::now();
     let age = i / PER_DAY;
     let mut o = template.clone();
-    o.id = OrderId::new(uuid::Uuid::new_v4());
+    // The id from the generator too: order `i` is the same order in both tenants, in the
+    // same index write shard, so the two first pages merge the same entries.
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&rng.next().to_le_bytes());
+    bytes[8..].copy_from_slice(&rng.next().to_le_bytes());
+    o.id = OrderId::new(uuid::Builder::from_random_bytes(bytes).into_uuid());
     o.order_number = OrderNumber::parse(&format!("H-{i:07}")).expect("number");
     o.created_at = now - Days::days(age as i64) - Days::minutes((i % PER_DAY) as i64 * 20);
     o.updated_at = o.created_at;

@@ -9,7 +9,7 @@ use oms_domain::settings::CompanySettings;
 use oms_tests::sdk::dynamodb_with;
 use oms_tests::{dynamodb_endpoint, on_both_adapters, TestApp};
 
-use crate::support::{demo, items, Demo, ORDERS};
+use crate::support::{all_pages, demo, ids, items, Demo, ORDERS};
 
 on_both_adapters!(
     the_monthly_cap_is_exact_under_concurrency_and_when_it_changes,
@@ -226,5 +226,54 @@ async fn no_order_index_partition_takes_every_order() {
             busiest <= total / 2.0,
             "{index} {prefix}: one partition took {busiest:.0} of {total:.0} units: {units:?}"
         );
+    }
+}
+
+/// DynamoDB only (items read are DynamoDB's `ScannedCount`): a page of a write-sharded
+/// index partition reads about the page, not a page from each of its partitions, in every
+/// sort and direction, and the pages still join up into the whole list in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merged_page_reads_about_the_page_not_one_per_shard() {
+    let Some(app) = TestApp::dynamo().await else { return };
+    let oms_tests::Backend::Dynamo(store) = app.backend.clone() else {
+        return;
+    };
+    let d = demo(&app).await;
+    for _ in 0..6 {
+        assert_eq!(burst(&app, &d, 8).await, 8);
+    }
+    app.relay().await;
+    let per_page = 8;
+    for query in [
+        "",
+        "&sort_direction=asc",
+        "&sort_by=total_amount",
+        "&sort_by=due_date&sort_direction=asc",
+        "&sort_by=status",
+        "&status=pending",
+    ] {
+        let url = format!("{ORDERS}?per_page={per_page}{query}");
+        store.read_stats().take();
+        let r = app.call("GET", &url, &d.owner, None).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.body);
+        let (requests, read) = store.read_stats().take();
+        let rows = r.body["data"].as_array().map_or(0, Vec::len);
+        // (By status, the page stops after 4 status partitions, empty ones included.)
+        match query.contains("sort_by=status") {
+            true => assert!(rows <= per_page, "{url}"),
+            false => assert_eq!(rows, per_page, "{url}"),
+        }
+        // Each of the 4 partitions is first asked for 2; one running dry is asked for its
+        // share of what is missing. A page from each partition would be 32.
+        assert!(
+            read <= 2 * per_page as u64,
+            "{url}: read {read} entries ({requests} requests) for a page of {per_page}"
+        );
+    }
+    for sort in ["order_date", "total_amount", "due_date", "status"] {
+        let whole = all_pages(&app, &d.owner, &format!("{ORDERS}?per_page=100&sort_by={sort}")).await;
+        let paged = all_pages(&app, &d.owner, &format!("{ORDERS}?per_page=5&sort_by={sort}")).await;
+        assert_eq!(ids(&paged), ids(&whole), "sort_by={sort}: pages of 5 against one page");
+        assert!(paged.len() >= 48, "sort_by={sort}: {} orders", paged.len());
     }
 }

@@ -9,6 +9,7 @@ pub mod heat;
 mod imports;
 mod integrations;
 mod keys;
+mod merge;
 mod notify;
 mod reads;
 mod recount;

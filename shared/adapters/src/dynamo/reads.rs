@@ -133,12 +133,12 @@ impl Segment {
     }
 
     /// Its partitions, each as a segment of its own (one, unless sharded).
-    fn partitions(&self) -> Vec<Segment> {
+    pub(super) fn partitions(&self) -> Vec<Segment> {
         (0..self.shards).map(|k| self.shard(k)).collect()
     }
 
     /// Where an item or key sits in the index: its sort key, then the table key.
-    fn position(&self, item: &Item) -> (String, String, String) {
+    pub(super) fn position(&self, item: &Item) -> (String, String, String) {
         let s = |a: &str| item.get(a).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         (s(self.sk_attr), s(PK), s(SK))
     }
@@ -167,6 +167,10 @@ pub(super) struct Filter {
 }
 
 impl Filter {
+    pub(super) fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
     pub(super) fn eq(&mut self, attr: &str, value: AttributeValue) {
         let i = self.terms.len();
         self.terms.push(format!("#f{i} = :f{i}"));
@@ -284,82 +288,9 @@ impl DynamoStore {
         Ok((items, last))
     }
 
-    /// One `Query` on each partition of a write-sharded segment at once, from the same
-    /// point (the page token's key, moved into each partition), merged in key order. Only
-    /// entries up to the nearest point where a partition stopped with more to read are
-    /// returned, and that point is where the next call resumes: nothing is skipped or
-    /// repeated. The cost is a page per partition, whatever the tenant's size.
-    async fn query_merged(
-        &self,
-        seg: &Segment,
-        start: Option<Item>,
-        limit: i32,
-        forward: bool,
-        filter: &Filter,
-        projection: Option<&str>,
-    ) -> Result<(Vec<Item>, Option<Item>, usize), Error> {
-        let parts = seg.partitions();
-        // Merging needs each entry's position, whatever else is asked for.
-        let projection = projection.map(|p| {
-            let mut parts: Vec<&str> = p.split(',').map(str::trim).collect();
-            for needed in [PK, SK, "#sk"] {
-                if !parts.contains(&needed) {
-                    parts.push(needed);
-                }
-            }
-            parts.join(", ")
-        });
-        let projection = projection.as_deref();
-        let queries = parts.iter().map(|part| {
-            let start = start.clone().map(|mut key| {
-                key.insert(part.pk_attr.to_owned(), av_s(part.pk.clone()));
-                key
-            });
-            self.query_page(part, start, limit, forward, filter, projection)
-        });
-        let pages = futures_util::future::try_join_all(queries).await?;
-        let scanned = pages.iter().map(|(_, _, n)| n).sum();
-        let before = |a: &(String, String, String), b: &(String, String, String)| match forward {
-            true => a <= b,
-            false => a >= b,
-        };
-        let mut bound: Option<Item> = None;
-        for last in pages.iter().filter_map(|(_, last, _)| last.as_ref()) {
-            if bound
-                .as_ref()
-                .is_none_or(|b| before(&seg.position(last), &seg.position(b)))
-            {
-                bound = Some(last.clone());
-            }
-        }
-        let mut items: Vec<Item> = pages
-            .into_iter()
-            .flat_map(|(items, _, _)| items)
-            .filter(|i| {
-                bound
-                    .as_ref()
-                    .is_none_or(|b| before(&seg.position(i), &seg.position(b)))
-            })
-            .collect();
-        items.sort_by(|a, b| {
-            let o = seg.position(a).cmp(&seg.position(b));
-            if forward {
-                o
-            } else {
-                o.reverse()
-            }
-        });
-        // No more than asked for: the next call resumes after the last one returned.
-        if let Some(cut) = usize::try_from(limit).ok().filter(|l| items.len() > *l && *l > 0) {
-            items.truncate(cut);
-            bound = items.last().map(|i| seg.key_of(i));
-        }
-        Ok((items, bound, scanned))
-    }
-
     /// One `Query` page of a segment: its items, `LastEvaluatedKey`, and how many entries
     /// it examined (`ScannedCount`).
-    async fn query_page(
+    pub(super) async fn query_page(
         &self,
         seg: &Segment,
         start: Option<Item>,
