@@ -108,6 +108,16 @@ fn value_size(v: &AttributeValue) -> usize {
     }
 }
 
+/// What kind of partition a key names: the part after the company (`C#<c>#ORDERS#~1` is
+/// `ORDERS`), or its first part for keys outside a company.
+fn partition_kind(pk: &str) -> &str {
+    let mut parts = pk.split('#');
+    match parts.next() {
+        Some("C") => parts.nth(1).unwrap_or_default(),
+        first => first.unwrap_or_default(),
+    }
+}
+
 fn units(bytes: usize) -> f64 {
     bytes.div_ceil(1024).max(1) as f64
 }
@@ -400,14 +410,30 @@ impl Intercept for HeatTally {
             let second = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             // A single-item read is counted by the kind of item (its sort key up to the
             // first `#`), to show which reads an order costs.
-            let what = ctx
-                .input()
-                .downcast_ref::<op::get_item::GetItemInput>()
-                .and_then(|g| g.key())
-                .and_then(|k| k.get(SK))
-                .and_then(|v| v.as_s().ok())
-                .map(|sk| format!("{} {}", meta.name(), sk.split('#').next().unwrap_or_default()))
-                .unwrap_or_else(|| meta.name().to_owned());
+            // A query by its index and the kind of partition (the key's part after the
+            // company, e.g. `Query GSI1 ORDERS`); an update by the kind of item too.
+            let input = ctx.input();
+            let sk_kind = |k: Option<&Attrs>| {
+                k.and_then(|k| k.get(SK))
+                    .and_then(|v| v.as_s().ok())
+                    .map(|sk| sk.split('#').next().unwrap_or_default().to_owned())
+            };
+            let what = if let Some(g) = input.downcast_ref::<op::get_item::GetItemInput>() {
+                sk_kind(g.key()).map(|k| format!("{} {k}", meta.name()))
+            } else if let Some(u) = input.downcast_ref::<op::update_item::UpdateItemInput>() {
+                sk_kind(u.key()).map(|k| format!("{} {k}", meta.name()))
+            } else if let Some(q) = input.downcast_ref::<op::query::QueryInput>() {
+                let pk = q
+                    .expression_attribute_values()
+                    .and_then(|v| v.get(":pk"))
+                    .and_then(|v| v.as_s().ok())
+                    .map(|pk| partition_kind(pk))
+                    .unwrap_or_default();
+                Some(format!("{} {} {pk}", meta.name(), q.index_name().unwrap_or("table")))
+            } else {
+                None
+            }
+            .unwrap_or_else(|| meta.name().to_owned());
             let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
             *t.requests.entry(what).or_default().entry(second).or_default() += 1;
         }
