@@ -99,7 +99,7 @@ async fn setup(app: &TestApp, crash: Crash) -> Setup {
 
 /// One SQS delivery of the event to the receipts worker; a panic is a failed delivery.
 async fn deliver(s: &Setup) -> Result<(), String> {
-    match oms_api::unwind::catch(handle(&s.n, Worker::Receipts, &s.event)).await {
+    match oms_api::unwind::catch(handle(&s.n, Worker::Receipts, &s.event, &Default::default())).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => Err(format!("{panic:?}")),

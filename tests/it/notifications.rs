@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use oms_adapters::mail::MemoryMailer;
 use oms_api::workers::{self, LocalWorkers, MAX_RECEIVES};
 use oms_domain::notify::{Email, EmailKind};
-use oms_domain::usecases::notifications::{handle, NotifyDeps, Worker};
+use oms_domain::usecases::notifications::{handle, BatchReads, NotifyDeps, Worker};
 use oms_tests::TEST_LEASE_SECS;
 use oms_tests::{on_both_adapters, TestApp};
 
@@ -167,9 +167,10 @@ async fn a_duplicate_delivery_sends_one_email(app: TestApp) {
     // SQS delivers the same message twice (at least once), even concurrently. A copy that
     // finds the other's claim not yet marked sent fails (SQS brings it back later) rather
     // than taking the e-mail for sent.
+    let (one, two) = (BatchReads::default(), BatchReads::default());
     let (a, b) = tokio::join!(
-        handle(&n, Worker::Receipts, &event),
-        handle(&n, Worker::Receipts, &event)
+        handle(&n, Worker::Receipts, &event, &one),
+        handle(&n, Worker::Receipts, &event, &two)
     );
     for r in [&a, &b] {
         if let Err(e) = r {
@@ -185,7 +186,7 @@ async fn a_duplicate_delivery_sends_one_email(app: TestApp) {
             );
         }
     }
-    handle(&n, Worker::Receipts, &event)
+    handle(&n, Worker::Receipts, &event, &Default::default())
         .await
         .expect("a later delivery finds both sent");
     assert_eq!(of(&mailer.sent(), EmailKind::Receipt).len(), 1);
@@ -238,7 +239,9 @@ async fn a_poison_message_is_dead_lettered_not_dropped(app: TestApp) {
         mailer: Arc::new(mailer.clone()),
         lease_secs: TEST_LEASE_SECS,
     };
-    handle(&n, Worker::Receipts, &dead[0].event).await.expect("redrive");
+    handle(&n, Worker::Receipts, &dead[0].event, &Default::default())
+        .await
+        .expect("redrive");
     assert_eq!(of(&mailer.sent(), EmailKind::Receipt).len(), 1);
 }
 

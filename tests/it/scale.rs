@@ -277,3 +277,108 @@ async fn a_merged_page_reads_about_the_page_not_one_per_shard() {
         assert!(paged.len() >= 48, "sort_by={sort}: {} orders", paged.len());
     }
 }
+
+/// Requests per operation the client sent so far (the heat tally's count).
+fn requests(heat: &HeatTally) -> std::collections::BTreeMap<String, u64> {
+    let report = heat.report(f64::MAX, u32::MAX);
+    let ops = report["requests"].as_object().cloned().unwrap_or_default();
+    ops.into_iter()
+        .map(|(op, per_second)| {
+            let n = per_second
+                .as_object()
+                .map_or(0, |s| s.values().filter_map(serde_json::Value::as_u64).sum());
+            (op, n)
+        })
+        .collect()
+}
+
+/// DynamoDB only (requests counted by the client's tally): a worker's batch of placement
+/// events reads the company's settings and each e-mail's recipients once between them,
+/// not once per event, and the workers that need nothing of the order beyond its event
+/// (low stock, cap usage, finance under the threshold) read no order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_batch_reads_settings_and_recipients_once() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use oms_domain::outbox::OutboxEvent;
+    use oms_domain::usecases::notifications::{NotifyDeps, Worker};
+    use std::sync::{Arc, Mutex};
+
+    struct Capture(Mutex<Vec<OutboxEvent>>);
+    #[async_trait::async_trait]
+    impl oms_domain::ports::EventPublisher for Capture {
+        async fn publish(&self, e: &OutboxEvent) -> Result<(), oms_domain::Error> {
+            self.0.lock().expect("events").push(e.clone());
+            Ok(())
+        }
+    }
+    let Some((app, heat)) = heat_app().await else {
+        eprintln!("skipped (OMS_SKIP_DYNAMODB=1)");
+        return;
+    };
+    let d = demo(&app).await;
+    assert_eq!(burst(&app, &d, 10).await, 10);
+    let capture = Capture(Mutex::new(Vec::new()));
+    oms_domain::usecases::relay::relay_pending(&app.app().deps, &capture, 100)
+        .await
+        .expect("relay");
+    let events = capture.0.lock().expect("events").clone();
+    assert_eq!(events.len(), 10, "one placement event per order");
+    let mut batch = SqsEvent::default();
+    batch.records = events
+        .iter()
+        .map(|e| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(e.id.to_string());
+            m.body = Some(serde_json::to_string(e).expect("json"));
+            m
+        })
+        .collect();
+    let mailer = oms_adapters::mail::MemoryMailer::default();
+    let n = NotifyDeps {
+        deps: app.app().deps.clone(),
+        mailer: Arc::new(mailer.clone()),
+        lease_secs: 60,
+    };
+    for w in [
+        Worker::Receipts,
+        Worker::LowStock,
+        Worker::CapUsage,
+        Worker::Finance,
+        Worker::Jobs,
+    ] {
+        let before = requests(&heat);
+        let out = oms_api::workers::sqs_batch(&n, w, batch.clone()).await;
+        assert!(
+            out.batch_item_failures.is_empty(),
+            "{w:?}: {:?}",
+            out.batch_item_failures
+        );
+        let after = requests(&heat);
+        let made = |op: &str| after.get(op).copied().unwrap_or(0) - before.get(op).copied().unwrap_or(0);
+        let queries: u64 = after
+            .iter()
+            .filter(|(op, _)| op.starts_with("Query"))
+            .map(|(op, n)| n - before.get(op).copied().unwrap_or(0))
+            .sum();
+        assert!(
+            made("GetItem SETTINGS") <= 1,
+            "{w:?}: {} settings reads for 10 events",
+            made("GetItem SETTINGS")
+        );
+        let diff: Vec<(String, u64)> = after
+            .iter()
+            .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        // The staff alert's recipients: one query per role it goes to (OWNER, ADMIN).
+        assert!(
+            queries <= 2,
+            "{w:?}: {queries} queries (the recipients) for 10 events: {diff:?}"
+        );
+        if w != Worker::Receipts {
+            assert_eq!(made("GetItem ORDER"), 0, "{w:?} read orders its events describe");
+        }
+    }
+    let receipts = mailer.sent().iter().filter(|e| e.kind.as_str() == "receipt").count();
+    assert_eq!(receipts, 10, "every order's receipt went out");
+}

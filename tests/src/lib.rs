@@ -268,7 +268,7 @@ impl TestApp {
                 if let oms_domain::outbox::DomainEvent::DeliveryReceived(d) = &e.event {
                     oms_domain::usecases::webhooks::process_delivery(&self.0, &e.company_id, d).await?;
                 }
-                oms_domain::usecases::jobs::handle(&self.0, e).await
+                oms_domain::usecases::jobs::handle(&self.0, e, &Default::default()).await
             }
         }
         let publisher = Inline(self.app().deps.clone());

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use oms_domain::error::Error;
 use oms_domain::outbox::OutboxEvent;
 use oms_domain::ports::{Deps, EventPublisher, Mailer};
-use oms_domain::usecases::notifications::{email_lease_secs, handle, NotifyDeps, Worker};
+use oms_domain::usecases::notifications::{email_lease_secs, handle, BatchReads, NotifyDeps, Worker};
 use oms_domain::usecases::relay::{relay_events, relay_pending, RelayReport};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -97,35 +97,52 @@ const WORKER_CONCURRENCY: usize = 16;
 
 /// One worker: up to [`WORKER_CONCURRENCY`] events at once, each tried up to
 /// `MAX_RECEIVES` times with backoff, then dead-lettered (logged and kept), never dropped
-/// silently.
+/// silently. The events waiting when it looks (up to that many) are a batch, as SQS hands
+/// a Lambda a batch: they share one [`BatchReads`].
 async fn work(n: NotifyDeps, worker: Worker, mut rx: UnboundedReceiver<OutboxEvent>, dlq: Arc<Mutex<Vec<DeadLetter>>>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(WORKER_CONCURRENCY));
-    while let Some(event) = rx.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let (n, dlq) = (n.clone(), dlq.clone());
-        let span = tracing::info_span!("worker", worker = worker.as_str(), event_id = %event.id, company_id = %event.company_id, order_id = %event.subject);
-        tokio::spawn(
-            async move {
-                deliver(&n, worker, event, &dlq).await;
-                drop(slot);
-            }
-            .instrument(span),
-        );
+    let mut batch = Vec::with_capacity(WORKER_CONCURRENCY);
+    while rx.recv_many(&mut batch, WORKER_CONCURRENCY).await > 0 {
+        let reads = Arc::new(BatchReads::default());
+        for event in batch.drain(..) {
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (n, dlq, reads) = (n.clone(), dlq.clone(), reads.clone());
+            let span = tracing::info_span!("worker", worker = worker.as_str(), event_id = %event.id, company_id = %event.company_id, order_id = %event.subject);
+            tokio::spawn(
+                async move {
+                    deliver(&n, worker, event, &dlq, reads).await;
+                    drop(slot);
+                }
+                .instrument(span),
+            );
+        }
     }
 }
 
-async fn deliver(n: &NotifyDeps, worker: Worker, event: OutboxEvent, dlq: &Mutex<Vec<DeadLetter>>) {
+async fn deliver(
+    n: &NotifyDeps,
+    worker: Worker,
+    event: OutboxEvent,
+    dlq: &Mutex<Vec<DeadLetter>>,
+    reads: Arc<BatchReads>,
+) {
     let mut attempt = 1;
+    let mut reads = reads;
     loop {
         // A panic fails this delivery like any error, and the worker lives on.
-        match crate::unwind::catch(handle(n, worker, &event)).await.and_then(|r| r) {
+        match crate::unwind::catch(handle(n, worker, &event, &reads))
+            .await
+            .and_then(|r| r)
+        {
             Ok(_) => return,
             Err(e) if attempt < MAX_RECEIVES => {
                 tracing::warn!(attempt, error = %e, "worker failed; will retry");
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
                 attempt += 1;
+                // A redelivery is a batch of its own, as from SQS.
+                reads = Arc::new(BatchReads::default());
             }
             Err(e) => {
                 tracing::error!(attempt, error = %e, "worker gave up; message dead-lettered");
@@ -149,29 +166,16 @@ async fn deliver(n: &NotifyDeps, worker: Worker, event: OutboxEvent, dlq: &Mutex
 /// more try, one at a time, before they are reported; by then the e-mail is sent and they
 /// pass.
 pub async fn sqs_batch(n: &NotifyDeps, worker: Worker, batch: SqsEvent) -> SqsBatchResponse {
-    let attempt = |record: &SqsMessage| {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let body = record.body.clone().unwrap_or_default();
-        async move {
-            let span = tracing::info_span!("message", worker = worker.as_str(), message_id = %message_id);
-            let result = async {
-                let event: OutboxEvent = serde_json::from_str(&body)
-                    .map_err(|e| Error::invalid("body", format!("not an outbox event: {e}")))?;
-                // One message's panic fails that message alone; SQS retries it.
-                crate::unwind::catch(handle(n, worker, &event)).await?
-            }
-            .instrument(span.clone())
-            .await;
-            (message_id, span, result)
-        }
-    };
-    let first = futures_util::future::join_all(batch.records.iter().map(attempt)).await;
+    // The batch's messages share their settings and recipients reads; the second tries
+    // read afresh.
+    let (first_reads, retry_reads) = (BatchReads::default(), BatchReads::default());
+    let first = futures_util::future::join_all(batch.records.iter().map(|r| attempt(n, worker, r, &first_reads))).await;
     let mut response = SqsBatchResponse::default();
     for (record, (_, _, result)) in batch.records.iter().zip(first) {
         if result.is_ok() {
             continue;
         }
-        let (message_id, span, result) = attempt(record).await;
+        let (message_id, span, result) = attempt(n, worker, record, &retry_reads).await;
         if let Err(e) = result {
             span.in_scope(|| tracing::error!(error = %e, "message failed; SQS will retry it"));
             let mut failure = BatchItemFailure::default();
@@ -180,6 +184,27 @@ pub async fn sqs_batch(n: &NotifyDeps, worker: Worker, batch: SqsEvent) -> SqsBa
         }
     }
     response
+}
+
+/// One message of a batch: its id, its span, and how handling it went.
+async fn attempt(
+    n: &NotifyDeps,
+    worker: Worker,
+    record: &SqsMessage,
+    reads: &BatchReads,
+) -> (String, tracing::Span, Result<Vec<oms_domain::notify::EmailKind>, Error>) {
+    let message_id = record.message_id.clone().unwrap_or_default();
+    let body = record.body.clone().unwrap_or_default();
+    let span = tracing::info_span!("message", worker = worker.as_str(), message_id = %message_id);
+    let result = async {
+        let event: OutboxEvent =
+            serde_json::from_str(&body).map_err(|e| Error::invalid("body", format!("not an outbox event: {e}")))?;
+        // One message's panic fails that message alone; SQS retries it.
+        crate::unwind::catch(handle(n, worker, &event, reads)).await?
+    }
+    .instrument(span.clone())
+    .await;
+    (message_id, span, result)
 }
 
 /// The scheduled sweep's work: relay pending events until a pass publishes nothing (or

@@ -8,9 +8,9 @@ use std::fmt::Write;
 
 use crate::auth::Role;
 use crate::catalog::Product;
-use crate::ids::{CompanyId, UserId};
+use crate::ids::{CompanyId, OrderId, UserId};
 use crate::money::{Amount, Currency};
-use crate::order::Order;
+use crate::order::{Order, OrderNumber};
 
 /// A company user: a person who signs in to the dashboard (its `id` is the identity
 /// provider's `sub`) and who receives the staff, stock, cap and finance e-mails of its role.
@@ -228,7 +228,26 @@ pub fn staff_alert(o: &Order, to: Vec<String>) -> Email {
 }
 
 /// One e-mail per order listing every ordered product now at or below its threshold.
-pub fn low_stock(o: &Order, products: &[(Product, u32)], to: Vec<String>) -> Email {
+/// Which order an e-mail is about, when it needs no more of it: what a placement's event
+/// carries, so the low-stock worker reads no order.
+#[derive(Debug, Clone)]
+pub struct OrderRef {
+    pub company_id: CompanyId,
+    pub id: OrderId,
+    pub order_number: OrderNumber,
+}
+
+impl OrderRef {
+    pub fn of(o: &Order) -> OrderRef {
+        OrderRef {
+            company_id: o.company_id.clone(),
+            id: o.id,
+            order_number: o.order_number.clone(),
+        }
+    }
+}
+
+pub fn low_stock(o: &OrderRef, products: &[(Product, u32)], to: Vec<String>) -> Email {
     let subject = format!(
         "Low stock after order {}: {} product(s)",
         o.order_number,

@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::ids::{CompanyId, OrderId};
 use crate::order::query::HighValueCounting;
 use crate::ports::{Deps, RecountStep, RecountWrite};
+use crate::usecases::notifications::BatchReads;
 
 /// Orders per step: with each order's customer counters and the company's, one step stays
 /// well inside a transaction's 100 actions.
@@ -79,9 +80,14 @@ pub async fn recount(deps: &Deps, c: &CompanyId, generation: u32) -> Result<u64,
 
 /// After any order event: an order still counted in an older generation (it was placed,
 /// or changed, while the threshold changed) is counted in the current one now.
-pub async fn count_if_behind(deps: &Deps, c: &CompanyId, id: OrderId) -> Result<bool, Error> {
-    for _ in 0..ATTEMPTS {
-        let settings = deps.store.get_settings(c).await?;
+///
+/// The first look at the settings is the batch's (`reads`); after a race, a fresh read.
+pub async fn count_if_behind(deps: &Deps, c: &CompanyId, id: OrderId, reads: &BatchReads) -> Result<bool, Error> {
+    for attempt in 0..ATTEMPTS {
+        let settings = match attempt {
+            0 => reads.settings(deps, c).await?,
+            _ => deps.store.get_settings(c).await?,
+        };
         if settings.high_value_generation == 0 {
             // The threshold never changed: every order counts in generation 0.
             return Ok(false);

@@ -12,16 +12,17 @@ use crate::error::Error;
 use crate::outbox::DomainEvent;
 use crate::outbox::OutboxEvent;
 use crate::ports::Deps;
+use crate::usecases::notifications::BatchReads;
 use crate::usecases::{high_value, import, inventory};
 
-pub async fn handle(deps: &Deps, event: &OutboxEvent) -> Result<(), Error> {
+pub async fn handle(deps: &Deps, event: &OutboxEvent, reads: &BatchReads) -> Result<(), Error> {
     if let DomainEvent::HighValueRecount(r) = &event.event {
         let steps = high_value::recount(deps, &event.company_id, r.generation).await?;
         tracing::info!(generation = r.generation, steps, "high-value recount ran");
         return Ok(());
     }
     if let Some(order) = event.event.order_id() {
-        high_value::count_if_behind(deps, &event.company_id, order).await?;
+        high_value::count_if_behind(deps, &event.company_id, order, reads).await?;
     }
     if let DomainEvent::ImportQueued(q) = &event.event {
         let job = import::run(deps, &event.company_id, q.import_id, None).await?;

@@ -4,14 +4,54 @@
 //! after the configured receives it lands in the dead-letter queue).
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::auth::Role;
 use crate::error::Error;
+use crate::ids::CompanyId;
 use crate::notify::{self, Email, EmailKind};
-use crate::order::{Channel, Order, OrderStatus};
+use crate::order::{Channel, OrderStatus};
 use crate::outbox::OutboxEvent;
 use crate::ports::{Deps, EmailClaim, Mailer, PlacementKeys};
+use crate::settings::CompanySettings;
+
+/// What the events of one batch (an SQS batch, or what an in-process worker took at once)
+/// read once between them: each company's settings and each e-mail kind's recipients,
+/// which every order's workers need and which change rarely. Read when first needed, after
+/// the batch arrived, so never older than any of its events would read them one by one;
+/// a retried event starts afresh.
+#[derive(Default)]
+pub struct BatchReads {
+    settings: tokio::sync::Mutex<HashMap<CompanyId, CompanySettings>>,
+    recipients: tokio::sync::Mutex<HashMap<(CompanyId, EmailKind), Vec<String>>>,
+}
+
+impl BatchReads {
+    /// The company's settings, read once per batch (the events waiting on the first read).
+    pub async fn settings(&self, deps: &Deps, c: &CompanyId) -> Result<CompanySettings, Error> {
+        let mut known = self.settings.lock().await;
+        if let Some(s) = known.get(c) {
+            return Ok(s.clone());
+        }
+        let s = deps.store.get_settings(c).await?;
+        known.insert(c.clone(), s.clone());
+        Ok(s)
+    }
+
+    /// The addresses an e-mail of `kind` goes to (the users in its roles), once per batch.
+    async fn recipients(&self, deps: &Deps, c: &CompanyId, kind: EmailKind) -> Result<Vec<String>, Error> {
+        let mut known = self.recipients.lock().await;
+        if let Some(to) = known.get(&(c.clone(), kind)) {
+            return Ok(to.clone());
+        }
+        let roles: &[Role] = notify::recipients(kind);
+        let users = deps.store.users_with_roles(c, roles).await?;
+        let to: Vec<String> = users.into_iter().map(|u| u.email).collect();
+        known.insert((c.clone(), kind), to.clone());
+        Ok(to)
+    }
+}
 
 /// How long a sender holds its claim on an e-mail before another delivery may take over:
 /// longer than one worker run (`function_timeout`), so a live sender is never overtaken,
@@ -75,8 +115,14 @@ pub struct NotifyDeps {
     pub lease_secs: i64,
 }
 
-/// Handles one event for one worker; returns the kinds of e-mail it sent.
-pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Result<Vec<EmailKind>, Error> {
+/// Handles one event for one worker, as one of the batch `reads` belongs to; returns the
+/// kinds of e-mail it sent.
+pub async fn handle(
+    n: &NotifyDeps,
+    worker: Worker,
+    event: &OutboxEvent,
+    reads: &BatchReads,
+) -> Result<Vec<EmailKind>, Error> {
     if worker == Worker::WebhookOrders {
         if let crate::outbox::DomainEvent::DeliveryReceived(d) = &event.event {
             crate::usecases::webhooks::process_delivery(&n.deps, &event.company_id, d).await?;
@@ -84,26 +130,36 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
         return Ok(Vec::new());
     }
     if worker == Worker::Jobs {
-        crate::usecases::jobs::handle(&n.deps, event).await?;
+        crate::usecases::jobs::handle(&n.deps, event, reads).await?;
         return Ok(Vec::new());
     }
     let Some(id) = event.event.placed_order() else {
         return Ok(Vec::new());
     };
     let store = &n.deps.store;
-    // A placement's event carries what three of the workers need to find they have nothing
-    // to send, so they read no order then: no tracked units taken (low stock), no cap
-    // month or no cap (cap usage, which never needs the order), a total under the
-    // threshold (finance). A draft leaving draft carries less, and is read whole.
+    let company = &event.company_id;
+    // A placement's event carries what the workers need to find they have nothing to
+    // send, so they read no order then: no tracked units taken (low stock), no cap month
+    // or no cap (cap usage, which never needs the order), a total under the threshold
+    // (finance); and what the low-stock e-mail names (the order's number, the products).
+    // A draft leaving draft carries less, and is read whole.
     if let crate::outbox::DomainEvent::OrderPlaced(p) = &event.event {
         match worker {
             Worker::LowStock if p.decremented_products.is_empty() => return Ok(Vec::new()),
+            Worker::LowStock => {
+                let about = notify::OrderRef {
+                    company_id: company.clone(),
+                    id: p.order_id,
+                    order_number: p.order_number.clone(),
+                };
+                return low_stock(n, &about, p.decremented_products.clone(), reads).await;
+            }
             Worker::CapUsage => {
-                let settings = store.get_settings(&event.company_id).await?;
-                return cap_usage(n, &event.company_id, p.cap_month.as_deref(), &settings).await;
+                let settings = reads.settings(&n.deps, company).await?;
+                return cap_usage(n, company, p.cap_month.as_deref(), &settings, reads).await;
             }
             Worker::Finance if p.status != OrderStatus::Draft => {
-                let settings = store.get_settings(&event.company_id).await?;
+                let settings = reads.settings(&n.deps, company).await?;
                 if p.total_amount.value() < settings.high_value_threshold {
                     return Ok(Vec::new());
                 }
@@ -111,11 +167,11 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
             _ => {}
         }
     }
-    let Some(order) = store.get_order(&event.company_id, id).await? else {
+    let Some(order) = store.get_order(company, id).await? else {
         tracing::warn!(order_id = %id, "event for an order that does not exist; nothing to send");
         return Ok(Vec::new());
     };
-    let settings = store.get_settings(&order.company_id).await?;
+    let settings = reads.settings(&n.deps, company).await?;
     let mut sent = Vec::new();
     match worker {
         Worker::Receipts => {
@@ -135,7 +191,7 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
                 }
                 None => Ok(()),
             };
-            let staff = emails(n, &order, EmailKind::StaffAlert).await?;
+            let staff = reads.recipients(&n.deps, company, EmailKind::StaffAlert).await?;
             let alert = send_once(
                 n,
                 &notify::staff_alert(&order, staff).from_company(&settings),
@@ -148,47 +204,21 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
             if !order.stock_decremented {
                 return Ok(sent);
             }
-            let mut ids: Vec<_> = order
+            let ids = order
                 .items
                 .iter()
                 .filter(|l| l.track_inventory)
                 .map(|l| l.product_id)
                 .collect();
-            ids.sort();
-            ids.dedup();
-            let snap = store
-                .load_placement(&PlacementKeys {
-                    company: order.company_id.clone(),
-                    at: n.deps.clock.now(),
-                    products: ids.clone(),
-                    customer: None,
-                    idempotency: None,
-                    origin: None,
-                })
-                .await?;
-            let low: Vec<_> = ids
-                .iter()
-                .filter_map(|id| snap.products.get(id))
-                .map(|p| (p.clone(), p.threshold(snap.settings.low_stock_threshold)))
-                .filter(|(p, t)| p.stock <= *t)
-                .collect();
-            if !low.is_empty() {
-                let to = emails(n, &order, EmailKind::LowStock).await?;
-                send_once(
-                    n,
-                    &notify::low_stock(&order, &low, to).from_company(&settings),
-                    &mut sent,
-                )
-                .await?;
-            }
+            return low_stock(n, &notify::OrderRef::of(&order), ids, reads).await;
         }
         Worker::CapUsage => {
-            return cap_usage(n, &order.company_id, order.cap_month.as_deref(), &settings).await;
+            return cap_usage(n, company, order.cap_month.as_deref(), &settings, reads).await;
         }
         Worker::WebhookOrders | Worker::Jobs => {}
         Worker::Finance => {
             if order.status != OrderStatus::Draft && order.total_amount.value() >= settings.high_value_threshold {
-                let to = emails(n, &order, EmailKind::HighValue).await?;
+                let to = reads.recipients(&n.deps, company, EmailKind::HighValue).await?;
                 send_once(
                     n,
                     &notify::high_value(&order, settings.high_value_threshold, to).from_company(&settings),
@@ -201,23 +231,57 @@ pub async fn handle(n: &NotifyDeps, worker: Worker, event: &OutboxEvent) -> Resu
     Ok(sent)
 }
 
-async fn emails(n: &NotifyDeps, order: &Order, kind: EmailKind) -> Result<Vec<String>, Error> {
-    recipients(n, &order.company_id, kind).await
-}
-
-async fn recipients(n: &NotifyDeps, company: &crate::ids::CompanyId, kind: EmailKind) -> Result<Vec<String>, Error> {
-    let roles: &[Role] = notify::recipients(kind);
-    let users = n.deps.store.users_with_roles(company, roles).await?;
-    Ok(users.into_iter().map(|u| u.email).collect())
+/// The order's products now at or below their low-stock threshold, in one e-mail: the
+/// products and the settings (the company's default threshold, the sender) in one read.
+async fn low_stock(
+    n: &NotifyDeps,
+    order: &notify::OrderRef,
+    mut ids: Vec<crate::ids::ProductId>,
+    reads: &BatchReads,
+) -> Result<Vec<EmailKind>, Error> {
+    let mut sent = Vec::new();
+    ids.sort();
+    ids.dedup();
+    let snap = n
+        .deps
+        .store
+        .load_placement(&PlacementKeys {
+            company: order.company_id.clone(),
+            at: n.deps.clock.now(),
+            products: ids.clone(),
+            customer: None,
+            idempotency: None,
+            origin: None,
+        })
+        .await?;
+    let low: Vec<_> = ids
+        .iter()
+        .filter_map(|id| snap.products.get(id))
+        .map(|p| (p.clone(), p.threshold(snap.settings.low_stock_threshold)))
+        .filter(|(p, t)| p.stock <= *t)
+        .collect();
+    if !low.is_empty() {
+        let to = reads
+            .recipients(&n.deps, &order.company_id, EmailKind::LowStock)
+            .await?;
+        send_once(
+            n,
+            &notify::low_stock(order, &low, to).from_company(&snap.settings),
+            &mut sent,
+        )
+        .await?;
+    }
+    Ok(sent)
 }
 
 /// 80 % and 100 % of the month's cap, each once per month: from the month the order
 /// counted in and the usage counter alone.
 async fn cap_usage(
     n: &NotifyDeps,
-    company: &crate::ids::CompanyId,
+    company: &CompanyId,
     month: Option<&str>,
-    settings: &crate::settings::CompanySettings,
+    settings: &CompanySettings,
+    reads: &BatchReads,
 ) -> Result<Vec<EmailKind>, Error> {
     let mut sent = Vec::new();
     let (Some(month), Some(limit)) = (month, settings.monthly_order_limit) else {
@@ -231,7 +295,7 @@ async fn cap_usage(
             } else {
                 EmailKind::CapWarning
             };
-            let to = recipients(n, company, kind).await?;
+            let to = reads.recipients(&n.deps, company, kind).await?;
             send_once(
                 n,
                 &notify::cap_notice(company, month, used, limit, reached, to).from_company(settings),
