@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use oms_domain::settings::CompanySettings;
-use oms_tests::{on_both_adapters, TestApp};
+use oms_tests::{on_both_adapters, ManualClock, TestApp};
 
 use crate::support::{demo, items, stock, ORDERS};
 
@@ -19,6 +19,7 @@ on_both_adapters!(
     another_companys_product_is_not_found,
     customers_cannot_set_prices_or_discounts,
     idempotency_key_returns_the_first_response,
+    a_retry_that_would_now_fail_validation_gets_the_first_response,
     caller_order_numbers_are_unique_per_company,
     monthly_cap_is_enforced_for_customer_orders_only,
     too_many_stocked_products_are_refused_whole,
@@ -309,6 +310,39 @@ async fn idempotency_key_returns_the_first_response(app: TestApp) {
     let fresh = app.raw("POST", ORDERS, headers("checkout-43"), body).await;
     assert_eq!(fresh.status, 201);
     assert_ne!(fresh.body["data"]["id"], first.body["data"]["id"]);
+}
+
+/// A retry is answered with the first response even when the request would now be
+/// refused: here its due date (today when it was placed) has since passed.
+async fn a_retry_that_would_now_fail_validation_gets_the_first_response(app: TestApp) {
+    let d = demo(&app).await;
+    let clock = ManualClock::at("2031-01-10T08:00:00Z");
+    let app = app.with_clock(clock.clone());
+    let headers = vec![
+        ("authorization".to_owned(), format!("Bearer {}", d.buyer)),
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("idempotency-key".to_owned(), "checkout-77".to_owned()),
+    ];
+    let body = br#"{"due_date":"2031-01-10","items":[{"sku":"WIDGET-001","quantity":2}]}"#.to_vec();
+    let first = app.raw("POST", ORDERS, headers.clone(), body.clone()).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    clock.set("2031-01-11T01:00:00Z");
+    let fresh = vec![
+        headers[0].clone(),
+        headers[1].clone(),
+        ("idempotency-key".to_owned(), "checkout-78".to_owned()),
+    ];
+    let refused = app.raw("POST", ORDERS, fresh, body.clone()).await;
+    assert_eq!(
+        refused.status, 422,
+        "a new request with that due date is refused now: {}",
+        refused.body
+    );
+    let retry = app.raw("POST", ORDERS, headers, body).await;
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert_eq!(retry.body, first.body);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(app.counts(&d.t.company).await.orders, 1);
 }
 
 async fn caller_order_numbers_are_unique_per_company(app: TestApp) {

@@ -183,31 +183,42 @@ async fn place(
 ) -> Result<Placement, Error> {
     actor.require(Permission::OrdersCreate)?;
     let now = deps.clock.now();
-    // A retry is answered before any other work: the first response, whatever changed since.
     let idempotency = cmd.idempotency_key.map(|key| IdempotencyKey {
         principal: actor.user_id.clone(),
         key,
     });
-    if let Some(key) = &idempotency {
-        if let Some(rec) = deps.store.get_idempotency(&actor.company_id, key, now).await? {
-            return replay(&rec, &cmd.fingerprint);
+    let prepared = async {
+        let parsed = parse(actor, cmd.request, now, webhook.is_some())?;
+        // A webhook's prices come only from an integration that may set them (checked when
+        // its delivery was read); everyone else needs the permission.
+        if webhook.is_none() && (parsed.wants_price_override || !parsed.order_discount.is_zero()) {
+            actor.require(Permission::OrdersPriceOverride)?;
         }
-    }
-    let parsed = parse(actor, cmd.request, now, webhook.is_some())?;
-    // A webhook's prices come only from an integration that may set them (checked when
-    // its delivery was read); everyone else needs the permission.
-    if webhook.is_none() && (parsed.wants_price_override || !parsed.order_discount.is_zero()) {
-        actor.require(Permission::OrdersPriceOverride)?;
-    }
-    let keys = PlacementKeys {
-        company: actor.company_id.clone(),
-        at: now,
-        products: Vec::new(),
-        customer: parsed.customer_id,
-        idempotency: idempotency.clone(),
-        origin: parsed.origin.clone(),
+        let keys = PlacementKeys {
+            company: actor.company_id.clone(),
+            at: now,
+            products: Vec::new(),
+            customer: parsed.customer_id,
+            idempotency: idempotency.clone(),
+            origin: parsed.origin.clone(),
+        };
+        let (product_ids, snapshot) = snapshot_for(deps, actor, &parsed.items, keys).await?;
+        Ok::<_, Error>((parsed, product_ids, snapshot))
     };
-    let (product_ids, snapshot) = snapshot_for(deps, actor, &parsed.items, keys).await?;
+    // A retry is answered with the first response, whatever changed since: the snapshot
+    // holds the key's record; and when the request fails before it (a due date now past, a
+    // product since removed), the record is looked up before the error is answered.
+    let (parsed, product_ids, snapshot) = match prepared.await {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            if let Some(key) = &idempotency {
+                if let Some(rec) = deps.store.get_idempotency(&actor.company_id, key, now).await? {
+                    return replay(&rec, &cmd.fingerprint);
+                }
+            }
+            return Err(e);
+        }
+    };
     if let Some(rec) = &snapshot.idempotency {
         return replay(rec, &cmd.fingerprint);
     }
