@@ -103,7 +103,7 @@ async fn work(n: NotifyDeps, worker: Worker, mut rx: UnboundedReceiver<OutboxEve
     let slots = Arc::new(tokio::sync::Semaphore::new(WORKER_CONCURRENCY));
     let mut batch = Vec::with_capacity(WORKER_CONCURRENCY);
     while rx.recv_many(&mut batch, WORKER_CONCURRENCY).await > 0 {
-        let reads = Arc::new(BatchReads::default());
+        let reads = Arc::new(BatchReads::of(&batch));
         for event in batch.drain(..) {
             let Ok(slot) = slots.clone().acquire_owned().await else {
                 return;
@@ -166,9 +166,14 @@ async fn deliver(
 /// more try, one at a time, before they are reported; by then the e-mail is sent and they
 /// pass.
 pub async fn sqs_batch(n: &NotifyDeps, worker: Worker, batch: SqsEvent) -> SqsBatchResponse {
-    // The batch's messages share their settings and recipients reads; the second tries
-    // read afresh.
-    let (first_reads, retry_reads) = (BatchReads::default(), BatchReads::default());
+    // The batch's messages share their reads (settings, recipients, usage, the stock of
+    // the products its placements took from); the second tries read afresh.
+    let events: Vec<OutboxEvent> = batch
+        .records
+        .iter()
+        .filter_map(|r| serde_json::from_str(r.body.as_deref()?).ok())
+        .collect();
+    let (first_reads, retry_reads) = (BatchReads::of(&events), BatchReads::default());
     let first = futures_util::future::join_all(batch.records.iter().map(|r| attempt(n, worker, r, &first_reads))).await;
     let mut response = SqsBatchResponse::default();
     for (record, (_, _, result)) in batch.records.iter().zip(first) {

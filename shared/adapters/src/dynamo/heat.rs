@@ -422,6 +422,17 @@ impl Intercept for HeatTally {
                 sk_kind(g.key()).map(|k| format!("{} {k}", meta.name()))
             } else if let Some(u) = input.downcast_ref::<op::update_item::UpdateItemInput>() {
                 sk_kind(u.key()).map(|k| format!("{} {k}", meta.name()))
+            } else if let Some(b) = input.downcast_ref::<op::batch_get_item::BatchGetItemInput>() {
+                let mut kinds: Vec<String> = b
+                    .request_items()
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .flat_map(|ka| ka.keys())
+                    .filter_map(|k| sk_kind(Some(k)))
+                    .collect();
+                kinds.sort();
+                kinds.dedup();
+                Some(format!("{} {}", meta.name(), kinds.join("+")))
             } else if let Some(q) = input.downcast_ref::<op::query::QueryInput>() {
                 let pk = q
                     .expression_attribute_values()

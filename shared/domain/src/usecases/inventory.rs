@@ -62,7 +62,15 @@ pub async fn products_at(
 /// The jobs worker's part for an order event: re-derive the level and in-stock index of
 /// every tracked product on the order (its stock may have moved). Idempotent: a
 /// redelivered event rewrites nothing. Returns how many products were rewritten.
-pub async fn reindex_order_products(deps: &Deps, company: &CompanyId, event: &DomainEvent) -> Result<usize, Error> {
+///
+/// A product another event of the same batch re-derives is left to it (`reads`): that
+/// read comes after every event of the batch.
+pub async fn reindex_order_products(
+    deps: &Deps,
+    company: &CompanyId,
+    event: &DomainEvent,
+    reads: &crate::usecases::batch_reads::BatchReads,
+) -> Result<usize, Error> {
     let mut products = match event {
         DomainEvent::OrderPlaced(e) => e.decremented_products.clone(),
         // A status change moves the stock of the order's tracked lines, or nothing.
@@ -87,6 +95,9 @@ pub async fn reindex_order_products(deps: &Deps, company: &CompanyId, event: &Do
     products.dedup();
     let mut rewritten = 0;
     for p in products {
+        if !reads.first_to_reindex(company, p) {
+            continue;
+        }
         if deps.store.reindex_product(company, p).await? {
             rewritten += 1;
         }

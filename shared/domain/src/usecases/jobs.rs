@@ -29,7 +29,7 @@ pub async fn handle(deps: &Deps, event: &OutboxEvent, reads: &BatchReads) -> Res
         tracing::info!(import_id = %job.id, applied = job.applied_rows, "import applied");
         return Ok(());
     }
-    let rewritten = inventory::reindex_order_products(deps, &event.company_id, &event.event).await?;
+    let rewritten = inventory::reindex_order_products(deps, &event.company_id, &event.event, reads).await?;
     if rewritten > 0 {
         tracing::debug!(event_id = %event.id, rewritten, "stock-level index rewritten");
     }

@@ -2,6 +2,7 @@
 //! ports. Handlers in `oms-api` call exactly one of these.
 
 pub mod audit_log;
+pub mod batch_reads;
 pub mod catalog;
 pub mod channel_fields;
 pub mod customers;

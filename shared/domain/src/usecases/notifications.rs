@@ -4,54 +4,16 @@
 //! after the configured receives it lands in the dead-letter queue).
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::auth::Role;
 use crate::error::Error;
 use crate::ids::CompanyId;
 use crate::notify::{self, Email, EmailKind};
 use crate::order::{Channel, OrderStatus};
 use crate::outbox::OutboxEvent;
-use crate::ports::{Deps, EmailClaim, Mailer, PlacementKeys};
+use crate::ports::{Deps, EmailClaim, Mailer};
 use crate::settings::CompanySettings;
-
-/// What the events of one batch (an SQS batch, or what an in-process worker took at once)
-/// read once between them: each company's settings and each e-mail kind's recipients,
-/// which every order's workers need and which change rarely. Read when first needed, after
-/// the batch arrived, so never older than any of its events would read them one by one;
-/// a retried event starts afresh.
-#[derive(Default)]
-pub struct BatchReads {
-    settings: tokio::sync::Mutex<HashMap<CompanyId, CompanySettings>>,
-    recipients: tokio::sync::Mutex<HashMap<(CompanyId, EmailKind), Vec<String>>>,
-}
-
-impl BatchReads {
-    /// The company's settings, read once per batch (the events waiting on the first read).
-    pub async fn settings(&self, deps: &Deps, c: &CompanyId) -> Result<CompanySettings, Error> {
-        let mut known = self.settings.lock().await;
-        if let Some(s) = known.get(c) {
-            return Ok(s.clone());
-        }
-        let s = deps.store.get_settings(c).await?;
-        known.insert(c.clone(), s.clone());
-        Ok(s)
-    }
-
-    /// The addresses an e-mail of `kind` goes to (the users in its roles), once per batch.
-    async fn recipients(&self, deps: &Deps, c: &CompanyId, kind: EmailKind) -> Result<Vec<String>, Error> {
-        let mut known = self.recipients.lock().await;
-        if let Some(to) = known.get(&(c.clone(), kind)) {
-            return Ok(to.clone());
-        }
-        let roles: &[Role] = notify::recipients(kind);
-        let users = deps.store.users_with_roles(c, roles).await?;
-        let to: Vec<String> = users.into_iter().map(|u| u.email).collect();
-        known.insert((c.clone(), kind), to.clone());
-        Ok(to)
-    }
-}
+pub use crate::usecases::batch_reads::BatchReads;
 
 /// How long a sender holds its claim on an e-mail before another delivery may take over:
 /// longer than one worker run (`function_timeout`), so a live sender is never overtaken,
@@ -232,7 +194,8 @@ pub async fn handle(
 }
 
 /// The order's products now at or below their low-stock threshold, in one e-mail: the
-/// products and the settings (the company's default threshold, the sender) in one read.
+/// products and the settings (the company's default threshold, the sender) from the
+/// batch's one stock read.
 async fn low_stock(
     n: &NotifyDeps,
     order: &notify::OrderRef,
@@ -242,18 +205,7 @@ async fn low_stock(
     let mut sent = Vec::new();
     ids.sort();
     ids.dedup();
-    let snap = n
-        .deps
-        .store
-        .load_placement(&PlacementKeys {
-            company: order.company_id.clone(),
-            at: n.deps.clock.now(),
-            products: ids.clone(),
-            customer: None,
-            idempotency: None,
-            origin: None,
-        })
-        .await?;
+    let snap = reads.stock(&n.deps, &order.company_id, &ids).await?;
     let low: Vec<_> = ids
         .iter()
         .filter_map(|id| snap.products.get(id))
@@ -287,7 +239,7 @@ async fn cap_usage(
     let (Some(month), Some(limit)) = (month, settings.monthly_order_limit) else {
         return Ok(sent);
     };
-    let used = n.deps.store.monthly_usage(company, month).await?;
+    let used = reads.monthly_usage(&n.deps, company, month).await?;
     for (reached, percent) in [(false, 80u64), (true, 100)] {
         if u64::from(used) * 100 >= percent * u64::from(limit) {
             let kind = if reached {
