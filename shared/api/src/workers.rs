@@ -92,8 +92,9 @@ pub fn spawn(deps: Deps, mailer: Arc<dyn Mailer>) -> LocalWorkers {
     LocalWorkers { dead_letters }
 }
 
-/// Deliveries one in-process worker handles at once, as a queue feeds many Lambdas.
-const WORKER_CONCURRENCY: usize = 16;
+/// Deliveries one in-process worker handles at once, as a queue feeds many Lambdas (16
+/// fell behind on DynamoDB Local at 50 orders/s, each delivery waiting on several requests).
+const WORKER_CONCURRENCY: usize = 64;
 
 /// One worker: up to [`WORKER_CONCURRENCY`] events at once, each tried up to
 /// `MAX_RECEIVES` times with backoff, then dead-lettered (logged and kept), never dropped
