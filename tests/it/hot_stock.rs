@@ -2,14 +2,13 @@
 //! sale's orders do not all write one item. Orders fall back across shards and are
 //! refused only when the total is short; every read, edit and adjustment sees the total.
 
-use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use oms_domain::ids::ProductId;
 use oms_tests::{on_both_adapters, TestApp};
 
 use crate::scale::{heat_app, writes_to};
-use crate::support::{demo, items, Demo, ORDERS};
+use crate::support::{self, demo, Demo};
 
 on_both_adapters!(
     a_hot_product_never_oversells_and_sells_its_last_unit,
@@ -42,16 +41,7 @@ async fn product(app: &TestApp, d: &Demo, id: &str) -> Value {
 
 /// `n` orders of `quantity` at once: how many were placed (the rest must be short).
 async fn burst(app: &TestApp, d: &Demo, sku: &str, quantity: i64, n: usize) -> usize {
-    let calls = (0..n).map(|_| app.call("POST", ORDERS, &d.buyer, Some(items(&[(sku, quantity)]))));
-    let mut placed = 0;
-    for r in join_all(calls).await {
-        match r.status.as_u16() {
-            201 => placed += 1,
-            409 => assert_eq!(r.code(), "insufficient_stock", "{}", r.body),
-            s => panic!("{s}: {}", r.body),
-        }
-    }
-    placed
+    support::burst(app, d, sku, quantity, n, "insufficient_stock").await
 }
 
 async fn a_hot_product_never_oversells_and_sells_its_last_unit(app: TestApp) {

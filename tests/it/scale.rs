@@ -2,14 +2,14 @@
 //! the monthly cap and the high-value sums exact all the same, on both adapters. (The write-heat report of
 //! `make load-dynamodb` shows the rest; these pin what it found.)
 
-use futures_util::future::join_all;
-
 use oms_adapters::dynamo::heat::HeatTally;
 use oms_domain::settings::CompanySettings;
 use oms_tests::sdk::dynamodb_with;
 use oms_tests::{dynamodb_endpoint, on_both_adapters, TestApp};
 
-use crate::support::{all_pages, demo, ids, items, Demo, ORDERS};
+use futures_util::future::join_all;
+
+use crate::support::{self, all_pages, demo, ids, items, Demo, ORDERS};
 
 on_both_adapters!(
     the_monthly_cap_is_exact_under_concurrency_and_when_it_changes,
@@ -26,16 +26,7 @@ async fn set_cap(app: &TestApp, d: &Demo, limit: Option<u32>) {
 
 /// `n` storefront orders at once; how many were placed (the rest must be refused by the cap).
 async fn burst(app: &TestApp, d: &Demo, n: usize) -> usize {
-    let calls = (0..n).map(|_| app.call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)]))));
-    let mut placed = 0;
-    for r in join_all(calls).await {
-        match r.status.as_u16() {
-            201 => placed += 1,
-            409 => assert_eq!(r.code(), "monthly_limit_reached", "{}", r.body),
-            s => panic!("{s}: {}", r.body),
-        }
-    }
-    placed
+    support::burst(app, d, "WIDGET-001", 1, n, "monthly_limit_reached").await
 }
 
 async fn the_monthly_cap_is_exact_under_concurrency_and_when_it_changes(app: TestApp) {

@@ -145,3 +145,18 @@ pub fn set(items: &[Value]) -> HashSet<String> {
 pub fn dec(v: &Value) -> Decimal {
     v.as_str().expect("a decimal string").parse().expect("decimal")
 }
+
+/// `n` storefront orders of `quantity` x `sku` by the demo buyer, all at once: how many
+/// were placed. Every other answer must be a 409 with `refusal` (the test's limit).
+pub async fn burst(app: &TestApp, d: &Demo, sku: &str, quantity: i64, n: usize, refusal: &str) -> usize {
+    let calls = (0..n).map(|_| app.call("POST", ORDERS, &d.buyer, Some(items(&[(sku, quantity)]))));
+    let mut placed = 0;
+    for r in futures_util::future::join_all(calls).await {
+        match r.status.as_u16() {
+            201 => placed += 1,
+            409 => assert_eq!(r.code(), refusal, "{}", r.body),
+            s => panic!("{s}: {}", r.body),
+        }
+    }
+    placed
+}
