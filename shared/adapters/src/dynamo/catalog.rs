@@ -744,7 +744,7 @@ impl CatalogStore for DynamoStore {
         let attr = |a: &str| level.as_ref().and_then(|l| l.get(a)?.as_s().ok().cloned());
         let stored_level = attr(ATTENTION_PK).zip(attr(ATTENTION_SK));
         if want != stored_level {
-            Self::write_level(&mut tx, &p, want, moves)?;
+            Self::write_level(&mut tx, &p, want, moves, Guard::Rule(CatalogGuard::Version))?;
         }
         // The product item's own entries (in stock, active): only when they change.
         let index: HashMap<&str, AttributeValue> = Self::derived_index(&p).into_iter().collect();
@@ -772,7 +772,7 @@ impl CatalogStore for DynamoStore {
             Some("#version = :version AND (attribute_not_exists(index_moves) OR index_moves <= :moves)"),
             names([("#version", "version")]),
             vals,
-            Guard::<CatalogGuard>::None,
+            Guard::Rule(CatalogGuard::Version),
         )?;
         Ok(tx.commit(&self.client).await?.is_ok() || rebalanced)
     }

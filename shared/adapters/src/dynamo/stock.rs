@@ -179,18 +179,22 @@ impl DynamoStore {
         if before.map(Self::level_entry) == Some(want.clone()) {
             return Ok(());
         }
-        Self::write_level(tx, after, want, moves)
+        Self::write_level(tx, after, want, moves, Guard::None)
     }
 
     /// Puts (or, when `want` is `None`, deletes) the product's stock-level entry, only if
     /// the one stored was derived from no later read: an older product version and no more
     /// shard writes than `moves`. So two reindexes (or a reindex and an edit) finishing
     /// out of order leave the newer entry.
+    ///
+    /// `guard` names the condition when losing to a newer write is an outcome the caller
+    /// expects (a reindex: the newer entry stands); `Guard::None` makes it an error.
     pub(super) fn write_level<T: Clone>(
         tx: &mut Tx<T>,
         p: &Product,
         want: Option<(String, String)>,
         moves: u64,
+        guard: Guard<T>,
     ) -> Result<(), Error> {
         let key = stock_level_entry(&p.company_id, p.id);
         let condition = "attribute_not_exists(PK) OR (product_version <= :v AND index_moves <= :m)";
@@ -207,9 +211,9 @@ impl DynamoStore {
                     ("index_moves", n(moves)),
                 ]),
                 Some((condition, vals)),
-                Guard::None,
+                guard,
             ),
-            None => tx.delete(key, condition, vals, Guard::None),
+            None => tx.delete(key, condition, vals, guard),
         }
     }
 
@@ -285,7 +289,7 @@ impl DynamoStore {
             Some("stock >= :x"),
             HashMap::new(),
             values([(":x", n(x)), (":one", n(1))]),
-            Guard::None,
+            Guard::Rule(()),
         )?;
         tx.update(
             stock_shard(c, id, low),
@@ -293,8 +297,10 @@ impl DynamoStore {
             Some("attribute_exists(PK)"),
             HashMap::new(),
             values([(":x", n(x)), (":one", n(1))]),
-            Guard::None,
+            Guard::Rule(()),
         )?;
+        // A sale took the units first, or the shards changed: nothing moved; the next
+        // reindex looks again.
         Ok(tx.commit(&self.client).await?.is_ok())
     }
 }
