@@ -285,6 +285,18 @@ fn requests(heat: &HeatTally) -> std::collections::BTreeMap<String, u64> {
         .collect()
 }
 
+/// The requests made since `before` (a [`requests`] count), per operation, those made.
+fn requests_since(heat: &HeatTally, before: &std::collections::BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    requests(heat)
+        .into_iter()
+        .map(|(op, n)| {
+            let made = n - before.get(&op).copied().unwrap_or(0);
+            (op, made)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
 /// DynamoDB only (requests counted by the client's tally): a worker's batch of placement
 /// events reads what they share once between them, not once per event: the company's
 /// settings, each e-mail's recipients, the month's usage, the stock of the products the
@@ -352,12 +364,7 @@ async fn a_worker_batch_reads_what_its_events_share_once() {
             "{w:?}: {:?}",
             out.batch_item_failures
         );
-        let after = requests(&heat);
-        let made: Vec<(String, u64)> = after
-            .iter()
-            .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let made = requests_since(&heat, &before);
         let reads: u64 = made
             .iter()
             .filter(|(op, _)| op.starts_with("GetItem") || op.starts_with("BatchGetItem") || op.starts_with("Query"))
@@ -399,12 +406,7 @@ async fn a_placement_is_one_batch_read_and_one_transaction() {
     let before = requests(&heat);
     let r = app.raw("POST", ORDERS, headers, body).await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let after = requests(&heat);
-    let made: Vec<(String, u64)> = after
-        .iter()
-        .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
+    let made = requests_since(&heat, &before);
     // The items name SKUs, so they are resolved to product ids first (one read of the SKU
     // claims); then the snapshot, with the key's record in it, and the commit.
     let names: Vec<&str> = made.iter().map(|(op, _)| op.as_str()).collect();
