@@ -6,6 +6,7 @@ mod bad_input;
 mod bulk_stock;
 mod catalog;
 mod chaos;
+mod charges;
 mod concurrency;
 mod create_order;
 mod customer_admin;

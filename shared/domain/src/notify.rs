@@ -144,15 +144,30 @@ fn order_summary(o: &Order) -> (String, String) {
         );
     }
     html.push_str("</table><table cellpadding=\"4\">");
-    for (label, a) in [
+    // Tax, shipping and discount charges are in their rows; the other charges (surcharges,
+    // additional costs, adjustments) each get a row of their own, so the rows add up.
+    let mut rows: Vec<(String, String)> = [
         ("Subtotal", o.subtotal_amount),
         ("Tax", o.tax_amount),
         ("Shipping", o.shipping_amount),
         ("Discount", o.discount_amount),
-        ("Total", o.total_amount),
-    ] {
-        let _ = writeln!(text, "{label:>10}: {}", money(a));
-        let _ = write!(html, "<tr><td>{label}</td><td align=\"right\">{}</td></tr>", money(a));
+    ]
+    .into_iter()
+    .map(|(label, a)| (label.to_owned(), money(a)))
+    .collect();
+    use crate::order::ChargeKind::{Discount, Promotion, Shipping, Tax};
+    for c in o
+        .charges
+        .iter()
+        .filter(|c| !matches!(c.kind, Tax | Shipping | Discount | Promotion))
+    {
+        let sign = if c.subtracts() { "-" } else { "" };
+        rows.push((c.name.clone(), format!("{sign}{}", money(c.amount))));
+    }
+    rows.push(("Total".to_owned(), money(o.total_amount)));
+    for (label, a) in rows {
+        let _ = writeln!(text, "{label:>10}: {a}");
+        let _ = write!(html, "<tr><td>{}</td><td align=\"right\">{a}</td></tr>", escape(&label));
     }
     html.push_str("</table>");
     (text, html)

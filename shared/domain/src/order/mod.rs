@@ -1,11 +1,13 @@
 //! Orders (SPEC §5): the order and its lines, their enums, and the money rules.
 
+pub mod charges;
 pub mod index;
 mod number;
 pub mod query;
 pub mod status;
 mod totals;
 
+pub use charges::{ChargeBasis, ChargeDirection, ChargeInput, ChargeKind, OrderCharge};
 pub use number::OrderNumber;
 pub use totals::{compute_totals, LineAmounts, Totals};
 
@@ -74,6 +76,21 @@ impl Order {
             });
         }
         Ok(())
+    }
+}
+
+impl Order {
+    /// The order's charges; for an order stored before charges existed, the fixed shipping
+    /// and order-level discount its amounts carry, as charges, so an edit keeps them.
+    pub fn charges_or_legacy(&self) -> Vec<OrderCharge> {
+        if !self.charges.is_empty() {
+            return self.charges.clone();
+        }
+        let line_discounts: rust_decimal::Decimal = self.items.iter().map(|l| l.discount_amount.value()).sum();
+        charges::legacy_charges(
+            self.shipping_amount.value(),
+            self.discount_amount.value() - line_discounts,
+        )
     }
 }
 
@@ -280,6 +297,11 @@ pub struct Order {
     pub quote_id: Option<String>,
     pub opportunity_id: Option<String>,
     pub items: Vec<OrderLine>,
+    /// Order-level charges (SPEC §10), in the order they apply; the amounts below follow
+    /// from the lines and these. Orders stored before charges existed have none and carry
+    /// their shipping and order discount in the amounts alone ([`Order::charges_or_legacy`]).
+    #[serde(default)]
+    pub charges: Vec<OrderCharge>,
     pub subtotal_amount: Amount,
     pub tax_amount: Amount,
     pub shipping_amount: Amount,

@@ -1,9 +1,10 @@
-//! The one place order totals are computed (SPEC §5.2).
+//! The one place order totals are computed (SPEC §5.2, with the charges of §10).
 
 use rust_decimal::Decimal;
 
+use super::charges::{ChargeBasis, ChargeDirection, ChargeKind, OrderCharge};
 use crate::error::Error;
-use crate::money::{checked_difference, checked_product, checked_sum, Amount};
+use crate::money::{checked_difference, checked_product, checked_sum, percent_of, Amount, Currency};
 
 /// What a line contributes: `unit_price × quantity + tax − discount`.
 #[derive(Debug, Clone, Copy)]
@@ -26,23 +27,30 @@ impl LineAmounts {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Totals {
     pub subtotal_amount: Amount,
     pub tax_amount: Amount,
     pub shipping_amount: Amount,
     pub discount_amount: Amount,
     pub total_amount: Amount,
+    /// The charges as given, each percentage resolved to its amount.
+    pub charges: Vec<OrderCharge>,
 }
 
-/// `subtotal = Σ unit_price × quantity`, `tax = Σ line tax`, `discount = Σ line discount +
-/// order discount`, `total = subtotal + tax + shipping − discount`. A discount larger than
-/// what it discounts is refused, so no line or order total is ever negative; every sum is
-/// checked against [`crate::money::MAX_ORDER_TOTAL`], so none overflows.
-pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: Amount) -> Result<Totals, Error> {
+/// `subtotal = Σ unit_price × quantity`; then the charges in order, from a running total
+/// that starts at the lines' totals (`subtotal + line tax − line discounts`): a fixed
+/// charge's amount as given (in the currency's minor units), a percentage one's
+/// `percentage × basis / 100` rounded half-to-even to the currency. `tax`, `shipping` and
+/// `discount` are the lines' plus their kinds' charges (`discount` and `promotion` for the
+/// discount); `total` is the last running total. A discount larger than what it discounts
+/// is refused, so no line or order total is ever negative; every sum is checked against
+/// [`crate::money::MAX_ORDER_TOTAL`], so none overflows.
+pub fn compute_totals(lines: &[LineAmounts], charges: &[OrderCharge], currency: Currency) -> Result<Totals, Error> {
     let mut subtotal = Decimal::ZERO;
     let mut tax = Decimal::ZERO;
-    let mut discount = order_discount.value();
+    let mut discount = Decimal::ZERO;
+    let mut running = Decimal::ZERO;
     for (i, l) in lines.iter().enumerate() {
         let line_total = l.line_total(&format!("items[{i}].quantity"))?;
         if line_total.is_sign_negative() && !line_total.is_zero() {
@@ -54,32 +62,89 @@ pub fn compute_totals(lines: &[LineAmounts], shipping: Amount, order_discount: A
         subtotal = checked_sum(subtotal, l.gross(&format!("items[{i}].quantity"))?, "subtotal_amount")?;
         tax = checked_sum(tax, l.tax_amount.value(), "tax_amount")?;
         discount = checked_sum(discount, l.discount_amount.value(), "discount_amount")?;
+        running = checked_sum(running, line_total, "total_amount")?;
     }
-    let with_shipping = checked_sum(
-        checked_sum(subtotal, tax, "total_amount")?,
-        shipping.value(),
-        "total_amount",
-    )?;
-    let total = checked_difference(with_shipping, discount, "total_amount")?;
-    if total.is_sign_negative() && !total.is_zero() {
+    let mut shipping = Decimal::ZERO;
+    let mut resolved = Vec::with_capacity(charges.len());
+    for (i, c) in charges.iter().enumerate() {
+        let field = format!("charges[{i}].amount");
+        let amount = match (c.percentage, c.basis) {
+            (Some(p), basis) => {
+                let base = match basis.unwrap_or_default() {
+                    ChargeBasis::Subtotal => subtotal,
+                    ChargeBasis::RunningTotal => running,
+                };
+                if base.is_sign_negative() && !base.is_zero() {
+                    return Err(Error::invalid(
+                        format!("charges[{i}].basis"),
+                        "the running total before this charge is below zero; a percentage of it means nothing",
+                    ));
+                }
+                let a = percent_of(base, p.value(), currency)
+                    .ok_or_else(|| Error::invalid(&field, "the charge is over the largest order amount"))?;
+                checked_sum(a, Decimal::ZERO, &field)?
+            }
+            (None, _) => Amount::parse_in(c.amount.value(), currency)
+                .map_err(|e| match e {
+                    Error::Validation { message, .. } => Error::invalid(&field, format!("{field}: {message}")),
+                    other => other,
+                })?
+                .value(),
+        };
+        running = match c.direction {
+            ChargeDirection::Add => checked_sum(running, amount, "total_amount")?,
+            ChargeDirection::Subtract => checked_difference(running, amount, "total_amount")?,
+        };
+        match c.kind {
+            ChargeKind::Tax => tax = checked_sum(tax, amount, "tax_amount")?,
+            ChargeKind::Shipping => shipping = checked_sum(shipping, amount, "shipping_amount")?,
+            ChargeKind::Discount | ChargeKind::Promotion => {
+                discount = checked_sum(discount, amount, "discount_amount")?
+            }
+            _ => {}
+        }
+        resolved.push(OrderCharge {
+            amount: Amount::from_decimal(amount).in_currency(currency),
+            ..c.clone()
+        });
+    }
+    if running.is_sign_negative() && !running.is_zero() {
         return Err(Error::invalid(
-            "discount_amount",
-            "the discounts exceed the order's subtotal + tax + shipping",
+            // The `discount_amount` field's own charge, when it is the only one taking
+            // anything off.
+            match charges
+                .iter()
+                .filter(|c| c.subtracts())
+                .all(|c| c.kind == ChargeKind::Discount && c.percentage.is_none())
+            {
+                true => "discount_amount",
+                false => "charges",
+            },
+            "the discounts and charges take the order's total below zero",
         ));
     }
+    let amount = |d: Decimal| Amount::from_decimal(d).in_currency(currency);
     Ok(Totals {
-        subtotal_amount: Amount::from_decimal(subtotal),
-        tax_amount: Amount::from_decimal(tax),
-        shipping_amount: shipping,
-        discount_amount: Amount::from_decimal(discount),
-        total_amount: Amount::from_decimal(total),
+        subtotal_amount: amount(subtotal),
+        tax_amount: amount(tax),
+        shipping_amount: amount(shipping),
+        discount_amount: amount(discount),
+        total_amount: amount(running),
+        charges: resolved,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::charges::legacy_charges;
     use std::str::FromStr;
+
+    const USD: Currency = Currency::USD;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap_or_default()
+    }
 
     fn amt(s: &str) -> Amount {
         Amount::from_decimal(Decimal::from_str(s).unwrap_or_default())
@@ -109,7 +174,7 @@ mod tests {
             lines[1].line_total("x").expect("total"),
             Decimal::from_str("142.49").unwrap_or_default()
         );
-        let t = compute_totals(&lines, Amount::ZERO, Amount::ZERO).expect("totals");
+        let t = compute_totals(&lines, &[], USD).expect("totals");
         assert_eq!(
             t.subtotal_amount.value(),
             Decimal::from_str("349.97").unwrap_or_default()
@@ -130,7 +195,7 @@ mod tests {
             tax_amount: amt("0"),
             discount_amount: amt("0"),
         }];
-        let t = compute_totals(&lines, amt("4.50"), amt("2.00")).expect("totals");
+        let t = compute_totals(&lines, &legacy_charges(dec("4.50"), dec("2.00")), USD).expect("totals");
         assert_eq!(t.total_amount.value(), Decimal::from_str("32.50").unwrap_or_default());
     }
 
@@ -144,21 +209,21 @@ mod tests {
             discount_amount: Amount::ZERO,
         };
         // 10^12 × 1,000 = 10^15 fits; its tax on top does not.
-        let e = compute_totals(&[line], Amount::ZERO, Amount::ZERO).expect_err("over the maximum");
+        let e = compute_totals(&[line], &[], USD).expect_err("over the maximum");
         assert!(e.to_string().contains("largest order amount"), "{e}");
         let big = LineAmounts {
             tax_amount: Amount::ZERO,
             ..line
         };
-        assert!(compute_totals(&[big], Amount::ZERO, Amount::ZERO).is_ok());
-        assert!(compute_totals(&[big, big], Amount::ZERO, Amount::ZERO).is_err());
+        assert!(compute_totals(&[big], &[], USD).is_ok());
+        assert!(compute_totals(&[big, big], &[], USD).is_err());
         let absurd = LineAmounts {
             unit_price: Amount::from_decimal(Decimal::MAX),
             quantity: u32::MAX,
             tax_amount: Amount::from_decimal(Decimal::MAX),
             discount_amount: Amount::ZERO,
         };
-        assert!(compute_totals(&[absurd], max, max).is_err());
+        assert!(compute_totals(&[absurd], &legacy_charges(max.value(), max.value()), USD).is_err());
     }
 
     #[test]
@@ -169,14 +234,118 @@ mod tests {
             tax_amount: amt("0"),
             discount_amount: amt("10.01"),
         }];
-        assert!(compute_totals(&lines, Amount::ZERO, Amount::ZERO).is_err());
+        assert!(compute_totals(&lines, &[], USD).is_err());
         let ok = [LineAmounts {
             unit_price: amt("10"),
             quantity: 1,
             tax_amount: amt("0"),
             discount_amount: amt("10"),
         }];
-        assert!(compute_totals(&ok, Amount::ZERO, Amount::ZERO).is_ok());
-        assert!(compute_totals(&ok, Amount::ZERO, amt("0.01")).is_err());
+        assert!(compute_totals(&ok, &[], USD).is_ok());
+        assert!(compute_totals(&ok, &legacy_charges(Decimal::ZERO, dec("0.01")), USD).is_err());
+    }
+
+    fn ten_at(price: &str, qty: u32) -> LineAmounts {
+        LineAmounts {
+            unit_price: amt(price),
+            quantity: qty,
+            tax_amount: Amount::ZERO,
+            discount_amount: Amount::ZERO,
+        }
+    }
+
+    fn pct(kind: ChargeKind, p: &str, basis: ChargeBasis, direction: ChargeDirection) -> OrderCharge {
+        OrderCharge {
+            kind,
+            name: kind.title().to_owned(),
+            direction,
+            percentage: Some(amt(p)),
+            basis: Some(basis),
+            amount: Amount::ZERO,
+        }
+    }
+
+    #[test]
+    fn charges_add_and_subtract_in_order_from_a_running_total() {
+        use ChargeBasis::*;
+        use ChargeDirection::*;
+        // Lines: 3 × 33.33 = 99.99.
+        let lines = [ten_at("33.33", 3)];
+        let charges = [
+            // 10 % of the subtotal: 9.999 -> 10.00 off.
+            pct(ChargeKind::Discount, "10", Subtotal, Subtract),
+            OrderCharge::fixed(ChargeKind::Shipping, dec("5.00")),
+            // 8 % of the running total 99.99 - 10.00 + 5.00 = 94.99: 7.5992 -> 7.60.
+            pct(ChargeKind::Tax, "8", RunningTotal, Add),
+            // Either way: a price adjustment that takes 0.59 off.
+            OrderCharge {
+                direction: Subtract,
+                ..OrderCharge::fixed(ChargeKind::PriceAdjustment, dec("0.59"))
+            },
+            pct(ChargeKind::Surcharge, "2.5", RunningTotal, Add),
+        ];
+        let t = compute_totals(&lines, &charges, USD).expect("totals");
+        let amounts: Vec<String> = t.charges.iter().map(|c| c.amount.to_string()).collect();
+        // Surcharge: 2.5 % of 102.00 = 2.55.
+        assert_eq!(amounts, ["10.00", "5.00", "7.60", "0.59", "2.55"]);
+        assert_eq!(t.subtotal_amount.to_string(), "99.99");
+        assert_eq!(t.discount_amount.to_string(), "10.00");
+        assert_eq!(t.shipping_amount.to_string(), "5.00");
+        assert_eq!(t.tax_amount.to_string(), "7.60");
+        // 99.99 - 10.00 + 5.00 + 7.60 - 0.59 + 2.55
+        assert_eq!(t.total_amount.to_string(), "104.55");
+    }
+
+    #[test]
+    fn a_percentage_rounds_half_to_even_in_the_currency() {
+        use ChargeBasis::*;
+        use ChargeDirection::*;
+        // 5 % of 0.50 = 0.025 -> 0.02 (even); of 0.70 = 0.035 -> 0.04 (even).
+        for (price, want) in [("0.50", "0.02"), ("0.70", "0.04")] {
+            let t = compute_totals(
+                &[ten_at(price, 1)],
+                &[pct(ChargeKind::Surcharge, "5", Subtotal, Add)],
+                USD,
+            )
+            .expect("totals");
+            assert_eq!(t.charges[0].amount.to_string(), want, "5 % of {price}");
+        }
+        // A currency without minor units rounds to whole units: 5 % of 50 JPY = 2.5 -> 2.
+        let jpy = Currency::parse("JPY").expect("JPY");
+        let t = compute_totals(
+            &[ten_at("50", 1)],
+            &[pct(ChargeKind::Surcharge, "5", Subtotal, Add)],
+            jpy,
+        )
+        .expect("totals");
+        assert_eq!(t.charges[0].amount.to_string(), "2");
+        // A fixed amount with more decimals than the currency has is refused, not rounded.
+        let e = compute_totals(
+            &[ten_at("50", 1)],
+            &[OrderCharge::fixed(ChargeKind::Shipping, dec("1.5"))],
+            jpy,
+        )
+        .expect_err("JPY has no decimals");
+        assert!(e.to_string().contains("charges[0].amount"), "{e}");
+    }
+
+    #[test]
+    fn charges_cannot_take_the_total_below_zero_or_past_the_largest_amount() {
+        use ChargeBasis::*;
+        use ChargeDirection::*;
+        let lines = [ten_at("10", 1)];
+        let e = compute_totals(&lines, &[OrderCharge::fixed(ChargeKind::Promotion, dec("10.01"))], USD)
+            .expect_err("below zero");
+        assert!(e.to_string().contains("below zero"), "{e}");
+        // 100 % off is allowed and leaves 0.00.
+        let t = compute_totals(&lines, &[pct(ChargeKind::Discount, "100", Subtotal, Subtract)], USD).expect("0");
+        assert_eq!(t.total_amount.to_string(), "0.00");
+        // Twenty 100 % surcharges on the running total double it twenty times: refused.
+        let big = [ten_at("1000000", 1000)];
+        let doubling: Vec<OrderCharge> = (0..20)
+            .map(|_| pct(ChargeKind::Surcharge, "100", RunningTotal, Add))
+            .collect();
+        let e = compute_totals(&big, &doubling, USD).expect_err("over the largest amount");
+        assert!(e.to_string().contains("largest order amount"), "{e}");
     }
 }

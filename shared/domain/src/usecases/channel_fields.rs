@@ -39,7 +39,7 @@ impl CreateOrderRequest {
         let mut f = set_fields!(self; customer_id, order_number, origin_order_id, status, source,
             priority, order_date, due_date, currency, billing_address, shipping_info, payment_terms,
             sales_rep_id, notes, tags, custom_fields, quote_id, opportunity_id, shipping_amount,
-            discount_amount);
+            discount_amount, charges);
         f.push("items");
         f
     }

@@ -6,7 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::lines::{build_lines, check_stock, parse_items, parse_tags, placement_rejection, snapshot_for, totals_of};
+use super::lines::{
+    build_lines, check_stock, legacy_charges_in, parse_items, parse_tags, placement_rejection, snapshot_for, totals_of,
+};
 use super::place_order::{CreateOrderItem, MAX_NOTES};
 use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
@@ -14,8 +16,10 @@ use crate::auth::{Actor, Permission};
 use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, OrderId, UserId};
+use crate::order::charges::{parse_charges, replace_kind};
 use crate::order::query::{HighValueCounting, HighValueDelta};
 use crate::order::{status, FulfillmentMethod, Order, OrderStatus, PaymentTerms, Priority, ShippingInfo};
+use crate::order::{ChargeInput, ChargeKind, OrderCharge};
 use crate::outbox::{DomainEvent, OrderStatusChanged, OrderUpdated, OutboxEvent};
 use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, StockMove, StockPolicy};
 use crate::ports::{CommitError, CommitRejection, Deps, PlacementKeys};
@@ -280,6 +284,13 @@ pub struct UpdateOrderRequest {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(nullable = false)]
     pub discount_amount: Option<DecimalInput>,
+    /// Draft or pending only: every order-level charge, replacing the ones it had (`[]`
+    /// removes them all; a charge that subtracts needs `orders:price_override`). Not with
+    /// `shipping_amount` or `discount_amount`, which replace only the order's shipping or
+    /// discount charges.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false, max_items = 20)]
+    pub charges: Option<Vec<ChargeInput>>,
 }
 
 impl UpdateOrderRequest {
@@ -302,7 +313,8 @@ impl UpdateOrderRequest {
             opportunity_id,
             items,
             shipping_amount,
-            discount_amount
+            discount_amount,
+            charges
         );
         f
     }
@@ -320,9 +332,20 @@ fn editable(s: OrderStatus) -> Option<&'static [&'static str]> {
         "custom_fields",
     ];
     const LATE: &[&str] = &["notes", "tags", "custom_fields"];
+    // SPEC §10: charges change only while the order is a draft or pending.
+    const PENDING: &[&str] = &[
+        "priority",
+        "due_date",
+        "shipping_info",
+        "notes",
+        "tags",
+        "custom_fields",
+        "charges",
+    ];
     match s {
         Draft => None,
-        Pending | PendingApproval | Confirmed | OnHold => Some(OPEN),
+        Pending => Some(PENDING),
+        PendingApproval | Confirmed | OnHold => Some(OPEN),
         Processing | Shipped | Delivered => Some(LATE),
         Completed | Cancelled => Some(&[]),
     }
@@ -425,8 +448,15 @@ async fn update_order_once(
         req.items,
         req.shipping_amount,
         req.discount_amount,
+        req.charges,
     )
     .await?;
+    // A pending order whose discounts now pass the company's approval threshold waits for
+    // approval, as it would have at placement (in this same write).
+    let settings = deps.store.get_settings(&actor.company_id).await?;
+    if before.status == OrderStatus::Pending && after.discount_amount > before.discount_amount {
+        after.status = crate::plan::approval_status(after.status, &after, &settings);
+    }
 
     let changed = changed_fields(&before, &after);
     if changed.is_empty() {
@@ -475,7 +505,7 @@ async fn update_order_once(
         status: before.status,
         fields: changed,
     });
-    let counting = HighValueCounting::of(&deps.store.get_settings(&actor.company_id).await?);
+    let counting = HighValueCounting::of(&settings);
     let plan = change_plan(
         deps,
         before,
@@ -491,8 +521,10 @@ async fn update_order_once(
     commit_change(deps, &plan, if_match).await
 }
 
-/// A draft's lines, shipping or order discount changed: price the lines as placement does
-/// (current catalog or the customer's price) and recompute the totals.
+/// A draft's lines, shipping or order discount changed, or a draft's or pending order's
+/// charges: price the lines as placement does (current catalog or the customer's price)
+/// and recompute the charges' amounts and the totals.
+#[allow(clippy::too_many_arguments)]
 async fn reprice_draft(
     deps: &Deps,
     actor: &Actor,
@@ -501,24 +533,52 @@ async fn reprice_draft(
     items: Option<Vec<CreateOrderItem>>,
     shipping: Option<DecimalInput>,
     discount: Option<DecimalInput>,
+    charges: Option<Vec<ChargeInput>>,
 ) -> Result<(), Error> {
-    if items.is_none() && shipping.is_none() && discount.is_none() {
+    if items.is_none() && shipping.is_none() && discount.is_none() && charges.is_none() {
         return Ok(());
     }
-    let line_discounts: rust_decimal::Decimal = before.items.iter().map(|l| l.discount_amount.value()).sum();
-    let mut order_discount = before.discount_amount.value() - line_discounts;
-    let mut shipping_amount = before.shipping_amount.value();
     let mut errors = FieldErrors::default();
-    if shipping.is_some() {
-        shipping_amount = amount_input(&mut errors, "shipping_amount", shipping);
+    if charges.is_some() && (shipping.is_some() || discount.is_some()) {
+        errors.push(
+            "charges",
+            "give charges, or shipping_amount / discount_amount, not both: charges replaces every charge",
+        );
     }
-    if discount.is_some() {
-        order_discount = amount_input(&mut errors, "discount_amount", discount);
-    }
+    let mut new_charges = before.charges_or_legacy();
+    let shipping = shipping.map(|s| amount_input(&mut errors, "shipping_amount", Some(s)));
+    let discount = discount.map(|d| amount_input(&mut errors, "discount_amount", Some(d)));
+    let asked = charges.map(|c| parse_charges(&mut errors, "charges", c));
     let parsed = items.map(|i| parse_items(&mut errors, i, false));
     errors.finish()?;
-    if discount.is_some_and(|d| !d.0.is_zero()) || parsed.as_ref().is_some_and(|(_, wants)| *wants) {
+    let subtracts = |c: &[OrderCharge]| c.iter().filter(|c| c.subtracts()).cloned().collect::<Vec<_>>();
+    let more_off = match &asked {
+        // Only a charge that takes more off than before needs the permission: a clerk
+        // without it may still remove a discount, or add shipping to a discounted order.
+        Some(a) => subtracts(a).iter().any(|c| !subtracts(&new_charges).contains(c)),
+        None => discount.is_some_and(|d| !d.is_zero()),
+    };
+    if more_off || parsed.as_ref().is_some_and(|(_, wants)| *wants) {
         actor.require(Permission::OrdersPriceOverride)?;
+    }
+    if let Some(s) = shipping {
+        let s = legacy_charges_in(s, rust_decimal::Decimal::ZERO, before.currency)?;
+        new_charges = replace_kind(
+            &new_charges,
+            ChargeKind::Shipping,
+            s.first().map_or(rust_decimal::Decimal::ZERO, |c| c.amount.value()),
+        );
+    }
+    if let Some(d) = discount {
+        let d = legacy_charges_in(rust_decimal::Decimal::ZERO, d, before.currency)?;
+        new_charges = replace_kind(
+            &new_charges,
+            ChargeKind::Discount,
+            d.first().map_or(rust_decimal::Decimal::ZERO, |c| c.amount.value()),
+        );
+    }
+    if let Some(a) = asked {
+        new_charges = a;
     }
     if let Some((parsed, _)) = parsed {
         let keys = PlacementKeys {
@@ -533,7 +593,8 @@ async fn reprice_draft(
         after.items = build_lines(&snapshot, &parsed, &ids, before.currency)?;
         after.fulfillment_method = FulfillmentMethod::of(&after.items);
     }
-    let t = totals_of(&after.items, shipping_amount, order_discount, before.currency)?;
+    let t = totals_of(&after.items, &new_charges, before.currency)?;
+    after.charges = t.charges;
     after.subtotal_amount = t.subtotal_amount;
     after.tax_amount = t.tax_amount;
     after.shipping_amount = t.shipping_amount;

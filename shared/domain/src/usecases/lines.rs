@@ -10,7 +10,7 @@ use crate::catalog::Sku;
 use crate::error::{Error, FieldErrors, ShortLine};
 use crate::ids::ProductId;
 use crate::money::{checked_sum, Amount, Currency};
-use crate::order::{compute_totals, LineAmounts, Order, OrderLine};
+use crate::order::{compute_totals, LineAmounts, Order, OrderCharge, OrderLine};
 use crate::plan::{StockMove, MAX_STOCKED_PRODUCTS};
 use crate::ports::{CommitRejection, Deps, PlacementKeys, PlacementSnapshot};
 use crate::settings::StorefrontPricing;
@@ -31,11 +31,10 @@ pub(crate) struct ParsedItem {
     notes: Option<String>,
 }
 
-/// The order's totals from its lines, shipping and order-level discount (SPEC §5.2).
+/// The order's totals from its lines and charges (SPEC §5.2, §10).
 pub(crate) fn totals_of(
     lines: &[OrderLine],
-    shipping: rust_decimal::Decimal,
-    order_discount: rust_decimal::Decimal,
+    charges: &[OrderCharge],
     currency: Currency,
 ) -> Result<crate::order::Totals, Error> {
     let amounts: Vec<LineAmounts> = lines
@@ -47,17 +46,22 @@ pub(crate) fn totals_of(
             discount_amount: l.discount_amount,
         })
         .collect();
+    compute_totals(&amounts, charges, currency)
+}
+
+/// The charges the `shipping_amount` and `discount_amount` request fields stand for (one
+/// fixed charge each), each checked against the currency under its own field's name.
+pub(crate) fn legacy_charges_in(
+    shipping: rust_decimal::Decimal,
+    discount: rust_decimal::Decimal,
+    currency: Currency,
+) -> Result<Vec<OrderCharge>, Error> {
     let shipping = Amount::parse_in(shipping, currency).map_err(|e| rename(e, "shipping_amount"))?;
-    let order_discount = Amount::parse_in(order_discount, currency).map_err(|e| rename(e, "discount_amount"))?;
-    let t = compute_totals(&amounts, shipping, order_discount)?;
-    // Written with exactly the currency's minor units ("0.00", never "0").
-    Ok(crate::order::Totals {
-        subtotal_amount: t.subtotal_amount.in_currency(currency),
-        tax_amount: t.tax_amount.in_currency(currency),
-        shipping_amount: t.shipping_amount.in_currency(currency),
-        discount_amount: t.discount_amount.in_currency(currency),
-        total_amount: t.total_amount.in_currency(currency),
-    })
+    let discount = Amount::parse_in(discount, currency).map_err(|e| rename(e, "discount_amount"))?;
+    Ok(crate::order::charges::legacy_charges(
+        shipping.value(),
+        discount.value(),
+    ))
 }
 
 /// The rejections placing stock and counting the cap can meet, as errors; shared by

@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lines::{
-    build_lines, check_stock, parse_items, parse_tags, placement_rejection, price_storefront, snapshot_for, totals_of,
-    ParsedItem,
+    build_lines, check_stock, legacy_charges_in, parse_items, parse_tags, placement_rejection, price_storefront,
+    snapshot_for, totals_of, ParsedItem,
 };
 use super::{amount_input, text, DecimalInput};
 use crate::audit::{AuditAction, AuditEntry, EntityKind};
@@ -16,10 +16,11 @@ use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{CustomerId, EventId, OrderId, ProductId, UserId};
 use crate::money::Currency;
+use crate::order::charges::parse_charges;
 use crate::order::query::{HighValueCounting, HighValueDelta};
 use crate::order::{
-    Channel, CustomerSummary, FinancialStatus, FulfillmentMethod, Order, OrderNumber, OrderStatus, PaymentTerms,
-    PlacedBy, Priority, ShippingInfo, Source,
+    Channel, ChargeInput, CustomerSummary, FinancialStatus, FulfillmentMethod, Order, OrderCharge, OrderNumber,
+    OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo, Source,
 };
 use crate::outbox::{DomainEvent, OrderPlaced, OutboxEvent};
 use crate::plan::{self, Claim, EffectPlan, OrderWrite, StockMove, StockPolicy};
@@ -70,9 +71,15 @@ pub struct CreateOrderRequest {
     pub custom_fields: Option<Map<String, Value>>,
     pub quote_id: Option<String>,
     pub opportunity_id: Option<String>,
+    /// A fixed shipping charge (read as a `shipping` charge, first).
     pub shipping_amount: Option<DecimalInput>,
-    /// An order-level discount (needs `orders:price_override`).
+    /// An order-level discount (read as a fixed `discount` charge after the shipping;
+    /// needs `orders:price_override`).
     pub discount_amount: Option<DecimalInput>,
+    /// Order-level charges (SPEC §10), applied in order after `shipping_amount` and
+    /// `discount_amount`; up to 20. A charge that subtracts needs `orders:price_override`.
+    #[schema(max_items = 20)]
+    pub charges: Option<Vec<ChargeInput>>,
     /// 1-250 lines.
     #[schema(min_items = 1, max_items = 250)]
     pub items: Vec<CreateOrderItem>,
@@ -140,6 +147,7 @@ struct ParsedOrder {
     opportunity_id: Option<String>,
     shipping: rust_decimal::Decimal,
     order_discount: rust_decimal::Decimal,
+    charges: Vec<OrderCharge>,
     items: Vec<ParsedItem>,
     wants_price_override: bool,
 }
@@ -191,7 +199,11 @@ async fn place(
         let parsed = parse(actor, cmd.request, now, webhook.is_some())?;
         // A webhook's prices come only from an integration that may set them (checked when
         // its delivery was read); everyone else needs the permission.
-        if webhook.is_none() && (parsed.wants_price_override || !parsed.order_discount.is_zero()) {
+        if webhook.is_none()
+            && (parsed.wants_price_override
+                || !parsed.order_discount.is_zero()
+                || parsed.charges.iter().any(OrderCharge::subtracts))
+        {
             actor.require(Permission::OrdersPriceOverride)?;
         }
         let keys = PlacementKeys {
@@ -298,6 +310,7 @@ fn parse(actor: &Actor, req: CreateOrderRequest, now: DateTime<Utc>, webhook: bo
     let (items, wants_price_override) = parse_items(&mut errors, req.items, webhook);
     let shipping = amount_input(&mut errors, "shipping_amount", req.shipping_amount);
     let order_discount = amount_input(&mut errors, "discount_amount", req.discount_amount);
+    let charges = parse_charges(&mut errors, "charges", req.charges.unwrap_or_default());
     let currency = req
         .currency
         .as_deref()
@@ -325,6 +338,7 @@ fn parse(actor: &Actor, req: CreateOrderRequest, now: DateTime<Utc>, webhook: bo
         opportunity_id,
         shipping,
         order_discount,
+        charges,
         items,
         wants_price_override,
     })
@@ -420,7 +434,9 @@ fn build_order(
         Channel::Storefront => price_storefront(&mut lines, &snapshot.settings.storefront, currency)?,
         _ => p.shipping,
     };
-    let totals = totals_of(&lines, shipping, p.order_discount, currency)?;
+    let mut charges = legacy_charges_in(shipping, p.order_discount, currency)?;
+    charges.extend(p.charges);
+    let totals = totals_of(&lines, &charges, currency)?;
     let mut order = Order {
         id: OrderId::new(deps.ids.uuid()),
         company_id: actor.company_id.clone(),
@@ -470,6 +486,7 @@ fn build_order(
         quote_id: p.quote_id,
         opportunity_id: p.opportunity_id,
         items: lines,
+        charges: totals.charges,
         subtotal_amount: totals.subtotal_amount,
         tax_amount: totals.tax_amount,
         shipping_amount: totals.shipping_amount,

@@ -584,6 +584,7 @@ async fn place(deps: &Deps, integration: &Integration, delivery: &Delivery, body
         opportunity_id: None,
         shipping_amount: order.shipping_cost,
         discount_amount: None,
+        charges: None,
         items,
     };
     let paid = !matches!(order.financial_status.as_deref(), Some("pending"));

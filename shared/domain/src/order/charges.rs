@@ -1,0 +1,282 @@
+//! Order-level charges (SPEC §10): adjustments on top of the lines. `discount` and
+//! `promotion` subtract; `tax`, `shipping`, `surcharge` and `additional_cost` add; `other`
+//! and `price_adjustment` go the way the caller says. A charge is a fixed amount, or a
+//! percentage of the subtotal or of the running total (the lines' totals plus every charge
+//! before it), rounded to the currency with banker's rounding. Amounts are never negative:
+//! the direction says which way a charge moves the total.
+//!
+//! The order's summary follows from its lines and charges alone ([`super::compute_totals`]):
+//! `tax_amount` adds the `tax` charges to the lines' tax, `shipping_amount` is the
+//! `shipping` charges, `discount_amount` adds the `discount` and `promotion` charges to the
+//! lines' discounts, and `total_amount` is the lines' totals plus or minus every charge.
+//! The `shipping_amount` and `discount_amount` request fields of before charges existed
+//! are read as one fixed `shipping` and one fixed `discount` charge.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldErrors;
+use crate::money::Amount;
+
+/// Charges one order may carry.
+pub const MAX_CHARGES: usize = 20;
+/// The longest charge name, in characters.
+pub const MAX_CHARGE_NAME: usize = 100;
+/// The largest percentage a charge may take, and its decimal places.
+pub const MAX_PERCENTAGE: Decimal = Decimal::ONE_HUNDRED;
+pub const PERCENTAGE_DECIMALS: u32 = 4;
+
+/// What a charge is (SPEC §10's concepts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeKind {
+    Discount,
+    Promotion,
+    Tax,
+    Shipping,
+    Surcharge,
+    AdditionalCost,
+    Other,
+    PriceAdjustment,
+}
+
+/// Which way a charge moves the total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeDirection {
+    Add,
+    Subtract,
+}
+
+/// What a percentage charge is a percentage of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeBasis {
+    /// `Σ unit_price × quantity`.
+    #[default]
+    Subtotal,
+    /// The lines' totals plus or minus every charge listed before this one.
+    RunningTotal,
+}
+
+impl ChargeKind {
+    /// The direction the kind fixes, or `None` for `other` and `price_adjustment`.
+    pub fn direction(self) -> Option<ChargeDirection> {
+        use ChargeKind::*;
+        match self {
+            Discount | Promotion => Some(ChargeDirection::Subtract),
+            Tax | Shipping | Surcharge | AdditionalCost => Some(ChargeDirection::Add),
+            Other | PriceAdjustment => None,
+        }
+    }
+
+    /// The name a charge gets when the caller gives none.
+    pub fn title(self) -> &'static str {
+        use ChargeKind::*;
+        match self {
+            Discount => "Discount",
+            Promotion => "Promotion",
+            Tax => "Tax",
+            Shipping => "Shipping",
+            Surcharge => "Surcharge",
+            AdditionalCost => "Additional cost",
+            Other => "Other",
+            PriceAdjustment => "Price adjustment",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use ChargeKind::*;
+        match self {
+            Discount => "discount",
+            Promotion => "promotion",
+            Tax => "tax",
+            Shipping => "shipping",
+            Surcharge => "surcharge",
+            AdditionalCost => "additional_cost",
+            Other => "other",
+            PriceAdjustment => "price_adjustment",
+        }
+    }
+}
+
+/// One charge as the order keeps it: what was asked (a fixed amount, or a percentage of a
+/// basis) and what it came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderCharge {
+    #[serde(rename = "type")]
+    pub kind: ChargeKind,
+    pub name: String,
+    pub direction: ChargeDirection,
+    /// For a percentage charge: the percentage (`"7.5"` is 7.5 %). Absent for a fixed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "7.5")]
+    pub percentage: Option<Amount>,
+    /// For a percentage charge: what it is a percentage of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<ChargeBasis>,
+    /// What the charge comes to, never negative (`direction` says which way it goes); for a
+    /// percentage charge, recomputed whenever the lines or the charges before it change.
+    pub amount: Amount,
+}
+
+impl OrderCharge {
+    /// A fixed charge of `amount` with the kind's own direction and name.
+    pub fn fixed(kind: ChargeKind, amount: Decimal) -> OrderCharge {
+        OrderCharge {
+            kind,
+            name: kind.title().to_owned(),
+            direction: kind.direction().unwrap_or(ChargeDirection::Add),
+            percentage: None,
+            basis: None,
+            amount: Amount::from_decimal(amount),
+        }
+    }
+
+    pub fn subtracts(&self) -> bool {
+        self.direction == ChargeDirection::Subtract
+    }
+}
+
+/// One charge in a request: a fixed `amount`, or a `percentage` of a `basis`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChargeInput {
+    #[serde(rename = "type")]
+    pub kind: ChargeKind,
+    /// Up to 100 characters; the type's name when absent.
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+    /// Required for `other` and `price_adjustment`; for the other types it may be given,
+    /// and must then be the type's own (`subtract` for discounts and promotions).
+    pub direction: Option<ChargeDirection>,
+    /// A fixed amount (give this or `percentage`).
+    #[schema(value_type = Option<String>, example = "15.00")]
+    pub amount: Option<crate::usecases::DecimalInput>,
+    /// A percentage from 0 to 100, at most 4 decimal places (give this or `amount`).
+    #[schema(value_type = Option<String>, example = "7.5")]
+    pub percentage: Option<crate::usecases::DecimalInput>,
+    /// What the percentage is of: `subtotal` (the default) or `running_total`.
+    pub basis: Option<ChargeBasis>,
+}
+
+/// Checks a request's charges and turns them into the order's (fixed amounts as given,
+/// checked against the currency when the totals are computed; percentages resolved
+/// there). Every problem is recorded at `field[i].name`.
+pub fn parse_charges(errors: &mut FieldErrors, field: &str, inputs: Vec<ChargeInput>) -> Vec<OrderCharge> {
+    if inputs.len() > MAX_CHARGES {
+        errors.push(field, format!("an order may have at most {MAX_CHARGES} charges"));
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(inputs.len());
+    for (i, c) in inputs.into_iter().enumerate() {
+        let at = |f: &str| format!("{field}[{i}].{f}");
+        // Blank is absent, as for every free-text field: the type's name.
+        let Some(name) = (match c.name {
+            Some(n) if n.chars().count() > MAX_CHARGE_NAME => {
+                errors.push(
+                    at("name"),
+                    format!("a charge's name is at most {MAX_CHARGE_NAME} characters"),
+                );
+                None
+            }
+            Some(n) => Some(
+                Some(crate::usecases::blank_trimmed(&n).to_owned())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| c.kind.title().to_owned()),
+            ),
+            None => Some(c.kind.title().to_owned()),
+        }) else {
+            continue;
+        };
+        let direction = match (c.kind.direction(), c.direction) {
+            (Some(own), Some(asked)) if own != asked => {
+                errors.push(
+                    at("direction"),
+                    format!(
+                        "a {} charge always {}s; leave direction out",
+                        c.kind.as_str(),
+                        match own {
+                            ChargeDirection::Add => "add",
+                            ChargeDirection::Subtract => "subtract",
+                        }
+                    ),
+                );
+                continue;
+            }
+            (Some(own), _) => own,
+            (None, Some(asked)) => asked,
+            (None, None) => {
+                errors.push(
+                    at("direction"),
+                    format!("a {} charge needs a direction: add or subtract", c.kind.as_str()),
+                );
+                continue;
+            }
+        };
+        let charge = |percentage, basis, amount| OrderCharge {
+            kind: c.kind,
+            name: name.clone(),
+            direction,
+            percentage,
+            basis,
+            amount,
+        };
+        match (c.amount, c.percentage) {
+            (Some(a), None) => {
+                if c.basis.is_some() {
+                    errors.push(at("basis"), "basis goes with a percentage, not a fixed amount");
+                    continue;
+                }
+                let a = crate::usecases::amount_input(errors, &at("amount"), Some(a));
+                out.push(charge(None, None, Amount::from_decimal(a)));
+            }
+            (None, Some(p)) => {
+                let p = p.0.normalize();
+                if p.is_sign_negative() && !p.is_zero() || p > MAX_PERCENTAGE {
+                    errors.push(
+                        at("percentage"),
+                        "a percentage is from 0 to 100 (direction says which way)",
+                    );
+                    continue;
+                }
+                if p.scale() > PERCENTAGE_DECIMALS {
+                    errors.push(
+                        at("percentage"),
+                        format!("a percentage has at most {PERCENTAGE_DECIMALS} decimal places"),
+                    );
+                    continue;
+                }
+                let basis = c.basis.unwrap_or_default();
+                out.push(charge(Some(Amount::from_decimal(p)), Some(basis), Amount::ZERO));
+            }
+            _ => errors.push(at("amount"), "give exactly one of amount or percentage"),
+        }
+    }
+    out
+}
+
+/// The charges the request fields of before charges existed stand for: one fixed
+/// `shipping` and one fixed `discount` charge (none for zero).
+pub fn legacy_charges(shipping: Decimal, discount: Decimal) -> Vec<OrderCharge> {
+    let mut out = Vec::new();
+    if !shipping.is_zero() {
+        out.push(OrderCharge::fixed(ChargeKind::Shipping, shipping));
+    }
+    if !discount.is_zero() {
+        out.push(OrderCharge::fixed(ChargeKind::Discount, discount));
+    }
+    out
+}
+
+/// `charges` with its `kind` charges replaced by one fixed charge of `amount` (none for
+/// zero), where the first of them was (or first, when there was none): what setting the
+/// `shipping_amount` or `discount_amount` of a draft means now that these are charges.
+pub fn replace_kind(charges: &[OrderCharge], kind: ChargeKind, amount: Decimal) -> Vec<OrderCharge> {
+    let at = charges.iter().position(|c| c.kind == kind).unwrap_or(0);
+    let mut out: Vec<OrderCharge> = charges.iter().filter(|c| c.kind != kind).cloned().collect();
+    if !amount.is_zero() {
+        out.insert(at.min(out.len()), OrderCharge::fixed(kind, amount));
+    }
+    out
+}
