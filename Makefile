@@ -13,7 +13,7 @@ test:
 # The in-memory half of the tests only (no Java, DynamoDB Local or moto): the fast loop.
 # The webhook tests still sign with Python's standardwebhooks (installed into .cache/).
 test-fast:
-	OMS_SKIP_DYNAMODB=1 OMS_TEST_PYTHON=$$(.ci/signer.sh) cargo test --workspace
+	OMS_SKIP_DYNAMODB=1 OMS_TEST_PYTHON=$$(.ci/signer.sh) OMS_TEST_PDFTOTEXT=$$(.ci/poppler.sh) cargo test --workspace
 
 # Create-order throughput/latency (memory) and DynamoDB requests per order, then the order
 # reads' cost on a 1,000- and a 50,000-order tenant (both against DynamoDB Local).

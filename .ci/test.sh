@@ -22,13 +22,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "SAM template: cfn-lint and sam validate --lint"
 .ci/lint-template.sh
 
-step "starting Amazon DynamoDB Local, and moto's server for SQS and SES; the webhook tests' Python signer"
+step "starting Amazon DynamoDB Local, and moto's server for SQS and SES; the webhook tests' Python signer; poppler's pdftotext"
 endpoint=$(.ci/dynamodb-local.sh start)
 moto=$(.ci/moto.sh start)
 signer=$(.ci/signer.sh)
+pdftotext=$(.ci/poppler.sh)
 
 step "tests: unit, store contract, API scenarios, concurrency, notifications, drift, sample events (memory + DynamoDB Local + moto)"
-OMS_TEST_DYNAMODB_ENDPOINT=$endpoint OMS_TEST_MOTO_ENDPOINT=$moto OMS_TEST_PYTHON=$signer \
+OMS_TEST_DYNAMODB_ENDPOINT=$endpoint OMS_TEST_MOTO_ENDPOINT=$moto OMS_TEST_PYTHON=$signer OMS_TEST_PDFTOTEXT=$pdftotext \
   cargo test --workspace --locked 2>&1 | tee .cache/test.log
 test_status=${PIPESTATUS[0]}
 if [ "$test_status" -ne 0 ]; then echo "FAIL: cargo test exited $test_status" >&2; exit "$test_status"; fi

@@ -92,6 +92,19 @@ impl Recording {
         r.body
     }
 
+    /// A `GET` answered with something other than JSON (the invoice PDF).
+    async fn download(&mut self, target: &str, token: &str) {
+        self.rec.take();
+        let (status, _, bytes) = self.app.download(target, token).await;
+        assert!(
+            status.is_success(),
+            "GET {target}: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        let f = function_of("GET", target).to_owned();
+        self.seen.entry(f).or_default().extend(self.rec.take());
+    }
+
     async fn with_key(&mut self, token: &str, key: &str, body: Value) -> Value {
         self.rec.take();
         let headers = vec![
@@ -230,6 +243,8 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
         )
         .await;
     let draft = draft["data"]["id"].as_str().unwrap_or_default().to_owned();
+
+    r.download(&format!("{ORDERS}/{big}/invoice"), &d.owner).await;
 
     // Changes: line edits of a draft, field edits, placing it, cancelling with restock.
     r.call(

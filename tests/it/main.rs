@@ -21,6 +21,7 @@ mod hot_stock;
 mod iam;
 mod imports;
 mod inventory;
+mod invoices;
 mod lifecycle;
 mod notifications;
 mod order_lists;

@@ -206,6 +206,33 @@ impl TestApp {
     }
 
     pub async fn raw(&self, method: &str, target: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Reply {
+        let (parts, bytes) = self.raw_bytes(method, target, headers, body).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("every response is JSON")
+        };
+        Reply {
+            status: parts.status,
+            body,
+            headers: parts.headers,
+        }
+    }
+
+    /// A `GET` whose answer is not JSON (a PDF): its status, headers and bytes.
+    pub async fn download(&self, target: &str, token: &str) -> (StatusCode, lambda_http::http::HeaderMap, Vec<u8>) {
+        let headers = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+        let (parts, bytes) = self.raw_bytes("GET", target, headers, Vec::new()).await;
+        (parts.status, parts.headers, bytes)
+    }
+
+    async fn raw_bytes(
+        &self,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> (lambda_http::http::response::Parts, Vec<u8>) {
         // Boxed: the handler futures are large in debug builds, and scenarios nest them.
         let resp = Box::pin(self.gateway.handle(HttpRequest {
             method: method.to_owned(),
@@ -220,16 +247,7 @@ impl TestApp {
             lambda_http::Body::Binary(b) => b,
             _ => Vec::new(),
         };
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("every response is JSON")
-        };
-        Reply {
-            status: parts.status,
-            body,
-            headers: parts.headers,
-        }
+        (parts, bytes)
     }
 
     /// Orders, order-number claims, order audit entries and outbox records of a company.

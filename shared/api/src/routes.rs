@@ -5,7 +5,7 @@
 use lambda_http::{Body, Request, Response};
 
 use crate::handlers::{
-    audit, customers, imports, integrations, inventory, order_reads, orders, products, settings, users,
+    audit, customers, documents, imports, integrations, inventory, order_reads, orders, products, settings, users,
 };
 use crate::App;
 
@@ -29,6 +29,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/sales/orders/requires-attention", "requires_attention"),
     r("GET", "/api/v1/sales/orders/high-value", "high_value_orders"),
     r("GET", "/api/v1/sales/orders/{id}", "get_order"),
+    r("GET", "/api/v1/sales/orders/{id}/invoice", "get_invoice"),
     r("PUT", "/api/v1/sales/orders/{id}", "update_order"),
     r("PATCH", "/api/v1/sales/orders/{id}", "update_order"),
     r("POST", "/api/v1/sales/orders/{id}/status", "change_order_status"),
@@ -100,6 +101,7 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
     Some(match function {
         "create_order" => orders::create_order(app, req).await,
         "get_order" => orders::get_order(app, req).await,
+        "get_invoice" => documents::get_invoice(app, req).await,
         "list_orders" => order_reads::list_orders(app, req).await,
         "search_orders" => order_reads::search_orders(app, req).await,
         "requires_attention" => order_reads::requires_attention(app, req).await,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod customers;
+pub mod documents;
 pub mod imports;
 pub mod integrations;
 pub mod inventory;

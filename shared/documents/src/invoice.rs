@@ -1,0 +1,350 @@
+//! The invoice PDF of an order (SPEC §6 `GET /sales/orders/{id}/invoice`): the company, the
+//! customer and its addresses, the order's number and dates, every line, the charges, the
+//! totals (aligned under the amounts column), the notes and the payment terms. Lines run
+//! onto as many pages as they need, each with the page header and the table's header
+//! repeated and "page i of n" at its foot. The same order always renders the same text:
+//! nothing depends on when it is rendered.
+
+use oms_domain::catalog::Address;
+use oms_domain::error::Error;
+use oms_domain::money::{Amount, Currency};
+use oms_domain::order::{ChargeBasis, Order, ShippingInfo};
+
+use crate::layout::{Doc, Ink, Weight, BOTTOM, MARGIN, PAGE_WIDTH};
+
+/// Who the invoice is from.
+#[derive(Debug, Clone, Default)]
+pub struct Issuer {
+    /// The company's name (settings).
+    pub name: String,
+    /// Where replies go (settings' e-mail reply-to), if set.
+    pub email: Option<String>,
+}
+
+const RIGHT: f32 = PAGE_WIDTH - MARGIN;
+const BODY: f32 = 9.0;
+const SMALL: f32 = 7.5;
+const LEADING: f32 = 12.0;
+
+/// The table's columns: left edges for text, right edges for numbers.
+struct Columns;
+impl Columns {
+    const SKU: f32 = MARGIN;
+    const SKU_ROOM: f32 = 78.0;
+    const ITEM: f32 = MARGIN + 84.0;
+    const ITEM_ROOM: f32 = 150.0;
+    const QTY: f32 = 330.0;
+    const UNIT: f32 = 410.0;
+    const TAX: f32 = 470.0;
+    const TOTAL: f32 = RIGHT;
+    const NUMBER_ROOM: f32 = 72.0;
+}
+
+/// An amount as the invoice shows it: grouped thousands, the currency's minor units, no
+/// currency code (the page says which currency once).
+fn money(a: Amount, c: Currency) -> String {
+    let full = oms_domain::notify::format_money(a, c);
+    full.split_once(' ').map_or(full.clone(), |(_, n)| n.to_owned())
+}
+
+fn address_lines(a: &Address) -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(a.address1.clone());
+    out.extend(a.address2.clone());
+    let city = [a.postal_code.as_deref(), a.city.as_deref(), a.state.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !city.is_empty() {
+        out.push(city);
+    }
+    out.extend(a.country.clone());
+    out
+}
+
+fn ship_to(s: &ShippingInfo) -> Vec<String> {
+    let mut out = address_lines(&s.address());
+    if let Some(m) = &s.method {
+        out.push(format!("Via {m}"));
+    }
+    if let Some(i) = &s.instructions {
+        out.push(i.clone());
+    }
+    out
+}
+
+/// The invoice of `order` from `issuer`, as PDF bytes.
+pub fn render(order: &Order, issuer: &Issuer) -> Result<Vec<u8>, Error> {
+    let title = format!("Invoice {} - {}", order.order_number, issuer.name);
+    let mut doc = Doc::new(&title).ok_or_else(|| Error::internal("the invoice's embedded fonts cannot be read"))?;
+    let c = order.currency;
+    let mut y = page_header(&mut doc, order, issuer);
+
+    // Who, where, and the order's facts, in three columns.
+    let bill_to: Vec<String> = {
+        let mut v = Vec::new();
+        if let Some(cu) = &order.customer {
+            v.push(cu.company_name.clone());
+            v.extend(cu.contact_name.clone());
+            v.push(format!("Customer {}", cu.customer_number));
+        }
+        if let Some(a) = &order.billing_address {
+            v.extend(address_lines(a));
+        }
+        if let Some(cu) = &order.customer {
+            v.extend(cu.email.clone());
+            v.extend(cu.phone.clone());
+        }
+        if v.is_empty() {
+            v.push("(no customer on this order)".to_owned());
+        }
+        v
+    };
+    let ship: Vec<String> = order
+        .shipping_info
+        .as_ref()
+        .map(ship_to)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| vec!["(as billed)".to_owned()]);
+    let mut facts = vec![
+        format!("Order {}", order.order_number),
+        format!("Order date {}", order.order_date),
+    ];
+    if let Some(d) = order.due_date {
+        facts.push(format!("Due date {d}"));
+    }
+    facts.push(format!("Status {}", order.status));
+    facts.push(format!("Amounts in {}", c.code()));
+    let blocks = [("Bill to", bill_to), ("Ship to", ship), ("Order", facts)];
+    let width = (RIGHT - MARGIN - 24.0) / 3.0;
+    let mut deepest = y;
+    for (i, (label, lines)) in blocks.iter().enumerate() {
+        let x = MARGIN + i as f32 * (width + 12.0);
+        let mut by = y;
+        doc.text(label, Weight::Bold, SMALL, Ink::Muted, x, by);
+        by += LEADING;
+        for (j, line) in lines.iter().enumerate() {
+            let weight = if j == 0 { Weight::Bold } else { Weight::Regular };
+            for part in doc.wrap(line, weight, BODY, width) {
+                doc.text(&part, weight, BODY, Ink::Text, x, by);
+                by += LEADING;
+            }
+        }
+        deepest = deepest.max(by);
+    }
+    y = deepest + 14.0;
+
+    // The lines.
+    y = table_header(&mut doc, y);
+    for line in &order.items {
+        let name = doc.wrap(&line.name, Weight::Regular, BODY, Columns::ITEM_ROOM);
+        let notes = line
+            .notes
+            .as_deref()
+            .map(|n| doc.wrap(n, Weight::Regular, SMALL, Columns::ITEM_ROOM))
+            .unwrap_or_default();
+        let sku = doc.wrap(line.sku.as_str(), Weight::Regular, SMALL, Columns::SKU_ROOM);
+        let rows = (name.len() + notes.len()).max(sku.len());
+        let height = rows as f32 * LEADING + 4.0;
+        if y + height > crate::layout::PAGE_HEIGHT - BOTTOM {
+            doc.new_page();
+            y = page_header(&mut doc, order, issuer);
+            y = table_header(&mut doc, y);
+        }
+        for (i, s) in sku.iter().enumerate() {
+            doc.text(
+                s,
+                Weight::Regular,
+                SMALL,
+                Ink::Muted,
+                Columns::SKU,
+                y + i as f32 * LEADING,
+            );
+        }
+        for (i, n) in name.iter().enumerate() {
+            doc.text(
+                n,
+                Weight::Regular,
+                BODY,
+                Ink::Text,
+                Columns::ITEM,
+                y + i as f32 * LEADING,
+            );
+        }
+        for (i, n) in notes.iter().enumerate() {
+            let at = y + (name.len() + i) as f32 * LEADING;
+            doc.text(n, Weight::Regular, SMALL, Ink::Muted, Columns::ITEM, at);
+        }
+        let numbers = [
+            (line.quantity.to_string(), Columns::QTY),
+            (money(line.unit_price, c), Columns::UNIT),
+            (money(line.tax_amount, c), Columns::TAX),
+            (money(line.line_total, c), Columns::TOTAL),
+        ];
+        for (text, right) in numbers {
+            let size = doc.fit(&text, Weight::Regular, BODY, Columns::NUMBER_ROOM);
+            doc.text_right(&text, Weight::Regular, size, Ink::Text, right, y);
+        }
+        y += height;
+        doc.rule(MARGIN, RIGHT, y - LEADING + 3.0, 0.3, Ink::Muted);
+    }
+
+    // The totals, under the amounts column: what the lines add up to, each charge in the
+    // order it applied, and the total.
+    let mut rows: Vec<(String, String, bool)> = vec![("Subtotal".to_owned(), money(order.subtotal_amount, c), false)];
+    let line_tax: rust_decimal::Decimal = order.items.iter().map(|l| l.tax_amount.value()).sum();
+    let line_discount: rust_decimal::Decimal = order.items.iter().map(|l| l.discount_amount.value()).sum();
+    if !line_tax.is_zero() {
+        rows.push(("Line tax".to_owned(), money(Amount::from_decimal(line_tax), c), false));
+    }
+    if !line_discount.is_zero() {
+        rows.push((
+            "Line discounts".to_owned(),
+            format!("-{}", money(Amount::from_decimal(line_discount), c)),
+            false,
+        ));
+    }
+    for ch in order.charges_or_legacy() {
+        let label = match (ch.percentage, ch.basis) {
+            (Some(p), basis) => format!(
+                "{} ({} % of {})",
+                ch.name,
+                p.value().normalize(),
+                match basis.unwrap_or_default() {
+                    ChargeBasis::Subtotal => "subtotal",
+                    ChargeBasis::RunningTotal => "running total",
+                }
+            ),
+            (None, _) => ch.name.clone(),
+        };
+        let sign = if ch.subtracts() { "-" } else { "" };
+        rows.push((label, format!("{sign}{}", money(ch.amount, c)), false));
+    }
+    rows.push((format!("Total {}", c.code()), money(order.total_amount, c), true));
+    let needed = rows.len() as f32 * LEADING + 12.0;
+    if y + needed > crate::layout::PAGE_HEIGHT - BOTTOM {
+        doc.new_page();
+        y = page_header(&mut doc, order, issuer);
+    }
+    y += 4.0;
+    let label_right = Columns::TAX;
+    for (label, amount, strong) in rows {
+        let weight = if strong { Weight::Bold } else { Weight::Regular };
+        if strong {
+            doc.rule(Columns::QTY - 40.0, RIGHT, y - LEADING + 3.0, 0.8, Ink::Text);
+            y += 2.0;
+        }
+        let room = label_right - MARGIN - 200.0;
+        let label_size = doc.fit(&label, weight, BODY, room);
+        doc.text_right(&label, weight, label_size, Ink::Text, label_right, y);
+        let size = doc.fit(&amount, weight, BODY, Columns::NUMBER_ROOM);
+        doc.text_right(&amount, weight, size, Ink::Text, Columns::TOTAL, y);
+        y += LEADING;
+    }
+    y += 10.0;
+
+    // Payment terms and notes, full width.
+    let mut terms = Vec::new();
+    if let Some(p) = &order.payment_terms {
+        terms.extend(p.terms.clone());
+        if let Some(days) = p.due_days {
+            let due = order.order_date + chrono::Days::new(u64::from(days));
+            terms.push(format!("Payment due within {days} days, by {due}"));
+        }
+        if let Some(m) = &p.method {
+            terms.push(format!("Payment method: {m}"));
+        }
+    }
+    let sections = [
+        ("Payment terms", terms.join("\n")),
+        ("Notes", order.notes.clone().unwrap_or_default()),
+    ];
+    for (label, body) in sections {
+        if body.is_empty() {
+            continue;
+        }
+        let lines = doc.wrap(&body, Weight::Regular, BODY, RIGHT - MARGIN);
+        let mut first = true;
+        for line in lines {
+            let needed = if first { 2.0 * LEADING } else { LEADING };
+            if y + needed > crate::layout::PAGE_HEIGHT - BOTTOM {
+                doc.new_page();
+                y = page_header(&mut doc, order, issuer);
+                first = true;
+            }
+            if first {
+                doc.text(label, Weight::Bold, SMALL, Ink::Muted, MARGIN, y);
+                y += LEADING;
+                first = false;
+            }
+            doc.text(&line, Weight::Regular, BODY, Ink::Text, MARGIN, y);
+            y += LEADING;
+        }
+        y += 6.0;
+    }
+
+    let footer_company = issuer.name.clone();
+    let number = order.order_number.to_string();
+    doc.finish(move |d, page, of| {
+        let y = crate::layout::PAGE_HEIGHT - MARGIN + 6.0;
+        d.rule(MARGIN, RIGHT, y - 12.0, 0.3, Ink::Muted);
+        d.text(
+            &format!("{footer_company} - invoice for order {number}"),
+            Weight::Regular,
+            SMALL,
+            Ink::Muted,
+            MARGIN,
+            y,
+        );
+        d.text_right(
+            &format!("Page {page} of {of}"),
+            Weight::Regular,
+            SMALL,
+            Ink::Muted,
+            RIGHT,
+            y,
+        );
+    })
+    .ok_or_else(|| Error::internal("the invoice's fonts could not be subset"))
+}
+
+/// The top of every page: who it is from, that it is an invoice, and for which order.
+/// Returns where the content below it starts.
+fn page_header(doc: &mut Doc, order: &Order, issuer: &Issuer) -> f32 {
+    let mut y = MARGIN + 14.0;
+    let size = doc.fit(&issuer.name, Weight::Bold, 16.0, RIGHT - MARGIN - 140.0);
+    doc.text(&issuer.name, Weight::Bold, size, Ink::Accent, MARGIN, y);
+    doc.text_right("INVOICE", Weight::Bold, 16.0, Ink::Text, RIGHT, y);
+    y += 15.0;
+    if let Some(e) = &issuer.email {
+        doc.text(e, Weight::Regular, BODY, Ink::Muted, MARGIN, y);
+    }
+    doc.text_right(
+        &format!("Order {}  ·  {}", order.order_number, order.order_date),
+        Weight::Regular,
+        BODY,
+        Ink::Muted,
+        RIGHT,
+        y,
+    );
+    y += 8.0;
+    doc.rule(MARGIN, RIGHT, y, 0.8, Ink::Accent);
+    y + 20.0
+}
+
+/// The lines table's header. Returns where the first row goes.
+fn table_header(doc: &mut Doc, y: f32) -> f32 {
+    doc.text("SKU", Weight::Bold, SMALL, Ink::Muted, Columns::SKU, y);
+    doc.text("Item", Weight::Bold, SMALL, Ink::Muted, Columns::ITEM, y);
+    for (label, right) in [
+        ("Qty", Columns::QTY),
+        ("Unit price", Columns::UNIT),
+        ("Tax", Columns::TAX),
+        ("Line total", Columns::TOTAL),
+    ] {
+        doc.text_right(label, Weight::Bold, SMALL, Ink::Muted, right, y);
+    }
+    doc.rule(MARGIN, RIGHT, y + 5.0, 0.5, Ink::Text);
+    y + 5.0 + LEADING + 2.0
+}
