@@ -1,9 +1,14 @@
 # The README's two commands are `make run` and `make test`; the rest are conveniences.
-.PHONY: run test test-fast bench bench-reads bench-import bench-relay chaos load load-dynamodb lambdas coldstart lint token build-lambdas schemathesis
+.PHONY: screenshots run test test-fast bench bench-reads bench-import bench-relay chaos load load-dynamodb lambdas coldstart lint token build-lambdas schemathesis
 
 # Start the API on 127.0.0.1:3000 (PORT=... to change) over the embedded store, seeded.
 run:
 	cargo run -q -p oms-local -- serve --port $${PORT:-3000}
+
+# Every kind of e-mail rendered by headless Chromium at a desktop and a phone width, from
+# orders placed on the local server: PNGs in .cache/screenshots/ (installs chromium).
+screenshots:
+	.ci/email-screenshots.sh
 
 # Everything CI runs: fmt, clippy, template lint, all tests on memory + DynamoDB Local,
 # and a smoke test of `make run`. Installs DynamoDB Local, Java and the linters if missing.

@@ -24,6 +24,7 @@ on_both_adapters!(
     events_left_by_a_crash_are_delivered_by_the_sweep,
     cap_notices_go_out_once_each_across_concurrent_orders,
     high_value_orders_alert_finance,
+    order_emails_share_one_layout_and_link_to_the_order,
 );
 
 fn start(app: &TestApp) -> (MemoryMailer, LocalWorkers) {
@@ -78,6 +79,7 @@ async fn a_storefront_order_sends_a_receipt_and_a_staff_alert(app: TestApp) {
         receipt[0].text
     );
     assert!(receipt[0].html.contains("USD 179.98"));
+    assert!(!receipt[0].html.contains("/orders/"), "no dashboard URL, no link");
     let alert = of(&sent, EmailKind::StaffAlert);
     assert_eq!(alert.len(), 1);
     let mut to = alert[0].to.clone();
@@ -338,4 +340,74 @@ async fn high_value_orders_alert_finance(app: TestApp) {
     assert_eq!(hv.len(), 1, "{sent:?}");
     assert_eq!(hv[0].to, vec!["finance@demo.example"]);
     assert!(hv[0].subject.contains("USD 539.94"), "{}", hv[0].subject);
+}
+
+/// Every kind shares one responsive layout with the company's name; with a dashboard URL
+/// set, order e-mails link to the order (HTML button and plain-text line); the totals are
+/// rows of the lines' table, under its amounts column.
+async fn order_emails_share_one_layout_and_link_to_the_order(app: TestApp) {
+    let d = demo(&app).await;
+    let r = app
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            &d.owner,
+            Some(json!({"monthly_order_limit": 1, "high_value_threshold": "100", "email": {"dashboard_url": "https://dash.example.com/app/"}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (mailer, _w) = start(&app);
+    // Receipt, staff alert, low stock (BOLT-M8 starts at 3, threshold 5), high value, cap.
+    let mut body = items(&[("WIDGET-001", 2), ("BOLT-M8", 1)]);
+    body["notes"] = json!("Ring <twice> & wait");
+    let r = app.call("POST", ORDERS, &d.buyer, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["data"]["id"].as_str().expect("id").to_owned();
+    let total = r.body["data"]["total_amount"].as_str().expect("total").to_owned();
+    // A cap of 1: the one order passes 80 % and reaches 100 %, both notices.
+    let sent = sent_when(&mailer, |s| s.len() >= 6).await;
+    let kinds: Vec<EmailKind> = sent.iter().map(|e| e.kind).collect();
+    for k in [
+        EmailKind::Receipt,
+        EmailKind::StaffAlert,
+        EmailKind::LowStock,
+        EmailKind::HighValue,
+        EmailKind::CapWarning,
+        EmailKind::CapReached,
+    ] {
+        assert!(kinds.contains(&k), "{k:?} in {kinds:?}");
+    }
+    let link = format!("https://dash.example.com/app/orders/{id}");
+    for e in &sent {
+        assert!(e.html.starts_with("<!doctype html>"), "{:?}", e.kind);
+        assert!(e.html.contains("name=\"viewport\""), "{:?}: responsive", e.kind);
+        assert!(e.html.contains("max-width:600px"), "{:?}", e.kind);
+        assert!(e.html.contains("Demo Distributors"), "{:?}: the company's name", e.kind);
+        let about_the_order = !matches!(e.kind, EmailKind::CapReached | EmailKind::CapWarning);
+        assert_eq!(e.html.contains(&link), about_the_order, "{:?}: the link", e.kind);
+        assert_eq!(
+            e.text.contains(&link),
+            about_the_order,
+            "{:?}: the link in text",
+            e.kind
+        );
+        assert!(
+            !e.text.contains('<') || e.kind == EmailKind::StaffAlert,
+            "{:?}: plain text stays plain",
+            e.kind
+        );
+    }
+    let alert = of(&sent, EmailKind::StaffAlert);
+    assert!(
+        alert[0].html.contains("Ring &lt;twice&gt; &amp; wait"),
+        "notes are escaped"
+    );
+    // The total is a row of the lines' table: label over three columns, amount in the fourth.
+    let receipt = &of(&sent, EmailKind::Receipt)[0].html;
+    let grouped = format!("USD {total}");
+    let at = receipt
+        .find(&format!(">{grouped}</td></tr></table>"))
+        .expect("the total closes the lines' table");
+    let row = &receipt[receipt[..at].rfind("<tr>").expect("row")..at];
+    assert!(row.contains("colspan=\"3\"") && row.contains(">Total<"), "{row}");
 }

@@ -161,6 +161,26 @@ async fn bad_settings_are_refused_naming_each_field_and_change_nothing(app: Test
         ),
         (json!({"email": {"sender_name": ""}}), "email.sender_name"),
         (json!({"email": {"reply_to": "not an address"}}), "email.reply_to"),
+        (
+            json!({"email": {"dashboard_url": "javascript:alert(1)"}}),
+            "email.dashboard_url",
+        ),
+        (
+            json!({"email": {"dashboard_url": "http://dashboard.example.com"}}),
+            "email.dashboard_url",
+        ),
+        (
+            json!({"email": {"dashboard_url": "https://x.example/a\"><script>"}}),
+            "email.dashboard_url",
+        ),
+        (
+            json!({"email": {"dashboard_url": "https://x.example/?next=evil"}}),
+            "email.dashboard_url",
+        ),
+        (
+            json!({"email": {"dashboard_url": format!("https://x.example/{}", "a".repeat(200))}}),
+            "email.dashboard_url",
+        ),
         (json!({"version": 99}), "version"),
         (json!({"email": [null, null]}), "email"),
         (json!({"storefront": ["8.25", "15.00", "0"]}), "storefront"),

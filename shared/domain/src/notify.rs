@@ -118,11 +118,18 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The lines and totals, as text and as an HTML table.
+/// The lines and totals, as text and as one HTML table whose totals sit under the amounts
+/// column. On a phone the unit price column folds to nothing, but stays in the table's
+/// grid (not `display:none`, which would shift the line totals out of the totals' column).
 fn order_summary(o: &Order) -> (String, String) {
     let money = |a: Amount| format_money(a, o.currency);
+    let cell = "padding:8px 6px;border-bottom:1px solid #e5e7eb;vertical-align:top";
+    let num = format!("{cell};text-align:right;white-space:nowrap");
     let mut text = String::new();
-    let mut html = String::from("<table cellpadding=\"4\" style=\"border-collapse:collapse\"><tr><th align=\"left\">Item</th><th align=\"left\">SKU</th><th align=\"right\">Qty</th><th align=\"right\">Unit price</th><th align=\"right\">Total</th></tr>");
+    let mut html = format!(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;font-size:14px;margin:8px 0\">\
+<tr style=\"color:{MUTED};font-size:12px;text-transform:uppercase;letter-spacing:.04em\"><th align=\"left\" style=\"{cell}\">Item</th><th align=\"right\" style=\"{num}\">Qty</th><th class=\"wide\" align=\"right\" style=\"{num}\">Unit price</th><th align=\"right\" style=\"{num}\">Total</th></tr>"
+    );
     for l in &o.items {
         let _ = writeln!(
             text,
@@ -135,7 +142,7 @@ fn order_summary(o: &Order) -> (String, String) {
         );
         let _ = write!(
             html,
-            "<tr><td>{}</td><td>{}</td><td align=\"right\">{}</td><td align=\"right\">{}</td><td align=\"right\">{}</td></tr>",
+            "<tr><td style=\"{cell}\">{}<br><span style=\"color:{MUTED};font-size:12px\">{}</span></td><td style=\"{num}\">{}</td><td class=\"wide\" style=\"{num}\">{}</td><td style=\"{num}\">{}</td></tr>",
             escape(&l.name),
             escape(l.sku.as_str()),
             l.quantity,
@@ -143,18 +150,17 @@ fn order_summary(o: &Order) -> (String, String) {
             money(l.line_total)
         );
     }
-    html.push_str("</table><table cellpadding=\"4\">");
     // Tax, shipping and discount charges are in their rows; the other charges (surcharges,
     // additional costs, adjustments) each get a row of their own, so the rows add up.
-    let mut rows: Vec<(String, String)> = [
-        ("Subtotal", o.subtotal_amount),
-        ("Tax", o.tax_amount),
-        ("Shipping", o.shipping_amount),
-        ("Discount", o.discount_amount),
-    ]
-    .into_iter()
-    .map(|(label, a)| (label.to_owned(), money(a)))
-    .collect();
+    let mut rows: Vec<(String, String)> = vec![("Subtotal".to_owned(), money(o.subtotal_amount))];
+    for (label, a) in [("Tax", o.tax_amount), ("Shipping", o.shipping_amount)] {
+        if !a.value().is_zero() {
+            rows.push((label.to_owned(), money(a)));
+        }
+    }
+    if !o.discount_amount.value().is_zero() {
+        rows.push(("Discount".to_owned(), format!("-{}", money(o.discount_amount))));
+    }
     use crate::order::ChargeKind::{Discount, Promotion, Shipping, Tax};
     for c in o
         .charges
@@ -164,37 +170,124 @@ fn order_summary(o: &Order) -> (String, String) {
         let sign = if c.subtracts() { "-" } else { "" };
         rows.push((c.name.clone(), format!("{sign}{}", money(c.amount))));
     }
-    rows.push(("Total".to_owned(), money(o.total_amount)));
-    for (label, a) in rows {
+    let total = ("Total".to_owned(), money(o.total_amount));
+    for (label, a) in rows.iter().chain(std::iter::once(&total)) {
         let _ = writeln!(text, "{label:>10}: {a}");
-        let _ = write!(html, "<tr><td>{}</td><td align=\"right\">{a}</td></tr>", escape(&label));
     }
+    let row = |label: &str, amount: &str, strong: bool| {
+        let weight = if strong {
+            "font-weight:700;font-size:15px;border-top:2px solid #1f2937"
+        } else {
+            ""
+        };
+        format!(
+            "<tr><td colspan=\"3\" style=\"padding:4px 6px;text-align:right;{weight}\">{}</td><td style=\"padding:4px 6px;text-align:right;white-space:nowrap;{weight}\">{}</td></tr>",
+            escape(label),
+            escape(amount)
+        )
+    };
+    for (label, a) in &rows {
+        html.push_str(&row(label, a, false));
+    }
+    html.push_str(&row(&total.0, &total.1, true));
     html.push_str("</table>");
     (text, html)
 }
 
-fn page(title: &str, body: &str) -> String {
+/// Who an e-mail is from, as its layout shows it: the company's name, and its dashboard's
+/// address when it set one (order e-mails then link to the order).
+#[derive(Debug, Clone, Default)]
+pub struct Brand {
+    pub name: String,
+    pub dashboard_url: Option<String>,
+}
+
+impl Brand {
+    pub fn of(settings: &crate::settings::CompanySettings) -> Brand {
+        Brand {
+            name: settings.name.trim().to_owned(),
+            dashboard_url: settings.email.dashboard_url.clone(),
+        }
+    }
+
+    /// The order's page on the dashboard, when the company set a dashboard URL.
+    pub fn order_link(&self, id: OrderId) -> Option<String> {
+        self.dashboard_url
+            .as_deref()
+            .map(|u| format!("{}/orders/{id}", u.trim_end_matches('/')))
+    }
+}
+
+const ACCENT: &str = "#1d4d8c";
+const MUTED: &str = "#6b7280";
+
+/// The one layout every e-mail shares: a 600 px card (full width on a phone) with the
+/// company's name at the top, a heading, the body, a button to the order when there is a
+/// link, and a footer saying why the reader got it. Tables, inline styles and one media
+/// query: what mail clients render alike.
+fn layout(brand: &Brand, heading: &str, body: &str, link: Option<(&str, String)>, footer: &str) -> String {
+    let button = link.map_or(String::new(), |(label, href)| {
+        format!(
+            "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" style=\"margin:24px 0 4px\"><tr><td style=\"background:{ACCENT};border-radius:6px\"><a href=\"{}\" style=\"display:inline-block;padding:10px 18px;color:#ffffff;text-decoration:none;font-weight:600\">{}</a></td></tr></table>",
+            escape(&href),
+            escape(label)
+        )
+    });
+    let name = if brand.name.is_empty() {
+        "Orders"
+    } else {
+        brand.name.as_str()
+    };
     format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif\"><h2>{}</h2>{body}</body></html>",
-        escape(title)
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
+<style>@media (max-width:620px){{.card{{padding:18px 16px!important}}.wide{{font-size:0!important;line-height:0!important;padding:0!important;width:0!important}}}}</style></head>\
+<body style=\"margin:0;padding:0;background:#f3f4f6;color:#1f2937;font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;font-size:15px;line-height:1.5\">\
+<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#f3f4f6\"><tr><td align=\"center\" style=\"padding:24px 8px\">\
+<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:600px;background:#ffffff;border-radius:8px;border-top:4px solid {ACCENT}\">\
+<tr><td class=\"card\" style=\"padding:20px 28px 0;font-size:17px;font-weight:700;color:{ACCENT}\">{name}</td></tr>\
+<tr><td class=\"card\" style=\"padding:12px 28px 24px\"><h1 style=\"margin:0 0 12px;font-size:20px;line-height:1.3\">{heading}</h1>{body}{button}</td></tr>\
+<tr><td class=\"card\" style=\"padding:14px 28px 20px;border-top:1px solid #e5e7eb;font-size:12px;color:{MUTED}\">{footer}</td></tr>\
+</table></td></tr></table></body></html>",
+        title = escape(heading),
+        name = escape(name),
+        heading = escape(heading),
+        footer = escape(footer),
     )
 }
 
-pub fn receipt(o: &Order, company_name: &str, to: String) -> Email {
+fn paragraph(text: &str) -> String {
+    format!("<p style=\"margin:0 0 12px\">{}</p>", escape(text))
+}
+
+/// The link as a plain-text line, when there is one.
+fn text_link(link: &Option<String>) -> String {
+    link.as_ref()
+        .map_or(String::new(), |l| format!("\nView the order: {l}\n"))
+}
+
+pub fn receipt(o: &Order, brand: &Brand, to: String) -> Email {
     let (lines, table) = order_summary(o);
     let who = o.customer.as_ref().map_or("", |c| c.company_name.as_str());
-    let subject = format!("Your order {} with {company_name}", o.order_number);
+    let subject = format!("Your order {} with {}", o.order_number, brand.name);
+    let placed = o.created_at.format("%Y-%m-%d %H:%M UTC");
+    let link = brand.order_link(o.id);
     let text = format!(
-        "Thank you for your order, {who}.\n\nOrder {} placed {}.\n\n{lines}\nWe will let you know when it ships.\n",
+        "Thank you for your order, {who}.\n\nOrder {} placed {placed}.\n\n{lines}\nWe will let you know when it ships.\n{}",
         o.order_number,
-        o.created_at.format("%Y-%m-%d %H:%M UTC")
+        text_link(&link)
     );
-    let html = page(
-        &subject,
-        &format!(
-            "<p>Thank you for your order, {}.</p>{table}<p>We will let you know when it ships.</p>",
-            escape(who)
-        ),
+    let body = format!(
+        "{}{}{table}{}",
+        paragraph(&format!("Thank you for your order, {who}.")),
+        paragraph(&format!("Order {} placed {placed}.", o.order_number)),
+        paragraph("We will let you know when it ships.")
+    );
+    let html = layout(
+        brand,
+        &format!("Order {} received", o.order_number),
+        &body,
+        link.map(|l| ("View your order", l)),
+        &format!("You receive this because {who} placed an order with {}.", brand.name),
     );
     Email {
         company_id: o.company_id.clone(),
@@ -209,7 +302,7 @@ pub fn receipt(o: &Order, company_name: &str, to: String) -> Email {
     }
 }
 
-pub fn staff_alert(o: &Order, to: Vec<String>) -> Email {
+pub fn staff_alert(o: &Order, brand: &Brand, to: Vec<String>) -> Email {
     let (lines, table) = order_summary(o);
     let who = o.customer.as_ref().map_or("a customer".to_owned(), |c| {
         format!("{} ({})", c.company_name, c.customer_number)
@@ -219,15 +312,27 @@ pub fn staff_alert(o: &Order, to: Vec<String>) -> Email {
         o.order_number,
         format_money(o.total_amount, o.currency)
     );
-    let text = format!("{who} placed order {} via {}.\n\n{lines}", o.order_number, o.channel);
-    let html = page(
-        &subject,
-        &format!(
-            "<p>{} placed order {} via {}.</p>{table}",
-            escape(&who),
-            escape(o.order_number.as_str()),
-            o.channel
-        ),
+    let link = brand.order_link(o.id);
+    let text = format!(
+        "{who} placed order {} via {}.\n\n{lines}{}",
+        o.order_number,
+        o.channel,
+        text_link(&link)
+    );
+    let mut body = paragraph(&format!("{who} placed order {} via {}.", o.order_number, o.channel));
+    if let Some(n) = &o.notes {
+        body.push_str(&format!(
+            "<p style=\"margin:0 0 12px;padding:8px 12px;background:#f9fafb;border-left:3px solid {ACCENT}\">{}</p>",
+            escape(n)
+        ));
+    }
+    body.push_str(&table);
+    let html = layout(
+        brand,
+        &format!("New order {}", o.order_number),
+        &body,
+        link.map(|l| ("Open the order", l)),
+        "Sent to the company's owners and admins for every order with a customer.",
     );
     Email {
         company_id: o.company_id.clone(),
@@ -262,7 +367,7 @@ impl OrderRef {
     }
 }
 
-pub fn low_stock(o: &OrderRef, products: &[(Product, u32)], to: Vec<String>) -> Email {
+pub fn low_stock(o: &OrderRef, brand: &Brand, products: &[(Product, u32)], to: Vec<String>) -> Email {
     let subject = format!(
         "Low stock after order {}: {} product(s)",
         o.order_number,
@@ -272,23 +377,44 @@ pub fn low_stock(o: &OrderRef, products: &[(Product, u32)], to: Vec<String>) -> 
         "Order {} left these products at or below their low-stock threshold:\n\n",
         o.order_number
     );
-    let mut html = String::from("<table cellpadding=\"4\"><tr><th align=\"left\">Product</th><th align=\"left\">SKU</th><th align=\"right\">Stock</th><th align=\"right\">Threshold</th></tr>");
+    let cell = "padding:8px 6px;border-bottom:1px solid #e5e7eb";
+    let num = format!("{cell};text-align:right");
+    let mut table = format!(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"border-collapse:collapse;font-size:14px;margin:8px 0\">\
+<tr style=\"color:{MUTED};font-size:12px;text-transform:uppercase\"><th align=\"left\" style=\"{cell}\">Product</th><th align=\"right\" style=\"{num}\">Stock</th><th align=\"right\" style=\"{num}\">Threshold</th></tr>"
+    );
     for (p, threshold) in products {
         let _ = writeln!(
             text,
             "  {} ({}): {} left (threshold {threshold})",
             p.name, p.sku, p.stock
         );
+        let color = if p.stock == 0 { "#b91c1c" } else { "#b45309" };
         let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td align=\"right\">{}</td><td align=\"right\">{threshold}</td></tr>",
+            table,
+            "<tr><td style=\"{cell}\">{}<br><span style=\"color:{MUTED};font-size:12px\">{}</span></td><td style=\"{num};color:{color};font-weight:700\">{}</td><td style=\"{num}\">{threshold}</td></tr>",
             escape(&p.name),
             escape(p.sku.as_str()),
             p.stock
         );
     }
-    html.push_str("</table>");
-    let html = page(&subject, &html);
+    table.push_str("</table>");
+    let link = brand.order_link(o.id);
+    text.push_str(&text_link(&link));
+    let body = format!(
+        "{}{table}",
+        paragraph(&format!(
+            "Order {} left these products at or below their low-stock threshold:",
+            o.order_number
+        ))
+    );
+    let html = layout(
+        brand,
+        &format!("Low stock after order {}", o.order_number),
+        &body,
+        link.map(|l| ("Open the order", l)),
+        "Sent to the company's owners and admins, once per order that leaves products low.",
+    );
     Email {
         company_id: o.company_id.clone(),
         kind: EmailKind::LowStock,
@@ -302,7 +428,15 @@ pub fn low_stock(o: &OrderRef, products: &[(Product, u32)], to: Vec<String>) -> 
     }
 }
 
-pub fn cap_notice(company: &CompanyId, month: &str, used: u32, limit: u32, reached: bool, to: Vec<String>) -> Email {
+pub fn cap_notice(
+    company: &CompanyId,
+    brand: &Brand,
+    month: &str,
+    used: u32,
+    limit: u32,
+    reached: bool,
+    to: Vec<String>,
+) -> Email {
     let kind = if reached {
         EmailKind::CapReached
     } else {
@@ -321,9 +455,31 @@ pub fn cap_notice(company: &CompanyId, month: &str, used: u32, limit: u32, reach
     let text = format!(
         "{subject}.\n\nCustomer orders beyond the plan's limit are refused until the month ends (UTC) or the plan changes.\n"
     );
-    let html = page(
-        &subject,
-        "<p>Customer orders beyond the plan's limit are refused until the month ends (UTC) or the plan changes.</p>",
+    let shown = pct.min(100);
+    let bar = format!(
+        "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"margin:4px 0 16px;background:#e5e7eb;border-radius:4px\"><tr><td width=\"{shown}%\" style=\"height:10px;background:{};border-radius:4px\"></td><td></td></tr></table>",
+        if reached { "#b91c1c" } else { "#b45309" }
+    );
+    let body = format!(
+        "{}{bar}{}",
+        paragraph(&format!(
+            "{used} of {limit} customer orders placed in {month} ({pct} %)."
+        )),
+        paragraph(
+            "Customer orders beyond the plan's limit are refused until the month ends (UTC) or the plan changes."
+        )
+    );
+    let heading = if reached {
+        "Monthly order limit reached".to_owned()
+    } else {
+        format!("{pct} % of the monthly order limit used")
+    };
+    let html = layout(
+        brand,
+        &heading,
+        &body,
+        None,
+        "Sent to the company's owners and finance, once per month at 80 % and at 100 %.",
     );
     Email {
         company_id: company.clone(),
@@ -338,7 +494,7 @@ pub fn cap_notice(company: &CompanyId, month: &str, used: u32, limit: u32, reach
     }
 }
 
-pub fn high_value(o: &Order, threshold: Decimal, to: Vec<String>) -> Email {
+pub fn high_value(o: &Order, brand: &Brand, threshold: Decimal, to: Vec<String>) -> Email {
     let (lines, table) = order_summary(o);
     let total = format_money(o.total_amount, o.currency);
     let subject = format!("High-value order {}: {total}", o.order_number);
@@ -347,16 +503,25 @@ pub fn high_value(o: &Order, threshold: Decimal, to: Vec<String>) -> Email {
         .as_ref()
         .map_or("(no customer)".to_owned(), |c| c.company_name.clone());
     let limit = format_money(Amount::from_decimal(threshold), o.currency);
+    let link = brand.order_link(o.id);
     let text = format!(
-        "Order {} from {who} totals {total}, at or above the {limit} threshold.\n\n{lines}",
-        o.order_number
+        "Order {} from {who} totals {total}, at or above the {limit} threshold.\n\n{lines}{}",
+        o.order_number,
+        text_link(&link)
     );
-    let html = page(
-        &subject,
-        &format!(
-            "<p>Order from {} totals {total}, at or above the {limit} threshold.</p>{table}",
-            escape(&who)
-        ),
+    let body = format!(
+        "{}{table}",
+        paragraph(&format!(
+            "Order {} from {who} totals {total}, at or above the {limit} threshold.",
+            o.order_number
+        ))
+    );
+    let html = layout(
+        brand,
+        &format!("High-value order {}", o.order_number),
+        &body,
+        link.map(|l| ("Open the order", l)),
+        "Sent to the company's finance users for every order at or above its high-value threshold.",
     );
     Email {
         company_id: o.company_id.clone(),

@@ -45,6 +45,9 @@ pub struct EmailSettings {
     pub sender_name: Option<String>,
     /// Where replies go (`Reply-To`); none means to the sender address.
     pub reply_to: Option<String>,
+    /// The dashboard's address (`https://…`): order e-mails then link to
+    /// `<dashboard_url>/orders/<order id>`.
+    pub dashboard_url: Option<String>,
 }
 
 /// Tax and shipping of a storefront order, computed by the server: a buyer's request

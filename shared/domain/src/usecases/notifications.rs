@@ -146,7 +146,7 @@ pub async fn handle(
                 Some(to) => {
                     send_once(
                         n,
-                        &notify::receipt(&order, &settings.name, to).from_company(&settings),
+                        &notify::receipt(&order, &notify::Brand::of(&settings), to).from_company(&settings),
                         &mut sent,
                     )
                     .await
@@ -156,7 +156,7 @@ pub async fn handle(
             let staff = reads.recipients(&n.deps, company, EmailKind::StaffAlert).await?;
             let alert = send_once(
                 n,
-                &notify::staff_alert(&order, staff).from_company(&settings),
+                &notify::staff_alert(&order, &notify::Brand::of(&settings), staff).from_company(&settings),
                 &mut sent,
             )
             .await;
@@ -183,7 +183,8 @@ pub async fn handle(
                 let to = reads.recipients(&n.deps, company, EmailKind::HighValue).await?;
                 send_once(
                     n,
-                    &notify::high_value(&order, settings.high_value_threshold, to).from_company(&settings),
+                    &notify::high_value(&order, &notify::Brand::of(&settings), settings.high_value_threshold, to)
+                        .from_company(&settings),
                     &mut sent,
                 )
                 .await?;
@@ -218,7 +219,7 @@ async fn low_stock(
             .await?;
         send_once(
             n,
-            &notify::low_stock(order, &low, to).from_company(&snap.settings),
+            &notify::low_stock(order, &notify::Brand::of(&snap.settings), &low, to).from_company(&snap.settings),
             &mut sent,
         )
         .await?;
@@ -250,7 +251,8 @@ async fn cap_usage(
             let to = reads.recipients(&n.deps, company, kind).await?;
             send_once(
                 n,
-                &notify::cap_notice(company, month, used, limit, reached, to).from_company(settings),
+                &notify::cap_notice(company, &notify::Brand::of(settings), month, used, limit, reached, to)
+                    .from_company(settings),
                 &mut sent,
             )
             .await?;

@@ -110,6 +110,58 @@ pub struct EmailPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, format = Email, max_length = 254)]
     pub reply_to: Option<Option<String>>,
+    /// The dashboard's address: `https://` and a host (or `http://localhost`), an optional
+    /// port and path, no query; order e-mails link to `<dashboard_url>/orders/<id>`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^(https://[A-Za-z0-9.-]+|http://(localhost|127\.0\.0\.1))(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?$")]
+    pub dashboard_url: Option<Option<String>>,
+}
+
+/// A dashboard URL as [`EmailPatch::dashboard_url`]'s pattern says (checked by hand, so the
+/// document and the code agree): it goes into e-mails' links, so nothing else.
+fn parse_dashboard_url(u: &str) -> Result<String, String> {
+    let bad = || {
+        "email.dashboard_url is https:// and a host (or http://localhost), an optional port and path, at most 200 characters"
+            .to_owned()
+    };
+    if u.len() > 200 {
+        return Err(bad());
+    }
+    let rest = if let Some(r) = u.strip_prefix("https://") {
+        let host_len = r
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            .unwrap_or(r.len());
+        if host_len == 0 {
+            return Err(bad());
+        }
+        &r[host_len..]
+    } else if let Some(r) = u
+        .strip_prefix("http://localhost")
+        .or_else(|| u.strip_prefix("http://127.0.0.1"))
+    {
+        r
+    } else {
+        return Err(bad());
+    };
+    let rest = match rest.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+            if !(1..=5).contains(&digits) {
+                return Err(bad());
+            }
+            &p[digits..]
+        }
+        None => rest,
+    };
+    let path_ok = rest.is_empty()
+        || (rest.starts_with('/')
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '~' | '%' | '/' | '-')));
+    if !path_ok {
+        return Err(bad());
+    }
+    Ok(u.to_owned())
 }
 
 /// A decimal (string or number) more than 0 and at most 10^12, 2 decimals at most.
@@ -307,6 +359,14 @@ fn apply(before: &CompanySettings, req: &UpdateSettingsRequest) -> Result<Compan
                 }
             }
             Some(None) => s.email.reply_to = None,
+            None => {}
+        }
+        match &e.dashboard_url {
+            Some(Some(u)) => match parse_dashboard_url(u) {
+                Ok(u) => s.email.dashboard_url = Some(u),
+                Err(m) => errors.push("email.dashboard_url", m),
+            },
+            Some(None) => s.email.dashboard_url = None,
             None => {}
         }
     }
