@@ -7,7 +7,8 @@ use oms_documents::invoice::{render, Issuer};
 use oms_domain::order::Order;
 
 fn order(lines: usize) -> Order {
-    let mut o: Order = serde_json::from_str(include_str!("order.json")).expect("order fixture");
+    let mut o: Order =
+        serde_json::from_str(include_str!("../../domain/tests/fixtures/order.json")).expect("order fixture");
     let first = o.items[0].clone();
     o.items = (0..lines)
         .map(|i| {

@@ -280,3 +280,92 @@ pub fn replace_kind(charges: &[OrderCharge], kind: ChargeKind, amount: Decimal) 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::Order;
+    use std::str::FromStr;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap_or_default()
+    }
+
+    /// An order as stored before charges existed: no `charges`, its shipping and order-level
+    /// discount only in the amounts.
+    fn old_order() -> Order {
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/order.json")).expect("fixture");
+        let o = v.as_object_mut().expect("object");
+        o.remove("charges");
+        o.insert("shipping_amount".into(), "7.50".into());
+        // Line discounts of the fixture (20.00) plus 5.00 off the order.
+        o.insert("discount_amount".into(), "25.00".into());
+        serde_json::from_value(v).expect("an order without charges still reads")
+    }
+
+    #[test]
+    fn an_order_from_before_charges_keeps_its_shipping_and_discount_as_charges() {
+        let o = old_order();
+        assert!(o.charges.is_empty());
+        let kept = o.charges_or_legacy();
+        assert_eq!(
+            kept,
+            vec![
+                OrderCharge::fixed(ChargeKind::Shipping, dec("7.50")),
+                OrderCharge::fixed(ChargeKind::Discount, dec("5.00")),
+            ]
+        );
+    }
+
+    #[test]
+    fn replacing_a_kind_keeps_the_others_and_its_place() {
+        let list = vec![
+            OrderCharge::fixed(ChargeKind::Surcharge, dec("1")),
+            OrderCharge::fixed(ChargeKind::Discount, dec("2")),
+            OrderCharge::fixed(ChargeKind::Tax, dec("3")),
+        ];
+        let kinds = |l: &[OrderCharge]| l.iter().map(|c| (c.kind, c.amount.value())).collect::<Vec<_>>();
+        assert_eq!(
+            kinds(&replace_kind(&list, ChargeKind::Discount, dec("9"))),
+            [
+                (ChargeKind::Surcharge, dec("1")),
+                (ChargeKind::Discount, dec("9")),
+                (ChargeKind::Tax, dec("3"))
+            ]
+        );
+        assert_eq!(
+            kinds(&replace_kind(&list, ChargeKind::Discount, Decimal::ZERO)),
+            [(ChargeKind::Surcharge, dec("1")), (ChargeKind::Tax, dec("3"))]
+        );
+        assert_eq!(
+            kinds(&replace_kind(&list, ChargeKind::Shipping, dec("4")))[0],
+            (ChargeKind::Shipping, dec("4"))
+        );
+    }
+
+    #[test]
+    fn parsing_names_each_bad_charge_and_keeps_the_good_ones() {
+        let input = |v: serde_json::Value| -> ChargeInput { serde_json::from_value(v).expect("shape") };
+        let mut errors = FieldErrors::default();
+        let out = parse_charges(
+            &mut errors,
+            "charges",
+            vec![
+                input(serde_json::json!({"type": "tax", "percentage": "8.25"})),
+                input(serde_json::json!({"type": "other", "amount": "1"})),
+                input(serde_json::json!({"type": "surcharge", "name": "   ", "amount": "2"})),
+            ],
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].basis, Some(ChargeBasis::Subtotal));
+        assert_eq!(out[1].name, "Surcharge", "a blank name is the type's");
+        match errors.finish() {
+            Err(crate::error::Error::Validation { fields, .. }) => {
+                let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+                assert_eq!(named, ["charges[1].direction"]);
+            }
+            other => panic!("the other charge has no direction: {other:?}"),
+        }
+    }
+}
