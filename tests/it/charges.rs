@@ -261,8 +261,22 @@ async fn who_may_set_which_charge(app: TestApp) {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    // ... and may not add a discount to a pending order either.
+    // An owner's percentage discount stays when a clerk resends the list with shipping
+    // added (the terms did not change), ...
     let path = format!("{ORDERS}/{}", r.body["data"]["id"].as_str().expect("id"));
+    let with_discount =
+        json!({"charges": [{"type": "surcharge", "amount": "3"}, {"type": "discount", "percentage": "10"}]});
+    assert_eq!(app.call("PUT", &path, &d.owner, Some(with_discount)).await.status, 200);
+    let resent = json!({"charges": [{"type": "surcharge", "amount": "3"}, {"type": "discount", "name": "Agreed", "percentage": "10"}, {"type": "shipping", "amount": "8"}]});
+    let r = app.call("PUT", &path, &d.staff, Some(resent)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let more = json!({"charges": [{"type": "surcharge", "amount": "3"}, {"type": "discount", "percentage": "15"}]});
+    assert_eq!(
+        app.call("PUT", &path, &d.staff, Some(more)).await.status,
+        403,
+        "a bigger discount"
+    );
+    // ... and may not add a discount to a pending order either.
     let r = app
         .call(
             "PUT",

@@ -551,11 +551,23 @@ async fn reprice_draft(
     let asked = charges.map(|c| parse_charges(&mut errors, "charges", c));
     let parsed = items.map(|i| parse_items(&mut errors, i, false));
     errors.finish()?;
-    let subtracts = |c: &[OrderCharge]| c.iter().filter(|c| c.subtracts()).cloned().collect::<Vec<_>>();
+    // What a charge takes off, as asked: a percentage's amount is not resolved yet, so it
+    // is its terms that compare; a name is not a term.
+    let terms = |c: &OrderCharge| {
+        (
+            c.kind,
+            c.direction,
+            c.percentage,
+            c.basis,
+            c.percentage.is_none().then_some(c.amount),
+        )
+    };
+    let had: Vec<_> = new_charges.iter().filter(|c| c.subtracts()).map(terms).collect();
     let more_off = match &asked {
         // Only a charge that takes more off than before needs the permission: a clerk
-        // without it may still remove a discount, or add shipping to a discounted order.
-        Some(a) => subtracts(a).iter().any(|c| !subtracts(&new_charges).contains(c)),
+        // without it may still remove a discount, resend the list it read, or add
+        // shipping to a discounted order.
+        Some(a) => a.iter().filter(|c| c.subtracts()).any(|c| !had.contains(&terms(c))),
         None => discount.is_some_and(|d| !d.is_zero()),
     };
     if more_off || parsed.as_ref().is_some_and(|(_, wants)| *wants) {
