@@ -78,6 +78,9 @@ fn id_of(r: &Value) -> String {
 
 async fn an_invoice_shows_the_order_and_its_numbers_add_up(app: TestApp) {
     let d = demo(&app).await;
+    let seller = json!({"address": {"address1": "1 Harbour Way", "city": "Portland", "state": "OR", "postal_code": "97209", "country": "US"}, "tax_id": "US 12-3456789"});
+    let r = app.call("PATCH", "/api/v1/settings", &d.owner, Some(seller)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let body = json!({
         "customer_id": d.t.acme,
         "items": [
@@ -105,6 +108,8 @@ async fn an_invoice_shows_the_order_and_its_numbers_add_up(app: TestApp) {
     let money = |v: &Value| grouped(v.as_str().expect("amount"));
     for want in [
         "Demo Distributors",
+        "1 Harbour Way, 97209 Portland OR, US",
+        "Tax ID US 12-3456789",
         "INVOICE",
         number,
         "Acme Corporation",

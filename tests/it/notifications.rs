@@ -352,7 +352,7 @@ async fn order_emails_share_one_layout_and_link_to_the_order(app: TestApp) {
             "PATCH",
             "/api/v1/settings",
             &d.owner,
-            Some(json!({"monthly_order_limit": 1, "high_value_threshold": "100", "email": {"dashboard_url": "https://dash.example.com/app/"}})),
+            Some(json!({"monthly_order_limit": 1, "high_value_threshold": "100", "email": {"dashboard_url": "https://dash.example.com/app/"}, "address": {"address1": "1 Harbour Way", "city": "Portland", "postal_code": "97209", "country": "US"}})),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -383,6 +383,11 @@ async fn order_emails_share_one_layout_and_link_to_the_order(app: TestApp) {
         assert!(e.html.contains("name=\"viewport\""), "{:?}: responsive", e.kind);
         assert!(e.html.contains("max-width:600px"), "{:?}", e.kind);
         assert!(e.html.contains("Demo Distributors"), "{:?}: the company's name", e.kind);
+        assert!(
+            e.html.contains("1 Harbour Way, 97209, Portland, US"),
+            "{:?}: its address in the footer",
+            e.kind
+        );
         let about_the_order = !matches!(e.kind, EmailKind::CapReached | EmailKind::CapWarning);
         assert_eq!(e.html.contains(&link), about_the_order, "{:?}: the link", e.kind);
         assert_eq!(

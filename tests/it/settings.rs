@@ -161,6 +161,17 @@ async fn bad_settings_are_refused_naming_each_field_and_change_nothing(app: Test
         ),
         (json!({"email": {"sender_name": ""}}), "email.sender_name"),
         (json!({"email": {"reply_to": "not an address"}}), "email.reply_to"),
+        (json!({"tax_id": "   "}), "tax_id"),
+        (json!({"tax_id": "x".repeat(51)}), "tax_id"),
+        (json!({"tax_id": "DE\n123"}), "tax_id"),
+        (
+            json!({"address": {"address1": "1 Way", "city": "X", "country": "XX"}}),
+            "address",
+        ),
+        (
+            json!({"address": {"street": "1 Way", "planet": "Mars"}}),
+            "address.planet",
+        ),
         (
             json!({"email": {"dashboard_url": "javascript:alert(1)"}}),
             "email.dashboard_url",

@@ -19,6 +19,22 @@ pub struct Issuer {
     pub name: String,
     /// Where replies go (settings' e-mail reply-to), if set.
     pub email: Option<String>,
+    /// The company's postal address, if set.
+    pub address: Option<Address>,
+    /// The company's tax or VAT number, if set.
+    pub tax_id: Option<String>,
+}
+
+impl Issuer {
+    /// The issuer the company's settings describe.
+    pub fn of(settings: &oms_domain::settings::CompanySettings) -> Issuer {
+        Issuer {
+            name: settings.name.clone(),
+            email: settings.email.reply_to.clone(),
+            address: settings.address.clone(),
+            tax_id: settings.tax_id.clone(),
+        }
+    }
 }
 
 const RIGHT: f32 = PAGE_WIDTH - MARGIN;
@@ -317,8 +333,26 @@ fn page_header(doc: &mut Doc, order: &Order, issuer: &Issuer) -> f32 {
     doc.text(&issuer.name, Weight::Bold, size, Ink::Accent, MARGIN, y);
     doc.text_right("INVOICE", Weight::Bold, 16.0, Ink::Text, RIGHT, y);
     y += 15.0;
-    if let Some(e) = &issuer.email {
-        doc.text(e, Weight::Regular, BODY, Ink::Muted, MARGIN, y);
+    // Under the name: the address on one line, then the tax number and where to write.
+    let address = issuer
+        .address
+        .as_ref()
+        .map(|a| address_lines(a).join(", "))
+        .unwrap_or_default();
+    let contact = [
+        issuer.tax_id.as_ref().map(|t| format!("Tax ID {t}")),
+        issuer.email.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join("  ·  ");
+    let room = RIGHT - MARGIN - 190.0;
+    let mut left = y;
+    for line in [address, contact].iter().filter(|l| !l.is_empty()) {
+        let size = doc.fit(line, Weight::Regular, BODY, room);
+        doc.text(line, Weight::Regular, size, Ink::Muted, MARGIN, left);
+        left += LEADING;
     }
     doc.text_right(
         &format!("Order {}  ·  {}", order.order_number, order.order_date),
@@ -328,7 +362,7 @@ fn page_header(doc: &mut Doc, order: &Order, issuer: &Issuer) -> f32 {
         RIGHT,
         y,
     );
-    y += 8.0;
+    y = y.max(left - LEADING) + 8.0;
     doc.rule(MARGIN, RIGHT, y, 0.8, Ink::Accent);
     y + 20.0
 }

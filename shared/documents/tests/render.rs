@@ -26,6 +26,14 @@ fn orders_of_one_and_of_250_lines_render() {
     let issuer = Issuer {
         name: "Demo Distributors".into(),
         email: Some("orders@demo.example".into()),
+        address: Some(oms_domain::catalog::Address {
+            address1: Some("1 Harbour Way".into()),
+            city: Some("Portland".into()),
+            postal_code: Some("97209".into()),
+            country: Some("US".into()),
+            ..Default::default()
+        }),
+        tax_id: Some("US 12-3456789".into()),
     };
     for lines in [1, 250] {
         let o = order(lines);

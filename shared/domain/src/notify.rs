@@ -200,6 +200,8 @@ fn order_summary(o: &Order) -> (String, String) {
 pub struct Brand {
     pub name: String,
     pub dashboard_url: Option<String>,
+    /// The company's postal address on one line, for the footer.
+    pub address: Option<String>,
 }
 
 impl Brand {
@@ -207,6 +209,14 @@ impl Brand {
         Brand {
             name: settings.name.trim().to_owned(),
             dashboard_url: settings.email.dashboard_url.clone(),
+            address: settings.address.as_ref().map(|a| {
+                [&a.address1, &a.address2, &a.postal_code, &a.city, &a.state, &a.country]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
         }
     }
 
@@ -238,6 +248,10 @@ fn layout(brand: &Brand, heading: &str, body: &str, link: Option<(&str, String)>
     } else {
         brand.name.as_str()
     };
+    let sender = match &brand.address {
+        Some(a) if !a.is_empty() => format!("<br>{} · {}", escape(name), escape(a)),
+        _ => String::new(),
+    };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{title}</title>\
 <style>@media (max-width:620px){{.card{{padding:18px 16px!important}}.wide{{font-size:0!important;line-height:0!important;padding:0!important;width:0!important}}}}</style></head>\
@@ -246,7 +260,7 @@ fn layout(brand: &Brand, heading: &str, body: &str, link: Option<(&str, String)>
 <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:600px;background:#ffffff;border-radius:8px;border-top:4px solid {ACCENT}\">\
 <tr><td class=\"card\" style=\"padding:20px 28px 0;font-size:17px;font-weight:700;color:{ACCENT}\">{name}</td></tr>\
 <tr><td class=\"card\" style=\"padding:12px 28px 24px\"><h1 style=\"margin:0 0 12px;font-size:20px;line-height:1.3\">{heading}</h1>{body}{button}</td></tr>\
-<tr><td class=\"card\" style=\"padding:14px 28px 20px;border-top:1px solid #e5e7eb;font-size:12px;color:{MUTED}\">{footer}</td></tr>\
+<tr><td class=\"card\" style=\"padding:14px 28px 20px;border-top:1px solid #e5e7eb;font-size:12px;color:{MUTED}\">{footer}{sender}</td></tr>\
 </table></td></tr></table></body></html>",
         title = escape(heading),
         name = escape(name),

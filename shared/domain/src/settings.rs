@@ -9,6 +9,10 @@ use crate::money::Currency;
 #[serde(default)]
 pub struct CompanySettings {
     pub name: String,
+    /// The company's postal address: on invoices and in e-mail footers.
+    pub address: Option<crate::catalog::Address>,
+    /// The company's tax or VAT number, on invoices.
+    pub tax_id: Option<String>,
     pub default_currency: Currency,
     /// Dashboard orders check and decrement stock only when this is on (SPEC §11).
     pub dashboard_orders_decrement_stock: bool,
@@ -92,6 +96,8 @@ impl Default for CompanySettings {
     fn default() -> Self {
         CompanySettings {
             name: String::new(),
+            address: None,
+            tax_id: None,
             default_currency: Currency::USD,
             dashboard_orders_decrement_stock: false,
             restock_on_cancel: false,

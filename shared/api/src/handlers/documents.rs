@@ -35,10 +35,7 @@ pub async fn get_invoice(app: &App, req: Request) -> Response<Body> {
         let id = path_id(&req, "id", "order", OrderId::parse)?;
         let order = get_order_uc(&app.deps, &actor, id).await?;
         let settings = app.deps.store.get_settings(&actor.company_id).await?;
-        let issuer = Issuer {
-            name: settings.name.clone(),
-            email: settings.email.reply_to.clone(),
-        };
+        let issuer = Issuer::of(&settings);
         let started = std::time::Instant::now();
         let pdf = invoice::render(&order, &issuer)?;
         tracing::info!(

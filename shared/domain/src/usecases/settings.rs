@@ -73,6 +73,21 @@ pub struct UpdateSettingsRequest {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(nullable = false)]
     pub email: Option<EmailPatch>,
+    /// The company's postal address, printed on invoices and at the foot of its e-mails;
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<crate::catalog::Address>)]
+    pub address: Option<Option<crate::catalog::Address>>,
+    /// The company's tax or VAT number, printed on invoices (1-50 characters, no control
+    /// characters); `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(
+        value_type = Option<String>,
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*(?![\\s\\S])"
+    )]
+    pub tax_id: Option<Option<String>>,
 }
 
 /// The storefront's tax and shipping rule; absent fields stay as they are.
@@ -267,6 +282,23 @@ fn apply(before: &CompanySettings, req: &UpdateSettingsRequest) -> Result<Compan
             None if !errors.has("name") => errors.push("name", "name must not be empty"),
             None => {}
         }
+    }
+    match &req.address {
+        Some(Some(a)) if errors.take("address", a.validate()).is_some() => s.address = Some(a.clone()),
+        Some(Some(_)) | None => {}
+        Some(None) => s.address = None,
+    }
+    match &req.tax_id {
+        Some(Some(t)) => {
+            let t = t.trim();
+            if t.is_empty() || t.chars().count() > 50 || t.chars().any(char::is_control) {
+                errors.push("tax_id", "tax_id is 1-50 characters without control characters");
+            } else {
+                s.tax_id = Some(t.to_owned());
+            }
+        }
+        Some(None) => s.tax_id = None,
+        None => {}
     }
     if let Some(c) = &req.default_currency {
         if let Some(c) = errors.take("default_currency", Currency::parse(c)) {
