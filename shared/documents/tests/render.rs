@@ -51,3 +51,22 @@ fn orders_of_one_and_of_250_lines_render() {
         assert!(size < 200_000, "fonts are subset: {size} bytes");
     }
 }
+
+/// Text a customer or clerk may type renders without a panic or a runaway layout: words
+/// longer than a column, characters the fonts lack (emoji, CJK), right-to-left script,
+/// control-free but odd whitespace, the longest notes an order takes.
+#[test]
+fn any_text_an_order_can_hold_renders() {
+    let mut o = order(3);
+    let long_word = "W".repeat(200);
+    o.items[0].name = format!("{long_word} 名前 📦 שלום");
+    o.items[1].notes = Some("\u{200b}\u{a0}\t tabs and\u{2028}separators".into());
+    o.items[2].sku = oms_domain::catalog::Sku::parse(&"S".repeat(64)).expect("sku");
+    o.notes = Some(format!("{} {}", "word ".repeat(390), "x".repeat(40)));
+    let issuer = Issuer {
+        name: "Ä".repeat(200),
+        ..Issuer::default()
+    };
+    let pdf = render(&o, &issuer).expect("render");
+    assert!(pdf.starts_with(b"%PDF-"));
+}
