@@ -17,6 +17,7 @@ use oms_tests::{on_both_adapters, ManualClock, Reply, TestApp};
 use crate::support::{demo, stock, Demo, ATTENTION, ORDERS};
 
 on_both_adapters!(
+    a_platforms_discount_is_the_orders_only_where_its_prices_are,
     a_standard_delivery_is_recorded_as_sent_then_placed,
     bad_signatures_stale_timestamps_and_unknown_integrations_store_nothing,
     a_replayed_delivery_answers_the_first_and_places_nothing,
@@ -1264,4 +1265,58 @@ fn the_reference_library_signs_the_published_vector() {
         oms_domain::webhook::sign_standard(secret, id, ts, body.as_bytes()),
         signature
     );
+}
+
+/// Shopify's line prices are before its discounts (`total_discounts`): an integration that
+/// sets prices keeps the platform's discount as the order's `discount` charge, so the
+/// order totals what the shop charged; one that does not gets the catalog's prices and no
+/// platform discount. (WooCommerce's line prices are already net of its discounts.)
+async fn a_platforms_discount_is_the_orders_only_where_its_prices_are(app: TestApp) {
+    let d = demo(&app).await;
+    let r = app
+        .call(
+            "POST",
+            INTEGRATIONS,
+            &d.owner,
+            Some(json!({"name": "Priced shop", "kind": "shopify", "can_set_prices": true})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let priced = r.body["data"]["id"].as_str().expect("id").to_owned();
+    let secret = r.body["data"]["secret"].as_str().expect("secret").to_owned();
+    let mut payload: Value = serde_json::from_str(&sample("shopify-orders-create.json")).expect("json");
+    payload["total_discounts"] = json!("10.00");
+    let discounted = payload.to_string();
+    payload["id"] = json!(5765436022938_u64);
+    let b = payload.to_string();
+    let r = app
+        .post_webhook(&priced, sign(Shopify, &secret, &b, "disc-1", now(&app)), &b)
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = send(&app, integ(&d, Shopify), &discounted, "disc-2").await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    app.relay().await;
+
+    let o = orders_for(&app, &d, "5765436022938").await.remove(0);
+    let o = order(&app, &d, &o["id"]).await;
+    let kinds: Vec<(&str, &str)> = o["charges"]
+        .as_array()
+        .expect("charges")
+        .iter()
+        .map(|c| (c["type"].as_str().unwrap_or("?"), c["amount"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(kinds, [("shipping", "15.00"), ("discount", "10.00")], "{o}");
+    assert_eq!(o["subtotal_amount"], "349.97", "the shop's prices");
+    assert_eq!(o["discount_amount"], "10.00");
+    // 349.97 + 31.50 tax + 15.00 shipping - 10.00: the shop's total_price less 10.00.
+    assert_eq!(o["total_amount"], "386.47");
+
+    let catalog = orders_for(&app, &d, "5765436022937").await.remove(0);
+    let catalog = order(&app, &d, &catalog["id"]).await;
+    assert_eq!(catalog["discount_amount"], "0.00", "{catalog}");
+    assert!(catalog["charges"]
+        .as_array()
+        .expect("charges")
+        .iter()
+        .all(|c| c["type"] != "discount"));
 }

@@ -31,6 +31,10 @@ pub struct WebhookOrder {
     pub shipping_cost: Option<DecimalInput>,
     /// At least 0: the order's tax, put on its first line.
     pub total_tax: Option<DecimalInput>,
+    /// At least 0: the discount the platform took off the lines' prices, kept as the
+    /// order's `discount` charge when the integration `can_set_prices` (otherwise the
+    /// catalog's prices apply and the platform's discount with them is not the order's).
+    pub order_discount: Option<DecimalInput>,
     /// ISO 4217; the company's currency by default.
     pub currency: Option<String>,
     /// `paid` unless the platform says `pending`.
@@ -143,6 +147,8 @@ fn from_shopify(o: &Value) -> Result<WebhookOrder, String> {
         shipping_method: o["shipping_lines"][0]["title"].as_str().map(str::to_owned),
         shipping_cost: Some(DecimalInput(shipping)),
         total_tax: amount(&o["total_tax"]),
+        // Shopify's line `price` is before discounts; `total_discounts` is what they took.
+        order_discount: amount(&o["total_discounts"]),
         currency: s(&o["currency"]),
         financial_status: s(&o["financial_status"]),
         notes: s(&o["note"]),
@@ -203,6 +209,8 @@ fn from_woocommerce(o: &Value) -> Result<WebhookOrder, String> {
         shipping_method: o["shipping_lines"][0]["method_title"].as_str().map(str::to_owned),
         shipping_cost: amount(&o["shipping_total"]),
         total_tax: amount(&o["total_tax"]),
+        // WooCommerce's line `price` is already net of its discounts (`discount_total`).
+        order_discount: None,
         currency: s(&o["currency"]),
         financial_status: match o["status"].as_str() {
             Some("pending") | Some("on-hold") => Some("pending".into()),

@@ -583,7 +583,7 @@ async fn place(deps: &Deps, integration: &Integration, delivery: &Delivery, body
         quote_id: None,
         opportunity_id: None,
         shipping_amount: order.shipping_cost,
-        discount_amount: None,
+        discount_amount: order.order_discount.filter(|_| integration.can_set_prices),
         charges: None,
         items,
     };
