@@ -70,8 +70,8 @@ enum Draw {
 /// the page being filled.
 pub struct Doc {
     title: String,
-    regular: ParsedFont,
-    bold: ParsedFont,
+    regular: &'static ParsedFont,
+    bold: &'static ParsedFont,
     pages: Vec<Vec<Draw>>,
     draws: Vec<Draw>,
 }
@@ -80,19 +80,29 @@ impl Doc {
     /// A new document; `None` only if the embedded fonts cannot be read (the build embedded
     /// something else: the tests render every document).
     pub fn new(title: &str) -> Option<Doc> {
+        // Parsed once per process (a warm Lambda renders the next invoice without it).
+        static FACES: std::sync::OnceLock<Option<(ParsedFont, ParsedFont)>> = std::sync::OnceLock::new();
+        let (regular, bold) = FACES
+            .get_or_init(|| {
+                Some((
+                    ParsedFont::from_bytes(REGULAR_TTF, 0, &mut Vec::new())?,
+                    ParsedFont::from_bytes(BOLD_TTF, 0, &mut Vec::new())?,
+                ))
+            })
+            .as_ref()?;
         Some(Doc {
             title: title.to_owned(),
-            regular: ParsedFont::from_bytes(REGULAR_TTF, 0, &mut Vec::new())?,
-            bold: ParsedFont::from_bytes(BOLD_TTF, 0, &mut Vec::new())?,
+            regular,
+            bold,
             pages: Vec::new(),
             draws: Vec::new(),
         })
     }
 
-    fn font(&self, w: Weight) -> &ParsedFont {
+    fn font(&self, w: Weight) -> &'static ParsedFont {
         match w {
-            Weight::Regular => &self.regular,
-            Weight::Bold => &self.bold,
+            Weight::Regular => self.regular,
+            Weight::Bold => self.bold,
         }
     }
 
