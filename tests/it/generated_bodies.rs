@@ -91,6 +91,7 @@ const CREATE_FIELDS: &[&str] = &[
     "opportunity_id",
     "shipping_amount",
     "discount_amount",
+    "charges",
 ];
 const UPDATE_FIELDS: &[&str] = &[
     "priority",
@@ -108,7 +109,60 @@ const UPDATE_FIELDS: &[&str] = &[
     "items",
     "shipping_amount",
     "discount_amount",
+    "charges",
 ];
+
+/// One order-level charge: well-formed most of the time, with absurd amounts and
+/// percentages, wrong directions, unknown types and fields some of the time.
+fn charge() -> impl Strategy<Value = Value> {
+    let kind = prop_oneof![
+        Just("discount"),
+        Just("promotion"),
+        Just("tax"),
+        Just("shipping"),
+        Just("surcharge"),
+        Just("additional_cost"),
+        Just("other"),
+        Just("price_adjustment"),
+        Just("bribe"),
+    ];
+    (
+        kind,
+        prop::option::of(prop_oneof![
+            Just(json!("add")),
+            Just(json!("subtract")),
+            Just(json!("sideways"))
+        ]),
+        prop_oneof![
+            3 => amount().prop_map(|a| ("amount", a)),
+            3 => odd_number().prop_map(|p| ("percentage", p)),
+            1 => Just(("rate", json!("5"))),
+        ],
+        prop::option::of(prop_oneof![
+            Just(json!("subtotal")),
+            Just(json!("running_total")),
+            Just(json!(7))
+        ]),
+        prop::option::of(prop_oneof![
+            ".{0,20}".prop_map(Value::String),
+            Just(json!("n".repeat(150)))
+        ]),
+    )
+        .prop_map(|(kind, direction, (key, value), basis, name)| {
+            let mut c = json!({"type": kind});
+            c[key] = value;
+            if let Some(d) = direction {
+                c["direction"] = d;
+            }
+            if let Some(b) = basis {
+                c["basis"] = b;
+            }
+            if let Some(n) = name {
+                c["name"] = n;
+            }
+            c
+        })
+}
 
 /// A value shaped for `field` most of the time, anything some of the time.
 fn value_for(field: &'static str, d: &Demo) -> BoxedStrategy<Value> {
@@ -153,6 +207,7 @@ fn value_for(field: &'static str, d: &Demo) -> BoxedStrategy<Value> {
         .prop_map(|m| Value::Object(m.into_iter().collect()))
         .boxed(),
         "items" => items(d).boxed(),
+        "charges" => prop::collection::vec(charge(), 0..24).prop_map(|c| json!(c)).boxed(),
         _ => prop_oneof![".{0,40}".prop_map(Value::String), Just(json!("z".repeat(3_000)))].boxed(),
     };
     prop_oneof![8 => typed, 1 => any_json()].boxed()
@@ -246,6 +301,32 @@ fn check(r: &Reply, body: &Value) -> Result<(), TestCaseError> {
             .and_then(|s| s.parse().ok())
             .unwrap_or(rust_decimal::Decimal::MAX);
         prop_assert!(total <= oms_domain::money::MAX_ORDER_TOTAL, "total {total} for {body}");
+        // And it adds up: the lines' totals plus or minus every charge.
+        let o = &r.body["data"];
+        let dec = |v: &Value| {
+            v.as_str()
+                .and_then(|s| s.parse::<rust_decimal::Decimal>().ok())
+                .unwrap_or_default()
+        };
+        let lines: rust_decimal::Decimal = o["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|l| dec(&l["line_total"]))
+            .sum();
+        let charges: rust_decimal::Decimal = o["charges"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                if c["direction"] == "subtract" {
+                    -dec(&c["amount"])
+                } else {
+                    dec(&c["amount"])
+                }
+            })
+            .sum();
+        prop_assert_eq!(total, lines + charges, "total of {}", o);
     }
     Ok(())
 }
