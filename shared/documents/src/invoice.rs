@@ -8,7 +8,7 @@
 use oms_domain::catalog::Address;
 use oms_domain::error::Error;
 use oms_domain::money::{Amount, Currency};
-use oms_domain::order::{ChargeBasis, Order, ShippingInfo};
+use oms_domain::order::{ChargeBasis, Order, OrderLine, ShippingInfo};
 
 use crate::layout::{Doc, Ink, Weight, BOTTOM, MARGIN, PAGE_WIDTH};
 
@@ -93,104 +93,132 @@ fn ship_to(s: &ShippingInfo) -> Vec<String> {
 /// The invoice of `order` from `issuer`, as PDF bytes.
 pub fn render(order: &Order, issuer: &Issuer) -> Result<Vec<u8>, Error> {
     let title = format!("Invoice {} - {}", order.order_number, issuer.name);
-    let mut doc = Doc::new(&title).ok_or_else(|| Error::internal("the invoice's embedded fonts cannot be read"))?;
-    let c = order.currency;
-    let mut y = page_header(&mut doc, order, issuer);
-
-    // Who, where, and the order's facts, in three columns.
-    let bill_to: Vec<String> = {
-        let mut v = Vec::new();
-        if let Some(cu) = &order.customer {
-            v.push(cu.company_name.clone());
-            v.extend(cu.contact_name.clone());
-            v.push(format!("Customer {}", cu.customer_number));
-        }
-        if let Some(a) = &order.billing_address {
-            v.extend(address_lines(a));
-        }
-        if let Some(cu) = &order.customer {
-            v.extend(cu.email.clone());
-            v.extend(cu.phone.clone());
-        }
-        if v.is_empty() {
-            v.push("(no customer on this order)".to_owned());
-        }
-        v
+    let doc = Doc::new(&title).ok_or_else(|| Error::internal("the invoice's embedded fonts cannot be read"))?;
+    let mut w = Writer {
+        doc,
+        order,
+        issuer,
+        y: 0.0,
     };
-    let ship: Vec<String> = order
-        .shipping_info
-        .as_ref()
-        .map(ship_to)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| vec!["(as billed)".to_owned()]);
-    let mut facts = vec![
-        format!("Order {}", order.order_number),
-        format!("Order date {}", order.order_date),
-    ];
-    if let Some(d) = order.due_date {
-        facts.push(format!("Due date {d}"));
-    }
-    facts.push(format!("Status {}", order.status));
-    facts.push(format!("Amounts in {}", c.code()));
-    let blocks = [("Bill to", bill_to), ("Ship to", ship), ("Order", facts)];
-    let width = (RIGHT - MARGIN - 24.0) / 3.0;
-    let mut deepest = y;
-    for (i, (label, lines)) in blocks.iter().enumerate() {
-        let x = MARGIN + i as f32 * (width + 12.0);
-        let mut by = y;
-        doc.text(label, Weight::Bold, SMALL, Ink::Muted, x, by);
-        by += LEADING;
-        for (j, line) in lines.iter().enumerate() {
-            let weight = if j == 0 { Weight::Bold } else { Weight::Regular };
-            for part in doc.wrap(line, weight, BODY, width) {
-                doc.text(&part, weight, BODY, Ink::Text, x, by);
-                by += LEADING;
-            }
-        }
-        deepest = deepest.max(by);
-    }
-    y = deepest + 14.0;
+    w.y = page_header(&mut w.doc, order, issuer);
+    w.parties();
+    w.lines();
+    w.totals();
+    w.terms_and_notes();
+    let (company, number) = (issuer.name.clone(), order.order_number.to_string());
+    w.doc
+        .finish(move |d, page, of| footer(d, &company, &number, page, of))
+        .ok_or_else(|| Error::internal("the invoice's fonts could not be subset"))
+}
 
-    // The lines.
-    y = table_header(&mut doc, y);
-    for line in &order.items {
-        let name = doc.wrap(&line.name, Weight::Regular, BODY, Columns::ITEM_ROOM);
+/// The invoice being written, and how far down the page it is.
+struct Writer<'a> {
+    doc: Doc,
+    order: &'a Order,
+    issuer: &'a Issuer,
+    y: f32,
+}
+
+impl Writer<'_> {
+    /// Starts a new page when `height` more would run into the footer (with the lines
+    /// table's header again when `table` says the table goes on); says whether it did.
+    fn room_for(&mut self, height: f32, table: bool) -> bool {
+        if self.y + height <= crate::layout::PAGE_HEIGHT - BOTTOM {
+            return false;
+        }
+        self.doc.new_page();
+        self.y = page_header(&mut self.doc, self.order, self.issuer);
+        if table {
+            self.y = table_header(&mut self.doc, self.y);
+        }
+        true
+    }
+
+    /// Who is billed, where it goes, and the order's facts, in three columns.
+    fn parties(&mut self) {
+        let o = self.order;
+        let mut bill_to = Vec::new();
+        if let Some(cu) = &o.customer {
+            bill_to.push(cu.company_name.clone());
+            bill_to.extend(cu.contact_name.clone());
+            bill_to.push(format!("Customer {}", cu.customer_number));
+        }
+        bill_to.extend(o.billing_address.as_ref().map(address_lines).unwrap_or_default());
+        if let Some(cu) = &o.customer {
+            bill_to.extend(cu.email.clone());
+            bill_to.extend(cu.phone.clone());
+        }
+        if bill_to.is_empty() {
+            bill_to.push("(no customer on this order)".to_owned());
+        }
+        let ship: Vec<String> = o
+            .shipping_info
+            .as_ref()
+            .map(ship_to)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| vec!["(as billed)".to_owned()]);
+        let mut facts = vec![
+            format!("Order {}", o.order_number),
+            format!("Order date {}", o.order_date),
+        ];
+        facts.extend(o.due_date.map(|d| format!("Due date {d}")));
+        facts.push(format!("Status {}", o.status));
+        facts.push(format!("Amounts in {}", o.currency.code()));
+        let width = (RIGHT - MARGIN - 24.0) / 3.0;
+        let mut deepest = self.y;
+        for (i, (label, lines)) in [("Bill to", bill_to), ("Ship to", ship), ("Order", facts)]
+            .iter()
+            .enumerate()
+        {
+            let x = MARGIN + i as f32 * (width + 12.0);
+            let mut by = self.y;
+            self.doc.text(label, Weight::Bold, SMALL, Ink::Muted, x, by);
+            by += LEADING;
+            for (j, line) in lines.iter().enumerate() {
+                let weight = if j == 0 { Weight::Bold } else { Weight::Regular };
+                for part in self.doc.wrap(line, weight, BODY, width) {
+                    self.doc.text(&part, weight, BODY, Ink::Text, x, by);
+                    by += LEADING;
+                }
+            }
+            deepest = deepest.max(by);
+        }
+        self.y = deepest + 14.0;
+    }
+
+    /// The lines table, onto as many pages as it needs.
+    fn lines(&mut self) {
+        self.y = table_header(&mut self.doc, self.y);
+        for line in &self.order.items {
+            self.line(line);
+        }
+    }
+
+    fn line(&mut self, line: &OrderLine) {
+        let c = self.order.currency;
+        let name = self.doc.wrap(&line.name, Weight::Regular, BODY, Columns::ITEM_ROOM);
         let notes = line
             .notes
             .as_deref()
-            .map(|n| doc.wrap(n, Weight::Regular, SMALL, Columns::ITEM_ROOM))
+            .map(|n| self.doc.wrap(n, Weight::Regular, SMALL, Columns::ITEM_ROOM))
             .unwrap_or_default();
-        let sku = doc.wrap(line.sku.as_str(), Weight::Regular, SMALL, Columns::SKU_ROOM);
-        let rows = (name.len() + notes.len()).max(sku.len());
-        let height = rows as f32 * LEADING + 4.0;
-        if y + height > crate::layout::PAGE_HEIGHT - BOTTOM {
-            doc.new_page();
-            y = page_header(&mut doc, order, issuer);
-            y = table_header(&mut doc, y);
-        }
+        let sku = self
+            .doc
+            .wrap(line.sku.as_str(), Weight::Regular, SMALL, Columns::SKU_ROOM);
+        let height = (name.len() + notes.len()).max(sku.len()) as f32 * LEADING + 4.0;
+        let _ = self.room_for(height, true);
+        let y = self.y;
+        let at = |i: usize| y + i as f32 * LEADING;
         for (i, s) in sku.iter().enumerate() {
-            doc.text(
-                s,
-                Weight::Regular,
-                SMALL,
-                Ink::Muted,
-                Columns::SKU,
-                y + i as f32 * LEADING,
-            );
+            self.doc
+                .text(s, Weight::Regular, SMALL, Ink::Muted, Columns::SKU, at(i));
         }
         for (i, n) in name.iter().enumerate() {
-            doc.text(
-                n,
-                Weight::Regular,
-                BODY,
-                Ink::Text,
-                Columns::ITEM,
-                y + i as f32 * LEADING,
-            );
+            self.doc.text(n, Weight::Regular, BODY, Ink::Text, Columns::ITEM, at(i));
         }
         for (i, n) in notes.iter().enumerate() {
-            let at = y + (name.len() + i) as f32 * LEADING;
-            doc.text(n, Weight::Regular, SMALL, Ink::Muted, Columns::ITEM, at);
+            self.doc
+                .text(n, Weight::Regular, SMALL, Ink::Muted, Columns::ITEM, at(name.len() + i));
         }
         let numbers = [
             (line.quantity.to_string(), Columns::QTY),
@@ -199,130 +227,115 @@ pub fn render(order: &Order, issuer: &Issuer) -> Result<Vec<u8>, Error> {
             (money(line.line_total, c), Columns::TOTAL),
         ];
         for (text, right) in numbers {
-            let size = doc.fit(&text, Weight::Regular, BODY, Columns::NUMBER_ROOM);
-            doc.text_right(&text, Weight::Regular, size, Ink::Text, right, y);
+            let size = self.doc.fit(&text, Weight::Regular, BODY, Columns::NUMBER_ROOM);
+            self.doc.text_right(&text, Weight::Regular, size, Ink::Text, right, y);
         }
-        y += height;
-        doc.rule(MARGIN, RIGHT, y - LEADING + 3.0, 0.3, Ink::Muted);
+        self.y += height;
+        self.doc.rule(MARGIN, RIGHT, self.y - LEADING + 3.0, 0.3, Ink::Muted);
     }
 
-    // The totals, under the amounts column: what the lines add up to, each charge in the
-    // order it applied, and the total.
-    let mut rows: Vec<(String, String, bool)> = vec![("Subtotal".to_owned(), money(order.subtotal_amount, c), false)];
-    let line_tax: rust_decimal::Decimal = order.items.iter().map(|l| l.tax_amount.value()).sum();
-    let line_discount: rust_decimal::Decimal = order.items.iter().map(|l| l.discount_amount.value()).sum();
+    /// The totals, under the amounts column: what the lines add up to, each charge in the
+    /// order it applied, and the total; kept together on one page.
+    fn totals(&mut self) {
+        let rows = total_rows(self.order);
+        let _ = self.room_for(rows.len() as f32 * LEADING + 12.0, false);
+        self.y += 4.0;
+        for (label, amount, strong) in rows {
+            let weight = if strong { Weight::Bold } else { Weight::Regular };
+            if strong {
+                self.doc
+                    .rule(Columns::QTY - 40.0, RIGHT, self.y - LEADING + 3.0, 0.8, Ink::Text);
+                self.y += 2.0;
+            }
+            let label_size = self.doc.fit(&label, weight, BODY, Columns::TAX - MARGIN - 200.0);
+            self.doc
+                .text_right(&label, weight, label_size, Ink::Text, Columns::TAX, self.y);
+            let size = self.doc.fit(&amount, weight, BODY, Columns::NUMBER_ROOM);
+            self.doc
+                .text_right(&amount, weight, size, Ink::Text, Columns::TOTAL, self.y);
+            self.y += LEADING;
+        }
+        self.y += 10.0;
+    }
+
+    /// Payment terms and notes, full width, each headed on whichever page it starts.
+    fn terms_and_notes(&mut self) {
+        let o = self.order;
+        let mut terms = Vec::new();
+        if let Some(p) = &o.payment_terms {
+            terms.extend(p.terms.clone());
+            if let Some(days) = p.due_days {
+                let due = o.order_date + chrono::Days::new(u64::from(days));
+                terms.push(format!("Payment due within {days} days, by {due}"));
+            }
+            terms.extend(p.method.as_ref().map(|m| format!("Payment method: {m}")));
+        }
+        let sections = [
+            ("Payment terms", terms.join("\n")),
+            ("Notes", o.notes.clone().unwrap_or_default()),
+        ];
+        for (label, body) in sections.iter().filter(|(_, b)| !b.is_empty()) {
+            let mut headed = false;
+            for line in self.doc.wrap(body, Weight::Regular, BODY, RIGHT - MARGIN) {
+                let new_page = self.room_for(if headed { LEADING } else { 2.0 * LEADING }, false);
+                if !headed || new_page {
+                    self.doc.text(label, Weight::Bold, SMALL, Ink::Muted, MARGIN, self.y);
+                    self.y += LEADING;
+                    headed = true;
+                }
+                self.doc.text(&line, Weight::Regular, BODY, Ink::Text, MARGIN, self.y);
+                self.y += LEADING;
+            }
+            self.y += 6.0;
+        }
+    }
+}
+
+/// The totals' rows: (label, amount, bold).
+fn total_rows(o: &Order) -> Vec<(String, String, bool)> {
+    let c = o.currency;
+    let mut rows = vec![("Subtotal".to_owned(), money(o.subtotal_amount, c), false)];
+    let line_tax: rust_decimal::Decimal = o.items.iter().map(|l| l.tax_amount.value()).sum();
+    let line_discount: rust_decimal::Decimal = o.items.iter().map(|l| l.discount_amount.value()).sum();
     if !line_tax.is_zero() {
         rows.push(("Line tax".to_owned(), money(Amount::from_decimal(line_tax), c), false));
     }
     if !line_discount.is_zero() {
-        rows.push((
-            "Line discounts".to_owned(),
-            format!("-{}", money(Amount::from_decimal(line_discount), c)),
-            false,
-        ));
+        let off = format!("-{}", money(Amount::from_decimal(line_discount), c));
+        rows.push(("Line discounts".to_owned(), off, false));
     }
-    for ch in order.charges_or_legacy() {
-        let label = match (ch.percentage, ch.basis) {
-            (Some(p), basis) => format!(
-                "{} ({} % of {})",
-                ch.name,
-                p.value().normalize(),
-                match basis.unwrap_or_default() {
+    for ch in o.charges_or_legacy() {
+        let label = match ch.percentage {
+            Some(p) => {
+                let basis = match ch.basis.unwrap_or_default() {
                     ChargeBasis::Subtotal => "subtotal",
                     ChargeBasis::RunningTotal => "running total",
-                }
-            ),
-            (None, _) => ch.name.clone(),
+                };
+                format!("{} ({} % of {basis})", ch.name, p.value().normalize())
+            }
+            None => ch.name.clone(),
         };
         let sign = if ch.subtracts() { "-" } else { "" };
         rows.push((label, format!("{sign}{}", money(ch.amount, c)), false));
     }
-    rows.push((format!("Total {}", c.code()), money(order.total_amount, c), true));
-    let needed = rows.len() as f32 * LEADING + 12.0;
-    if y + needed > crate::layout::PAGE_HEIGHT - BOTTOM {
-        doc.new_page();
-        y = page_header(&mut doc, order, issuer);
-    }
-    y += 4.0;
-    let label_right = Columns::TAX;
-    for (label, amount, strong) in rows {
-        let weight = if strong { Weight::Bold } else { Weight::Regular };
-        if strong {
-            doc.rule(Columns::QTY - 40.0, RIGHT, y - LEADING + 3.0, 0.8, Ink::Text);
-            y += 2.0;
-        }
-        let room = label_right - MARGIN - 200.0;
-        let label_size = doc.fit(&label, weight, BODY, room);
-        doc.text_right(&label, weight, label_size, Ink::Text, label_right, y);
-        let size = doc.fit(&amount, weight, BODY, Columns::NUMBER_ROOM);
-        doc.text_right(&amount, weight, size, Ink::Text, Columns::TOTAL, y);
-        y += LEADING;
-    }
-    y += 10.0;
+    rows.push((format!("Total {}", c.code()), money(o.total_amount, c), true));
+    rows
+}
 
-    // Payment terms and notes, full width.
-    let mut terms = Vec::new();
-    if let Some(p) = &order.payment_terms {
-        terms.extend(p.terms.clone());
-        if let Some(days) = p.due_days {
-            let due = order.order_date + chrono::Days::new(u64::from(days));
-            terms.push(format!("Payment due within {days} days, by {due}"));
-        }
-        if let Some(m) = &p.method {
-            terms.push(format!("Payment method: {m}"));
-        }
-    }
-    let sections = [
-        ("Payment terms", terms.join("\n")),
-        ("Notes", order.notes.clone().unwrap_or_default()),
-    ];
-    for (label, body) in sections {
-        if body.is_empty() {
-            continue;
-        }
-        let lines = doc.wrap(&body, Weight::Regular, BODY, RIGHT - MARGIN);
-        let mut first = true;
-        for line in lines {
-            let needed = if first { 2.0 * LEADING } else { LEADING };
-            if y + needed > crate::layout::PAGE_HEIGHT - BOTTOM {
-                doc.new_page();
-                y = page_header(&mut doc, order, issuer);
-                first = true;
-            }
-            if first {
-                doc.text(label, Weight::Bold, SMALL, Ink::Muted, MARGIN, y);
-                y += LEADING;
-                first = false;
-            }
-            doc.text(&line, Weight::Regular, BODY, Ink::Text, MARGIN, y);
-            y += LEADING;
-        }
-        y += 6.0;
-    }
-
-    let footer_company = issuer.name.clone();
-    let number = order.order_number.to_string();
-    doc.finish(move |d, page, of| {
-        let y = crate::layout::PAGE_HEIGHT - MARGIN + 6.0;
-        d.rule(MARGIN, RIGHT, y - 12.0, 0.3, Ink::Muted);
-        d.text(
-            &format!("{footer_company} - invoice for order {number}"),
-            Weight::Regular,
-            SMALL,
-            Ink::Muted,
-            MARGIN,
-            y,
-        );
-        d.text_right(
-            &format!("Page {page} of {of}"),
-            Weight::Regular,
-            SMALL,
-            Ink::Muted,
-            RIGHT,
-            y,
-        );
-    })
-    .ok_or_else(|| Error::internal("the invoice's fonts could not be subset"))
+/// Every page's foot: whose invoice for which order, and "Page i of n".
+fn footer(d: &mut Doc, company: &str, number: &str, page: usize, of: usize) {
+    let y = crate::layout::PAGE_HEIGHT - MARGIN + 6.0;
+    d.rule(MARGIN, RIGHT, y - 12.0, 0.3, Ink::Muted);
+    let left = format!("{company} - invoice for order {number}");
+    d.text(&left, Weight::Regular, SMALL, Ink::Muted, MARGIN, y);
+    d.text_right(
+        &format!("Page {page} of {of}"),
+        Weight::Regular,
+        SMALL,
+        Ink::Muted,
+        RIGHT,
+        y,
+    );
 }
 
 /// The top of every page: who it is from, that it is an invoice, and for which order.

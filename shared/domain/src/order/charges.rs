@@ -168,92 +168,107 @@ pub fn parse_charges(errors: &mut FieldErrors, field: &str, inputs: Vec<ChargeIn
         errors.push(field, format!("an order may have at most {MAX_CHARGES} charges"));
         return Vec::new();
     }
-    let mut out = Vec::with_capacity(inputs.len());
-    for (i, c) in inputs.into_iter().enumerate() {
-        let at = |f: &str| format!("{field}[{i}].{f}");
-        // Blank is absent, as for every free-text field: the type's name.
-        let Some(name) = (match c.name {
-            Some(n) if n.chars().count() > MAX_CHARGE_NAME => {
-                errors.push(
-                    at("name"),
-                    format!("a charge's name is at most {MAX_CHARGE_NAME} characters"),
-                );
-                None
-            }
-            Some(n) => Some(
-                Some(crate::usecases::blank_trimmed(&n).to_owned())
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| c.kind.title().to_owned()),
-            ),
-            None => Some(c.kind.title().to_owned()),
-        }) else {
-            continue;
-        };
-        let direction = match (c.kind.direction(), c.direction) {
-            (Some(own), Some(asked)) if own != asked => {
-                errors.push(
-                    at("direction"),
-                    format!(
-                        "a {} charge always {}s; leave direction out",
-                        c.kind.as_str(),
-                        match own {
-                            ChargeDirection::Add => "add",
-                            ChargeDirection::Subtract => "subtract",
-                        }
-                    ),
-                );
-                continue;
-            }
-            (Some(own), _) => own,
-            (None, Some(asked)) => asked,
-            (None, None) => {
-                errors.push(
-                    at("direction"),
-                    format!("a {} charge needs a direction: add or subtract", c.kind.as_str()),
-                );
-                continue;
-            }
-        };
-        let charge = |percentage, basis, amount| OrderCharge {
-            kind: c.kind,
-            name: name.clone(),
-            direction,
-            percentage,
-            basis,
-            amount,
-        };
-        match (c.amount, c.percentage) {
-            (Some(a), None) => {
-                if c.basis.is_some() {
-                    errors.push(at("basis"), "basis goes with a percentage, not a fixed amount");
-                    continue;
-                }
-                let a = crate::usecases::amount_input(errors, &at("amount"), Some(a));
-                out.push(charge(None, None, Amount::from_decimal(a)));
-            }
-            (None, Some(p)) => {
-                let p = p.0.normalize();
-                if p.is_sign_negative() && !p.is_zero() || p > MAX_PERCENTAGE {
-                    errors.push(
-                        at("percentage"),
-                        "a percentage is from 0 to 100 (direction says which way)",
-                    );
-                    continue;
-                }
-                if p.scale() > PERCENTAGE_DECIMALS {
-                    errors.push(
-                        at("percentage"),
-                        format!("a percentage has at most {PERCENTAGE_DECIMALS} decimal places"),
-                    );
-                    continue;
-                }
-                let basis = c.basis.unwrap_or_default();
-                out.push(charge(Some(Amount::from_decimal(p)), Some(basis), Amount::ZERO));
-            }
-            _ => errors.push(at("amount"), "give exactly one of amount or percentage"),
+    inputs
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, c)| parse_charge(errors, &format!("{field}[{i}]"), c))
+        .collect()
+}
+
+/// One charge, or `None` with its problems recorded under `at.<field>`.
+fn parse_charge(errors: &mut FieldErrors, at: &str, c: ChargeInput) -> Option<OrderCharge> {
+    let name = charge_name(errors, at, &c)?;
+    let direction = charge_direction(errors, at, &c)?;
+    let (percentage, basis, amount) = match (c.amount, c.percentage) {
+        (Some(_), None) if c.basis.is_some() => {
+            errors.push(
+                format!("{at}.basis"),
+                "basis goes with a percentage, not a fixed amount",
+            );
+            return None;
+        }
+        (Some(a), None) => {
+            let a = crate::usecases::amount_input(errors, &format!("{at}.amount"), Some(a));
+            (None, None, Amount::from_decimal(a))
+        }
+        (None, Some(p)) => {
+            let p = percentage(errors, at, p.0)?;
+            (Some(p), Some(c.basis.unwrap_or_default()), Amount::ZERO)
+        }
+        _ => {
+            errors.push(format!("{at}.amount"), "give exactly one of amount or percentage");
+            return None;
+        }
+    };
+    Some(OrderCharge {
+        kind: c.kind,
+        name,
+        direction,
+        percentage,
+        basis,
+        amount,
+    })
+}
+
+/// The name given (blank is absent, as for every free-text field), else the type's.
+fn charge_name(errors: &mut FieldErrors, at: &str, c: &ChargeInput) -> Option<String> {
+    match &c.name {
+        Some(n) if n.chars().count() > MAX_CHARGE_NAME => {
+            let message = format!("a charge's name is at most {MAX_CHARGE_NAME} characters");
+            errors.push(format!("{at}.name"), message);
+            None
+        }
+        Some(n) => Some(
+            Some(crate::usecases::blank_trimmed(n).to_owned())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| c.kind.title().to_owned()),
+        ),
+        None => Some(c.kind.title().to_owned()),
+    }
+}
+
+/// The type's own direction (a different one asked is refused), or the one asked for
+/// the types that go either way (required there).
+fn charge_direction(errors: &mut FieldErrors, at: &str, c: &ChargeInput) -> Option<ChargeDirection> {
+    let kind = c.kind.as_str();
+    match (c.kind.direction(), c.direction) {
+        (Some(own), Some(asked)) if own != asked => {
+            let way = match own {
+                ChargeDirection::Add => "add",
+                ChargeDirection::Subtract => "subtract",
+            };
+            errors.push(
+                format!("{at}.direction"),
+                format!("a {kind} charge always {way}s; leave direction out"),
+            );
+            None
+        }
+        (Some(own), _) => Some(own),
+        (None, Some(asked)) => Some(asked),
+        (None, None) => {
+            let message = format!("a {kind} charge needs a direction: add or subtract");
+            errors.push(format!("{at}.direction"), message);
+            None
         }
     }
-    out
+}
+
+/// A percentage from 0 to 100 with at most [`PERCENTAGE_DECIMALS`] decimals.
+fn percentage(errors: &mut FieldErrors, at: &str, p: Decimal) -> Option<Amount> {
+    let p = p.normalize();
+    if p.is_sign_negative() && !p.is_zero() || p > MAX_PERCENTAGE {
+        errors.push(
+            format!("{at}.percentage"),
+            "a percentage is from 0 to 100 (direction says which way)",
+        );
+        return None;
+    }
+    if p.scale() > PERCENTAGE_DECIMALS {
+        let message = format!("a percentage has at most {PERCENTAGE_DECIMALS} decimal places");
+        errors.push(format!("{at}.percentage"), message);
+        return None;
+    }
+    Some(Amount::from_decimal(p))
 }
 
 /// The charges the request fields of before charges existed stand for: one fixed

@@ -67,30 +67,7 @@ pub fn compute_totals(lines: &[LineAmounts], charges: &[OrderCharge], currency: 
     let mut shipping = Decimal::ZERO;
     let mut resolved = Vec::with_capacity(charges.len());
     for (i, c) in charges.iter().enumerate() {
-        let field = format!("charges[{i}].amount");
-        let amount = match (c.percentage, c.basis) {
-            (Some(p), basis) => {
-                let base = match basis.unwrap_or_default() {
-                    ChargeBasis::Subtotal => subtotal,
-                    ChargeBasis::RunningTotal => running,
-                };
-                if base.is_sign_negative() && !base.is_zero() {
-                    return Err(Error::invalid(
-                        format!("charges[{i}].basis"),
-                        "the running total before this charge is below zero; a percentage of it means nothing",
-                    ));
-                }
-                let a = percent_of(base, p.value(), currency)
-                    .ok_or_else(|| Error::invalid(&field, "the charge is over the largest order amount"))?;
-                checked_sum(a, Decimal::ZERO, &field)?
-            }
-            (None, _) => Amount::parse_in(c.amount.value(), currency)
-                .map_err(|e| match e {
-                    Error::Validation { message, .. } => Error::invalid(&field, format!("{field}: {message}")),
-                    other => other,
-                })?
-                .value(),
-        };
+        let amount = charge_amount(i, c, subtotal, running, currency)?;
         running = match c.direction {
             ChargeDirection::Add => checked_sum(running, amount, "total_amount")?,
             ChargeDirection::Subtract => checked_difference(running, amount, "total_amount")?,
@@ -109,19 +86,7 @@ pub fn compute_totals(lines: &[LineAmounts], charges: &[OrderCharge], currency: 
         });
     }
     if running.is_sign_negative() && !running.is_zero() {
-        return Err(Error::invalid(
-            // The `discount_amount` field's own charge, when it is the only one taking
-            // anything off.
-            match charges
-                .iter()
-                .filter(|c| c.subtracts())
-                .all(|c| c.kind == ChargeKind::Discount && c.percentage.is_none())
-            {
-                true => "discount_amount",
-                false => "charges",
-            },
-            "the discounts and charges take the order's total below zero",
-        ));
+        return Err(below_zero(charges));
     }
     let amount = |d: Decimal| Amount::from_decimal(d).in_currency(currency);
     Ok(Totals {
@@ -132,6 +97,56 @@ pub fn compute_totals(lines: &[LineAmounts], charges: &[OrderCharge], currency: 
         total_amount: amount(running),
         charges: resolved,
     })
+}
+
+/// A total below zero, named after the `discount_amount` field when its own charge is the
+/// only one taking anything off, else after the charges.
+fn below_zero(charges: &[OrderCharge]) -> Error {
+    let only_the_discount_field = charges
+        .iter()
+        .filter(|c| c.subtracts())
+        .all(|c| c.kind == ChargeKind::Discount && c.percentage.is_none());
+    Error::invalid(
+        if only_the_discount_field {
+            "discount_amount"
+        } else {
+            "charges"
+        },
+        "the discounts and charges take the order's total below zero",
+    )
+}
+
+/// What charge `i` comes to: a fixed amount as given (in the currency's minor units, else
+/// refused), a percentage of its basis rounded half-to-even to the currency.
+fn charge_amount(
+    i: usize,
+    c: &OrderCharge,
+    subtotal: Decimal,
+    running: Decimal,
+    currency: Currency,
+) -> Result<Decimal, Error> {
+    let field = format!("charges[{i}].amount");
+    let Some(p) = c.percentage else {
+        return Amount::parse_in(c.amount.value(), currency)
+            .map(Amount::value)
+            .map_err(|e| match e {
+                Error::Validation { message, .. } => Error::invalid(&field, format!("{field}: {message}")),
+                other => other,
+            });
+    };
+    let base = match c.basis.unwrap_or_default() {
+        ChargeBasis::Subtotal => subtotal,
+        ChargeBasis::RunningTotal => running,
+    };
+    if base.is_sign_negative() && !base.is_zero() {
+        return Err(Error::invalid(
+            format!("charges[{i}].basis"),
+            "the running total before this charge is below zero; a percentage of it means nothing",
+        ));
+    }
+    let a = percent_of(base, p.value(), currency)
+        .ok_or_else(|| Error::invalid(&field, "the charge is over the largest order amount"))?;
+    checked_sum(a, Decimal::ZERO, &field)
 }
 
 #[cfg(test)]
