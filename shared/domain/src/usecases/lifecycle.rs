@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lines::{
-    build_lines, check_stock, legacy_charges_in, parse_items, parse_tags, placement_rejection, snapshot_for, totals_of,
+    build_lines, check_stock, parse_items, parse_tags, placement_rejection, rename, snapshot_for, totals_of,
 };
 use super::place_order::{CreateOrderItem, MAX_NOTES};
 use super::{amount_input, text, DecimalInput};
@@ -551,43 +551,24 @@ async fn reprice_draft(
     let asked = charges.map(|c| parse_charges(&mut errors, "charges", c));
     let parsed = items.map(|i| parse_items(&mut errors, i, false));
     errors.finish()?;
-    // What a charge takes off, as asked: a percentage's amount is not resolved yet, so it
-    // is its terms that compare; a name is not a term.
-    let terms = |c: &OrderCharge| {
-        (
-            c.kind,
-            c.direction,
-            c.percentage,
-            c.basis,
-            c.percentage.is_none().then_some(c.amount),
-        )
-    };
-    let had: Vec<_> = new_charges.iter().filter(|c| c.subtracts()).map(terms).collect();
     let more_off = match &asked {
-        // Only a charge that takes more off than before needs the permission: a clerk
-        // without it may still remove a discount, resend the list it read, or add
-        // shipping to a discounted order.
-        Some(a) => a.iter().filter(|c| c.subtracts()).any(|c| !had.contains(&terms(c))),
+        Some(a) => takes_more_off(&new_charges, a),
         None => discount.is_some_and(|d| !d.is_zero()),
     };
     if more_off || parsed.as_ref().is_some_and(|(_, wants)| *wants) {
         actor.require(Permission::OrdersPriceOverride)?;
     }
-    if let Some(s) = shipping {
-        let s = legacy_charges_in(s, rust_decimal::Decimal::ZERO, before.currency)?;
-        new_charges = replace_kind(
-            &new_charges,
-            ChargeKind::Shipping,
-            s.first().map_or(rust_decimal::Decimal::ZERO, |c| c.amount.value()),
-        );
-    }
-    if let Some(d) = discount {
-        let d = legacy_charges_in(rust_decimal::Decimal::ZERO, d, before.currency)?;
-        new_charges = replace_kind(
-            &new_charges,
-            ChargeKind::Discount,
-            d.first().map_or(rust_decimal::Decimal::ZERO, |c| c.amount.value()),
-        );
+    // A draft's old fields replace just their kind's charges, in place.
+    for (kind, amount) in [(ChargeKind::Shipping, shipping), (ChargeKind::Discount, discount)] {
+        if let Some(a) = amount {
+            let field = if kind == ChargeKind::Shipping {
+                "shipping_amount"
+            } else {
+                "discount_amount"
+            };
+            let a = crate::money::Amount::parse_in(a, before.currency).map_err(|e| rename(e, field))?;
+            new_charges = replace_kind(&new_charges, kind, a.value());
+        }
     }
     if let Some(a) = asked {
         new_charges = a;
@@ -613,6 +594,25 @@ async fn reprice_draft(
     after.discount_amount = t.discount_amount;
     after.total_amount = t.total_amount;
     Ok(())
+}
+
+/// Whether `asked` takes more off than `had`: a subtracting charge whose terms (type,
+/// direction, percentage and basis, or fixed amount) no charge had. A percentage's amount
+/// is not resolved yet, so it is its terms that compare; a name is not a term. Only that
+/// needs `orders:price_override`: a clerk without it may still remove a discount, resend
+/// the list it read, or add shipping to a discounted order.
+fn takes_more_off(had: &[OrderCharge], asked: &[OrderCharge]) -> bool {
+    let terms = |c: &OrderCharge| {
+        (
+            c.kind,
+            c.direction,
+            c.percentage,
+            c.basis,
+            c.percentage.is_none().then_some(c.amount),
+        )
+    };
+    let had: Vec<_> = had.iter().filter(|c| c.subtracts()).map(terms).collect();
+    asked.iter().filter(|c| c.subtracts()).any(|c| !had.contains(&terms(c)))
 }
 
 /// Top-level order fields whose JSON differs (`version` and `updated_at` aside).
