@@ -9,7 +9,7 @@ use std::sync::Arc;
 use oms_domain::order::OrderStatus::*;
 use oms_tests::{on_both_adapters, TestApp};
 
-use crate::support::{dec, demo, items, place_draft, to, ORDERS};
+use crate::support::{dec, demo, items, place_draft, to, Demo, ORDERS};
 
 on_both_adapters!(
     charges_apply_in_order_and_the_summary_follows,
@@ -35,6 +35,20 @@ fn amounts(o: &Value) -> Vec<String> {
         .iter()
         .map(|c| c["amount"].as_str().unwrap_or("?").to_owned())
         .collect()
+}
+
+/// An owner's order of 2 × WIDGET-001 and 1 × BOLT-M8 (212.48, no charges): its id.
+async fn place_212_48(app: &TestApp, d: &Demo) -> String {
+    let r = app
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(items(&[("WIDGET-001", 2), ("BOLT-M8", 1)])),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["data"]["id"].as_str().expect("id").to_owned()
 }
 
 /// Every amount of an order adds up: total = Σ line totals ± every charge.
@@ -139,15 +153,7 @@ async fn the_old_amount_fields_are_charges(app: TestApp) {
 
 async fn charges_change_only_in_draft_or_pending_each_change_audited(app: TestApp) {
     let d = demo(&app).await;
-    let r = app
-        .call(
-            "POST",
-            ORDERS,
-            &d.owner,
-            Some(items(&[("WIDGET-001", 2), ("BOLT-M8", 1)])),
-        )
-        .await;
-    let id = r.body["data"]["id"].as_str().expect("id").to_owned();
+    let id = place_212_48(&app, &d).await;
     let path = format!("{ORDERS}/{id}");
     let before = app.counts(&d.t.company).await;
     let edit = json!({"charges": [{"type": "discount", "percentage": "10"}, {"type": "additional_cost", "name": "Pallet", "amount": "25"}]});
@@ -341,12 +347,8 @@ async fn bad_charges_are_refused_and_change_nothing(app: TestApp) {
             };
             let r = app.call(method, target, token, Some(body)).await;
             assert_eq!(r.status, 422, "{method} {charges}: {}", r.body);
-            let fields: Vec<&str> = r.body["error"]["details"]["fields"]
-                .as_array()
-                .map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect())
-                .unwrap_or_default();
             assert!(
-                fields.contains(&field) || r.body["error"]["message"].as_str().is_some_and(|m| m.contains(field)),
+                r.fields().contains(&field) || r.message().contains(field),
                 "{method} {charges}: names {field}: {}",
                 r.body
             );
@@ -436,15 +438,7 @@ async fn percentages_follow_a_drafts_new_lines(app: TestApp) {
 async fn concurrent_charge_edits_never_mix(app: TestApp) {
     let app = Arc::new(app);
     let d = Arc::new(demo(&app).await);
-    let r = app
-        .call(
-            "POST",
-            ORDERS,
-            &d.owner,
-            Some(items(&[("WIDGET-001", 2), ("BOLT-M8", 1)])),
-        )
-        .await;
-    let path = Arc::new(format!("{ORDERS}/{}", r.body["data"]["id"].as_str().expect("id")));
+    let path = Arc::new(format!("{ORDERS}/{}", place_212_48(&app, &d).await));
     let before = app.counts(&d.t.company).await;
     let edits = (1..=8).map(|i| {
         let (app, d, path) = (app.clone(), d.clone(), path.clone());

@@ -58,6 +58,13 @@ impl Reply {
     pub fn message(&self) -> &str {
         self.body["error"]["message"].as_str().unwrap_or_default()
     }
+    /// The fields a validation error names, in order.
+    pub fn fields(&self) -> Vec<&str> {
+        self.body["error"]["details"]["fields"]
+            .as_array()
+            .map(|f| f.iter().filter_map(|f| f["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// What placing orders left in the store, for orphan checks.

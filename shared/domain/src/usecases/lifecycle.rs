@@ -320,8 +320,8 @@ impl UpdateOrderRequest {
     }
 }
 
-/// Fields each status allows to change; a draft allows everything.
-fn editable(s: OrderStatus) -> Option<&'static [&'static str]> {
+/// Whether an order in status `s` lets `field` change; a draft allows everything.
+fn may_change(s: OrderStatus, field: &str) -> bool {
     use OrderStatus::*;
     const OPEN: &[&str] = &[
         "priority",
@@ -332,22 +332,13 @@ fn editable(s: OrderStatus) -> Option<&'static [&'static str]> {
         "custom_fields",
     ];
     const LATE: &[&str] = &["notes", "tags", "custom_fields"];
-    // SPEC §10: charges change only while the order is a draft or pending.
-    const PENDING: &[&str] = &[
-        "priority",
-        "due_date",
-        "shipping_info",
-        "notes",
-        "tags",
-        "custom_fields",
-        "charges",
-    ];
     match s {
-        Draft => None,
-        Pending => Some(PENDING),
-        PendingApproval | Confirmed | OnHold => Some(OPEN),
-        Processing | Shipped | Delivered => Some(LATE),
-        Completed | Cancelled => Some(&[]),
+        Draft => true,
+        // SPEC §10: charges change only while the order is a draft or pending.
+        Pending => OPEN.contains(&field) || field == "charges",
+        PendingApproval | Confirmed | OnHold => OPEN.contains(&field),
+        Processing | Shipped | Delivered => LATE.contains(&field),
+        Completed | Cancelled => false,
     }
 }
 
@@ -381,16 +372,11 @@ async fn update_order_once(
             message: format!("the order is {} and can no longer be changed", before.status),
         });
     }
-    if let Some(allowed) = editable(before.status) {
-        let refused: Vec<_> = fields.iter().filter(|f| !allowed.contains(f)).collect();
-        if !refused.is_empty() {
-            let mut errors = FieldErrors::default();
-            for f in refused {
-                errors.push(*f, format!("{f} cannot change while the order is {}", before.status));
-            }
-            errors.finish()?;
-        }
+    let mut refused = FieldErrors::default();
+    for f in fields.iter().filter(|f| !may_change(before.status, f)) {
+        refused.push(*f, format!("{f} cannot change while the order is {}", before.status));
     }
+    refused.finish()?;
 
     let mut errors = FieldErrors::default();
     let mut after = before.clone();
