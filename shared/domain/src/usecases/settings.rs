@@ -27,6 +27,20 @@ const ATTEMPTS: u32 = 12;
 pub const MAX_MONTHLY_LIMIT: u32 = 1_000_000;
 const MAX_THRESHOLD: u32 = 1_000_000_000;
 
+/// `v` trimmed, if it is 1-`max` characters without control characters; else the field's
+/// error, recorded. The document's pattern for such a field (one line of visible text;
+/// `(?![\s\S])` is the end of the string in every regex dialect, where Python's `$` also
+/// matches before "\n") says the same; utoipa takes it only as a literal, so it is
+/// written out on each field.
+fn one_line(errors: &mut FieldErrors, field: &str, v: &str, max: usize, what: &str) -> Option<String> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        errors.push(field, format!("{field} is 1-{max} characters without {what}"));
+        return None;
+    }
+    Some(v.to_owned())
+}
+
 /// A partial change: absent fields stay as they are; `null` clears a field that may be
 /// empty (`monthly_order_limit`, `discount_approval_threshold`, the e-mail fields).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -113,8 +127,7 @@ pub struct StorefrontPatch {
 #[serde(deny_unknown_fields)]
 pub struct EmailPatch {
     #[serde(default, deserialize_with = "nullable")]
-    // No control characters (a header value), at least one visible one; `(?![\s\S])` is
-    // the end of the string in every regex dialect (Python's `$` also matches before "\n").
+    // A header value: one line (no header injection).
     #[schema(
         value_type = Option<String>,
         min_length = 1,
@@ -290,11 +303,8 @@ fn apply(before: &CompanySettings, req: &UpdateSettingsRequest) -> Result<Compan
     }
     match &req.tax_id {
         Some(Some(t)) => {
-            let t = t.trim();
-            if t.is_empty() || t.chars().count() > 50 || t.chars().any(char::is_control) {
-                errors.push("tax_id", "tax_id is 1-50 characters without control characters");
-            } else {
-                s.tax_id = Some(t.to_owned());
+            if let Some(t) = one_line(&mut errors, "tax_id", t, 50, "control characters") {
+                s.tax_id = Some(t);
             }
         }
         Some(None) => s.tax_id = None,
@@ -371,14 +381,9 @@ fn apply(before: &CompanySettings, req: &UpdateSettingsRequest) -> Result<Compan
         match &e.sender_name {
             // A header value: no line breaks (header injection), printable, bounded.
             Some(Some(n)) => {
-                let n = n.trim();
-                if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
-                    errors.push(
-                        "email.sender_name",
-                        "email.sender_name is 1-100 characters without line breaks or control characters",
-                    );
-                } else {
-                    s.email.sender_name = Some(n.to_owned());
+                let what = "line breaks or control characters";
+                if let Some(n) = one_line(&mut errors, "email.sender_name", n, 100, what) {
+                    s.email.sender_name = Some(n);
                 }
             }
             Some(None) => s.email.sender_name = None,
