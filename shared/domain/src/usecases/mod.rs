@@ -14,6 +14,7 @@ pub mod lifecycle;
 mod lines;
 pub mod notifications;
 pub mod order_reads;
+pub mod order_updates;
 pub mod orders;
 pub mod place_order;
 pub mod relay;
