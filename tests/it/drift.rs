@@ -194,3 +194,40 @@ fn every_worker_queue_has_a_dead_letter_queue_and_reports_batch_failures() {
         );
     }
 }
+
+/// A product as the API returns it has exactly the document's `Product` properties (its
+/// JSON is hand-written: `available` is added to the stored fields).
+#[tokio::test]
+async fn a_product_response_has_exactly_the_documented_properties() {
+    let app = oms_tests::TestApp::memory().await;
+    let d = crate::support::demo(&app).await;
+    let r = app
+        .call(
+            "GET",
+            &format!("/api/v1/products/{}", d.id("WIDGET-001")),
+            &d.owner,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let have: BTreeSet<String> = r.body["data"].as_object().expect("product").keys().cloned().collect();
+    let doc = serde_json::to_value(oms_api::openapi::document()).expect("json");
+    let schema = &doc["components"]["schemas"]["Product"];
+    let documented: BTreeSet<String> = schema["properties"]
+        .as_object()
+        .expect("properties")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(have, documented);
+    let required: BTreeSet<String> = schema["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        required.contains("available") && required.contains("stock"),
+        "{required:?}"
+    );
+}

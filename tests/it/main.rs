@@ -30,6 +30,7 @@ mod order_views;
 mod product_browser;
 mod races;
 mod relay;
+mod reservations;
 mod scale;
 mod settings;
 mod sqs_ses;

@@ -18,6 +18,7 @@ on_both_adapters!(
     a_storefront_order_sends_a_receipt_and_a_staff_alert,
     dashboard_orders_send_nothing,
     one_low_stock_email_lists_every_product_that_dropped,
+    a_reservation_that_leaves_stock_low_sends_the_low_stock_email,
     a_duplicate_delivery_sends_one_email,
     a_failed_send_is_retried_and_sent_once,
     a_poison_message_is_dead_lettered_not_dropped,
@@ -143,6 +144,56 @@ async fn one_low_stock_email_lists_every_product_that_dropped(app: TestApp) {
     assert!(text.contains("Part LOW-B (LOW-B): 10 left (threshold 10)"), "{text}");
     assert!(text.contains("Part LOW-C (LOW-C): 2 left (threshold 5)"), "{text}");
     assert!(!text.contains("FINE-D"), "{text}");
+}
+
+/// Under `reserve_on_confirm` the units leave `stock` at the confirm: that is when the
+/// order's one low-stock e-mail goes (none at placement, none again at shipping).
+async fn a_reservation_that_leaves_stock_low_sends_the_low_stock_email(app: TestApp) {
+    let d = demo(&app).await;
+    let owner = &d.owner;
+    let r = app
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            owner,
+            Some(json!({"stock_policy": "reserve_on_confirm"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = json!({"sku": "LOW-R", "name": "Part LOW-R", "price": "1.00", "stock": 7});
+    assert_eq!(
+        app.call("POST", "/api/v1/products", owner, Some(body)).await.status,
+        201
+    );
+    let (mailer, _w) = start(&app);
+    let r = app.call("POST", ORDERS, &d.buyer, Some(items(&[("LOW-R", 3)]))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["data"]["id"].as_str().expect("id").to_owned();
+    settled(&app).await;
+    assert!(
+        of(&mailer.sent(), EmailKind::LowStock).is_empty(),
+        "placing took nothing"
+    );
+    for s in ["confirmed", "processing", "shipped"] {
+        let r = app
+            .call(
+                "POST",
+                &format!("{ORDERS}/{id}/status"),
+                owner,
+                Some(json!({"status": s})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    sent_when(&mailer, |s| !of(s, EmailKind::LowStock).is_empty()).await;
+    settled(&app).await;
+    let low = of(&mailer.sent(), EmailKind::LowStock);
+    assert_eq!(low.len(), 1, "{low:?}");
+    assert!(
+        low[0].text.contains("Part LOW-R (LOW-R): 4 left (threshold 5)"),
+        "{}",
+        low[0].text
+    );
 }
 
 async fn a_duplicate_delivery_sends_one_email(app: TestApp) {

@@ -265,6 +265,7 @@ pub async fn seed(app: &App) -> Result<DemoTenant, Error> {
             price: Amount::parse_in(amount(price).value(), Currency::USD)?,
             currency: Currency::USD,
             stock,
+            reserved: 0,
             active,
             low_stock_threshold: None,
             track_inventory,

@@ -64,7 +64,7 @@ use crate::handlers;
         handlers::users::update_user,
         handlers::users::deactivate_user,
     ),
-    modifiers(&BearerAuth, &CommonResponses, &DecimalInputSchema)
+    modifiers(&BearerAuth, &CommonResponses, &DecimalInputSchema, &ProductAvailable)
 )]
 pub struct ApiDoc;
 
@@ -189,6 +189,32 @@ impl Modify for DecimalInputSchema {
                 .examples([serde_json::json!("12.50")])
                 .into(),
         );
+    }
+}
+
+/// `Product.available` is written by the product's hand-written `Serialize` (it is
+/// `stock`, not a stored field), so the derived schema lacks it.
+struct ProductAvailable;
+
+impl Modify for ProductAvailable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ObjectBuilder, Schema};
+        use utoipa::openapi::RefOr;
+        let components = openapi.components.get_or_insert_with(Default::default);
+        if let Some(RefOr::T(Schema::Object(product))) = components.schemas.get_mut("Product") {
+            let available = ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Int32,
+                )))
+                .minimum(Some(0))
+                .description(Some(
+                    "Units that can be sold now: the same as `stock`. Under the `reserve_on_confirm` \
+                     stock policy the units held for confirmed orders are in `reserved`, not here.",
+                ));
+            product.properties.insert("available".to_owned(), available.into());
+            product.required.push("available".to_owned());
+        }
     }
 }
 

@@ -79,7 +79,9 @@ pub enum Fulfillment {
     Dropship,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+/// A product. Its JSON also carries `available` (units that can be sold now: `stock`),
+/// written by the hand-written `Serialize` below (it is not stored).
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 pub struct Product {
     pub id: ProductId,
     pub company_id: CompanyId,
@@ -89,8 +91,14 @@ pub struct Product {
     pub description: Option<String>,
     pub price: Amount,
     pub currency: Currency,
-    /// Units on hand; never below zero.
+    /// Units available to sell; never below zero. Under the `at_placement` stock policy
+    /// an order takes its units from here when placed; under `reserve_on_confirm` when it
+    /// is confirmed, into `reserved`. Stock edits (set, delta, bulk, import) set this.
     pub stock: u32,
+    /// Units held for confirmed orders that have not shipped (`reserve_on_confirm`): on
+    /// the shelf, not in `stock`. Read-only; moved by order status changes alone.
+    #[serde(default)]
+    pub reserved: u32,
     pub active: bool,
     /// Falls back to the company's `low_stock_threshold` when absent.
     pub low_stock_threshold: Option<u32>,
@@ -111,6 +119,36 @@ pub struct Product {
     #[serde(skip)]
     #[schema(ignore)]
     pub shards: Vec<StockShard>,
+}
+
+impl Serialize for Product {
+    /// Every field but the shards as read, plus `available`: the product's units that can
+    /// be sold now (its `stock`; `reserved` units are held for confirmed orders). Kept
+    /// field for field with the struct by `product_json_round_trips` below.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Product", 20)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("company_id", &self.company_id)?;
+        s.serialize_field("sku", &self.sku)?;
+        s.serialize_field("name", &self.name)?;
+        s.serialize_field("category", &self.category)?;
+        s.serialize_field("description", &self.description)?;
+        s.serialize_field("price", &self.price)?;
+        s.serialize_field("currency", &self.currency)?;
+        s.serialize_field("stock", &self.stock)?;
+        s.serialize_field("available", &self.stock)?;
+        s.serialize_field("reserved", &self.reserved)?;
+        s.serialize_field("active", &self.active)?;
+        s.serialize_field("low_stock_threshold", &self.low_stock_threshold)?;
+        s.serialize_field("track_inventory", &self.track_inventory)?;
+        s.serialize_field("fulfillment", &self.fulfillment)?;
+        s.serialize_field("version", &self.version)?;
+        s.serialize_field("created_at", &self.created_at)?;
+        s.serialize_field("updated_at", &self.updated_at)?;
+        s.serialize_field("stock_shards", &self.stock_shards)?;
+        s.end()
+    }
 }
 
 fn one_shard() -> u32 {
@@ -445,6 +483,54 @@ mod tests {
 #[cfg(test)]
 mod shard_tests {
     use super::{pick_shards, split_stock};
+
+    /// The hand-written `Serialize` writes every field the struct has (its schema's
+    /// properties) plus `available`, and reads back to the same product.
+    #[test]
+    fn product_json_round_trips() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let p = super::Product {
+            id: crate::ids::ProductId::new(uuid::Uuid::from_u128(7)),
+            company_id: crate::ids::CompanyId::parse("acme").expect("company"),
+            sku: super::Sku::parse("SKU-1").expect("sku"),
+            name: "Widget".into(),
+            category: Some("Parts".into()),
+            description: Some("A widget".into()),
+            price: crate::money::Amount::parse_in(rust_decimal::Decimal::new(1250, 2), crate::money::Currency::USD)
+                .expect("price"),
+            currency: crate::money::Currency::USD,
+            stock: 9,
+            reserved: 4,
+            active: true,
+            low_stock_threshold: Some(3),
+            track_inventory: true,
+            fulfillment: super::Fulfillment::Dropship,
+            version: 5,
+            created_at: at,
+            updated_at: at,
+            stock_shards: 2,
+            shards: Vec::new(),
+        };
+        let json = serde_json::to_value(&p).expect("json");
+        assert_eq!(json["available"], 9);
+        assert_eq!(json["reserved"], 4);
+        let back: super::Product = serde_json::from_value(json.clone()).expect("reads back");
+        assert_eq!(back, p);
+        let schema = serde_json::to_value(<super::Product as utoipa::PartialSchema>::schema()).expect("schema");
+        let mut want: Vec<String> = schema["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .cloned()
+            .chain(["available".to_owned()])
+            .collect();
+        want.sort();
+        let mut have: Vec<String> = json.as_object().expect("object").keys().cloned().collect();
+        have.sort();
+        assert_eq!(have, want);
+    }
 
     #[test]
     fn the_stock_splits_evenly_and_adds_up() {

@@ -83,6 +83,10 @@ pub struct OrderStatusChanged {
     pub from: OrderStatus,
     pub to: OrderStatus,
     pub restocked: bool,
+    /// The change took the order's units out of stock (a confirm that reserved them, or
+    /// took a held order's): the low-stock check follows it.
+    #[serde(default)]
+    pub took_stock: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

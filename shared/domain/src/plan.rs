@@ -3,7 +3,8 @@
 //! Each adapter interprets a plan mechanically (a guarded action per entry), so the rules
 //! of what a change touches live here, once:
 //!
-//! - which stock moves ([`StockPolicy`]), each guarded (`stock >= n` to take);
+//! - which stock moves ([`StockStep`]), each guarded (`stock >= n` to take, `reserved >= n`
+//!   to release);
 //! - which counters move (the monthly cap, the high-value counters);
 //! - which uniqueness claims are made (order number, origin id, idempotency key);
 //! - the guard on what the change was derived from: a change is written only if the
@@ -21,7 +22,7 @@ use crate::order::query::HighValueDelta;
 use crate::order::{Channel, Order, OrderNumber, OrderStatus};
 use crate::outbox::OutboxEvent;
 use crate::ports::{IdempotencyKey, IdempotencyRecord, OriginKey};
-use crate::settings::CompanySettings;
+use crate::settings::{CompanySettings, StockPolicy};
 
 /// Actions one DynamoDB transaction may hold.
 pub const MAX_TRANSACTION_ACTIONS: usize = 100;
@@ -73,6 +74,12 @@ pub enum StockMove {
         quantity: u32,
         shard: u32,
     },
+    /// Units held for a confirmed order (`reserve_on_confirm`), counted on the product's
+    /// first shard; always with a `Take` of the same units out of `stock`.
+    Hold { product_id: ProductId, quantity: u32 },
+    /// Held units let go (shipped, or cancelled with a `PutBack`), guarded by the first
+    /// shard holding at least that many.
+    Release { product_id: ProductId, quantity: u32 },
 }
 
 impl StockMove {
@@ -113,10 +120,45 @@ impl StockMove {
         out
     }
 
+    pub fn take(product_id: ProductId, quantity: u32) -> StockMove {
+        StockMove::Take {
+            product_id,
+            quantity,
+            shard: 0,
+        }
+    }
+
+    pub fn put_back(product_id: ProductId, quantity: u32) -> StockMove {
+        StockMove::PutBack {
+            product_id,
+            quantity,
+            shard: 0,
+        }
+    }
+
     pub fn product_id(&self) -> ProductId {
         match self {
-            StockMove::Take { product_id, .. } | StockMove::PutBack { product_id, .. } => *product_id,
+            StockMove::Take { product_id, .. }
+            | StockMove::PutBack { product_id, .. }
+            | StockMove::Hold { product_id, .. }
+            | StockMove::Release { product_id, .. } => *product_id,
         }
+    }
+
+    /// The stock shard the move writes: holds and releases count on the first.
+    pub fn shard(&self) -> u32 {
+        match self {
+            StockMove::Take { shard, .. } | StockMove::PutBack { shard, .. } => *shard,
+            StockMove::Hold { .. } | StockMove::Release { .. } => 0,
+        }
+    }
+
+    /// How many items `moves` write: one per (product, shard), every move on one shard
+    /// being one update of it.
+    pub fn targets(moves: &[StockMove]) -> usize {
+        let set: std::collections::BTreeSet<(ProductId, u32)> =
+            moves.iter().map(|m| (m.product_id(), m.shard())).collect();
+        set.len()
     }
 }
 
@@ -151,7 +193,7 @@ impl EffectPlan {
             .high_value
             .as_ref()
             .map_or(0, |h| 1 + usize::from(h.customer.is_some()));
-        1 + self.stock.len() + usize::from(self.cap.is_some()) + counters + self.claims.len() + 2
+        1 + StockMove::targets(&self.stock) + usize::from(self.cap.is_some()) + counters + self.claims.len() + 2
     }
 
     /// A plan that cannot be one transaction is a bug in whoever built it (the stocked
@@ -167,46 +209,123 @@ impl EffectPlan {
     }
 }
 
-/// When a company's orders take stock (SPEC §10, §11). Today every company decrements at
-/// placement; the reservation policy (reserve on confirm, take on ship) comes later and
-/// slots in here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StockPolicy {
-    #[default]
-    AtPlacement,
+/// What a status change does to an order's stock (SPEC §5.4, §10), decided by the stock
+/// state the order is in (taken, reserved, or neither) and the company's policy now. A
+/// policy switch so applies to each order from its next step: an order confirmed under
+/// one policy is shipped and cancelled under the rules of the state it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockStep {
+    None,
+    /// Placing under `reserve_on_confirm` without confirming: the units must be available
+    /// (checked, not held).
+    Check,
+    /// The units leave stock now: placing under `at_placement`, or confirming an order
+    /// whose units were never taken (a webhook order held for short stock, or one placed
+    /// under the other policy).
+    Take,
+    /// Confirming under `reserve_on_confirm`: the units leave `stock` for `reserved`.
+    Reserve,
+    /// Shipping a reserved order: its units leave `reserved`, gone for good.
+    Ship,
+    /// Cancelling a reserved order: its units go back from `reserved` to `stock`.
+    Release,
+    /// Cancelling an order whose units were taken, when asked to restock.
+    Restock,
 }
 
-impl StockPolicy {
-    /// The stock moves of placing `order` (new, or leaving draft): one `Take` per
-    /// stock-tracked product, lines of one product summed. Empty when the order's channel
-    /// does not move stock.
-    pub fn on_placement(self, order: &Order, settings: &CompanySettings) -> Vec<StockMove> {
-        if !decrements_stock(order.channel, settings) {
-            return Vec::new();
+impl StockStep {
+    /// The step of `before` moving to `to` (the status written). `placing`: a draft
+    /// leaving draft; `restock`: the cancel's request or the company's default.
+    pub fn of(before: &Order, to: OrderStatus, placing: bool, settings: &CompanySettings, restock: bool) -> StockStep {
+        if to == OrderStatus::Cancelled {
+            return match (before.stock_reserved, before.stock_decremented && restock) {
+                (true, _) => StockStep::Release,
+                (false, true) => StockStep::Restock,
+                (false, false) => StockStep::None,
+            };
         }
-        units(order)
-            .into_iter()
-            .map(|(product_id, quantity)| StockMove::Take {
-                product_id,
-                quantity,
-                shard: 0,
-            })
-            .collect()
+        if to == OrderStatus::Shipped && before.stock_reserved {
+            return StockStep::Ship;
+        }
+        let untouched =
+            !before.stock_decremented && !before.stock_reserved && decrements_stock(before.channel, settings);
+        if !untouched || !(placing || to == OrderStatus::Confirmed) {
+            return StockStep::None;
+        }
+        match (settings.stock_policy, to) {
+            (StockPolicy::AtPlacement, _) => StockStep::Take,
+            (StockPolicy::ReserveOnConfirm, OrderStatus::Confirmed) => StockStep::Reserve,
+            (StockPolicy::ReserveOnConfirm, _) => StockStep::Check,
+        }
     }
 
-    /// The stock moves of cancelling `order`: every unit it took, back, if asked to.
-    pub fn on_cancel(self, order: &Order, restock: bool) -> Vec<StockMove> {
-        if !restock || !order.stock_decremented {
-            return Vec::new();
+    /// The moves of this step for `order`'s tracked units, one per product (takes on the
+    /// first shard: see [`StockMove::on_shards`]).
+    pub fn moves(self, order: &Order) -> Vec<StockMove> {
+        let per = |make: fn(ProductId, u32) -> Vec<StockMove>| -> Vec<StockMove> {
+            units(order).into_iter().flat_map(|(p, q)| make(p, q)).collect()
+        };
+        match self {
+            StockStep::None | StockStep::Check => Vec::new(),
+            StockStep::Take => per(|product_id, quantity| vec![StockMove::take(product_id, quantity)]),
+            StockStep::Reserve => per(|product_id, quantity| {
+                vec![
+                    StockMove::take(product_id, quantity),
+                    StockMove::Hold { product_id, quantity },
+                ]
+            }),
+            StockStep::Ship => per(|product_id, quantity| vec![StockMove::Release { product_id, quantity }]),
+            StockStep::Release => per(|product_id, quantity| {
+                vec![
+                    StockMove::put_back(product_id, quantity),
+                    StockMove::Release { product_id, quantity },
+                ]
+            }),
+            StockStep::Restock => per(|product_id, quantity| vec![StockMove::put_back(product_id, quantity)]),
         }
-        units(order)
-            .into_iter()
-            .map(|(product_id, quantity)| StockMove::PutBack {
-                product_id,
-                quantity,
-                shard: 0,
-            })
-            .collect()
+    }
+
+    /// The step's name in audit entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockStep::None => "none",
+            StockStep::Check => "check",
+            StockStep::Take => "take",
+            StockStep::Reserve => "reserve",
+            StockStep::Ship => "ship",
+            StockStep::Release => "release",
+            StockStep::Restock => "restock",
+        }
+    }
+
+    /// Whether the step takes units out of `stock` (checked against the catalog first).
+    pub fn takes(self) -> bool {
+        matches!(self, StockStep::Take | StockStep::Reserve)
+    }
+
+    /// The order's stock state after the step (`stock_decremented`, `stock_reserved`), when
+    /// `moved` says whether it moved anything.
+    pub fn apply(self, order: &mut Order, moved: bool) {
+        match self {
+            StockStep::None | StockStep::Check => {}
+            StockStep::Take => order.stock_decremented = moved,
+            StockStep::Reserve => order.stock_reserved = moved,
+            StockStep::Ship => {
+                order.stock_reserved = false;
+                order.stock_decremented = true;
+            }
+            StockStep::Release => order.stock_reserved = false,
+            StockStep::Restock => order.stock_decremented = false,
+        }
+    }
+}
+
+/// The units a placement asks for, one `Take` per stock-tracked product (lines of one
+/// product summed); empty when the order's channel does not move stock.
+pub fn wanted_at_placement(order: &Order, settings: &CompanySettings) -> Vec<StockMove> {
+    match decrements_stock(order.channel, settings) {
+        true => StockStep::Take.moves(order),
+        false => Vec::new(),
     }
 }
 

@@ -18,6 +18,9 @@ pub struct CompanySettings {
     pub dashboard_orders_decrement_stock: bool,
     /// Cancelling an order returns its units to stock (SPEC §5.4).
     pub restock_on_cancel: bool,
+    /// When orders move stock (SPEC §10, §11): at placement (default), or reserved on
+    /// confirm, taken on ship and released on cancel.
+    pub stock_policy: StockPolicy,
     /// Products without their own threshold are "low" at or below this.
     pub low_stock_threshold: u32,
     /// Orders at or above this total alert finance and show as high-value.
@@ -37,6 +40,30 @@ pub struct CompanySettings {
     /// The generation of the high-value counters: a `high_value_threshold` change starts a
     /// new one, which the recount job fills (read-only).
     pub high_value_generation: u32,
+}
+
+/// When a company's orders move stock (SPEC §10, §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockPolicy {
+    /// Placing an order takes its units (Distribu's rule; the default).
+    #[default]
+    AtPlacement,
+    /// Placing an order only checks that its units are available; confirming it reserves
+    /// them (out of `stock`, into `reserved`), shipping takes them for good, and cancelling
+    /// before shipping puts them back.
+    ReserveOnConfirm,
+}
+
+impl StockPolicy {
+    pub const ALL: [StockPolicy; 2] = [StockPolicy::AtPlacement, StockPolicy::ReserveOnConfirm];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StockPolicy::AtPlacement => "at_placement",
+            StockPolicy::ReserveOnConfirm => "reserve_on_confirm",
+        }
+    }
 }
 
 /// The sender of the company's e-mails as recipients see it. The address itself is the
@@ -101,6 +128,7 @@ impl Default for CompanySettings {
             default_currency: Currency::USD,
             dashboard_orders_decrement_stock: false,
             restock_on_cancel: false,
+            stock_policy: StockPolicy::AtPlacement,
             low_stock_threshold: 5,
             high_value_threshold: Decimal::from(10_000),
             discount_approval_threshold: None,

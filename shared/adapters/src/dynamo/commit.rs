@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use oms_domain::error::Error;
-use oms_domain::ids::CompanyId;
+use oms_domain::ids::{CompanyId, ProductId};
 use oms_domain::order::{Order, OrderStatus};
 use oms_domain::plan::{Claim, EffectPlan, OrderWrite, StockMove};
 use oms_domain::ports::{CommitError, CommitRejection};
@@ -110,9 +110,7 @@ impl DynamoStore {
         for claim in &plan.claims {
             claim_action(&mut tx, c, id, claim, plan)?;
         }
-        for m in moves {
-            stock_action(&mut tx, c, m, plan)?;
-        }
+        stock_actions(&mut tx, c, moves)?;
         if let Some(cap) = &plan.cap {
             // Within the shard's allowance, split for this very cap (a changed cap makes
             // every shard refuse until the allowances are split again for it).
@@ -367,35 +365,64 @@ fn claim_action(
     }
 }
 
-/// A stock move on one stock shard (never the product item): a take only from an
-/// active product's shard that holds it.
-fn stock_action(tx: &mut Tx<OrderGuard>, c: &CompanyId, m: &StockMove, _plan: &EffectPlan) -> Result<(), Error> {
-    match *m {
-        StockMove::Take {
-            product_id,
-            quantity,
-            shard,
-        } => tx.update(
-            stock_shard(c, product_id, shard),
-            "SET stock = stock - :q ADD moves :one",
-            Some("attribute_exists(PK) AND active = :t AND stock >= :q"),
-            HashMap::new(),
-            values([(":q", n(quantity)), (":t", AttributeValue::Bool(true)), (":one", n(1))]),
-            Guard::Rule(OrderGuard::Stock(product_id)),
-        ),
-        StockMove::PutBack {
-            product_id,
-            quantity,
-            shard,
-        } => tx.update(
-            stock_shard(c, product_id, shard),
-            "SET stock = stock + :q ADD moves :one",
-            Some("attribute_exists(PK)"),
-            HashMap::new(),
-            values([(":q", n(quantity)), (":one", n(1))]),
-            Guard::Rule(OrderGuard::Stock(product_id)),
-        ),
+/// The stock moves as one update per stock shard they write (never the product item; a
+/// transaction may not write an item twice): a take only from an active product's shard
+/// that holds it, a release only of units the first shard holds reserved.
+fn stock_actions(tx: &mut Tx<OrderGuard>, c: &CompanyId, moves: &[StockMove]) -> Result<(), Error> {
+    #[derive(Default)]
+    struct Shard {
+        take: u64,
+        put: u64,
+        hold: u64,
+        release: u64,
     }
+    let mut shards: std::collections::BTreeMap<(ProductId, u32), Shard> = std::collections::BTreeMap::new();
+    for m in moves {
+        let s = shards.entry((m.product_id(), m.shard())).or_default();
+        match *m {
+            StockMove::Take { quantity, .. } => s.take += u64::from(quantity),
+            StockMove::PutBack { quantity, .. } => s.put += u64::from(quantity),
+            StockMove::Hold { quantity, .. } => s.hold += u64::from(quantity),
+            StockMove::Release { quantity, .. } => s.release += u64::from(quantity),
+        }
+    }
+    for ((product_id, shard), s) in shards {
+        let mut set = Vec::new();
+        let mut condition = vec!["attribute_exists(PK)"];
+        let mut vals = values([(":one", n(1))]);
+        // (An update expression adds one operand: each count moves by its net change.)
+        let net = |up: u64, down: u64| i128::from(up) - i128::from(down);
+        if s.take > 0 || s.put > 0 {
+            set.push("stock = stock + :stock");
+            vals.insert(":stock".into(), n(net(s.put, s.take)));
+        }
+        if s.take > 0 {
+            condition.push("active = :t AND stock >= :take");
+            vals.extend(values([(":take", n(s.take)), (":t", AttributeValue::Bool(true))]));
+        }
+        if s.hold > 0 || s.release > 0 {
+            set.push("reserved = if_not_exists(reserved, :zero) + :reserved");
+            vals.extend(values([(":zero", n(0)), (":reserved", n(net(s.hold, s.release)))]));
+        }
+        if s.release > 0 {
+            condition.push("reserved >= :release");
+            vals.insert(":release".into(), n(s.release));
+        }
+        // A refused take is short stock; a refused release alone a count out of step.
+        let guard = match s.take == 0 && s.release > 0 {
+            true => OrderGuard::Reserved(product_id),
+            false => OrderGuard::Stock(product_id),
+        };
+        tx.update(
+            stock_shard(c, product_id, shard),
+            &format!("SET {} ADD moves :one", set.join(", ")),
+            Some(&condition.join(" AND ")),
+            HashMap::new(),
+            vals,
+            Guard::Rule(guard),
+        )?;
+    }
+    Ok(())
 }
 
 /// The refusal, by priority: a claim first (a retried request is answered as a retry,

@@ -610,6 +610,8 @@ enum OrderGuard {
     Idempotency,
     Cap(u32),
     Stock(ProductId),
+    /// A release of reserved units (with no take on the same shard).
+    Reserved(ProductId),
 }
 
 #[async_trait]
@@ -771,6 +773,9 @@ fn stock_cap_rejection(failed: &[tx::Failed<OrderGuard>]) -> Option<CommitReject
                 }
             }
             OrderGuard::Cap(limit) => return Some(CommitRejection::MonthlyCapReached { limit: *limit }),
+            // Held units are only released by the order that holds them: a refusal is a
+            // count out of step (an error), unless the product's stock is gone.
+            OrderGuard::Reserved(id) if f.old.is_none() => return Some(CommitRejection::ProductUnavailable(*id)),
             _ => {}
         }
     }

@@ -74,6 +74,11 @@ impl DynamoStore {
                 .collect();
             let total: u64 = shards.iter().map(|s| u64::from(s.stock)).sum();
             p.stock = u32::try_from(total).unwrap_or(u32::MAX);
+            // Reservations count on the first shard (see `StockMove::Hold`).
+            let first = shard_keys(p).next();
+            p.reserved = first
+                .and_then(|k| found.get(&k))
+                .map_or(0, |item| number(item, "reserved"));
             p.shards = shards;
         }
         Ok(())

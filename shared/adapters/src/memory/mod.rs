@@ -265,19 +265,25 @@ impl State {
         moves: &[StockMove],
         cap: Option<&CapIncrement>,
     ) -> Result<Planned, Error> {
-        let mut stock: BTreeMap<ProductId, u32> = BTreeMap::new();
+        let mut stock: BTreeMap<ProductId, (u32, u32)> = BTreeMap::new();
         for m in moves {
             let id = m.product_id();
-            let now = stock
+            let (level, held) = stock
                 .get(&id)
                 .copied()
-                .or_else(|| self.products.get(&(c.clone(), id)).map(|p| p.stock))
-                .unwrap_or(0);
+                .or_else(|| self.products.get(&(c.clone(), id)).map(|p| (p.stock, p.reserved)))
+                .unwrap_or((0, 0));
+            let overflow = || Error::internal(format!("moving {id}'s stock would overflow it"));
             let next = match *m {
-                StockMove::Take { quantity, .. } => now.saturating_sub(quantity),
-                StockMove::PutBack { quantity, .. } => now
-                    .checked_add(quantity)
-                    .ok_or_else(|| Error::internal(format!("restocking {id} would overflow its stock")))?,
+                StockMove::Take { quantity, .. } => (level.saturating_sub(quantity), held),
+                StockMove::PutBack { quantity, .. } => (level.checked_add(quantity).ok_or_else(overflow)?, held),
+                StockMove::Hold { quantity, .. } => (level, held.checked_add(quantity).ok_or_else(overflow)?),
+                // As the stored condition `reserved >= n`: fewer held is a broken count.
+                StockMove::Release { quantity, .. } => (
+                    level,
+                    held.checked_sub(quantity)
+                        .ok_or_else(|| Error::internal(format!("releasing {quantity} of {id} but {held} are held")))?,
+                ),
             };
             stock.insert(id, next);
         }
@@ -290,9 +296,10 @@ impl State {
     }
 
     fn apply(&mut self, c: &CompanyId, planned: Planned, at: chrono::DateTime<chrono::Utc>) {
-        for (id, level) in planned.stock {
+        for (id, (level, held)) in planned.stock {
             if let Some(p) = self.products.get_mut(&(c.clone(), id)) {
                 p.stock = level;
+                p.reserved = held;
                 p.updated_at = at;
             }
         }
@@ -306,7 +313,8 @@ type HighValueEntry = ((CompanyId, Option<CustomerId>, u32), HighValueStats);
 
 /// Stock levels and the cap counter as a write will leave them.
 struct Planned {
-    stock: BTreeMap<ProductId, u32>,
+    /// Each moved product's stock and reserved units after the write.
+    stock: BTreeMap<ProductId, (u32, u32)>,
     usage: Option<(Key<String>, u32)>,
 }
 

@@ -307,8 +307,13 @@ pub struct Order {
     pub shipping_amount: Amount,
     pub discount_amount: Amount,
     pub total_amount: Amount,
-    /// True when placing the order took its units out of stock.
+    /// True when the order's units have left stock for good: at placement (the
+    /// `at_placement` policy), or when the order shipped its reservation.
     pub stock_decremented: bool,
+    /// True while the order holds its units reserved (`reserve_on_confirm`: from confirm
+    /// until it ships or is cancelled).
+    #[serde(default)]
+    pub stock_reserved: bool,
     /// The UTC month (`2026-11`) whose order cap this order counts against, if any.
     pub cap_month: Option<String>,
     pub confirmed_at: Option<DateTime<Utc>>,

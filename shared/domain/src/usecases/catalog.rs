@@ -212,6 +212,7 @@ pub async fn create_product(deps: &Deps, actor: &Actor, req: CreateProductReques
         price,
         currency,
         stock,
+        reserved: 0,
         active: req.active.unwrap_or(true),
         low_stock_threshold: threshold,
         track_inventory: req.track_inventory.unwrap_or(true),

@@ -400,6 +400,7 @@ fn created(
         price: Amount::parse_in(row.price, currency)?,
         currency,
         stock: row.stock.unwrap_or(0),
+        reserved: 0,
         active: row.active.unwrap_or(true),
         low_stock_threshold: row.low_stock_threshold.flatten(),
         track_inventory: true,

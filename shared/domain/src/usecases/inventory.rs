@@ -30,12 +30,17 @@ pub struct InventoryHealthView {
     pub total: u64,
     /// The company's `low_stock_threshold`, for products without their own.
     pub default_low_stock_threshold: u32,
+    /// The company's stock policy. The levels count each product's `available` units
+    /// (its `stock`); under `reserve_on_confirm` the units held for confirmed orders
+    /// (`reserved`, on each product) are not in it.
+    pub stock_policy: crate::settings::StockPolicy,
 }
 
 pub async fn health(deps: &Deps, actor: &Actor) -> Result<InventoryHealthView, Error> {
     actor.require(Permission::InventoryRead)?;
     let c = &actor.company_id;
-    let default = deps.store.get_settings(c).await?.low_stock_threshold;
+    let settings = deps.store.get_settings(c).await?;
+    let default = settings.low_stock_threshold;
     let h = deps.store.inventory_health(c, default).await?;
     Ok(InventoryHealthView {
         healthy: h.healthy,
@@ -43,6 +48,7 @@ pub async fn health(deps: &Deps, actor: &Actor) -> Result<InventoryHealthView, E
         out: h.out,
         total: h.healthy + h.low + h.out,
         default_low_stock_threshold: default,
+        stock_policy: settings.stock_policy,
     })
 }
 

@@ -18,9 +18,8 @@ use crate::ids::{EventId, OrderId};
 use crate::order::query::{HighValueCounting, HighValueDelta};
 use crate::order::{status, Order, OrderStatus};
 use crate::outbox::{DomainEvent, OrderStatusChanged, OutboxEvent};
-use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, StockMove, StockPolicy};
+use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, StockMove, StockStep};
 use crate::ports::{CommitError, CommitRejection, Deps, PlacementKeys};
-use crate::settings::CompanySettings;
 use crate::usecases::orders::get_order;
 use crate::usecases::webhooks::INSUFFICIENT_STOCK;
 
@@ -91,25 +90,36 @@ async fn change_status_once(
 
     // Leaving draft is the placement: the channel's stock and cap rules apply now.
     let placing = before.status == OrderStatus::Draft && matches!(to, OrderStatus::Pending | OrderStatus::Confirmed);
-    let (mut stock, mut cap) = (Vec::new(), None);
+    let mut cap = None;
     if placing {
         after.status = plan::approval_status(to, &before, &settings);
-        (stock, cap) = leave_draft(deps, actor, &mut after, &settings, now).await?;
+        cap = plan::cap_increment(&after, &settings, now);
+        after.cap_month = cap.as_ref().map(|c| c.month.clone());
     }
-    // A webhook order held for short stock takes it when it is confirmed (refused whole,
-    // 409, if it is still short); its cap was counted when it was placed.
-    let held_for_stock = before.alerts.iter().any(|a| a == INSUFFICIENT_STOCK) && !before.stock_decremented;
-    if held_for_stock && to == OrderStatus::Confirmed {
-        let cap_month = after.cap_month.clone();
-        (stock, _) = leave_draft(deps, actor, &mut after, &settings, now).await?;
-        after.cap_month = cap_month;
-        after.alerts.retain(|a| a != INSUFFICIENT_STOCK);
-    }
-    if to == OrderStatus::Cancelled {
-        stock = StockPolicy::default().on_cancel(&before, req.restock.unwrap_or(settings.restock_on_cancel));
-        if !stock.is_empty() {
-            after.stock_decremented = false;
+    let restock = req.restock.unwrap_or(settings.restock_on_cancel);
+    let step = StockStep::of(&before, after.status, placing, &settings, restock);
+    let mut stock = step.moves(&before);
+    if step.takes() || step == StockStep::Check {
+        let wanted = match step {
+            StockStep::Check => plan::wanted_at_placement(&before, &settings),
+            _ => stock.clone(),
+        };
+        let spread = checked_takes(deps, actor, &before, wanted, now).await?;
+        stock = match step {
+            StockStep::Check => Vec::new(),
+            // The holds stay on the first shard; the takes go where the stock is.
+            _ => spread
+                .into_iter()
+                .chain(stock.into_iter().filter(|m| matches!(m, StockMove::Hold { .. })))
+                .collect(),
+        };
+        // The units are the order's now: a webhook order held for short stock is not any more.
+        if step.takes() {
+            after.alerts.retain(|a| a != INSUFFICIENT_STOCK);
         }
+    }
+    step.apply(&mut after, !stock.is_empty());
+    if to == OrderStatus::Cancelled {
         after.cancelled_at = Some(now);
         after.cancellation_reason = reason.clone();
     }
@@ -122,7 +132,8 @@ async fn change_status_once(
     after.held_from = (to == OrderStatus::OnHold).then_some(before.status);
     after.version = before.version + 1;
     after.updated_at = now;
-    let restocked = to == OrderStatus::Cancelled && !stock.is_empty();
+    let restocked = matches!(step, StockStep::Release | StockStep::Restock) && !stock.is_empty();
+    let took_stock = step.takes() && !stock.is_empty();
     let audit = AuditEntry::new(
         EventId::new(deps.ids.uuid()),
         now,
@@ -138,6 +149,7 @@ async fn change_status_once(
             "to": after.status,
             "cancellation_reason": reason,
             "restocked": restocked,
+            "stock": step.as_str(),
             "placed": placing,
         }),
     );
@@ -148,6 +160,7 @@ async fn change_status_once(
         from: before.status,
         to: after.status,
         restocked,
+        took_stock,
     });
     let counting = HighValueCounting::of(&settings);
     let plan = change_plan(deps, before, after, if_match, stock, cap, counting, audit, event, now)?;
@@ -177,46 +190,51 @@ fn parse_change(req: &ChangeStatusRequest) -> Result<(OrderStatus, Option<String
     Ok((to, reason))
 }
 
-/// A draft leaving draft: the stock it takes (checked against the catalog now, refused
-/// whole if short) and the cap counter, as at placement.
-async fn leave_draft(
+/// The takes `wanted` for `order`, checked against the catalog as it is now (every
+/// product still sold, enough units available: refused whole otherwise) and spread over
+/// the products' stock shards. The transaction guards each take again.
+async fn checked_takes(
     deps: &Deps,
     actor: &Actor,
-    after: &mut Order,
-    settings: &CompanySettings,
+    order: &Order,
+    wanted: Vec<StockMove>,
     now: DateTime<Utc>,
-) -> Result<(Vec<StockMove>, Option<CapIncrement>), Error> {
-    let mut stock = StockPolicy::default().on_placement(after, settings);
-    if !stock.is_empty() {
-        let mut products: Vec<_> = after.items.iter().map(|l| l.product_id).collect();
-        products.sort();
-        products.dedup();
-        let snapshot = deps
-            .store
-            .load_placement(&PlacementKeys {
-                company: actor.company_id.clone(),
-                at: now,
-                products,
-                customer: None,
-                idempotency: None,
-                origin: None,
-            })
-            .await?;
-        for l in &after.items {
-            if !snapshot.products.get(&l.product_id).is_some_and(|p| p.active) {
-                return Err(Error::invalid(
-                    "items",
-                    format!("{} ({}) is no longer available", l.name, l.sku),
-                ));
-            }
-        }
-        check_stock(&snapshot, &stock)?;
-        stock = StockMove::on_shards(stock, &snapshot.products, after.id.as_uuid().as_u64_pair().0);
+) -> Result<Vec<StockMove>, Error> {
+    let wanted: Vec<StockMove> = wanted
+        .into_iter()
+        .filter(|m| matches!(m, StockMove::Take { .. }))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(wanted);
     }
-    let cap = plan::cap_increment(after, settings, now);
-    after.stock_decremented = !stock.is_empty();
-    after.cap_month = cap.as_ref().map(|c| c.month.clone());
-    Ok((stock, cap))
+    let mut products: Vec<_> = order.items.iter().map(|l| l.product_id).collect();
+    products.sort();
+    products.dedup();
+    let snapshot = deps
+        .store
+        .load_placement(&PlacementKeys {
+            company: actor.company_id.clone(),
+            at: now,
+            products,
+            customer: None,
+            idempotency: None,
+            origin: None,
+        })
+        .await?;
+    for l in &order.items {
+        if !snapshot.products.get(&l.product_id).is_some_and(|p| p.active) {
+            return Err(Error::invalid(
+                "items",
+                format!("{} ({}) is no longer available", l.name, l.sku),
+            ));
+        }
+    }
+    check_stock(&snapshot, &wanted)?;
+    Ok(StockMove::on_shards(
+        wanted,
+        &snapshot.products,
+        order.id.as_uuid().as_u64_pair().0,
+    ))
 }
 
 pub(super) fn check_if_match(order: &Order, if_match: Option<u64>) -> Result<(), Error> {

@@ -95,6 +95,22 @@ pub async fn handle(
         crate::usecases::jobs::handle(&n.deps, event, reads).await?;
         return Ok(Vec::new());
     }
+    // A confirm that took or reserved the units (not a placement) has its own low-stock
+    // check: the order's one low-stock e-mail, as a placement that took them would send.
+    if let crate::outbox::DomainEvent::OrderStatusChanged(c) = &event.event {
+        if worker == Worker::LowStock && c.took_stock {
+            let Some(order) = n.deps.store.get_order(&event.company_id, c.order_id).await? else {
+                return Ok(Vec::new());
+            };
+            let ids = order
+                .items
+                .iter()
+                .filter(|l| l.track_inventory)
+                .map(|l| l.product_id)
+                .collect();
+            return low_stock(n, &notify::OrderRef::of(&order), ids, reads).await;
+        }
+    }
     let Some(id) = event.event.placed_order() else {
         return Ok(Vec::new());
     };
@@ -163,6 +179,8 @@ pub async fn handle(
             receipt.and(alert)?;
         }
         Worker::LowStock => {
+            // (A draft confirmed under `reserve_on_confirm` took its units as a reservation:
+            // its event says `took_stock` and was handled above.)
             if !order.stock_decremented {
                 return Ok(sent);
             }

@@ -23,10 +23,11 @@ use crate::order::{
     OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo, Source,
 };
 use crate::outbox::{DomainEvent, OrderPlaced, OutboxEvent};
-use crate::plan::{self, Claim, EffectPlan, OrderWrite, StockMove, StockPolicy};
+use crate::plan::{self, Claim, EffectPlan, OrderWrite, StockMove};
 use crate::ports::{
     CommitError, CommitRejection, Deps, IdempotencyKey, IdempotencyRecord, OriginKey, PlacementKeys, PlacementSnapshot,
 };
+use crate::settings::StockPolicy;
 use crate::usecases::webhooks::INSUFFICIENT_STOCK;
 
 /// Lines one order may carry (the order is one item, well under DynamoDB's 400 KB).
@@ -493,6 +494,7 @@ fn build_order(
         discount_amount: totals.discount_amount,
         total_amount: totals.total_amount,
         stock_decremented: false,
+        stock_reserved: false,
         cap_month: None,
         confirmed_at: None,
         shipped_at: None,
@@ -527,8 +529,10 @@ fn placement_plan(
 ) -> Result<EffectPlan, Error> {
     let settings = &snapshot.settings;
     let placed = order.status != OrderStatus::Draft;
+    // The units asked for must be available whatever the policy; `at_placement` takes
+    // them now, `reserve_on_confirm` when the order is confirmed.
     let mut stock = match placed {
-        true => StockPolicy::default().on_placement(&order, settings),
+        true => plan::wanted_at_placement(&order, settings),
         false => Vec::new(),
     };
     match check_stock(snapshot, &stock) {
@@ -540,6 +544,9 @@ fn placement_plan(
             order.alerts.push(INSUFFICIENT_STOCK.to_owned());
         }
         Err(e) => return Err(e),
+    }
+    if settings.stock_policy != StockPolicy::AtPlacement {
+        stock.clear();
     }
     let decremented: Vec<ProductId> = stock.iter().map(StockMove::product_id).collect();
     let stock = StockMove::on_shards(stock, &snapshot.products, order.id.as_uuid().as_u64_pair().0);

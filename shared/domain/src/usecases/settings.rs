@@ -16,7 +16,7 @@ use crate::ids::EventId;
 use crate::money::{Amount, Currency, MAX_AMOUNT};
 use crate::outbox::{DomainEvent, HighValueRecount, OutboxEvent};
 use crate::ports::Deps;
-use crate::settings::CompanySettings;
+use crate::settings::{CompanySettings, StockPolicy};
 
 /// How often a change is re-applied when another change landed between its read and its
 /// write (each attempt re-reads, so a field the other change did not touch is kept).
@@ -73,6 +73,12 @@ pub struct UpdateSettingsRequest {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(nullable = false)]
     pub dashboard_orders_decrement_stock: Option<bool>,
+    /// `at_placement` (orders take stock when placed) or `reserve_on_confirm` (confirming
+    /// reserves, shipping takes, cancelling releases). Orders already placed keep the stock
+    /// state they are in: a switch applies from each order's next confirm or ship.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<StockPolicy>, nullable = false)]
+    pub stock_policy: Option<String>,
     /// Orders at or above this total alert finance and count as high-value (more than 0).
     #[schema(schema_with = positive_amount_schema)]
     #[serde(default, deserialize_with = "super::present")]
@@ -337,6 +343,15 @@ fn apply(before: &CompanySettings, req: &UpdateSettingsRequest) -> Result<Compan
     }
     if let Some(v) = req.dashboard_orders_decrement_stock {
         s.dashboard_orders_decrement_stock = v;
+    }
+    if let Some(v) = &req.stock_policy {
+        match StockPolicy::ALL.into_iter().find(|p| p.as_str() == v) {
+            Some(p) => s.stock_policy = p,
+            None => errors.push(
+                "stock_policy",
+                format!("`{v}` is not a stock policy; use at_placement or reserve_on_confirm"),
+            ),
+        }
     }
     if let Some(v) = req.high_value_threshold {
         match amount(&mut errors, "high_value_threshold", v.0, currency) {
