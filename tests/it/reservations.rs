@@ -16,6 +16,7 @@ on_both_adapters!(
     confirming_reserves_shipping_takes_and_cancelling_releases,
     placement_and_confirmation_count_what_is_available,
     concurrent_confirms_never_reserve_more_than_there_is,
+    a_hot_products_reservations_survive_its_shards_changing,
     a_reserved_order_raced_by_ship_and_cancel_moves_its_units_once,
     stock_edits_racing_confirms_lose_neither,
     a_policy_switch_applies_to_each_order_from_its_next_step,
@@ -114,6 +115,16 @@ async fn confirming_reserves_shipping_takes_and_cancelling_releases(app: TestApp
     walk(&app, &d, &c, &[Cancelled]).await;
     assert_eq!(levels(&app, &d, &p).await, (7, 7, 0));
 
+    // A draft confirmed straight away is placed and reserved in one write.
+    let body = json!({"customer_id": d.t.acme, "status": "draft", "items": [{"sku": "RES-1", "quantity": 2}]});
+    let r = app.call("POST", ORDERS, &d.staff, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let draft = r.body["data"]["id"].as_str().expect("id").to_owned();
+    walk(&app, &d, &draft, &[Confirmed]).await;
+    assert_eq!(levels(&app, &d, &p).await, (5, 5, 2));
+    walk(&app, &d, &draft, &[Cancelled]).await;
+    assert_eq!(levels(&app, &d, &p).await, (7, 7, 0));
+
     // A confirm back through pending_approval reserves once.
     let e = order(&app, &d, "RES-1", 1).await;
     walk(&app, &d, &e, &[Confirmed, PendingApproval, Confirmed]).await;
@@ -188,6 +199,53 @@ async fn concurrent_confirms_never_reserve_more_than_there_is(app: TestApp) {
         let held = state(&app, &d, id).await.1;
         assert_eq!(held, confirmed.contains(id), "{id}: reserved exactly when confirmed");
     }
+}
+
+/// A hot product's units come from any of its shards; the count of what is reserved is
+/// on the first, which a change of the shard count keeps.
+async fn a_hot_products_reservations_survive_its_shards_changing(app: TestApp) {
+    let d = demo(&app).await;
+    policy(&app, &d, "reserve_on_confirm").await;
+    let body = json!({"sku": "RES-FLASH", "name": "Flash", "price": "2.00", "stock": 12, "stock_shards": 4});
+    let r = app.call("POST", "/api/v1/products", &d.owner, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let p = r.body["data"]["id"].as_str().expect("id").to_owned();
+    let mut orders = Vec::new();
+    for _ in 0..16 {
+        orders.push(order(&app, &d, "RES-FLASH", 1).await);
+    }
+    let replies = join_all(orders.iter().map(|id| step(&app, &d, id, Confirmed))).await;
+    let confirmed: Vec<&String> = orders
+        .iter()
+        .zip(&replies)
+        .filter(|(_, r)| r.status == 200)
+        .map(|(id, _)| id)
+        .collect();
+    for r in replies.iter().filter(|r| r.status != 200) {
+        assert_eq!(r.code(), "insufficient_stock", "{}", r.body);
+    }
+    assert_eq!(confirmed.len(), 12);
+    assert_eq!(levels(&app, &d, &p).await, (0, 0, 12));
+
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/products/{p}"),
+            &d.owner,
+            Some(json!({"stock_shards": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        levels(&app, &d, &p).await,
+        (0, 0, 12),
+        "one shard now, the same reservations"
+    );
+    for (k, id) in confirmed.iter().enumerate() {
+        let last = if k % 2 == 0 { Shipped } else { Cancelled };
+        walk(&app, &d, id, &[Processing, last]).await;
+    }
+    assert_eq!(levels(&app, &d, &p).await, (6, 6, 0));
 }
 
 async fn a_reserved_order_raced_by_ship_and_cancel_moves_its_units_once(app: TestApp) {

@@ -189,11 +189,17 @@ impl EffectPlan {
 
     /// How many actions the plan's transaction holds: one per entry.
     pub fn actions(&self) -> usize {
+        self.actions_with(&self.stock)
+    }
+
+    /// How many actions the plan's transaction holds with its takes spread as `moves`
+    /// (the store may spread them again: see [`StockMove::on_shards`]).
+    pub fn actions_with(&self, moves: &[StockMove]) -> usize {
         let counters = self
             .high_value
             .as_ref()
             .map_or(0, |h| 1 + usize::from(h.customer.is_some()));
-        1 + StockMove::targets(&self.stock) + usize::from(self.cap.is_some()) + counters + self.claims.len() + 2
+        1 + StockMove::targets(moves) + usize::from(self.cap.is_some()) + counters + self.claims.len() + 2
     }
 
     /// A plan that cannot be one transaction is a bug in whoever built it (the stocked

@@ -137,10 +137,10 @@ impl DynamoStore {
         count_high_value(&mut tx, c, plan.high_value.as_ref())?;
         Self::audit_put(&mut tx, &plan.audit)?;
         Self::outbox_put(&mut tx, &plan.event)?;
-        if tx.len() != plan.actions() || tx.len() > MAX_TRANSACTION_ITEMS {
+        if tx.len() != plan.actions_with(moves) || tx.len() > MAX_TRANSACTION_ITEMS {
             return Err(CommitError::Failed(Error::internal(format!(
                 "a plan of {} actions became a transaction of {}",
-                plan.actions(),
+                plan.actions_with(moves),
                 tx.len()
             ))));
         }
