@@ -275,6 +275,7 @@ async fn chaos_keeps_the_books_balanced() {
         mailer: mailer.clone(),
         // The queue's visibility and a worker's timeout, in the store's (fast) seconds.
         lease_secs: email_lease_secs(VISIBILITY_SECS * SPEED, SPEED).expect("lease"),
+        documents: None,
     };
 
     // Workers and relay, supervised: whatever kills them, they start again.

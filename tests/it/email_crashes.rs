@@ -93,6 +93,7 @@ async fn setup(app: &TestApp, crash: Crash) -> Setup {
         }),
         // The template's queue (60 s visibility) and function (10 s timeout).
         lease_secs: email_lease_secs(60, 10).expect("lease"),
+        documents: None,
     };
     Setup { n, clock, sent, event }
 }

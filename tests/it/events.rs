@@ -94,8 +94,8 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
         let resp = dispatch(app.app(), function, req.into()).await.expect("a handler");
         let status = resp.status().as_u16();
         let expected = match function {
-            // Recorded for the worker; a retry goes back to it.
-            "receive_webhook" | "retry_delivery" => 202,
+            // Recorded for a worker (a delivery, a retry, an invoice e-mail).
+            "receive_webhook" | "retry_delivery" | "email_invoice" => 202,
             "change_order_status"
             | "rotate_integration_secret"
             | "bulk_stock"
@@ -147,6 +147,7 @@ async fn the_worker_sample_events_are_handled_without_failures(app: TestApp) {
         deps: app.app().deps.clone(),
         mailer: std::sync::Arc::new(mailer.clone()),
         lease_secs: TEST_LEASE_SECS,
+        documents: None,
     };
     for w in Worker::ALL {
         let mut ev: SqsEvent = serde_json::from_value(event(&format!("{}_worker", w.as_str()))).expect("an SQS event");

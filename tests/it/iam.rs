@@ -245,6 +245,14 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
     let draft = draft["data"]["id"].as_str().unwrap_or_default().to_owned();
 
     r.download(&format!("{ORDERS}/{big}/invoice"), &d.owner).await;
+    // Its e-mail: recorded here, rendered and sent by the receipts worker below.
+    r.call(
+        "POST",
+        &format!("{ORDERS}/{big}/invoice/email"),
+        &d.owner,
+        Some(json!({"to": ["ap@acme.example"]})),
+    )
+    .await;
 
     // Changes: line edits of a draft, field edits, placing it, cancelling with restock.
     r.call(
@@ -437,6 +445,7 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
         deps: r.app.app().deps.clone(),
         mailer: Arc::new(SesMailer::new(rec.ses(&sdk), sender)),
         lease_secs: TEST_LEASE_SECS,
+        documents: Some(Arc::new(oms_documents::InvoiceDocuments)),
     };
     for (w, url) in &queues {
         let mut records = Vec::new();

@@ -14,6 +14,8 @@ on_both_adapters!(
     an_invoice_shows_the_order_and_its_numbers_add_up,
     a_long_order_runs_onto_pages_each_with_its_headers,
     only_who_may_read_the_order_gets_its_invoice,
+    an_emailed_invoice_goes_once_per_request_with_the_pdf_attached,
+    a_refused_invoice_email_records_nothing,
 );
 
 /// The text of each page of `pdf`, laid out as on the page (`pdftotext -layout`).
@@ -298,4 +300,169 @@ async fn only_who_may_read_the_order_gets_its_invoice(app: TestApp) {
         .call("GET", &format!("{ORDERS}/not-a-uuid/invoice"), &d.owner, None)
         .await;
     assert_eq!(junk.status, 404);
+}
+
+/// `POST …/invoice/email`: answered 202 at once; the receipts worker then sends one cover
+/// e-mail per request, the PDF attached (the same document `GET …/invoice` gives), to the
+/// customer or to the addresses named; each request is audited.
+async fn an_emailed_invoice_goes_once_per_request_with_the_pdf_attached(app: TestApp) {
+    use oms_domain::notify::EmailKind;
+    let d = demo(&app).await;
+    let mailer = oms_adapters::mail::MemoryMailer::default();
+    let _w = oms_api::workers::spawn(app.app().deps.clone(), std::sync::Arc::new(mailer.clone()));
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 3)])))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["data"]["id"].as_str().expect("id").to_owned();
+    let number = r.body["data"]["order_number"].as_str().expect("number").to_owned();
+    let total = r.body["data"]["total_amount"].as_str().expect("total").to_owned();
+    let customer_email = r.body["data"]["customer"]["email"]
+        .as_str()
+        .expect("customer e-mail")
+        .to_owned();
+
+    let url = format!("{ORDERS}/{id}/invoice/email");
+    let send = |body: Option<Value>| app.call("POST", &url, &d.finance, body);
+    let first = send(None).await;
+    assert_eq!(first.status, 202, "{}", first.body);
+    assert_eq!(first.body["data"]["to"], json!([customer_email]));
+    let second = send(Some(
+        json!({"to": ["ap@acme.example", "AP@acme.example", "cfo@acme.example"]}),
+    ))
+    .await;
+    assert_eq!(second.status, 202, "{}", second.body);
+    assert_eq!(
+        second.body["data"]["to"],
+        json!(["ap@acme.example", "cfo@acme.example"]),
+        "repeats dropped"
+    );
+
+    let invoices = || -> Vec<oms_domain::notify::Email> {
+        mailer
+            .sent()
+            .into_iter()
+            .filter(|e| e.kind == EmailKind::Invoice)
+            .collect()
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while invoices().len() < 2 && std::time::Instant::now() < until {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let sent = invoices();
+    assert_eq!(sent.len(), 2, "one per request: {sent:?}");
+    let mut recipients: Vec<Vec<String>> = sent.iter().map(|e| e.to.clone()).collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        vec![
+            vec!["ap@acme.example".to_owned(), "cfo@acme.example".to_owned()],
+            vec![customer_email]
+        ]
+    );
+    for e in &sent {
+        assert_eq!(e.subject, format!("Invoice for order {number} from Demo Distributors"));
+        assert!(e.text.contains(&format!("invoice for order {number}")), "{}", e.text);
+        assert!(
+            e.html.contains(&total) && e.text.contains(&total),
+            "the totals are in the e-mail"
+        );
+        assert_eq!(e.attachments.len(), 1);
+        let a = &e.attachments[0];
+        assert_eq!(
+            (a.filename.as_str(), a.content_type.as_str()),
+            (format!("invoice-{number}.pdf").as_str(), "application/pdf")
+        );
+        let page = pdf_pages(&a.bytes).join("\n");
+        assert!(page.contains(&number) && page.contains(&total), "{page}");
+        // The MIME the SES adapter sends carries it as an attachment.
+        let mime =
+            String::from_utf8(oms_adapters::mail::mime(e, "orders@test.example", "<t@oms.local>").expect("mime"))
+                .expect("utf-8");
+        assert!(
+            mime.contains("multipart/mixed") && mime.contains(&format!("filename=\"invoice-{number}.pdf\"")),
+            "{mime}"
+        );
+    }
+    let log = app
+        .call(
+            "GET",
+            &format!("/api/v1/audit-log?entity=order&entity_id={id}&action=InvoiceSent"),
+            &d.owner,
+            None,
+        )
+        .await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    assert_eq!(log.body["data"].as_array().map(Vec::len), Some(2), "{}", log.body);
+}
+
+async fn a_refused_invoice_email_records_nothing(app: TestApp) {
+    let d = demo(&app).await;
+    let r = app
+        .call("POST", ORDERS, &d.buyer, Some(items(&[("WIDGET-001", 1)])))
+        .await;
+    let id = r.body["data"]["id"].as_str().expect("id").to_owned();
+    let url = format!("{ORDERS}/{id}/invoice/email");
+    let before = app.counts(&d.t.company).await;
+    let eleven: Vec<String> = (0..11).map(|i| format!("a{i}@acme.example")).collect();
+    for (body, field) in [
+        (json!({"to": []}), "to"),
+        (json!({"to": eleven}), "to"),
+        (json!({"to": ["ok@acme.example", "not an address"]}), "to[1]"),
+        (json!({"to": "ap@acme.example"}), "to"),
+        (json!({"cc": ["ap@acme.example"]}), "cc"),
+    ] {
+        let r = app.call("POST", &url, &d.owner, Some(body.clone())).await;
+        assert_eq!(r.status, 422, "{body}: {}", r.body);
+        assert!(
+            r.fields().contains(&field) || r.message().contains(field),
+            "{body}: {}",
+            r.body
+        );
+    }
+    // Who may not: a customer (even for its own order), another company (404).
+    let r = app.call("POST", &url, &d.buyer, None).await;
+    assert_eq!((r.status.as_u16(), r.code()), (403, "permission_error"), "{}", r.body);
+    let rival = app.token("rival-co", "OWNER", None);
+    assert_eq!(app.call("POST", &url, &rival, None).await.status, 404);
+    // Nothing to send: a draft, a cancelled order, a customer without an e-mail.
+    let draft = crate::support::place_draft(&app, &d, "WIDGET-001", 1).await;
+    let r = app
+        .call("POST", &format!("{ORDERS}/{draft}/invoice/email"), &d.owner, None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (409, "invoice_unavailable"),
+        "{}",
+        r.body
+    );
+    let cancelled = crate::support::order_in(&app, &d, oms_domain::order::OrderStatus::Cancelled).await;
+    let r = app
+        .call("POST", &format!("{ORDERS}/{cancelled}/invoice/email"), &d.owner, None)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (409, "invoice_unavailable"),
+        "{}",
+        r.body
+    );
+    let walk_in = crate::support::place(&app, &d).await;
+    let r = app
+        .call("POST", &format!("{ORDERS}/{walk_in}/invoice/email"), &d.owner, None)
+        .await;
+    assert_eq!((r.status.as_u16(), r.fields()), (422, vec!["to"]), "{}", r.body);
+
+    let after = app.counts(&d.t.company).await;
+    // Only the orders' own events: the draft's, the cancelled one's two, the walk-in's.
+    assert_eq!(after.outbox - before.outbox, 1 + 2 + 1);
+    let log = app
+        .call(
+            "GET",
+            &format!("/api/v1/audit-log?entity=order&entity_id={id}&action=InvoiceSent"),
+            &d.owner,
+            None,
+        )
+        .await;
+    assert_eq!(log.body["data"].as_array().map(Vec::len), Some(0), "{}", log.body);
 }

@@ -216,6 +216,7 @@ async fn a_duplicate_delivery_sends_one_email(app: TestApp) {
         deps: app.app().deps.clone(),
         mailer: Arc::new(mailer.clone()),
         lease_secs: TEST_LEASE_SECS,
+        documents: None,
     };
     // SQS delivers the same message twice (at least once), even concurrently. A copy that
     // finds the other's claim not yet marked sent fails (SQS brings it back later) rather
@@ -291,6 +292,7 @@ async fn a_poison_message_is_dead_lettered_not_dropped(app: TestApp) {
         deps: app.app().deps.clone(),
         mailer: Arc::new(mailer.clone()),
         lease_secs: TEST_LEASE_SECS,
+        documents: None,
     };
     handle(&n, Worker::Receipts, &dead[0].event, &Default::default())
         .await

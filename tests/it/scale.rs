@@ -346,6 +346,7 @@ async fn a_worker_batch_reads_what_its_events_share_once() {
         deps: app.app().deps.clone(),
         mailer: Arc::new(mailer.clone()),
         lease_secs: 60,
+        documents: None,
     };
     // Reads each batch of 10 may make: the receipts worker reads each order, the settings
     // and the staff alert's recipients (one query per role, OWNER and ADMIN); the others

@@ -42,6 +42,7 @@ async fn setup() -> Option<Aws> {
         deps: app.app().deps.clone(),
         mailer: Arc::new(SesMailer::new(ses, sender.clone())),
         lease_secs: TEST_LEASE_SECS,
+        documents: Some(Arc::new(oms_documents::InvoiceDocuments)),
     };
     Some(Aws {
         app,
@@ -157,10 +158,64 @@ against_real_apis!(
     a_redelivered_batch_sends_each_email_once,
     a_failing_message_is_retried_alone_and_dead_lettered,
     a_webhook_delivery_travels_the_queue_to_the_worker_once,
+    an_invoice_email_goes_through_ses_once_with_the_pdf_attached,
 );
 
 mod scenarios {
     use super::*;
+
+    /// The receipts worker Lambda's handler, fed the request's event from SQS twice (at
+    /// least once delivery), sends one raw e-mail through SES with the invoice attached.
+    pub async fn an_invoice_email_goes_through_ses_once_with_the_pdf_attached(aws: Aws) {
+        let (receipts, _) = aws.queue("receipts", 3).await;
+        aws.relay_one_order(&receipts).await;
+        let (n, failed) = aws.deliver(&receipts, Worker::Receipts).await;
+        assert_eq!((n, failed.len()), (1, 0));
+        let order = aws.app.call("GET", ORDERS, &aws.d.owner, None).await.body["data"][0].clone();
+        let id = order["id"].as_str().expect("id");
+        let number = order["order_number"].as_str().expect("number");
+        let r = aws
+            .app
+            .call(
+                "POST",
+                &format!("{ORDERS}/{id}/invoice/email"),
+                &aws.d.owner,
+                Some(serde_json::json!({"to": ["ap@acme.example"]})),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let publisher = SqsPublisher::new(aws.sqs.clone(), vec![receipts.clone()]);
+        relay_until_empty(&aws.app.app().deps, &publisher, Duration::from_secs(10))
+            .await
+            .expect("relay");
+        let messages = aws.receive(&receipts).await;
+        assert_eq!(messages.len(), 1);
+        for _ in 0..2 {
+            let mut event = SqsEvent::default();
+            for m in &messages {
+                let mut r = SqsMessage::default();
+                r.message_id = m.message_id.clone();
+                r.body = m.body.clone();
+                event.records.push(r);
+            }
+            let resp = sqs_batch(&aws.notify, Worker::Receipts, event).await;
+            assert!(resp.batch_item_failures.is_empty(), "{:?}", resp.batch_item_failures);
+        }
+        let invoices: Vec<String> = aws
+            .sent()
+            .await
+            .into_iter()
+            .filter(|(key, _)| key.contains(":invoice:"))
+            .map(|(_, raw)| raw)
+            .collect();
+        assert_eq!(invoices.len(), 1, "sent once");
+        let raw = &invoices[0];
+        assert!(raw.contains("To: ap@acme.example"), "{raw}");
+        assert!(raw.contains(&format!("filename=\"invoice-{number}.pdf\"")), "{raw}");
+        assert!(raw.contains("Content-Type: application/pdf"), "{raw}");
+        // The attachment is the PDF: base64 of "%PDF-" starts "JVBERi0".
+        assert!(raw.contains("JVBERi0"), "the PDF's bytes");
+    }
 
     /// A Shopify delivery, recorded by the intake, relayed to the webhook queue, placed by
     /// the worker Lambda's batch handler; the same batch delivered again (SQS is at least

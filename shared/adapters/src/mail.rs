@@ -1,9 +1,11 @@
-//! E-mails as MIME (multipart/alternative: plain text and HTML), built by `lettre`, and the
+//! E-mails as MIME (multipart/alternative: plain text and HTML; in multipart/mixed with
+//! any attachments), built by `lettre`, and the
 //! local mailers: `.eml` files for the run command, memory for tests. The SES adapter sends
 //! the same bytes as a raw message.
 
 use async_trait::async_trait;
-use lettre::message::{header::HeaderName, header::HeaderValue, Mailbox, MultiPart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,12 +40,21 @@ pub fn mime(email: &Email, from: &str, message_id: &str) -> Result<Vec<u8>, Erro
             .map_err(|e| Error::internal(format!("recipient `{to}`: {e}")))?;
         b = b.to(mailbox);
     }
-    let mut msg = b
-        .multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            email.html.clone(),
-        ))
-        .map_err(Error::internal)?;
+    let body = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+    // With files: multipart/mixed, the text first, then each file as an attachment.
+    let body = match email.attachments.is_empty() {
+        true => body,
+        false => {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for a in &email.attachments {
+                let kind = ContentType::parse(&a.content_type)
+                    .map_err(|e| Error::internal(format!("attachment type `{}`: {e}", a.content_type)))?;
+                mixed = mixed.singlepart(Attachment::new(a.filename.clone()).body(a.bytes.clone(), kind));
+            }
+            mixed
+        }
+    };
+    let mut msg = b.multipart(body).map_err(Error::internal)?;
     msg.headers_mut().insert_raw(HeaderValue::new(
         HeaderName::new_from_ascii_str("X-OMS-Key"),
         email.dedupe_key.clone(),

@@ -25,6 +25,21 @@ where
 
 /// Runs a notification worker: an SQS-triggered Lambda answering with partial batch failures.
 pub async fn serve_worker(worker: oms_domain::usecases::notifications::Worker) -> Result<(), Error> {
+    serve_worker_with(worker, None).await
+}
+
+/// The receipts worker: it also sends invoices, so it links the PDF renderer (the other
+/// workers do not, and stay the smaller for it).
+pub async fn serve_receipts_worker() -> Result<(), Error> {
+    let documents: std::sync::Arc<dyn oms_domain::ports::Documents> =
+        std::sync::Arc::new(oms_documents::InvoiceDocuments);
+    serve_worker_with(oms_domain::usecases::notifications::Worker::Receipts, Some(documents)).await
+}
+
+async fn serve_worker_with(
+    worker: oms_domain::usecases::notifications::Worker,
+    documents: Option<std::sync::Arc<dyn oms_domain::ports::Documents>>,
+) -> Result<(), Error> {
     use aws_lambda_events::event::sqs::SqsEvent;
     use lambda_runtime::LambdaEvent;
     use oms_domain::usecases::notifications::{email_lease_secs, NotifyDeps};
@@ -35,6 +50,7 @@ pub async fn serve_worker(worker: oms_domain::usecases::notifications::Worker) -
         deps: crate::app::deps_from_env().await?,
         mailer: std::sync::Arc::new(crate::app::mailer_from_env().await?),
         lease_secs: email_lease_secs(secs("VISIBILITY_TIMEOUT_SECS", 60), secs("FUNCTION_TIMEOUT_SECS", 10))?,
+        documents,
     };
     let notify = &notify;
     lambda_runtime::run(lambda_runtime::service_fn(

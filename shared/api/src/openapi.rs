@@ -20,6 +20,7 @@ use crate::handlers;
         handlers::orders::create_order,
         handlers::orders::get_order,
         handlers::documents::get_invoice,
+        handlers::documents::email_invoice,
         handlers::order_reads::list_orders,
         handlers::order_reads::search_orders,
         handlers::order_reads::requires_attention,

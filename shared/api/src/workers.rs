@@ -70,6 +70,7 @@ pub fn spawn(deps: Deps, mailer: Arc<dyn Mailer>) -> LocalWorkers {
         deps: deps.clone(),
         mailer,
         lease_secs: email_lease_secs(LOCAL_VISIBILITY_SECS, LOCAL_WORKER_TIMEOUT_SECS).unwrap_or(1),
+        documents: Some(Arc::new(oms_documents::InvoiceDocuments)),
     };
     for worker in Worker::ALL {
         let (tx, rx) = unbounded_channel();

@@ -12,6 +12,8 @@ pub enum AuditAction {
     OrderPlaced,
     OrderStatusChanged,
     OrderUpdated,
+    /// An order's invoice was sent by e-mail (asked for; the e-mail follows from the outbox).
+    InvoiceSent,
     ProductCreated,
     ProductUpdated,
     StockAdjusted,

@@ -46,6 +46,8 @@ pub enum EmailKind {
     CapWarning,
     CapReached,
     HighValue,
+    /// An order's invoice, sent on request with the PDF attached.
+    Invoice,
 }
 
 impl EmailKind {
@@ -57,6 +59,7 @@ impl EmailKind {
             EmailKind::CapWarning => "cap_warning",
             EmailKind::CapReached => "cap_reached",
             EmailKind::HighValue => "high_value",
+            EmailKind::Invoice => "invoice",
         }
     }
 }
@@ -76,6 +79,17 @@ pub struct Email {
     pub sender_name: Option<String>,
     /// `Reply-To`, when the company set one.
     pub reply_to: Option<String>,
+    /// Files sent with it (the invoice's PDF).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with an e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Email {
@@ -313,6 +327,72 @@ pub fn receipt(o: &Order, brand: &Brand, to: String) -> Email {
         html,
         sender_name: None,
         reply_to: None,
+        attachments: Vec::new(),
+    }
+}
+
+/// The cover e-mail of an order's invoice: the order's lines and totals in the shared
+/// layout, the payment terms, and the invoice PDF (`pdf`) attached. `request` names the
+/// request it answers (its event's id): each request is sent once.
+pub fn invoice_cover(o: &Order, brand: &Brand, to: Vec<String>, request: &str, pdf: Vec<u8>) -> Email {
+    let (lines, table) = order_summary(o);
+    let who = o.customer.as_ref().map_or("", |c| c.company_name.as_str());
+    let subject = format!("Invoice for order {} from {}", o.order_number, brand.name);
+    let filename = format!("invoice-{}.pdf", o.order_number);
+    let link = brand.order_link(o.id);
+    let mut terms = Vec::new();
+    if let Some(p) = &o.payment_terms {
+        terms.extend(p.terms.clone());
+        terms.extend(p.method.as_ref().map(|m| format!("Payment method: {m}")));
+        if let Some(days) = p.due_days {
+            let due = o.order_date + chrono::Days::new(u64::from(days));
+            terms.push(format!("Payment due within {days} days, by {due}."));
+        }
+    }
+    let opening = format!(
+        "Please find attached the invoice for order {} of {} ({filename}).",
+        o.order_number, o.order_date
+    );
+    let greeting = match who {
+        "" => "Hello,".to_owned(),
+        name => format!("Hello {name},"),
+    };
+    let text = format!(
+        "{greeting}\n\n{opening}\n\n{lines}\n{}{}",
+        terms.iter().map(|t| format!("{t}\n")).collect::<String>(),
+        text_link(&link)
+    );
+    let body = format!(
+        "{}{}{table}{}",
+        paragraph(&greeting),
+        paragraph(&opening),
+        terms.iter().map(|t| paragraph(t)).collect::<String>()
+    );
+    let html = layout(
+        brand,
+        &format!("Invoice for order {}", o.order_number),
+        &body,
+        link.map(|l| ("View your order", l)),
+        &format!(
+            "You receive this because {} sent you the invoice of an order.",
+            brand.name
+        ),
+    );
+    Email {
+        company_id: o.company_id.clone(),
+        kind: EmailKind::Invoice,
+        dedupe_key: format!("{}:invoice:{request}", o.id),
+        to,
+        subject,
+        text,
+        html,
+        sender_name: None,
+        reply_to: None,
+        attachments: vec![Attachment {
+            filename,
+            content_type: "application/pdf".into(),
+            bytes: pdf,
+        }],
     }
 }
 
@@ -358,6 +438,7 @@ pub fn staff_alert(o: &Order, brand: &Brand, to: Vec<String>) -> Email {
         html,
         sender_name: None,
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -439,6 +520,7 @@ pub fn low_stock(o: &OrderRef, brand: &Brand, products: &[(Product, u32)], to: V
         html,
         sender_name: None,
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -505,6 +587,7 @@ pub fn cap_notice(
         html,
         sender_name: None,
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -547,13 +630,14 @@ pub fn high_value(o: &Order, brand: &Brand, threshold: Decimal, to: Vec<String>)
         html,
         sender_name: None,
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 
 /// Which roles receive each kind (the receipt goes to the customer instead).
 pub fn recipients(kind: EmailKind) -> &'static [Role] {
     match kind {
-        EmailKind::Receipt => &[],
+        EmailKind::Receipt | EmailKind::Invoice => &[],
         EmailKind::StaffAlert | EmailKind::LowStock => &[Role::Owner, Role::Admin],
         EmailKind::CapWarning | EmailKind::CapReached => &[Role::Owner, Role::Finance],
         EmailKind::HighValue => &[Role::Finance],

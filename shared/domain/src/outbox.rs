@@ -38,6 +38,16 @@ pub enum DomainEvent {
     HighValueRecount(HighValueRecount),
     /// A relative stock adjustment moved a product's stock (its index entries follow).
     StockAdjusted(StockAdjusted),
+    /// Someone asked for an order's invoice to be e-mailed (the receipts worker renders
+    /// and sends it, once per request: the event's id names the e-mail).
+    InvoiceRequested(InvoiceRequested),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceRequested {
+    pub order_id: OrderId,
+    pub order_number: OrderNumber,
+    pub to: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,13 +110,15 @@ pub struct OrderUpdated {
 }
 
 impl DomainEvent {
-    /// The order the event is about; none for a delivery not placed yet.
+    /// The order the event changed (its search entry and counters follow it); none for a
+    /// delivery not placed yet, or an invoice request (which changes no order).
     pub fn order_id(&self) -> Option<OrderId> {
         match self {
             DomainEvent::OrderPlaced(e) => Some(e.order_id),
             DomainEvent::OrderStatusChanged(e) => Some(e.order_id),
             DomainEvent::OrderUpdated(e) => Some(e.order_id),
-            DomainEvent::DeliveryReceived(_)
+            DomainEvent::InvoiceRequested(_)
+            | DomainEvent::DeliveryReceived(_)
             | DomainEvent::ImportQueued(_)
             | DomainEvent::HighValueRecount(_)
             | DomainEvent::StockAdjusted(_) => None,
@@ -134,6 +146,7 @@ impl DomainEvent {
             DomainEvent::ImportQueued(_) => "import_queued",
             DomainEvent::HighValueRecount(_) => "high_value_recount",
             DomainEvent::StockAdjusted(_) => "stock_adjusted",
+            DomainEvent::InvoiceRequested(_) => "invoice_requested",
         }
     }
 }

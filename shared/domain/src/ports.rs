@@ -392,6 +392,12 @@ impl From<Error> for CommitError {
     }
 }
 
+/// Renders an order's documents (the invoice PDF). A port, so the worker that attaches
+/// one is given a renderer and the functions that never do link none.
+pub trait Documents: Send + Sync {
+    fn invoice(&self, order: &Order, settings: &CompanySettings) -> Result<Vec<u8>, Error>;
+}
+
 #[async_trait]
 pub trait OrderStore: Send + Sync {
     /// Reads settings, products, customer and overrides, the idempotency record and the
@@ -401,6 +407,9 @@ pub trait OrderStore: Send + Sync {
     /// [`crate::plan`]), and returns the order as stored afterwards. All or nothing.
     async fn commit(&self, plan: &EffectPlan) -> Result<Order, CommitError>;
     async fn get_order(&self, company: &CompanyId, id: OrderId) -> Result<Option<Order>, Error>;
+    /// Writes an audit entry and an outbox event in one transaction: a request that
+    /// changes nothing stored but must be recorded and followed up (an invoice e-mail).
+    async fn record(&self, audit: &AuditEntry, event: &OutboxEvent) -> Result<(), Error>;
     /// The record under `key`, unless it expired (24 hours after it was made) by `at`.
     async fn get_idempotency(
         &self,

@@ -684,6 +684,16 @@ impl OrderStore for DynamoStore {
         self.get(order(company, id)).await?.map(from_item).transpose()
     }
 
+    async fn record(&self, audit: &AuditEntry, event: &OutboxEvent) -> Result<(), Error> {
+        let mut tx: Tx<()> = Tx::new(&self.table);
+        Self::audit_put(&mut tx, audit)?;
+        Self::outbox_put(&mut tx, event)?;
+        match tx.commit(&self.client).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(Error::internal("an audit entry and its event were refused")),
+        }
+    }
+
     async fn get_idempotency(
         &self,
         company: &CompanyId,

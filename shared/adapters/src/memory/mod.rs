@@ -1016,6 +1016,13 @@ impl OrderStore for MemoryStore {
         Ok(self.lock().orders.get(&(company.clone(), id)).cloned())
     }
 
+    async fn record(&self, audit: &AuditEntry, event: &OutboxEvent) -> Result<(), Error> {
+        let mut s = self.lock();
+        s.audit.push(audit.clone());
+        s.push_outbox(event.clone());
+        Ok(())
+    }
+
     async fn get_idempotency(
         &self,
         company: &CompanyId,

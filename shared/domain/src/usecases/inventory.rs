@@ -93,6 +93,7 @@ pub async fn reindex_order_products(
         // A relative adjustment: the one product.
         DomainEvent::StockAdjusted(e) => vec![e.product_id],
         DomainEvent::OrderUpdated(_)
+        | DomainEvent::InvoiceRequested(_)
         | DomainEvent::DeliveryReceived(_)
         | DomainEvent::ImportQueued(_)
         | DomainEvent::HighValueRecount(_) => Vec::new(),

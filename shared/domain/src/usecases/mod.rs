@@ -9,6 +9,7 @@ pub mod customers;
 pub mod high_value;
 pub mod import;
 pub mod inventory;
+pub mod invoices;
 pub mod jobs;
 pub mod lifecycle;
 mod lines;

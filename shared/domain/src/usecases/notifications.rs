@@ -75,6 +75,8 @@ pub struct NotifyDeps {
     pub mailer: Arc<dyn Mailer>,
     /// See [`email_lease_secs`].
     pub lease_secs: i64,
+    /// The invoice renderer: the receipts worker's (it sends invoices); none elsewhere.
+    pub documents: Option<Arc<dyn crate::ports::Documents>>,
 }
 
 /// Handles one event for one worker, as one of the batch `reads` belongs to; returns the
@@ -94,6 +96,12 @@ pub async fn handle(
     if worker == Worker::Jobs {
         crate::usecases::jobs::handle(&n.deps, event, reads).await?;
         return Ok(Vec::new());
+    }
+    if let crate::outbox::DomainEvent::InvoiceRequested(r) = &event.event {
+        return match worker {
+            Worker::Receipts => send_invoice(n, event, r, reads).await,
+            _ => Ok(Vec::new()),
+        };
     }
     // A confirm that took or reserved the units (not a placement) has its own low-stock
     // check: the order's one low-stock e-mail, as a placement that took them would send.
@@ -282,6 +290,38 @@ async fn cap_usage(
 /// Claim, send, mark sent; on a failed send give the claim back and fail, so the message is
 /// retried. Already sent: skip. Claimed by another delivery and not sent (yet): fail, so
 /// the message comes back after the claim's lease, and is sent then if the other never did.
+/// The invoice e-mail of one request: the PDF rendered from the order as it is now,
+/// attached to the cover e-mail, sent once per request.
+async fn send_invoice(
+    n: &NotifyDeps,
+    event: &OutboxEvent,
+    r: &crate::outbox::InvoiceRequested,
+    reads: &BatchReads,
+) -> Result<Vec<EmailKind>, Error> {
+    let documents = n
+        .documents
+        .as_ref()
+        .ok_or_else(|| Error::internal("this worker has no document renderer; invoices go to the receipts worker"))?;
+    let company = &event.company_id;
+    let Some(order) = n.deps.store.get_order(company, r.order_id).await? else {
+        tracing::warn!(order_id = %r.order_id, "invoice requested for an order that does not exist; nothing to send");
+        return Ok(Vec::new());
+    };
+    let settings = reads.settings(&n.deps, company).await?;
+    let pdf = documents.invoice(&order, &settings)?;
+    let email = notify::invoice_cover(
+        &order,
+        &notify::Brand::of(&settings),
+        r.to.clone(),
+        &event.id.to_string(),
+        pdf,
+    )
+    .from_company(&settings);
+    let mut sent = Vec::new();
+    send_once(n, &email, &mut sent).await?;
+    Ok(sent)
+}
+
 async fn send_once(n: &NotifyDeps, email: &Email, sent: &mut Vec<EmailKind>) -> Result<(), Error> {
     if email.to.is_empty() {
         tracing::warn!(kind = email.kind.as_str(), key = %email.dedupe_key, "no recipients; e-mail not sent");
