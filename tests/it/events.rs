@@ -54,8 +54,27 @@ async fn every_sample_event_succeeds_against_the_demo_tenant(app: TestApp) {
     // Disabling the demo integration comes last, after its other events ran.
     functions.sort_by_key(|f| *f == "delete_integration");
     let mut import_id = String::new();
+    // The payment event names an invoice: make one from another order.
+    let billed = app
+        .call("POST", ORDERS, &d.staff, Some(items(&[("WIDGET-001", 1)])))
+        .await;
+    let billed = billed.body["data"]["id"].as_str().expect("id").to_owned();
+    let invoice = app
+        .call(
+            "POST",
+            &format!("{ORDERS}/{billed}/children"),
+            &d.owner,
+            Some(json!({"kind": "invoice"})),
+        )
+        .await;
+    assert_eq!(invoice.status, 201, "{}", invoice.body);
+    let invoice_id = invoice.body["data"]["id"].as_str().expect("id").to_owned();
     for function in functions {
         let mut ev = event(function);
+        let order_id = match function {
+            "record_payment" => invoice_id.clone(),
+            _ => order_id.clone(),
+        };
         let method = ev["requestContext"]["http"]["method"]
             .as_str()
             .unwrap_or_default()

@@ -245,6 +245,58 @@ async fn every_function_is_allowed_every_aws_action_it_performs() {
     let draft = draft["data"]["id"].as_str().unwrap_or_default().to_owned();
 
     r.download(&format!("{ORDERS}/{big}/invoice"), &d.owner).await;
+    // Child orders: a delivered order's return (restocked) and invoice, a payment on it,
+    // the return completed (its parent changed with it).
+    let sold = r
+        .call(
+            "POST",
+            ORDERS,
+            &d.owner,
+            Some(json!({"customer_id": acme, "items": [{"sku": "WIDGET-001", "quantity": 2}]})),
+        )
+        .await;
+    let sold = sold["data"]["id"].as_str().unwrap_or_default().to_owned();
+    for s in ["confirmed", "processing", "shipped", "delivered"] {
+        r.call(
+            "POST",
+            &format!("{ORDERS}/{sold}/status"),
+            &d.owner,
+            Some(json!({"status": s})),
+        )
+        .await;
+    }
+    let ret = r
+        .call(
+            "POST",
+            &format!("{ORDERS}/{sold}/children"),
+            &d.owner,
+            Some(json!({"kind": "return", "lines": [{"line_no": 1, "quantity": 1}], "restock": true})),
+        )
+        .await;
+    let ret = ret["data"]["id"].as_str().unwrap_or_default().to_owned();
+    r.call(
+        "POST",
+        &format!("{ORDERS}/{ret}/status"),
+        &d.owner,
+        Some(json!({"status": "completed"})),
+    )
+    .await;
+    let inv = r
+        .call(
+            "POST",
+            &format!("{ORDERS}/{sold}/children"),
+            &d.owner,
+            Some(json!({"kind": "invoice"})),
+        )
+        .await;
+    let inv = inv["data"]["id"].as_str().unwrap_or_default().to_owned();
+    r.call(
+        "POST",
+        &format!("{ORDERS}/{inv}/payments"),
+        &d.finance,
+        Some(json!({"amount": "1.00"})),
+    )
+    .await;
     // Its e-mail: recorded here, rendered and sent by the receipts worker below.
     r.call(
         "POST",

@@ -7,6 +7,7 @@ mod bulk_stock;
 mod catalog;
 mod chaos;
 mod charges;
+mod child_orders;
 mod concurrency;
 mod create_order;
 mod customer_admin;

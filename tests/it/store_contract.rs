@@ -133,6 +133,7 @@ fn create_plan(d: &Demo, template: &Order, number: &str, at: DateTime<Utc>) -> E
         event: event_of(&order, at),
         order: OrderWrite::Create(Box::new(order)),
         at,
+        parent: None,
     }
 }
 
@@ -351,6 +352,7 @@ async fn a_change_derived_from_an_older_version_is_refused_and_writes_nothing(ap
                 if_match: None,
             },
             at: now,
+            parent: None,
         }
     };
     let first = store

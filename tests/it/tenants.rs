@@ -54,6 +54,8 @@ fn valid_body(function: &str, d: &Demo) -> Option<serde_json::Value> {
         "create_user" => json!({"name": "Z", "email": "z@zulu.example", "role": "STAFF"}),
         "create_integration" => json!({"name": "Z", "kind": "standard"}),
         "update_settings" => json!({"monthly_order_limit": 1}),
+        "create_child_order" => json!({"kind": "invoice"}),
+        "record_payment" => json!({"amount": "1.00"}),
         _ => return None,
     })
 }

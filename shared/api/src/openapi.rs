@@ -21,6 +21,8 @@ use crate::handlers;
         handlers::orders::get_order,
         handlers::documents::get_invoice,
         handlers::documents::email_invoice,
+        handlers::children::create_child_order,
+        handlers::children::record_payment,
         handlers::order_reads::list_orders,
         handlers::order_reads::search_orders,
         handlers::order_reads::requires_attention,

@@ -5,7 +5,8 @@
 use lambda_http::{Body, Request, Response};
 
 use crate::handlers::{
-    audit, customers, documents, imports, integrations, inventory, order_reads, orders, products, settings, users,
+    audit, children, customers, documents, imports, integrations, inventory, order_reads, orders, products, settings,
+    users,
 };
 use crate::App;
 
@@ -31,6 +32,8 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/v1/sales/orders/{id}", "get_order"),
     r("GET", "/api/v1/sales/orders/{id}/invoice", "get_invoice"),
     r("POST", "/api/v1/sales/orders/{id}/invoice/email", "email_invoice"),
+    r("POST", "/api/v1/sales/orders/{id}/children", "create_child_order"),
+    r("POST", "/api/v1/sales/orders/{id}/payments", "record_payment"),
     r("PUT", "/api/v1/sales/orders/{id}", "update_order"),
     r("PATCH", "/api/v1/sales/orders/{id}", "update_order"),
     r("POST", "/api/v1/sales/orders/{id}/status", "change_order_status"),
@@ -104,6 +107,8 @@ pub async fn dispatch(app: &App, function: &str, req: Request) -> Option<Respons
         "get_order" => orders::get_order(app, req).await,
         "get_invoice" => documents::get_invoice(app, req).await,
         "email_invoice" => documents::email_invoice(app, req).await,
+        "create_child_order" => children::create_child_order(app, req).await,
+        "record_payment" => children::record_payment(app, req).await,
         "list_orders" => order_reads::list_orders(app, req).await,
         "search_orders" => order_reads::search_orders(app, req).await,
         "requires_attention" => order_reads::requires_attention(app, req).await,

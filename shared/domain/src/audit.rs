@@ -14,6 +14,10 @@ pub enum AuditAction {
     OrderUpdated,
     /// An order's invoice was sent by e-mail (asked for; the e-mail follows from the outbox).
     InvoiceSent,
+    /// A return or an invoice was made from a sale's lines.
+    ChildOrderCreated,
+    /// A payment or refund was recorded on an invoice.
+    PaymentRecorded,
     ProductCreated,
     ProductUpdated,
     StockAdjusted,

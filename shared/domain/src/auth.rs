@@ -57,6 +57,7 @@ impl Role {
                 OrdersStatus,
                 OrdersPriceOverride,
                 InvoicesSend,
+                PaymentsRecord,
                 ProductsRead,
                 ProductsWrite,
                 CustomersRead,
@@ -76,6 +77,7 @@ impl Role {
                 OrdersStatus,
                 OrdersPriceOverride,
                 InvoicesSend,
+                PaymentsRecord,
                 ProductsRead,
                 ProductsWrite,
                 CustomersRead,
@@ -103,6 +105,7 @@ impl Role {
             Role::Finance => &[
                 OrdersRead,
                 InvoicesSend,
+                PaymentsRecord,
                 ProductsRead,
                 CustomersRead,
                 AuditRead,
@@ -129,6 +132,8 @@ pub enum Permission {
     OrdersPriceOverride,
     /// E-mail an order's invoice (to its customer, or to addresses the caller names).
     InvoicesSend,
+    /// Record payments and refunds on invoice orders.
+    PaymentsRecord,
     ProductsRead,
     ProductsWrite,
     CustomersRead,
@@ -152,6 +157,7 @@ impl fmt::Display for Permission {
             OrdersStatus => "orders:status",
             OrdersPriceOverride => "orders:price_override",
             InvoicesSend => "invoices:send",
+            PaymentsRecord => "payments:record",
             ProductsRead => "products:read",
             ProductsWrite => "products:write",
             CustomersRead => "customers:read",

@@ -41,6 +41,17 @@ pub enum DomainEvent {
     /// Someone asked for an order's invoice to be e-mailed (the receipts worker renders
     /// and sends it, once per request: the event's id names the e-mail).
     InvoiceRequested(InvoiceRequested),
+    /// A return or an invoice made from a sale (a return that restocked names its products).
+    ChildOrderCreated(ChildOrderCreated),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildOrderCreated {
+    pub order_id: OrderId,
+    pub parent_id: OrderId,
+    /// (`kind` names the event itself on the wire.)
+    pub child_kind: crate::order::OrderKind,
+    pub restocked_products: Vec<ProductId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,13 +122,15 @@ pub struct OrderUpdated {
 
 impl DomainEvent {
     /// The order the event changed (its search entry and counters follow it); none for a
-    /// delivery not placed yet, or an invoice request (which changes no order).
+    /// delivery not placed yet, an invoice request (which changes no order), or a child
+    /// order (listed on its parent, in no list or count of its own).
     pub fn order_id(&self) -> Option<OrderId> {
         match self {
             DomainEvent::OrderPlaced(e) => Some(e.order_id),
             DomainEvent::OrderStatusChanged(e) => Some(e.order_id),
             DomainEvent::OrderUpdated(e) => Some(e.order_id),
             DomainEvent::InvoiceRequested(_)
+            | DomainEvent::ChildOrderCreated(_)
             | DomainEvent::DeliveryReceived(_)
             | DomainEvent::ImportQueued(_)
             | DomainEvent::HighValueRecount(_)
@@ -147,6 +160,7 @@ impl DomainEvent {
             DomainEvent::HighValueRecount(_) => "high_value_recount",
             DomainEvent::StockAdjusted(_) => "stock_adjusted",
             DomainEvent::InvoiceRequested(_) => "invoice_requested",
+            DomainEvent::ChildOrderCreated(_) => "child_order_created",
         }
     }
 }

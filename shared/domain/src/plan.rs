@@ -42,6 +42,16 @@ pub struct EffectPlan {
     pub event: OutboxEvent,
     /// When the plan was made (the injected clock): claims expire relative to it.
     pub at: DateTime<Utc>,
+    /// A child order's parent, changed with it (its children, line uses, payments),
+    /// written only if still at `before.version`.
+    pub parent: Option<ParentWrite>,
+}
+
+/// The second order a plan writes: a child's parent.
+#[derive(Debug, Clone)]
+pub struct ParentWrite {
+    pub before: Box<Order>,
+    pub after: Box<Order>,
 }
 
 #[derive(Debug, Clone)]
@@ -199,7 +209,19 @@ impl EffectPlan {
             .high_value
             .as_ref()
             .map_or(0, |h| 1 + usize::from(h.customer.is_some()));
-        1 + StockMove::targets(moves) + usize::from(self.cap.is_some()) + counters + self.claims.len() + 2
+        1 + usize::from(self.parent.is_some())
+            + StockMove::targets(moves)
+            + usize::from(self.cap.is_some())
+            + counters
+            + self.claims.len()
+            + 2
+    }
+
+    /// The plan, also writing `parent` (a child order's), checked again.
+    pub fn with_parent(mut self, parent: Option<ParentWrite>) -> Result<EffectPlan, Error> {
+        self.parent = parent;
+        self.check()?;
+        Ok(self)
     }
 
     /// A plan that cannot be one transaction is a bug in whoever built it (the stocked

@@ -371,6 +371,8 @@ pub enum CommitRejection {
     OrderMoved {
         current: Option<(crate::order::OrderStatus, u64)>,
     },
+    /// A child's parent changed since it was read (another child, a payment, its status).
+    ParentMoved,
     /// Products whose stock no longer covers the line, with what is left.
     InsufficientStock(Vec<(ProductId, u32)>),
     /// Deleted or deactivated since it was read.

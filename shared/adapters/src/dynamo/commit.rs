@@ -106,6 +106,9 @@ impl DynamoStore {
             )?,
             OrderWrite::Change { before, after, .. } => change_action(&mut tx, before, after)?,
         }
+        if let Some(p) = &plan.parent {
+            change_action_as(&mut tx, &p.before, &p.after, OrderGuard::Parent)?;
+        }
         let id = plan.order().id;
         for claim in &plan.claims {
             claim_action(&mut tx, c, id, claim, plan)?;
@@ -258,6 +261,11 @@ impl DynamoStore {
 /// `SET` the fields and index keys that differ (and `REMOVE` the sparse keys that no
 /// longer apply), only if the order is still at the version the change was derived from.
 fn change_action(tx: &mut Tx<OrderGuard>, before: &Order, after: &Order) -> Result<(), Error> {
+    change_action_as(tx, before, after, OrderGuard::Change)
+}
+
+/// [`change_action`], its refusal named `guard` (a child's parent: [`OrderGuard::Parent`]).
+fn change_action_as(tx: &mut Tx<OrderGuard>, before: &Order, after: &Order, guard: OrderGuard) -> Result<(), Error> {
     let c = &before.company_id;
     let mut set = vec!["#version = :next".to_owned(), "#updated_at = :updated_at".to_owned()];
     let mut names = HashMap::from([
@@ -317,7 +325,7 @@ fn change_action(tx: &mut Tx<OrderGuard>, before: &Order, after: &Order) -> Resu
         Some(condition),
         names,
         vals,
-        Guard::Rule(OrderGuard::Change),
+        Guard::Rule(guard),
     )
 }
 
@@ -438,6 +446,9 @@ fn reject(plan: &EffectPlan, failed: &[Failed<OrderGuard>]) -> CommitError {
     }
     if has(|g| matches!(g, OrderGuard::OrderNumber)).is_some() {
         return rejected(CommitRejection::OrderNumberTaken(plan.order().order_number.clone()));
+    }
+    if has(|g| matches!(g, OrderGuard::Parent)).is_some() {
+        return rejected(CommitRejection::ParentMoved);
     }
     if has(|g| matches!(g, OrderGuard::Order)).is_some() {
         return CommitError::Failed(Error::internal("order id collision"));

@@ -605,6 +605,8 @@ enum OrderGuard {
     Order,
     /// The order change's condition: still in the status it was read in (and version).
     Change,
+    /// A child's parent, changed with it: still at the version read.
+    Parent,
     OrderNumber,
     Origin,
     Idempotency,

@@ -55,6 +55,16 @@ impl ReadStats {
 /// Every index key attribute of an order item and its value (`None`: absent, for the sparse
 /// indexes). Written whole at placement; a change writes the ones that differ.
 pub fn order_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
+    let attrs = sale_index_attrs(o);
+    // A child order (a return, an invoice) is in no order list, count or search: its
+    // parent lists it. So it carries none of the index attributes.
+    match o.kind {
+        oms_domain::order::OrderKind::Sale => attrs,
+        _ => attrs.into_iter().map(|(k, _)| (k, None)).collect(),
+    }
+}
+
+fn sale_index_attrs(o: &Order) -> Vec<(&'static str, Option<String>)> {
     let c = &o.company_id;
     let date = index::date_key(o);
     let attention = index::attention_key(o);

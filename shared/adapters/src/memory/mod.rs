@@ -981,6 +981,13 @@ impl OrderStore for MemoryStore {
                 }
             }
         };
+        let parent = match &plan.parent {
+            Some(p) => match s.orders.get(&(c.clone(), p.before.id)) {
+                Some(now) if now.version == p.before.version => Some(merge(now, &p.before, &p.after)?),
+                _ => return Err(CommitError::Rejected(CommitRejection::ParentMoved)),
+            },
+            None => None,
+        };
         if let Some(r) = s.check_stock_and_cap(c, &plan.stock, plan.cap.as_ref()) {
             return Err(CommitError::Rejected(r));
         }
@@ -1007,6 +1014,9 @@ impl OrderStore for MemoryStore {
             }
         }
         s.orders.insert((c.clone(), order.id), order.clone());
+        if let Some(p) = parent {
+            s.orders.insert((c.clone(), p.id), p);
+        }
         s.audit.push(plan.audit.clone());
         s.push_outbox(plan.event.clone());
         Ok(order)

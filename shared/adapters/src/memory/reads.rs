@@ -17,7 +17,11 @@ use super::{MemoryStore, State};
 
 impl State {
     fn company_orders<'a>(&'a self, c: &'a CompanyId) -> impl Iterator<Item = &'a Order> + 'a {
-        self.orders.iter().filter(move |((oc, _), _)| oc == c).map(|(_, o)| o)
+        // As the DynamoDB store's indexes: sales only (a child is listed on its parent).
+        self.orders
+            .iter()
+            .filter(move |((oc, _), o)| oc == c && o.kind == oms_domain::order::OrderKind::Sale)
+            .map(|(_, o)| o)
     }
 }
 

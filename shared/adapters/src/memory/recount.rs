@@ -32,7 +32,7 @@ impl RecountStore for MemoryStore {
         let rows = s
             .orders
             .values()
-            .filter(|o| &o.company_id == c)
+            .filter(|o| &o.company_id == c && o.kind == oms_domain::order::OrderKind::Sale)
             .map(|o| (index::date_key(o), o.clone()))
             .collect();
         Ok(Page::of_keyed(rows, false, &PageRequest { limit, after }))

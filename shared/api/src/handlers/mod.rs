@@ -2,6 +2,7 @@
 //! call one use case, map the result. Every function's `main.rs` runs exactly one of these.
 
 pub mod audit;
+pub mod children;
 pub mod customers;
 pub mod documents;
 pub mod imports;

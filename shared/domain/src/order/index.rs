@@ -173,6 +173,10 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 /// What search matches (SPEC §6): order number, customer name, e-mail, company name,
 /// customer number and notes. The first [`MAX_SEARCH_WORDS`] distinct words are kept.
 pub fn search_words(o: &Order) -> BTreeSet<String> {
+    // A child order is found on its parent, not by the order search.
+    if o.kind != super::OrderKind::Sale {
+        return BTreeSet::new();
+    }
     let mut fields: Vec<&str> = vec![o.order_number.as_str()];
     if let Some(c) = &o.customer {
         fields.push(&c.customer_number);

@@ -44,6 +44,9 @@ macro_rules! snake_enum {
     };
 }
 
+pub mod children;
+pub use children::{ChildRef, OrderKind, Payment, PaymentKind};
+
 snake_enum!(
     /// The canonical lifecycle (SPEC §5.4).
     OrderStatus {
@@ -258,6 +261,9 @@ pub struct OrderLine {
     /// Whether this line's product had inventory tracking on at placement.
     pub track_inventory: bool,
     pub notes: Option<String>,
+    /// On a child order: the parent's line this one came from.
+    #[serde(default)]
+    pub parent_line_no: Option<u32>,
 }
 
 /// An order is one DynamoDB item (at most 400 KB): its JSON may take at most this much,
@@ -271,6 +277,27 @@ pub struct Order {
     pub id: OrderId,
     pub company_id: CompanyId,
     pub order_number: OrderNumber,
+    /// A sale, or a child of one (a return, an invoice: SPEC §10).
+    #[serde(default)]
+    pub kind: OrderKind,
+    /// A child's parent sale.
+    #[serde(default)]
+    pub parent_id: Option<OrderId>,
+    /// A sale's child orders, as each is now.
+    #[serde(default)]
+    pub children: Vec<ChildRef>,
+    /// An invoice's payments and refunds, in the order recorded.
+    #[serde(default)]
+    pub payments: Vec<Payment>,
+    /// An invoice's payments less its refunds; a sale's, summed over its invoices.
+    #[serde(default)]
+    pub paid_amount: Amount,
+    /// An invoice whose payments cover its total.
+    #[serde(default)]
+    pub is_paid: bool,
+    /// A return that put its units back into stock (voiding it takes them out again).
+    #[serde(default)]
+    pub restocked: bool,
     pub origin_order_id: Option<String>,
     pub integration_id: Option<String>,
     pub channel: Channel,

@@ -150,6 +150,10 @@ impl HighValueDelta {
     /// An order counted in an earlier generation moves nothing: the recount of the current
     /// one counts it as it then is.
     pub fn between(before: Option<&Order>, after: &Order, counting: HighValueCounting) -> Option<HighValueDelta> {
+        // Child orders (returns, invoices) are not sales: never counted.
+        if after.kind != super::OrderKind::Sale {
+            return None;
+        }
         if before.is_some_and(|b| b.hv_generation != counting.generation) {
             return None;
         }

@@ -12,6 +12,11 @@
 //! delivered        → completed
 //! completed, cancelled: terminal
 //! ```
+//!
+//! A completed sale may also roll back to delivered (or shipped, if never delivered), only
+//! while it has no payments and no completed child orders: that rule needs the order, so
+//! it lives with the child orders ([`super::children::check_transition`]), as does the
+//! children's own short lifecycle.
 
 use super::OrderStatus::{self, *};
 use crate::error::Error;

@@ -16,6 +16,16 @@ pub struct LineAmounts {
 }
 
 impl LineAmounts {
+    /// What `l` contributes.
+    pub fn of(l: &super::OrderLine) -> LineAmounts {
+        LineAmounts {
+            unit_price: l.unit_price,
+            quantity: l.quantity,
+            tax_amount: l.tax_amount,
+            discount_amount: l.discount_amount,
+        }
+    }
+
     /// `unit_price × quantity`, refused over the largest order amount.
     pub fn gross(&self, field: &str) -> Result<Decimal, Error> {
         checked_product(self.unit_price.value(), Decimal::from(self.quantity), field)

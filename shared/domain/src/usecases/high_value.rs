@@ -99,7 +99,7 @@ pub async fn count_if_behind(deps: &Deps, c: &CompanyId, id: OrderId, reads: &Ba
         let Some(order) = deps.store.get_order(c, id).await? else {
             return Ok(false);
         };
-        if order.hv_generation >= settings.high_value_generation {
+        if order.hv_generation >= settings.high_value_generation || order.kind != crate::order::OrderKind::Sale {
             return Ok(false);
         }
         let counting = HighValueCounting::of(&settings);

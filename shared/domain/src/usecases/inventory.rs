@@ -92,6 +92,8 @@ pub async fn reindex_order_products(
         // An edit never moves stock; a delivery is not an order yet.
         // A relative adjustment: the one product.
         DomainEvent::StockAdjusted(e) => vec![e.product_id],
+        // A return that restocked: its products.
+        DomainEvent::ChildOrderCreated(e) => e.restocked_products.clone(),
         DomainEvent::OrderUpdated(_)
         | DomainEvent::InvoiceRequested(_)
         | DomainEvent::DeliveryReceived(_)

@@ -16,9 +16,9 @@ use crate::auth::{Actor, Permission};
 use crate::error::{Error, FieldErrors};
 use crate::ids::{EventId, OrderId};
 use crate::order::query::{HighValueCounting, HighValueDelta};
-use crate::order::{status, Order, OrderStatus};
+use crate::order::{children, Order, OrderKind, OrderStatus};
 use crate::outbox::{DomainEvent, OrderStatusChanged, OutboxEvent};
-use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, StockMove, StockStep};
+use crate::plan::{self, CapIncrement, EffectPlan, OrderWrite, ParentWrite, StockMove, StockStep};
 use crate::ports::{CommitError, CommitRejection, Deps, PlacementKeys};
 use crate::usecases::orders::get_order;
 use crate::usecases::webhooks::INSUFFICIENT_STOCK;
@@ -82,7 +82,8 @@ async fn change_status_once(
     }
     let before = get_order(deps, actor, id).await?;
     check_if_match(&before, if_match)?;
-    status::check(before.status, before.held_from, to)?;
+    children::check_transition(&before, to)?;
+    let rollback = before.kind == OrderKind::Sale && before.status == OrderStatus::Completed;
     let settings = deps.store.get_settings(&actor.company_id).await?;
     let now = deps.clock.now();
     let mut after = before.clone();
@@ -119,11 +120,20 @@ async fn change_status_once(
         }
     }
     step.apply(&mut after, !stock.is_empty());
+    // Voiding a return that restocked takes its units out again (refused whole if they
+    // are no longer there).
+    if before.kind == OrderKind::Return && before.restocked && to == OrderStatus::Cancelled {
+        let takes = StockStep::Take.moves(&before);
+        stock = checked_takes(deps, actor, &before, takes, now).await?;
+        after.restocked = false;
+    }
     if to == OrderStatus::Cancelled {
         after.cancelled_at = Some(now);
         after.cancellation_reason = reason.clone();
     }
     match after.status {
+        // A rollback keeps the dates it had.
+        _ if rollback => {}
         OrderStatus::Confirmed if after.confirmed_at.is_none() => after.confirmed_at = Some(now),
         OrderStatus::Shipped => after.shipped_at = Some(now),
         OrderStatus::Delivered => after.delivered_at = Some(now),
@@ -163,10 +173,33 @@ async fn change_status_once(
         took_stock,
     });
     let counting = HighValueCounting::of(&settings);
-    let plan = change_plan(deps, before, after, if_match, stock, cap, counting, audit, event, now)?;
+    let parent = parent_with(deps, actor, &after, now).await?;
+    let plan =
+        change_plan(deps, before, after, if_match, stock, cap, counting, audit, event, now)?.with_parent(parent)?;
     let order = commit_change(deps, &plan, if_match).await?;
     tracing::info!(order_id = %id, to = %order.status, "order status changed");
     Ok(order)
+}
+
+/// A child's parent with the child's entry as `child` now is, written with it (only if
+/// the parent is still at the version read); `None` for a sale.
+pub(super) async fn parent_with(
+    deps: &Deps,
+    actor: &Actor,
+    child: &Order,
+    now: DateTime<Utc>,
+) -> Result<Option<ParentWrite>, Error> {
+    let Some(parent_id) = child.parent_id else {
+        return Ok(None);
+    };
+    let before = get_order(deps, actor, parent_id).await?;
+    let mut after = children::with_child_status(&before, child.id, child.status)?;
+    after.version = before.version + 1;
+    after.updated_at = now;
+    Ok(Some(ParentWrite {
+        before: Box::new(before),
+        after: Box::new(after),
+    }))
 }
 
 /// The target status and the cancellation reason, checked.
@@ -284,6 +317,7 @@ pub(super) fn change_plan(
             if_match,
         },
         at: now,
+        parent: None,
     };
     plan.check()?;
     Ok(plan)
@@ -313,6 +347,11 @@ pub(super) async fn commit_change(deps: &Deps, plan: &EffectPlan, if_match: Opti
                 message: "another change landed on this order first; redoing".into(),
             }),
         },
+        // The parent moved under a child's change: redo both from fresh reads.
+        Err(CommitError::Rejected(CommitRejection::ParentMoved)) => Err(Error::Conflict {
+            code: RACED,
+            message: "another change landed on the parent order first; redoing".into(),
+        }),
         Err(CommitError::Rejected(other)) => Err(placement_rejection(plan.order(), other)),
     }
 }

@@ -37,15 +37,7 @@ pub(crate) fn totals_of(
     charges: &[OrderCharge],
     currency: Currency,
 ) -> Result<crate::order::Totals, Error> {
-    let amounts: Vec<LineAmounts> = lines
-        .iter()
-        .map(|l| LineAmounts {
-            unit_price: l.unit_price,
-            quantity: l.quantity,
-            tax_amount: l.tax_amount,
-            discount_amount: l.discount_amount,
-        })
-        .collect();
+    let amounts: Vec<LineAmounts> = lines.iter().map(LineAmounts::of).collect();
     compute_totals(&amounts, charges, currency)
 }
 
@@ -270,6 +262,7 @@ pub(crate) fn build_lines(
             fulfillment: p.fulfillment,
             track_inventory: p.track_inventory,
             notes: item.notes.clone(),
+            parent_line_no: None,
         });
     }
     errors.finish()?;

@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod batch_reads;
 pub mod catalog;
 pub mod channel_fields;
+pub mod child_orders;
 pub mod customers;
 pub mod high_value;
 pub mod import;

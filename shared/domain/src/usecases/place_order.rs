@@ -15,12 +15,12 @@ use crate::auth::{Actor, Permission, Role};
 use crate::catalog::Address;
 use crate::error::{Error, FieldErrors};
 use crate::ids::{CustomerId, EventId, OrderId, ProductId, UserId};
-use crate::money::Currency;
+use crate::money::{Amount, Currency};
 use crate::order::charges::parse_charges;
 use crate::order::query::{HighValueCounting, HighValueDelta};
 use crate::order::{
-    Channel, ChargeInput, CustomerSummary, FinancialStatus, FulfillmentMethod, Order, OrderCharge, OrderNumber,
-    OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo, Source,
+    Channel, ChargeInput, CustomerSummary, FinancialStatus, FulfillmentMethod, Order, OrderCharge, OrderKind,
+    OrderNumber, OrderStatus, PaymentTerms, PlacedBy, Priority, ShippingInfo, Source,
 };
 use crate::outbox::{DomainEvent, OrderPlaced, OutboxEvent};
 use crate::plan::{self, Claim, EffectPlan, OrderWrite, StockMove};
@@ -442,6 +442,13 @@ fn build_order(
         id: OrderId::new(deps.ids.uuid()),
         company_id: actor.company_id.clone(),
         order_number: p.order_number.unwrap_or_else(|| deps.ids.order_number()),
+        kind: OrderKind::Sale,
+        parent_id: None,
+        children: Vec::new(),
+        payments: Vec::new(),
+        paid_amount: Amount::ZERO,
+        is_paid: false,
+        restocked: false,
         origin_order_id: p.origin.as_ref().map(|o| o.origin_order_id.clone()),
         integration_id: p.origin.as_ref().map(|o| o.integration_id.clone()),
         channel: p.channel,
@@ -575,6 +582,7 @@ fn placement_plan(
         event: placed_event(deps, &order, decremented, now),
         order: OrderWrite::Create(Box::new(order)),
         at: now,
+        parent: None,
     };
     plan.check()?;
     Ok(plan)
