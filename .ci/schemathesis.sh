@@ -217,9 +217,11 @@ expected-statuses = ["2xx", "401", "403", "404", "409", "412", "5xx"]
 # The order and catalog writes also have rules between fields and on the caller's role and
 # the order's status that JSON Schema cannot express (exactly one of product_id or sku per
 # line; which fields a storefront order, or an order in a given status, may set; amounts
-# whose sum is bounded; a currency's decimal places), each answered 422 naming the field.
+# whose sum is bounded; a currency's decimal places; a child order's lines, which must be
+# lines the parent has, each at most its quantity; a payment at most what is owed), each
+# answered 422 naming the field.
 [[operations]]
-include-operation-id = ["create_order", "update_order", "change_order_status", "create_product", "update_product", "create_customer", "set_customer_price"]
+include-operation-id = ["create_order", "update_order", "change_order_status", "create_product", "update_product", "create_customer", "set_customer_price", "create_child_order", "record_payment"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422", "5xx"]
 
 # Real ids for most of the generated path ids, so the {id} operations reach real records

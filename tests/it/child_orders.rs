@@ -387,7 +387,7 @@ async fn bad_child_requests_change_nothing(app: TestApp) {
     let counts = app.counts(&d.t.company).await;
     for (body, field) in [
         (json!({"kind": "quote"}), "kind"),
-        (json!({"kind": "return"}), "lines"),
+        (json!({"kind": "return", "lines": null}), "lines"),
         (json!({"kind": "invoice", "restock": true}), "restock"),
         (json!({"kind": "return", "lines": []}), "lines"),
         (

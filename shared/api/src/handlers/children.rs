@@ -15,8 +15,8 @@ use crate::App;
 
 /// Make a **return** (from a delivered or completed order: the lines and quantities taken
 /// back, optionally restocked in the same transaction) or an **invoice** (from any placed
-/// order: the lines billed, by default every line not on another invoice) from an order's
-/// lines. The child starts `pending`; its lines remember the parent line
+/// order: the lines billed) from an order's lines; without `lines`, every line not on
+/// another live child of the kind, whole. The child starts `pending`; its lines remember the parent line
 /// (`parent_line_no`); a parent line is on at most one live child of each kind. The
 /// parent lists it in `children`, written in the same transaction. Child orders are in no
 /// order list, search or count: read them by id, or from the parent.
@@ -30,7 +30,7 @@ use crate::App;
         (status = 401, description = "Missing, expired or forged token.", body = ErrorBody),
         (status = 403, description = "The role lacks orders:status (or stock:adjust for restock).", body = ErrorBody),
         (status = 404, description = "No such order for this company.", body = ErrorBody),
-        (status = 409, description = "child_not_allowed (the parent's status or kind, or 50 children already) or lines_in_use (every line is on an invoice already).", body = ErrorBody),
+        (status = 409, description = "child_not_allowed (the parent's status or kind, or 50 children already) or lines_in_use (every line is on a live child of the kind already).", body = ErrorBody),
         (status = 422, description = "validation_error naming each field: an unknown kind, a line the order lacks, named twice or on another child of the kind, a quantity over the line's.", body = ErrorBody),
         (status = 503, description = "contention: the parent kept changing; retry.", body = ErrorBody),
     ),

@@ -67,7 +67,7 @@ pub async fn get_invoice(app: &App, req: Request) -> Response<Body> {
 #[utoipa::path(
     post, path = "/api/v1/sales/orders/{id}/invoice/email", tag = "orders", operation_id = "email_invoice",
     params(("id" = String, Path, format = Uuid, description = "Order id (UUID); anything else is 404")),
-    request_body(content = EmailInvoiceRequest, description = "Optional: an empty body sends it to the customer."),
+    request_body(content = Option<EmailInvoiceRequest>, description = "Optional: no body sends it to the customer."),
     responses(
         (status = 202, description = "Recorded; the e-mail follows.", body = Data<InvoiceEmailQueued>),
         (status = 400, description = "Malformed JSON.", body = ErrorBody),
@@ -83,9 +83,11 @@ pub async fn email_invoice(app: &App, req: Request) -> Response<Body> {
     run("email_invoice", &req, async {
         let actor = actor(&req)?;
         let id = path_id(&req, "id", "order", OrderId::parse)?;
-        let body: EmailInvoiceRequest = match req.body().is_empty() {
-            true => EmailInvoiceRequest::default(),
-            false => json_body(&req)?.0,
+        // No body, or JSON `null`: no options (the document's body is optional and nullable).
+        let raw: &[u8] = req.body().as_ref();
+        let body = match raw.trim_ascii() {
+            b"" | b"null" => EmailInvoiceRequest::default(),
+            _ => json_body::<EmailInvoiceRequest>(&req)?.0,
         };
         let queued = invoices_uc::email_invoice(&app.deps, &actor, id, body).await?;
         Ok::<_, ApiError>(ok(StatusCode::ACCEPTED, queued))

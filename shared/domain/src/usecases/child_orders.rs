@@ -29,11 +29,12 @@ use crate::usecases::orders::get_order;
 #[serde(deny_unknown_fields)]
 pub struct CreateChildRequest {
     /// `return` (from a delivered or completed sale) or `invoice` (from any placed sale).
+    #[schema(value_type = ChildKind)]
     pub kind: String,
-    /// The parent's lines and how many of each. Required for a return; an invoice without
-    /// it takes every line no other live invoice holds, whole.
+    /// The parent's lines and how many of each. Without it the child takes every line no
+    /// other live child of its kind holds, whole (the whole order, the first time).
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(min_items = 1, max_items = 250)]
+    #[schema(min_items = 1, max_items = 250, nullable = false)]
     pub lines: Option<Vec<ChildLineInput>>,
     /// A return only: put the returned units back into stock in the same transaction
     /// (needs `stock:adjust`).
@@ -42,7 +43,17 @@ pub struct CreateChildRequest {
     pub restock: Option<bool>,
     /// Up to 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub notes: Option<String>,
+}
+
+/// The kinds of child order (the schema of `kind`; read as text, for the error message).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ChildKind {
+    Return,
+    Invoice,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -200,14 +211,8 @@ fn parse_kind(req: &CreateChildRequest) -> Result<OrderKind, Error> {
             ))
         }
     };
-    if kind == OrderKind::Invoice && req.restock.is_some() {
+    if kind == OrderKind::Invoice && req.restock == Some(true) {
         return Err(Error::invalid("restock", "restock applies to returns only"));
-    }
-    if kind == OrderKind::Return && req.lines.is_none() {
-        return Err(Error::invalid(
-            "lines",
-            "a return names the lines and quantities it takes back",
-        ));
     }
     Ok(kind)
 }
@@ -249,8 +254,8 @@ fn check_parent(parent: &Order, kind: OrderKind) -> Result<(), Error> {
 }
 
 /// The parent lines a child takes, with their quantities: those named (each once, at
-/// most the line's quantity, not held by another live child of the kind), or for an
-/// invoice without `lines` every line no live invoice holds.
+/// most the line's quantity, not held by another live child of the kind), or without
+/// `lines` every line no live child of the kind holds.
 fn pick_lines(
     parent: &Order,
     kind: OrderKind,
@@ -398,15 +403,18 @@ fn child_of(
 pub struct RecordPaymentRequest {
     /// `payment` (default) or `refund`.
     #[serde(default)]
+    #[schema(value_type = Option<PaymentKind>)]
     pub kind: Option<String>,
     /// More than 0: a payment at most what is still owed, a refund at most what was paid.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::settings::positive_amount_schema)]
     pub amount: super::DecimalInput,
     /// Up to 50 characters (`bank_transfer`, `card`, ...).
     #[serde(default)]
+    #[schema(max_length = 50)]
     pub method: Option<String>,
     /// Up to 100 characters: the bank or processor's reference.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub reference: Option<String>,
 }
 

@@ -23,9 +23,26 @@ pub const MAX_INVOICE_RECIPIENTS: usize = 10;
 #[serde(deny_unknown_fields)]
 pub struct EmailInvoiceRequest {
     /// Who gets it: 1 to 10 e-mail addresses. Absent: the order's customer's e-mail.
-    #[schema(min_items = 1, max_items = 10)]
+    #[schema(schema_with = recipients_schema)]
     #[serde(default, deserialize_with = "super::present")]
     pub to: Option<Vec<String>>,
+}
+
+/// 1 to 10 e-mail addresses.
+fn recipients_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+                .min_length(Some(3))
+                .max_length(Some(254)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(MAX_INVOICE_RECIPIENTS))
+        .description(Some("1 to 10 e-mail addresses; absent: the order's customer's e-mail."))
+        .into()
 }
 
 /// The request, recorded: the e-mail follows from the outbox within seconds.

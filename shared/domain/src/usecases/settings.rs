@@ -199,7 +199,7 @@ fn parse_dashboard_url(u: &str) -> Result<String, String> {
 }
 
 /// A decimal (string or number) more than 0 and at most 10^12, 2 decimals at most.
-fn positive_amount_schema() -> utoipa::openapi::schema::Schema {
+pub(crate) fn positive_amount_schema() -> utoipa::openapi::schema::Schema {
     decimal_schema(
         r"^(?!0*(\.0*)?$)[0-9]{1,12}(\.[0-9]{1,2})?$",
         "More than 0 and at most 1000000000000, with at most the currency's decimal places.",
