@@ -27,6 +27,7 @@ on_both_adapters!(
     one_origin_order_under_two_delivery_ids_is_one_order,
     each_alert_holds_the_order_for_a_person,
     an_order_held_for_stock_takes_it_when_confirmed,
+    under_reservation_a_webhook_order_is_held_by_what_is_available_and_reserved_on_confirm,
     an_unknown_sku_fails_the_delivery_until_a_retry_after_it_is_added,
     a_worker_that_dies_after_placing_leaves_one_order,
     another_companys_integration_is_out_of_reach,
@@ -647,6 +648,73 @@ async fn an_order_held_for_stock_takes_it_when_confirmed(app: TestApp) {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(stock(&app, &d, "BOLT-M8").await, bolts + 10);
+}
+
+/// Under `reserve_on_confirm` a webhook order takes nothing when placed: it is held only
+/// when what is available is short, and confirming it reserves (refused whole while short).
+async fn under_reservation_a_webhook_order_is_held_by_what_is_available_and_reserved_on_confirm(app: TestApp) {
+    let d = demo(&app).await;
+    let r = app
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            &d.owner,
+            Some(json!({"stock_policy": "reserve_on_confirm"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let i = integ(&d, Standard);
+    let (bolts, widgets) = (stock(&app, &d, "BOLT-M8").await, stock(&app, &d, "WIDGET-001").await);
+    let fits = order_body("RES-FITS", json!([{"sku": "WIDGET-001", "quantity": 2}]));
+    let short = order_body("RES-SHORT", json!([{"sku": "BOLT-M8", "quantity": bolts + 1}]));
+    assert_eq!(send(&app, i, &fits, "msg_res_fits").await.status, 202);
+    assert_eq!(send(&app, i, &short, "msg_res_short").await.status, 202);
+    app.relay().await;
+    let mut whole = Vec::new();
+    for origin in ["RES-FITS", "RES-SHORT"] {
+        let listed = orders_for(&app, &d, origin).await.remove(0);
+        let path = format!("{ORDERS}/{}", listed["id"].as_str().unwrap_or_default());
+        whole.push(app.call("GET", &path, &d.owner, None).await.body["data"].clone());
+    }
+    let (fits, short) = (whole[0].clone(), whole[1].clone());
+    assert_eq!(fits["alerts"], json!([]), "{fits}");
+    assert_eq!(short["alerts"], json!(["insufficientStock"]), "{short}");
+    assert_eq!(
+        (stock(&app, &d, "BOLT-M8").await, stock(&app, &d, "WIDGET-001").await),
+        (bolts, widgets),
+        "placing takes nothing under reservation"
+    );
+    let status_of = |o: &Value| format!("{ORDERS}/{}/status", o["id"].as_str().unwrap_or_default());
+    let confirmed = || Some(json!({"status": "confirmed"}));
+    let r = app.call("POST", &status_of(&fits), &d.owner, confirmed()).await;
+    assert_eq!(
+        (r.status.as_u16(), r.body["data"]["stock_reserved"].clone()),
+        (200, json!(true)),
+        "{}",
+        r.body
+    );
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, widgets - 2);
+    let r = app.call("POST", &status_of(&short), &d.owner, confirmed()).await;
+    assert_eq!((r.status.as_u16(), r.code()), (409, "insufficient_stock"), "{}", r.body);
+    let r = app
+        .call(
+            "POST",
+            &format!("/api/v1/products/{}/stock-adjustments", d.id("BOLT-M8")),
+            &d.staff,
+            Some(json!({"delta": 1, "reason": "delivery"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app.call("POST", &status_of(&short), &d.owner, confirmed()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["data"]["alerts"].clone(),
+            r.body["data"]["stock_reserved"].clone()
+        ),
+        (json!([]), json!(true))
+    );
+    assert_eq!(stock(&app, &d, "BOLT-M8").await, 0);
 }
 
 async fn an_unknown_sku_fails_the_delivery_until_a_retry_after_it_is_added(app: TestApp) {
