@@ -97,10 +97,24 @@ async fn create_child_once(
     let notes = text(&mut errors, "notes", req.notes.clone(), 2_000);
     errors.finish()?;
     let now = deps.clock.now();
-    let restock = kind == OrderKind::Return && req.restock == Some(true);
     let mut child = child_of(deps, actor, &parent, kind, picked, notes, now)?;
-    child.restocked = restock;
-    let stock: Vec<StockMove> = match restock {
+    child.restocked = kind == OrderKind::Return && req.restock == Some(true);
+    let plan = child_plan(deps, actor, parent, child, now)?;
+    let order = commit_child(deps, plan).await?;
+    tracing::info!(order_id = %order.id, kind = %kind, parent_id = %parent_id, "child order created");
+    Ok(order)
+}
+
+/// Everything making `child` writes: the child with its number claim, the parent listing
+/// it (on the parent's version), a restocking return's units, the audit entry, the event.
+fn child_plan(
+    deps: &Deps,
+    actor: &Actor,
+    parent: Order,
+    child: Order,
+    now: DateTime<Utc>,
+) -> Result<EffectPlan, Error> {
+    let stock: Vec<StockMove> = match child.restocked {
         true => StockStep::Restock.moves(&child),
         false => Vec::new(),
     };
@@ -108,12 +122,17 @@ async fn create_child_once(
     parent_after.children.push(ChildRef {
         id: child.id,
         order_number: child.order_number.clone(),
-        kind,
+        kind: child.kind,
         status: child.status,
         lines: child.items.iter().filter_map(|l| l.parent_line_no).collect(),
     });
     parent_after.version = parent.version + 1;
     parent_after.updated_at = now;
+    let lines: Vec<_> = child
+        .items
+        .iter()
+        .map(|l| json!({"parent_line_no": l.parent_line_no, "quantity": l.quantity}))
+        .collect();
     let audit = AuditEntry::new(
         EventId::new(deps.ids.uuid()),
         now,
@@ -125,12 +144,12 @@ async fn create_child_once(
         None,
         json!({
             "order_number": child.order_number,
-            "kind": kind,
+            "kind": child.kind,
             "parent_id": parent.id,
             "parent_order_number": parent.order_number,
-            "lines": child.items.iter().map(|l| json!({"parent_line_no": l.parent_line_no, "quantity": l.quantity})).collect::<Vec<_>>(),
+            "lines": lines,
             "total_amount": child.total_amount,
-            "restocked": restock,
+            "restocked": child.restocked,
         }),
     );
     let event = OutboxEvent {
@@ -141,11 +160,11 @@ async fn create_child_once(
         event: DomainEvent::ChildOrderCreated(ChildOrderCreated {
             order_id: child.id,
             parent_id: parent.id,
-            child_kind: kind,
+            child_kind: child.kind,
             restocked_products: stock.iter().map(StockMove::product_id).collect(),
         }),
     };
-    let mut plan = EffectPlan {
+    EffectPlan {
         company: actor.company_id.clone(),
         claims: vec![Claim::OrderNumber(child.order_number.clone())],
         order: OrderWrite::Create(Box::new(child)),
@@ -160,39 +179,39 @@ async fn create_child_once(
     .with_parent(Some(ParentWrite {
         before: Box::new(parent),
         after: Box::new(parent_after),
-    }))?;
+    }))
+}
+
+/// Commits a child's plan: a generated number that collided is drawn again; a parent that
+/// moved is a redo from fresh reads ([`retry_raced`]).
+async fn commit_child(deps: &Deps, mut plan: EffectPlan) -> Result<Order, Error> {
     for _ in 0..3 {
-        match deps.store.commit(&plan).await {
-            Ok(order) => {
-                tracing::info!(order_id = %order.id, kind = %kind, parent_id = %parent_id, "child order created");
-                return Ok(order);
-            }
+        let rejection = match deps.store.commit(&plan).await {
+            Ok(order) => return Ok(order),
             Err(CommitError::Failed(e)) => return Err(e),
-            Err(CommitError::Rejected(CommitRejection::ParentMoved)) => {
+            Err(CommitError::Rejected(r)) => r,
+        };
+        match rejection {
+            CommitRejection::ParentMoved => {
                 return Err(Error::Conflict {
                     code: RACED,
                     message: "the parent order changed meanwhile; redoing".into(),
                 })
             }
-            // A generated number that collided: draw another.
-            Err(CommitError::Rejected(CommitRejection::OrderNumberTaken(_))) => {
+            CommitRejection::OrderNumberTaken(_) => {
                 let number = deps.ids.order_number();
                 if let OrderWrite::Create(o) = &mut plan.order {
                     o.order_number = number.clone();
                 }
-                if let Some(p) = &mut plan.parent {
-                    if let Some(c) = p.after.children.last_mut() {
-                        c.order_number = number.clone();
-                    }
+                if let Some(c) = plan.parent.as_mut().and_then(|p| p.after.children.last_mut()) {
+                    c.order_number = number.clone();
                 }
                 plan.claims = vec![Claim::OrderNumber(number)];
             }
-            Err(CommitError::Rejected(CommitRejection::ProductUnavailable(id))) => {
+            CommitRejection::ProductUnavailable(id) => {
                 return Err(Error::invalid("restock", format!("product {id} no longer exists")))
             }
-            Err(CommitError::Rejected(other)) => {
-                return Err(Error::internal(format!("a child order was refused: {other:?}")))
-            }
+            other => return Err(Error::internal(format!("a child order was refused: {other:?}"))),
         }
     }
     Err(Error::Contention)
@@ -398,6 +417,83 @@ fn child_of(
     Ok(child)
 }
 
+/// The payment's kind, amount (more than 0, in the invoice's currency), method and
+/// reference, every bad field named.
+fn parse_payment(
+    req: &RecordPaymentRequest,
+    invoice: &Order,
+) -> Result<(PaymentKind, Amount, Option<String>, Option<String>), Error> {
+    let mut errors = FieldErrors::default();
+    let kind = match req.kind.as_deref() {
+        None => PaymentKind::Payment,
+        Some(k) => PaymentKind::parse(k).unwrap_or_else(|| {
+            errors.push("kind", "payment or refund");
+            PaymentKind::Payment
+        }),
+    };
+    let method = text(&mut errors, "method", req.method.clone(), 50);
+    let reference = text(&mut errors, "reference", req.reference.clone(), 100);
+    let currency = invoice.currency;
+    let amount = match Amount::parse_in(req.amount.0, currency) {
+        Ok(a) if a.value().is_zero() => {
+            errors.push("amount", "more than 0");
+            None
+        }
+        Ok(a) => Some(a),
+        Err(_) => {
+            let decimals = currency.minor_units();
+            errors.push("amount", format!("0 to {MAX_AMOUNT}, with at most {decimals} decimals"));
+            None
+        }
+    };
+    if invoice.payments.len() >= MAX_PAYMENTS {
+        errors.push(
+            "amount",
+            format!("an invoice records at most {MAX_PAYMENTS} payments and refunds"),
+        );
+    }
+    errors.finish()?;
+    let amount = amount.ok_or_else(|| Error::internal("validated amount missing"))?;
+    Ok((kind, amount, method, reference))
+}
+
+/// The invoice with `payment` recorded: now paid `paid` in all.
+fn with_payment(invoice: &Order, payment: Payment, paid: rust_decimal::Decimal, now: DateTime<Utc>) -> Order {
+    let mut after = invoice.clone();
+    let refund = payment.kind == PaymentKind::Refund;
+    after.payments.push(payment);
+    after.paid_amount = Amount::from_decimal(paid).in_currency(invoice.currency);
+    after.is_paid = paid >= invoice.total_amount.value();
+    after.financial_status = match (after.is_paid, paid.is_zero() && refund) {
+        (true, _) => FinancialStatus::Paid,
+        (false, true) => FinancialStatus::Refunded,
+        (false, false) => FinancialStatus::Pending,
+    };
+    after.version = invoice.version + 1;
+    after.updated_at = now;
+    after
+}
+
+/// What the invoice has been paid after this payment or refund: a payment at most what is
+/// still owed, a refund at most what was paid.
+fn settle(invoice: &Order, kind: PaymentKind, amount: Amount) -> Result<rust_decimal::Decimal, Error> {
+    let paid = invoice.paid_amount.value();
+    let owed = checked_difference(invoice.total_amount.value(), paid, "amount")?;
+    let number = &invoice.order_number;
+    match kind {
+        PaymentKind::Payment if amount.value() > owed => Err(Error::invalid(
+            "amount",
+            format!("{owed} is still owed on invoice {number}: a payment cannot be more"),
+        )),
+        PaymentKind::Payment => checked_sum(paid, amount.value(), "amount"),
+        PaymentKind::Refund if amount.value() > paid => Err(Error::invalid(
+            "amount",
+            format!("{paid} was paid on invoice {number}: a refund cannot be more"),
+        )),
+        PaymentKind::Refund => checked_difference(paid, amount.value(), "amount"),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordPaymentRequest {
@@ -446,68 +542,11 @@ async fn record_payment_once(
             ),
         });
     }
-    let mut errors = FieldErrors::default();
-    let kind = match req.kind.as_deref() {
-        None => PaymentKind::Payment,
-        Some(k) => PaymentKind::parse(k).unwrap_or_else(|| {
-            errors.push("kind", "payment or refund");
-            PaymentKind::Payment
-        }),
-    };
-    let method = text(&mut errors, "method", req.method.clone(), 50);
-    let reference = text(&mut errors, "reference", req.reference.clone(), 100);
-    let amount = match Amount::parse_in(req.amount.0, before.currency) {
-        Ok(a) if a.value().is_zero() => {
-            errors.push("amount", "more than 0");
-            None
-        }
-        Ok(a) => Some(a),
-        Err(_) => {
-            errors.push(
-                "amount",
-                format!(
-                    "0 to {MAX_AMOUNT}, with at most {} decimals",
-                    before.currency.minor_units()
-                ),
-            );
-            None
-        }
-    };
-    if before.payments.len() >= MAX_PAYMENTS {
-        errors.push(
-            "amount",
-            format!("an invoice records at most {MAX_PAYMENTS} payments and refunds"),
-        );
-    }
-    errors.finish()?;
-    let amount = amount.ok_or_else(|| Error::internal("validated amount missing"))?;
+    let (kind, amount, method, reference) = parse_payment(&req, &before)?;
     let paid = before.paid_amount.value();
-    let owed = checked_difference(before.total_amount.value(), paid, "amount")?;
-    let new_paid = match kind {
-        PaymentKind::Payment if amount.value() > owed => {
-            return Err(Error::invalid(
-                "amount",
-                format!(
-                    "{} is still owed on invoice {}: a payment cannot be more",
-                    owed, before.order_number
-                ),
-            ))
-        }
-        PaymentKind::Payment => checked_sum(paid, amount.value(), "amount")?,
-        PaymentKind::Refund if amount.value() > paid => {
-            return Err(Error::invalid(
-                "amount",
-                format!(
-                    "{paid} was paid on invoice {}: a refund cannot be more",
-                    before.order_number
-                ),
-            ))
-        }
-        PaymentKind::Refund => checked_difference(paid, amount.value(), "amount")?,
-    };
+    let new_paid = settle(&before, kind, amount)?;
     let now = deps.clock.now();
-    let mut after = before.clone();
-    after.payments.push(Payment {
+    let payment = Payment {
         id: deps.ids.uuid(),
         kind,
         amount,
@@ -515,16 +554,8 @@ async fn record_payment_once(
         reference,
         recorded_at: now,
         recorded_by: actor.user_id.clone(),
-    });
-    after.paid_amount = Amount::from_decimal(new_paid).in_currency(before.currency);
-    after.is_paid = new_paid >= before.total_amount.value();
-    after.financial_status = match (after.is_paid, new_paid.is_zero(), kind) {
-        (true, _, _) => FinancialStatus::Paid,
-        (false, true, PaymentKind::Refund) => FinancialStatus::Refunded,
-        _ => FinancialStatus::Pending,
     };
-    after.version = before.version + 1;
-    after.updated_at = now;
+    let after = with_payment(&before, payment, new_paid, now);
     let parent = parent_with(deps, actor, &after, now).await?.map(|mut p| {
         let delta = new_paid - paid;
         let total = p.after.paid_amount.value() + delta;
