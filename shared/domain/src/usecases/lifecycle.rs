@@ -98,35 +98,7 @@ async fn change_status_once(
         after.cap_month = cap.as_ref().map(|c| c.month.clone());
     }
     let restock = req.restock.unwrap_or(settings.restock_on_cancel);
-    let step = StockStep::of(&before, after.status, placing, &settings, restock);
-    let mut stock = step.moves(&before);
-    if step.takes() || step == StockStep::Check {
-        let wanted = match step {
-            StockStep::Check => plan::wanted_at_placement(&before, &settings),
-            _ => stock.clone(),
-        };
-        let spread = checked_takes(deps, actor, &before, wanted, now).await?;
-        stock = match step {
-            StockStep::Check => Vec::new(),
-            // The holds stay on the first shard; the takes go where the stock is.
-            _ => spread
-                .into_iter()
-                .chain(stock.into_iter().filter(|m| matches!(m, StockMove::Hold { .. })))
-                .collect(),
-        };
-        // The units are the order's now: a webhook order held for short stock is not any more.
-        if step.takes() {
-            after.alerts.retain(|a| a != INSUFFICIENT_STOCK);
-        }
-    }
-    step.apply(&mut after, !stock.is_empty());
-    // Voiding a return that restocked takes its units out again (refused whole if they
-    // are no longer there).
-    if before.kind == OrderKind::Return && before.restocked && to == OrderStatus::Cancelled {
-        let takes = StockStep::Take.moves(&before);
-        stock = checked_takes(deps, actor, &before, takes, now).await?;
-        after.restocked = false;
-    }
+    let (step, stock) = stock_of_change(deps, actor, &before, &mut after, placing, &settings, restock, now).await?;
     if to == OrderStatus::Cancelled {
         after.cancelled_at = Some(now);
         after.cancellation_reason = reason.clone();
@@ -179,6 +151,51 @@ async fn change_status_once(
     let order = commit_change(deps, &plan, if_match).await?;
     tracing::info!(order_id = %id, to = %order.status, "order status changed");
     Ok(order)
+}
+
+/// What a status change does to the stock ([`StockStep`]): its moves, checked against the
+/// catalog where it takes units, and the order's stock state after (`after`).
+#[allow(clippy::too_many_arguments)]
+async fn stock_of_change(
+    deps: &Deps,
+    actor: &Actor,
+    before: &Order,
+    after: &mut Order,
+    placing: bool,
+    settings: &crate::settings::CompanySettings,
+    restock: bool,
+    now: DateTime<Utc>,
+) -> Result<(StockStep, Vec<StockMove>), Error> {
+    let step = StockStep::of(before, after.status, placing, settings, restock);
+    let mut stock = step.moves(before);
+    if step.takes() || step == StockStep::Check {
+        let wanted = match step {
+            StockStep::Check => plan::wanted_at_placement(before, settings),
+            _ => stock.clone(),
+        };
+        let spread = checked_takes(deps, actor, before, wanted, now).await?;
+        stock = match step {
+            StockStep::Check => Vec::new(),
+            // The holds stay on the first shard; the takes go where the stock is.
+            _ => spread
+                .into_iter()
+                .chain(stock.into_iter().filter(|m| matches!(m, StockMove::Hold { .. })))
+                .collect(),
+        };
+        // The units are the order's now: a webhook order held for short stock is not any more.
+        if step.takes() {
+            after.alerts.retain(|a| a != INSUFFICIENT_STOCK);
+        }
+    }
+    step.apply(after, !stock.is_empty());
+    // Voiding a return that restocked takes its units out again (refused whole if they
+    // are no longer there).
+    if before.kind == OrderKind::Return && before.restocked && after.status == OrderStatus::Cancelled {
+        let takes = StockStep::Take.moves(before);
+        stock = checked_takes(deps, actor, before, takes, now).await?;
+        after.restocked = false;
+    }
+    Ok((step, stock))
 }
 
 /// A child's parent with the child's entry as `child` now is, written with it (only if
