@@ -385,14 +385,7 @@ async fn an_emailed_invoice_goes_once_per_request_with_the_pdf_attached(app: Tes
             "{mime}"
         );
     }
-    let log = app
-        .call(
-            "GET",
-            &format!("/api/v1/audit-log?entity=order&entity_id={id}&action=InvoiceSent"),
-            &d.owner,
-            None,
-        )
-        .await;
+    let log = invoices_sent(&app, &d.owner, &id).await;
     assert_eq!(log.status, 200, "{}", log.body);
     assert_eq!(log.body["data"].as_array().map(Vec::len), Some(2), "{}", log.body);
 }
@@ -456,13 +449,12 @@ async fn a_refused_invoice_email_records_nothing(app: TestApp) {
     let after = app.counts(&d.t.company).await;
     // Only the orders' own events: the draft's, the cancelled one's two, the walk-in's.
     assert_eq!(after.outbox - before.outbox, 1 + 2 + 1);
-    let log = app
-        .call(
-            "GET",
-            &format!("/api/v1/audit-log?entity=order&entity_id={id}&action=InvoiceSent"),
-            &d.owner,
-            None,
-        )
-        .await;
+    let log = invoices_sent(&app, &d.owner, &id).await;
     assert_eq!(log.body["data"].as_array().map(Vec::len), Some(0), "{}", log.body);
+}
+
+/// The order's `InvoiceSent` audit entries.
+async fn invoices_sent(app: &TestApp, token: &str, id: &str) -> oms_tests::Reply {
+    let path = format!("/api/v1/audit-log?entity=order&entity_id={id}&action=InvoiceSent");
+    app.call("GET", &path, token, None).await
 }

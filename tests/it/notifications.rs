@@ -151,15 +151,7 @@ async fn one_low_stock_email_lists_every_product_that_dropped(app: TestApp) {
 async fn a_reservation_that_leaves_stock_low_sends_the_low_stock_email(app: TestApp) {
     let d = demo(&app).await;
     let owner = &d.owner;
-    let r = app
-        .call(
-            "PATCH",
-            "/api/v1/settings",
-            owner,
-            Some(json!({"stock_policy": "reserve_on_confirm"})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    crate::support::stock_policy(&app, &d, "reserve_on_confirm").await;
     let body = json!({"sku": "LOW-R", "name": "Part LOW-R", "price": "1.00", "stock": 7});
     assert_eq!(
         app.call("POST", "/api/v1/products", owner, Some(body)).await.status,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use oms_domain::order::OrderStatus::{self, *};
 use oms_tests::{on_both_adapters, Reply, TestApp};
 
-use crate::support::{demo, items, to, Demo, ORDERS};
+use crate::support::{demo, items, stock_policy, to, Demo, ORDERS};
 
 on_both_adapters!(
     confirming_reserves_shipping_takes_and_cancelling_releases,
@@ -22,19 +22,6 @@ on_both_adapters!(
     a_policy_switch_applies_to_each_order_from_its_next_step,
     the_low_and_out_lists_count_what_is_available,
 );
-
-async fn policy(app: &TestApp, d: &Demo, policy: &str) {
-    let r = app
-        .call(
-            "PATCH",
-            "/api/v1/settings",
-            &d.owner,
-            Some(json!({"stock_policy": policy})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["data"]["stock_policy"], policy);
-}
 
 async fn product(app: &TestApp, d: &Demo, sku: &str, stock: u32) -> String {
     let body = json!({"sku": sku, "name": format!("Part {sku}"), "price": "4.00", "stock": stock});
@@ -80,7 +67,7 @@ async fn walk(app: &TestApp, d: &Demo, id: &str, path: &[OrderStatus]) {
 
 async fn confirming_reserves_shipping_takes_and_cancelling_releases(app: TestApp) {
     let d = demo(&app).await;
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     let p = product(&app, &d, "RES-1", 10).await;
 
     let a = order(&app, &d, "RES-1", 3).await;
@@ -152,7 +139,7 @@ async fn confirming_reserves_shipping_takes_and_cancelling_releases(app: TestApp
 
 async fn placement_and_confirmation_count_what_is_available(app: TestApp) {
     let d = demo(&app).await;
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     let p = product(&app, &d, "RES-2", 5).await;
     let a = order(&app, &d, "RES-2", 4).await;
     walk(&app, &d, &a, &[Confirmed]).await;
@@ -177,7 +164,7 @@ async fn placement_and_confirmation_count_what_is_available(app: TestApp) {
 
 async fn concurrent_confirms_never_reserve_more_than_there_is(app: TestApp) {
     let d = demo(&app).await;
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     let p = product(&app, &d, "RES-HOT", 10).await;
     let mut orders = Vec::new();
     for _ in 0..30 {
@@ -205,7 +192,7 @@ async fn concurrent_confirms_never_reserve_more_than_there_is(app: TestApp) {
 /// on the first, which a change of the shard count keeps.
 async fn a_hot_products_reservations_survive_its_shards_changing(app: TestApp) {
     let d = demo(&app).await;
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     let body = json!({"sku": "RES-FLASH", "name": "Flash", "price": "2.00", "stock": 12, "stock_shards": 4});
     let r = app.call("POST", "/api/v1/products", &d.owner, Some(body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -250,7 +237,7 @@ async fn a_hot_products_reservations_survive_its_shards_changing(app: TestApp) {
 
 async fn a_reserved_order_raced_by_ship_and_cancel_moves_its_units_once(app: TestApp) {
     let d = demo(&app).await;
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     let p = product(&app, &d, "RES-RACE", 40).await;
     let mut orders = Vec::new();
     for _ in 0..8 {
@@ -278,7 +265,7 @@ async fn a_reserved_order_raced_by_ship_and_cancel_moves_its_units_once(app: Tes
 
 async fn stock_edits_racing_confirms_lose_neither(app: TestApp) {
     let d = demo(&app).await;
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     let p = product(&app, &d, "RES-BUSY", 100).await;
     let mut orders = Vec::new();
     for _ in 0..12 {
@@ -303,7 +290,7 @@ async fn a_policy_switch_applies_to_each_order_from_its_next_step(app: TestApp) 
     // Placed under at_placement: taken; confirmed under reserve_on_confirm: not again.
     let taken = order(&app, &d, "RES-SWITCH", 2).await;
     assert_eq!(levels(&app, &d, &p).await, (18, 18, 0));
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     walk(&app, &d, &taken, &[Confirmed, Processing, Shipped]).await;
     assert_eq!(levels(&app, &d, &p).await, (18, 18, 0));
     assert_eq!(state(&app, &d, &taken).await, (true, false));
@@ -316,7 +303,7 @@ async fn a_policy_switch_applies_to_each_order_from_its_next_step(app: TestApp) 
     walk(&app, &d, &held, &[Confirmed, Processing]).await;
     walk(&app, &d, &dropped, &[Confirmed]).await;
     assert_eq!(levels(&app, &d, &p).await, (9, 9, 9));
-    policy(&app, &d, "at_placement").await;
+    stock_policy(&app, &d, "at_placement").await;
     walk(&app, &d, &untouched, &[Confirmed]).await;
     assert_eq!(state(&app, &d, &untouched).await, (true, false));
     assert_eq!(levels(&app, &d, &p).await, (6, 6, 9));
@@ -343,7 +330,7 @@ async fn a_policy_switch_applies_to_each_order_from_its_next_step(app: TestApp) 
 
 async fn the_low_and_out_lists_count_what_is_available(app: TestApp) {
     let d = demo(&app).await;
-    policy(&app, &d, "reserve_on_confirm").await;
+    stock_policy(&app, &d, "reserve_on_confirm").await;
     let low = product(&app, &d, "RES-LOW", 8).await;
     let out = product(&app, &d, "RES-OUT", 2).await;
     let a = order(&app, &d, "RES-LOW", 5).await;

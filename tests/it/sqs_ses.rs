@@ -90,14 +90,7 @@ impl Aws {
     /// delete the messages it did not report as failed.
     async fn deliver(&self, url: &str, worker: Worker) -> (usize, Vec<String>) {
         let messages = self.receive(url).await;
-        let mut event = SqsEvent::default();
-        for m in &messages {
-            let mut r = SqsMessage::default();
-            r.message_id = m.message_id.clone();
-            r.receipt_handle = m.receipt_handle.clone();
-            r.body = m.body.clone();
-            event.records.push(r);
-        }
+        let event = batch(&messages);
         let resp = sqs_batch(&self.notify, worker, event).await;
         let failed: Vec<String> = resp
             .batch_item_failures
@@ -139,6 +132,19 @@ impl Aws {
             })
             .collect()
     }
+}
+
+/// The Lambda event the event source mapping makes of received messages.
+fn batch(messages: &[aws_sdk_sqs::types::Message]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    for m in messages {
+        let mut r = SqsMessage::default();
+        r.message_id = m.message_id.clone();
+        r.receipt_handle = m.receipt_handle.clone();
+        r.body = m.body.clone();
+        event.records.push(r);
+    }
+    event
 }
 
 macro_rules! against_real_apis {
@@ -191,14 +197,7 @@ mod scenarios {
         let messages = aws.receive(&receipts).await;
         assert_eq!(messages.len(), 1);
         for _ in 0..2 {
-            let mut event = SqsEvent::default();
-            for m in &messages {
-                let mut r = SqsMessage::default();
-                r.message_id = m.message_id.clone();
-                r.body = m.body.clone();
-                event.records.push(r);
-            }
-            let resp = sqs_batch(&aws.notify, Worker::Receipts, event).await;
+            let resp = sqs_batch(&aws.notify, Worker::Receipts, batch(&messages)).await;
             assert!(resp.batch_item_failures.is_empty(), "{:?}", resp.batch_item_failures);
         }
         let invoices: Vec<String> = aws
@@ -241,18 +240,8 @@ mod scenarios {
         assert_eq!(relayed, 1, "the delivery's event");
         let messages = aws.receive(&webhooks).await;
         assert_eq!(messages.len(), 1);
-        let batch = || {
-            let mut event = SqsEvent::default();
-            for m in &messages {
-                let mut r = SqsMessage::default();
-                r.message_id = m.message_id.clone();
-                r.body = m.body.clone();
-                event.records.push(r);
-            }
-            event
-        };
         for _ in 0..2 {
-            let resp = sqs_batch(&aws.notify, Worker::WebhookOrders, batch()).await;
+            let resp = sqs_batch(&aws.notify, Worker::WebhookOrders, batch(&messages)).await;
             assert!(resp.batch_item_failures.is_empty(), "{:?}", resp.batch_item_failures);
         }
         let delivery =

@@ -160,3 +160,17 @@ pub async fn burst(app: &TestApp, d: &Demo, sku: &str, quantity: i64, n: usize, 
     }
     placed
 }
+
+/// Sets the company's `stock_policy` (`at_placement` or `reserve_on_confirm`) as its OWNER.
+pub async fn stock_policy(app: &TestApp, d: &Demo, policy: &str) {
+    let r = app
+        .call(
+            "PATCH",
+            "/api/v1/settings",
+            &d.owner,
+            Some(json!({"stock_policy": policy})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["stock_policy"], policy);
+}

@@ -654,15 +654,7 @@ async fn an_order_held_for_stock_takes_it_when_confirmed(app: TestApp) {
 /// when what is available is short, and confirming it reserves (refused whole while short).
 async fn under_reservation_a_webhook_order_is_held_by_what_is_available_and_reserved_on_confirm(app: TestApp) {
     let d = demo(&app).await;
-    let r = app
-        .call(
-            "PATCH",
-            "/api/v1/settings",
-            &d.owner,
-            Some(json!({"stock_policy": "reserve_on_confirm"})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    crate::support::stock_policy(&app, &d, "reserve_on_confirm").await;
     let i = integ(&d, Standard);
     let (bolts, widgets) = (stock(&app, &d, "BOLT-M8").await, stock(&app, &d, "WIDGET-001").await);
     let fits = order_body("RES-FITS", json!([{"sku": "WIDGET-001", "quantity": 2}]));

@@ -93,6 +93,31 @@ pub struct Attachment {
 }
 
 impl Email {
+    /// An e-mail with no sender name, reply-to or attachments yet (see
+    /// [`Email::from_company`]).
+    pub fn new(
+        company_id: CompanyId,
+        kind: EmailKind,
+        dedupe_key: String,
+        to: Vec<String>,
+        subject: String,
+        text: String,
+        html: String,
+    ) -> Email {
+        Email {
+            company_id,
+            kind,
+            dedupe_key,
+            to,
+            subject,
+            text,
+            html,
+            sender_name: None,
+            reply_to: None,
+            attachments: Vec::new(),
+        }
+    }
+
     /// Presented as the company's settings say: its sender name (else its name) and reply-to.
     pub fn from_company(mut self, settings: &crate::settings::CompanySettings) -> Email {
         let name = settings.name.trim();
@@ -317,18 +342,15 @@ pub fn receipt(o: &Order, brand: &Brand, to: String) -> Email {
         link.map(|l| ("View your order", l)),
         &format!("You receive this because {who} placed an order with {}.", brand.name),
     );
-    Email {
-        company_id: o.company_id.clone(),
-        kind: EmailKind::Receipt,
-        dedupe_key: format!("{}:receipt", o.id),
-        to: vec![to],
+    Email::new(
+        o.company_id.clone(),
+        EmailKind::Receipt,
+        format!("{}:receipt", o.id),
+        vec![to],
         subject,
         text,
         html,
-        sender_name: None,
-        reply_to: None,
-        attachments: Vec::new(),
-    }
+    )
 }
 
 /// The cover e-mail of an order's invoice: the order's lines and totals in the shared
@@ -378,22 +400,21 @@ pub fn invoice_cover(o: &Order, brand: &Brand, to: Vec<String>, request: &str, p
             brand.name
         ),
     );
-    Email {
-        company_id: o.company_id.clone(),
-        kind: EmailKind::Invoice,
-        dedupe_key: format!("{}:invoice:{request}", o.id),
+    let mut email = Email::new(
+        o.company_id.clone(),
+        EmailKind::Invoice,
+        format!("{}:invoice:{request}", o.id),
         to,
         subject,
         text,
         html,
-        sender_name: None,
-        reply_to: None,
-        attachments: vec![Attachment {
-            filename,
-            content_type: "application/pdf".into(),
-            bytes: pdf,
-        }],
-    }
+    );
+    email.attachments.push(Attachment {
+        filename,
+        content_type: "application/pdf".into(),
+        bytes: pdf,
+    });
+    email
 }
 
 pub fn staff_alert(o: &Order, brand: &Brand, to: Vec<String>) -> Email {
@@ -428,18 +449,15 @@ pub fn staff_alert(o: &Order, brand: &Brand, to: Vec<String>) -> Email {
         link.map(|l| ("Open the order", l)),
         "Sent to the company's owners and admins for every order with a customer.",
     );
-    Email {
-        company_id: o.company_id.clone(),
-        kind: EmailKind::StaffAlert,
-        dedupe_key: format!("{}:staff_alert", o.id),
+    Email::new(
+        o.company_id.clone(),
+        EmailKind::StaffAlert,
+        format!("{}:staff_alert", o.id),
         to,
         subject,
         text,
         html,
-        sender_name: None,
-        reply_to: None,
-        attachments: Vec::new(),
-    }
+    )
 }
 
 /// One e-mail per order listing every ordered product now at or below its threshold.
@@ -510,18 +528,15 @@ pub fn low_stock(o: &OrderRef, brand: &Brand, products: &[(Product, u32)], to: V
         link.map(|l| ("Open the order", l)),
         "Sent to the company's owners and admins, once per order that leaves products low.",
     );
-    Email {
-        company_id: o.company_id.clone(),
-        kind: EmailKind::LowStock,
-        dedupe_key: format!("{}:low_stock", o.id),
+    Email::new(
+        o.company_id.clone(),
+        EmailKind::LowStock,
+        format!("{}:low_stock", o.id),
         to,
         subject,
         text,
         html,
-        sender_name: None,
-        reply_to: None,
-        attachments: Vec::new(),
-    }
+    )
 }
 
 pub fn cap_notice(
@@ -577,18 +592,15 @@ pub fn cap_notice(
         None,
         "Sent to the company's owners and finance, once per month at 80 % and at 100 %.",
     );
-    Email {
-        company_id: company.clone(),
+    Email::new(
+        company.clone(),
         kind,
-        dedupe_key: format!("cap:{month}:{}", kind.as_str()),
+        format!("cap:{month}:{}", kind.as_str()),
         to,
         subject,
         text,
         html,
-        sender_name: None,
-        reply_to: None,
-        attachments: Vec::new(),
-    }
+    )
 }
 
 pub fn high_value(o: &Order, brand: &Brand, threshold: Decimal, to: Vec<String>) -> Email {
@@ -620,18 +632,15 @@ pub fn high_value(o: &Order, brand: &Brand, threshold: Decimal, to: Vec<String>)
         link.map(|l| ("Open the order", l)),
         "Sent to the company's finance users for every order at or above its high-value threshold.",
     );
-    Email {
-        company_id: o.company_id.clone(),
-        kind: EmailKind::HighValue,
-        dedupe_key: format!("{}:high_value", o.id),
+    Email::new(
+        o.company_id.clone(),
+        EmailKind::HighValue,
+        format!("{}:high_value", o.id),
         to,
         subject,
         text,
         html,
-        sender_name: None,
-        reply_to: None,
-        attachments: Vec::new(),
-    }
+    )
 }
 
 /// Which roles receive each kind (the receipt goes to the customer instead).

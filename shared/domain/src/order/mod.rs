@@ -64,6 +64,16 @@ snake_enum!(
 );
 
 impl Order {
+    /// The products of the lines that track inventory (a product on two lines, twice): the
+    /// products whose stock the order's stock steps move.
+    pub fn tracked_products(&self) -> Vec<ProductId> {
+        self.items
+            .iter()
+            .filter(|l| l.track_inventory)
+            .map(|l| l.product_id)
+            .collect()
+    }
+
     /// Refuses an order too large to store as one item (422 `order_too_large`), with the
     /// same answer on every adapter.
     pub fn check_fits(&self) -> Result<(), crate::error::Error> {

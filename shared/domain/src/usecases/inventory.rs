@@ -81,12 +81,7 @@ pub async fn reindex_order_products(
         DomainEvent::OrderPlaced(e) => e.decremented_products.clone(),
         // A status change moves the stock of the order's tracked lines, or nothing.
         DomainEvent::OrderStatusChanged(e) => match deps.store.get_order(company, e.order_id).await? {
-            Some(order) => order
-                .items
-                .iter()
-                .filter(|l| l.track_inventory)
-                .map(|l| l.product_id)
-                .collect(),
+            Some(order) => order.tracked_products(),
             None => Vec::new(),
         },
         // An edit never moves stock; a delivery is not an order yet.

@@ -110,13 +110,7 @@ pub async fn handle(
             let Some(order) = n.deps.store.get_order(&event.company_id, c.order_id).await? else {
                 return Ok(Vec::new());
             };
-            let ids = order
-                .items
-                .iter()
-                .filter(|l| l.track_inventory)
-                .map(|l| l.product_id)
-                .collect();
-            return low_stock(n, &notify::OrderRef::of(&order), ids, reads).await;
+            return low_stock(n, &notify::OrderRef::of(&order), order.tracked_products(), reads).await;
         }
     }
     let Some(id) = event.event.placed_order() else {
@@ -192,13 +186,7 @@ pub async fn handle(
             if !order.stock_decremented {
                 return Ok(sent);
             }
-            let ids = order
-                .items
-                .iter()
-                .filter(|l| l.track_inventory)
-                .map(|l| l.product_id)
-                .collect();
-            return low_stock(n, &notify::OrderRef::of(&order), ids, reads).await;
+            return low_stock(n, &notify::OrderRef::of(&order), order.tracked_products(), reads).await;
         }
         Worker::CapUsage => {
             return cap_usage(n, company, order.cap_month.as_deref(), &settings, reads).await;
