@@ -12,7 +12,7 @@ use oms_domain::catalog::Sku;
 use oms_domain::ids::{EventId, OrderId, ProductId};
 use oms_domain::order::{Order, OrderNumber, OrderStatus};
 use oms_domain::outbox::{DomainEvent, OrderUpdated, OutboxEvent};
-use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, StockMove};
+use oms_domain::plan::{CapIncrement, Claim, EffectPlan, OrderWrite, ParentWrite, StockMove};
 use oms_domain::ports::{CommitError, CommitRejection, IdempotencyKey, IdempotencyRecord, OriginKey, PlacementKeys};
 use oms_tests::{on_both_adapters, TestApp};
 
@@ -26,6 +26,8 @@ on_both_adapters!(
     a_retried_claim_is_reported_before_the_others,
     idempotency_records_expire_after_24_hours_on_the_plans_clock,
     a_change_derived_from_an_older_version_is_refused_and_writes_nothing,
+    a_child_whose_parent_moved_is_refused_and_writes_nothing,
+    releasing_more_than_is_reserved_is_refused_and_writes_nothing,
     putting_back_stock_of_a_missing_product_is_refused_on_both,
     a_stock_set_derived_from_a_moved_stock_is_refused,
 );
@@ -390,6 +392,109 @@ async fn a_change_derived_from_an_older_version_is_refused_and_writes_nothing(ap
         .expect("read")
         .expect("order");
     assert_eq!(now_stored.notes.as_deref(), Some("first"));
+}
+
+/// A child order's plan writes its parent only if the parent is still at the version the
+/// child was derived from (the rule that keeps two children off one parent line): a stale
+/// parent refuses the whole plan, the child and its restock included.
+async fn a_child_whose_parent_moved_is_refused_and_writes_nothing(app: TestApp) {
+    let d = demo(&app).await;
+    let parent = placed(&app, &d).await;
+    let store = app.store();
+    let now = Utc::now();
+    let with_child = |from: &Order, number: &str| {
+        let mut plan = create_plan(&d, from, number, now);
+        plan.stock = vec![StockMove::PutBack {
+            product_id: d.id("WIDGET-001"),
+            quantity: 1,
+            shard: 0,
+        }];
+        let mut after = from.clone();
+        after.notes = Some(format!("child {number}"));
+        after.version = from.version + 1;
+        after.updated_at = now;
+        plan.parent = Some(ParentWrite {
+            before: Box::new(from.clone()),
+            after: Box::new(after),
+        });
+        plan
+    };
+    store
+        .commit(&with_child(&parent, "ORD-CHILD-1"))
+        .await
+        .expect("first child");
+    let counts = app.counts(&d.t.company).await;
+    let widgets = stock(&app, &d, "WIDGET-001").await;
+    // Derived from the parent as it was before the first child.
+    match rejection(store.commit(&with_child(&parent, "ORD-CHILD-2")).await) {
+        CommitRejection::ParentMoved => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        app.counts(&d.t.company).await,
+        counts,
+        "no child, claim, audit or event"
+    );
+    assert_eq!(stock(&app, &d, "WIDGET-001").await, widgets, "no restock");
+    let stored = store
+        .get_order(&d.t.company, parent.id)
+        .await
+        .expect("read")
+        .expect("order");
+    assert_eq!(stored.notes.as_deref(), Some("child ORD-CHILD-1"));
+    assert_eq!(stored.version, parent.version + 1);
+}
+
+/// Reserved units are released only as far as they are held (`reserved >= n` on the
+/// product's first shard): a count out of step fails the whole plan, which writes nothing.
+async fn releasing_more_than_is_reserved_is_refused_and_writes_nothing(app: TestApp) {
+    let d = demo(&app).await;
+    let template = placed(&app, &d).await;
+    let store = app.store();
+    let now = Utc::now();
+    let widget = d.id("WIDGET-001");
+    let mut hold = create_plan(&d, &template, "ORD-HOLD-1", now);
+    hold.stock = vec![
+        StockMove::Take {
+            product_id: widget,
+            quantity: 2,
+            shard: 0,
+        },
+        StockMove::Hold {
+            product_id: widget,
+            quantity: 2,
+        },
+    ];
+    store.commit(&hold).await.expect("hold two");
+    let held = |app: &TestApp| {
+        let store = app.store().clone();
+        let c = d.t.company.clone();
+        async move {
+            let p = store.get_product(&c, widget).await.expect("read").expect("product");
+            (p.stock, p.reserved)
+        }
+    };
+    let levels = held(&app).await;
+    assert_eq!(levels.1, 2);
+    let counts = app.counts(&d.t.company).await;
+    let mut release = create_plan(&d, &template, "ORD-RELEASE-3", now);
+    release.stock = vec![
+        StockMove::PutBack {
+            product_id: widget,
+            quantity: 3,
+            shard: 0,
+        },
+        StockMove::Release {
+            product_id: widget,
+            quantity: 3,
+        },
+    ];
+    assert!(
+        matches!(store.commit(&release).await, Err(CommitError::Failed(_))),
+        "three released where two are held"
+    );
+    assert_eq!(held(&app).await, levels, "nothing put back, nothing released");
+    assert_eq!(app.counts(&d.t.company).await, counts);
 }
 
 async fn putting_back_stock_of_a_missing_product_is_refused_on_both(app: TestApp) {
